@@ -1,0 +1,69 @@
+/*
+ * tun_log.c - leveled logging to stderr or a file.
+ *
+ * Debug lines carry OpenSSH's "debug1: " style prefixes so that people who
+ * read `ssh -v` output feel at home; errors are printed bare, as ssh does.
+ */
+#include "tun_log.h"
+
+#include <stdarg.h>
+#include <string.h>
+#include <strings.h>
+
+static enum tun_log_level level = TUN_LOG_INFO;
+static FILE *out;
+
+void tun_log_set_level(enum tun_log_level lvl)
+{
+    level = lvl;
+}
+
+enum tun_log_level tun_log_get_level(void)
+{
+    return level;
+}
+
+void tun_log_set_file(FILE *f)
+{
+    out = f;
+}
+
+int tun_log_level_from_name(const char *name)
+{
+    static const struct {
+        const char *name;
+        enum tun_log_level lvl;
+    } names[] = {
+        {"QUIET", TUN_LOG_QUIET},     {"FATAL", TUN_LOG_FATAL},   {"ERROR", TUN_LOG_ERROR},
+        {"INFO", TUN_LOG_INFO},       {"VERBOSE", TUN_LOG_VERBOSE}, {"DEBUG", TUN_LOG_DEBUG1},
+        {"DEBUG1", TUN_LOG_DEBUG1},   {"DEBUG2", TUN_LOG_DEBUG2}, {"DEBUG3", TUN_LOG_DEBUG3},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcasecmp(name, names[i].name) == 0)
+            return (int)names[i].lvl;
+    return -1;
+}
+
+void tun_log(enum tun_log_level lvl, const char *fmt, ...)
+{
+    if (lvl > level)
+        return;
+    FILE *f = out ? out : stderr;
+    const char *prefix = "";
+    switch (lvl) {
+    case TUN_LOG_DEBUG1: prefix = "debug1: "; break;
+    case TUN_LOG_DEBUG2: prefix = "debug2: "; break;
+    case TUN_LOG_DEBUG3: prefix = "debug3: "; break;
+    default: break;
+    }
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    /* Strip control characters a peer might have smuggled into a message. */
+    for (char *p = line; *p; p++)
+        if ((unsigned char)*p < 0x20 && *p != '\t')
+            *p = '?';
+    fprintf(f, "%s%s\n", prefix, line);
+}

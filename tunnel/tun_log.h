@@ -1,0 +1,40 @@
+/*
+ * tun_log.h - logging for the sshtun programs.
+ *
+ * Messages go to stderr (or the -E log file).  Levels follow OpenSSH's
+ * LogLevel: QUIET, FATAL, ERROR, INFO, VERBOSE, DEBUG1..3.  `-v` raises the
+ * level one step per flag, `-q` lowers it to QUIET.  Never log secrets.
+ */
+#ifndef SSHTUN_TUN_LOG_H
+#define SSHTUN_TUN_LOG_H
+
+#include <stdio.h>
+
+enum tun_log_level {
+    TUN_LOG_QUIET = 0,
+    TUN_LOG_FATAL,
+    TUN_LOG_ERROR,
+    TUN_LOG_INFO,
+    TUN_LOG_VERBOSE,
+    TUN_LOG_DEBUG1,
+    TUN_LOG_DEBUG2,
+    TUN_LOG_DEBUG3,
+};
+
+void tun_log_set_level(enum tun_log_level lvl);
+enum tun_log_level tun_log_get_level(void);
+/* Send log lines to `f` instead of stderr (the -E option). */
+void tun_log_set_file(FILE *f);
+/* Parse an OpenSSH LogLevel name; -1 when unknown. */
+int tun_log_level_from_name(const char *name);
+
+void tun_log(enum tun_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define tun_error(...)   tun_log(TUN_LOG_ERROR, __VA_ARGS__)
+#define tun_info(...)    tun_log(TUN_LOG_INFO, __VA_ARGS__)
+#define tun_verbose(...) tun_log(TUN_LOG_VERBOSE, __VA_ARGS__)
+#define tun_debug(...)   tun_log(TUN_LOG_DEBUG1, __VA_ARGS__)
+#define tun_debug2(...)  tun_log(TUN_LOG_DEBUG2, __VA_ARGS__)
+#define tun_debug3(...)  tun_log(TUN_LOG_DEBUG3, __VA_ARGS__)
+
+#endif
