@@ -50,7 +50,9 @@ static int make_room(ssh_buf *b, size_t n)
 {
     if (n > b->max || b->len > b->max - n)
         return SSH_ERR_NO_SPACE;
-    if (b->cap - b->off - b->len >= n)
+    /* A buffer without memory allocates even for n == 0, so that callers
+     * always get a real pointer (NULL + 0 is undefined behaviour). */
+    if (b->data != NULL && b->cap - b->off - b->len >= n)
         return 0;
     /* Reclaim consumed space first: cheaper than growing. */
     if (b->off > 0 && b->cap - b->len >= n) {
@@ -227,8 +229,10 @@ int ssh_cur_get_bytes(ssh_cur *c, size_t n, const uint8_t **p)
         return SSH_ERR_INCOMPLETE;
     if (p)
         *p = c->p;
-    c->p += n;
-    c->len -= n;
+    if (n > 0) { /* a cursor over no memory may have p == NULL */
+        c->p += n;
+        c->len -= n;
+    }
     return 0;
 }
 

@@ -79,4 +79,17 @@ int ssh_cipher_aead_open(ssh_cipher *c, uint32_t seq, uint8_t *pkt, size_t len,
  * block boundaries (first block to learn the length, then the rest). */
 int ssh_cipher_crypt(ssh_cipher *c, uint8_t *buf, size_t len);
 
+/* ---- test hooks --------------------------------------------------------- */
+
+/* Known-answer hook for the AES-GCM core of aes128-gcm@openssh.com and
+ * aes256-gcm@openssh.com: creates a context for `info` with key and 12-byte
+ * iv, then runs the code path of ssh_cipher_aead_seal (encrypt != 0: buf is
+ * encrypted in place and the tag written to tag[16]) or ssh_cipher_aead_open
+ * (encrypt == 0: tag[16] checked, buf decrypted only if it is right) with an
+ * arbitrary AAD instead of the 4-byte packet length.  Allocates; for unit
+ * tests only.  SSH_ERR_ARGUMENT if `info` is not a GCM cipher. */
+int ssh_cipher_test_gcm(const ssh_cipher_info *info, int encrypt, const uint8_t *key,
+                        const uint8_t *iv, const uint8_t *aad, size_t aad_len, uint8_t *buf,
+                        size_t len, uint8_t *tag);
+
 #endif

@@ -9,7 +9,9 @@
  * the clear length followed by the ciphertext.
  *
  * Built on EVP_MAC("HMAC"); the context is keyed once and re-initialised per
- * packet without re-keying, so there is no allocation per packet.
+ * packet without re-keying, so our code allocates nothing per packet
+ * (libcrypto 3.0 itself still re-creates its digest context on each init;
+ * later OpenSSL versions do not - see mac.c).
  */
 #ifndef SSHTUN_PROTO_MAC_H
 #define SSHTUN_PROTO_MAC_H

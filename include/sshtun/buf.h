@@ -64,7 +64,7 @@ static inline const uint8_t *ssh_buf_ptr(const ssh_buf *b)
 }
 static inline uint8_t *ssh_buf_mutable_ptr(ssh_buf *b)
 {
-    return b->data + b->off;
+    return b->data ? b->data + b->off : NULL;
 }
 static inline size_t ssh_buf_len(const ssh_buf *b)
 {

@@ -106,7 +106,9 @@ int ssh_key_to_blob(const ssh_key *k, ssh_buf *out);
 /* The one-line public form "type base64[ comment]" as a malloc'd string. */
 int ssh_key_to_public_line(const ssh_key *k, const char *comment, char **out);
 /* Write the private key as an unencrypted openssh-key-v1 PEM-style text
- * (tests and key generation), malloc'd, NUL-terminated. */
+ * (tests and key generation), malloc'd, NUL-terminated.  The text holds the
+ * secret key: OPENSSL_cleanse() it before free().  SSH_ERR_ARGUMENT for a
+ * key without its private half. */
 int ssh_key_to_private_openssh(const ssh_key *k, const char *comment, char **out);
 
 /* "SHA256:..." (unpadded base64 of SHA-256 of the blob) into out[outsz];
@@ -116,6 +118,13 @@ int ssh_key_fingerprint(const ssh_key *k, char *out, size_t outsz);
 
 /* Does `alg` (a signature algorithm name) fit this key? */
 int ssh_key_alg_ok(const ssh_key *k, const char *alg);
+
+/* The signature algorithms this key can make, as a comma-separated
+ * name-list in our order of preference (for host key algorithm and
+ * server-sig-algs lists): "rsa-sha2-512,rsa-sha2-256" for RSA, plus
+ * ",ssh-rsa" with SSH_KEY_ALLOW_SHA1; the single name for the others.
+ * Static string; NULL for a NULL key. */
+const char *ssh_key_sig_algs(const ssh_key *k, unsigned flags);
 
 /* ---- signatures -------------------------------------------------------- */
 
@@ -129,7 +138,11 @@ int ssh_key_sign(const ssh_key *k, const char *alg, unsigned flags, const uint8_
 /* Verify an SSH signature blob over `data`.  If `alg` is not NULL the blob's
  * algorithm must equal it (SSH_ERR_KEY_ALG_MISMATCH otherwise).  Returns 0
  * only for a valid signature; SSH_ERR_SIGNATURE for a wrong one.  Trailing
- * bytes in the blob are rejected. */
+ * bytes in the blob are rejected.  A malformed encoding fails with the
+ * codec's code (SSH_ERR_TRAILING, SSH_ERR_INCOMPLETE, SSH_ERR_FORMAT,
+ * SSH_ERR_NEGATIVE for an ECDSA r or s), an unknown algorithm name with
+ * SSH_ERR_KEY_TYPE.  An RSA signature shorter than the modulus is left-padded
+ * with zeros, as OpenSSH does; a longer one is refused. */
 int ssh_key_verify(const ssh_key *k, const char *alg, unsigned flags, const uint8_t *sig,
                    size_t siglen, const uint8_t *data, size_t dlen);
 

@@ -1,0 +1,115 @@
+/*
+ * pump.h - a client engine and a server engine wired together in memory,
+ * under a fake clock, for unit tests.
+ *
+ * tp_pair_new() creates both sides with deterministic randomness; bytes move
+ * between them only when the test calls tp_pump(), optionally in small
+ * chunks to exercise partial reads.  Every callback is recorded in the
+ * side's tp_side so tests can assert on what happened.  By default:
+ *   - the client accepts the host key if it equals the server's,
+ *   - auth_ready starts publickey authentication with the user key (or the
+ *     method named in tp_side.auth_method),
+ *   - the server accepts publickey for the user key, password "secret",
+ *     keyboard-interactive with answer "secret",
+ *   - the server accepts "session" and "direct-tcpip" opens and exec/env/
+ *     pty-req/shell/subsystem requests,
+ *   - received channel data is appended to the side's sink and consumed at
+ *     once (unless `hold` is set).
+ */
+#ifndef SSHTUN_TEST_PUMP_H
+#define SSHTUN_TEST_PUMP_H
+
+#include "util.h"
+#include "sshtun/conn.h"
+
+#define TP_MAX_CH 64
+
+typedef struct tp_pair tp_pair;
+
+typedef struct tp_chan {
+    int used;
+    int open_result;    /* -1 pending, 0 ok, >0 failure reason */
+    char open_msg[256];
+    ssh_buf sink;       /* received data (stream 0) */
+    ssh_buf sink_err;   /* received extended data (stream 1) */
+    int eof, closed;
+    int requests;       /* requests received */
+    char last_req[64];
+    char last_cmd[256];
+    uint32_t exit_status;
+    int got_exit_status;
+    int req_ok, req_fail; /* replies to our requests */
+    int writable;       /* channel_writable callbacks */
+} tp_chan;
+
+typedef struct tp_side {
+    tp_pair *pair;
+    ssh_conn *c;
+    int server;
+    uint64_t rng;
+    /* events */
+    int disconnected;
+    int disc_err;
+    uint32_t disc_reason;
+    char disc_msg[256];
+    int kex_done;
+    int auth_ready;
+    int auth_success;
+    int auth_failures;
+    int auth_partial;
+    int pk_ok;
+    int banners;
+    int kbdint_prompts;
+    int hostkey_calls;
+    char last_methods[256];
+    int global_requests;
+    int global_ok, global_fail;
+    uint32_t global_port;
+    /* behaviour switches */
+    const char *auth_method; /* "publickey" (default), "password", "kbdint", "none",
+                                "pkquery" (query first, then sign) */
+    const char *password;    /* client password / kbdint answer */
+    int defer_hostkey;       /* client: return SSH_DEFERRED */
+    int reject_hostkey;
+    int defer_auth;          /* server: defer decisions */
+    int hold;                /* do not consume received data */
+    int refuse_open;         /* server: refuse channel opens with this reason */
+    int defer_open;
+    int defer_global;
+    tp_chan ch[TP_MAX_CH];
+} tp_side;
+
+struct tp_pair {
+    tp_side cli, srv;
+    uint64_t now;
+    ssh_key *hostkey;   /* server's (with private half) */
+    ssh_key *userkey;   /* client's */
+    size_t chunk;       /* max bytes per transfer step (0: unlimited) */
+    int flip_bit_at;    /* corrupt the n-th byte sent by the client after KEX (-1: off) */
+    uint64_t cli_sent;
+};
+
+/* Create a pair.  `ccfg`/`scfg` may be NULL for defaults; the server's host
+ * key and the client's user key are given (not owned). */
+tp_pair *tp_pair_new(const ssh_conn_config *ccfg, const ssh_conn_config *scfg, ssh_key *hostkey,
+                     ssh_key *userkey);
+void tp_pair_free(tp_pair *p);
+/* Start both sides (ident + KEXINIT). */
+void tp_start(tp_pair *p);
+/* Move bytes both ways until neither side has output (or `max_rounds`).
+ * Returns the number of bytes moved. */
+size_t tp_pump(tp_pair *p, int max_rounds);
+/* Move bytes from one side's output into the other side's input. */
+size_t tp_transfer(tp_pair *p, tp_side *from, tp_side *to);
+/* Advance the fake clock and run both sides' timers. */
+void tp_advance(tp_pair *p, uint64_t ms);
+/* Open a session channel from the client and pump until it is answered;
+ * returns the id or -1. */
+int tp_open_session(tp_pair *p);
+/* Pump until the client is authenticated (returns 0) or fails. */
+int tp_connect(tp_pair *p);
+
+/* Shared keys, generated once per process. */
+ssh_key *tp_key(enum ssh_key_type t);
+
+#endif
