@@ -519,6 +519,11 @@ int ssh_conn_input_space(ssh_conn *c, size_t want, uint8_t **p, size_t *n)
     return 0;
 }
 
+int ssh_conn_want_input(const ssh_conn *c)
+{
+    return c->err == 0 && c->in.len < c->in.max;
+}
+
 int ssh_conn_input_commit(ssh_conn *c, size_t n, uint64_t now_ms)
 {
     if (c->err != 0)

@@ -1,16 +1,207 @@
 /*
- * sshtun_main.c - the sshtun client program (placeholder until the client
- * issue lands; the engine's integration driver lives in tun_driver.c).
+ * sshtun_main.c - command line of the sshtun client.
+ *
+ *   sshtun [-46NnTtqvV] [-p port] [-l user] [-i identity] [-F configfile]
+ *          [-o Option=value] [-c ciphers] [-m macs] [-E logfile]
+ *          [user@]host[:port] | ssh://[user@]host[:port]  [command ...]
+ *
+ * Options from the command line are applied first, so they win over any
+ * configuration file (OpenSSH's "first obtained value" rule).
  */
+#include "tun_client.h"
+#include "tun_log.h"
+#include "tun_options.h"
+
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: sshtun [-46NnTtqvV] [-c cipher_spec] [-E log_file] [-F configfile]\n"
+            "              [-i identity_file] [-l login_name] [-m mac_spec] [-o option]\n"
+            "              [-p port] destination [command [argument ...]]\n");
+}
+
+/* Split [user@]host[:port] or ssh://[user@]host[:port]. */
+static int parse_destination(const char *dest, char **user, char **host, int *port)
+{
+    char buf[1024];
+    const char *d = dest;
+    int uri = strncmp(d, "ssh://", 6) == 0;
+    if (uri)
+        d += 6;
+    snprintf(buf, sizeof(buf), "%s", d);
+    if (uri) {
+        size_t l = strlen(buf);
+        if (l && buf[l - 1] == '/')
+            buf[l - 1] = '\0';
+    }
+    char *h = buf;
+    char *at = strrchr(buf, '@');
+    if (at) {
+        *at = '\0';
+        *user = strdup(buf);
+        h = at + 1;
+    }
+    if (*h == '[') {
+        char *close = strchr(h, ']');
+        if (close == NULL)
+            return -1;
+        *close = '\0';
+        if (close[1] == ':')
+            *port = atoi(close + 2);
+        else if (close[1] != '\0')
+            return -1;
+        h++;
+    } else {
+        char *colon = strchr(h, ':');
+        /* host:port only with a single colon (IPv6 literals have more) */
+        if (colon && strchr(colon + 1, ':') == NULL) {
+            *colon = '\0';
+            *port = atoi(colon + 1);
+            if (*port <= 0 || *port > 65535)
+                return -1;
+        }
+    }
+    if (*h == '\0')
+        return -1;
+    *host = strdup(h);
+    return 0;
+}
+
+static int set_kw(tun_options *o, const char *kw, const char *val)
+{
+    char line[4200];
+    snprintf(line, sizeof(line), "%s %s", kw, val);
+    return tun_options_apply(o, line, "command-line");
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "-V") == 0) {
-        fprintf(stderr, "sshtun %s\n", SSHTUN_VERSION);
-        return 0;
+    tun_options o;
+    tun_options_init(&o);
+    int verbose = 0, quiet = 0, no_command = 0, no_stdin = 0, opt;
+    const char *logfile = NULL, *config = NULL;
+    char *cmd_user = NULL;
+
+    signal(SIGPIPE, SIG_IGN);
+    while ((opt = getopt(argc, argv, "46NnTtqvVc:E:F:i:l:m:o:p:")) != -1) {
+        switch (opt) {
+        case '4': set_kw(&o, "AddressFamily", "inet"); break;
+        case '6': set_kw(&o, "AddressFamily", "inet6"); break;
+        case 'N': no_command = 1; break;
+        case 'n': no_stdin = 1; break;
+        case 'T': set_kw(&o, "RequestTTY", "no"); break;
+        case 't': set_kw(&o, "RequestTTY", o.request_tty == 1 ? "force" : "yes"); break;
+        case 'q': quiet = 1; break;
+        case 'v': verbose++; break;
+        case 'V':
+            fprintf(stderr, "sshtun_%s, %s\n", SSHTUN_VERSION, OpenSSL_version(OPENSSL_VERSION));
+            return 0;
+        case 'c':
+            if (set_kw(&o, "Ciphers", optarg) != 0)
+                return 255;
+            break;
+        case 'm':
+            if (set_kw(&o, "MACs", optarg) != 0)
+                return 255;
+            break;
+        case 'E': logfile = optarg; break;
+        case 'F': config = optarg; break;
+        case 'i': set_kw(&o, "IdentityFile", optarg); break;
+        case 'l': cmd_user = optarg; break;
+        case 'o':
+            if (tun_options_apply(&o, optarg, "command-line") != 0)
+                return 255;
+            break;
+        case 'p':
+            if (set_kw(&o, "Port", optarg) != 0)
+                return 255;
+            break;
+        default:
+            usage();
+            return 255;
+        }
     }
-    fprintf(stderr, "usage: sshtun [-V]\n");
-    return 255;
+    if (optind >= argc) {
+        usage();
+        return 255;
+    }
+    if (logfile) {
+        FILE *f = fopen(logfile, "a");
+        if (f == NULL) {
+            fprintf(stderr, "Couldn't open logfile %s: %s\n", logfile, strerror(errno));
+            return 255;
+        }
+        setvbuf(f, NULL, _IOLBF, 0);
+        tun_log_set_file(f);
+    }
+    if (quiet)
+        tun_log_set_level(TUN_LOG_QUIET);
+    else if (verbose)
+        tun_log_set_level(verbose >= 3 ? TUN_LOG_DEBUG3 : verbose == 2 ? TUN_LOG_DEBUG2 : TUN_LOG_DEBUG1);
+
+    char *duser = NULL, *host = NULL;
+    int dport = -1;
+    if (parse_destination(argv[optind], &duser, &host, &dport) != 0) {
+        fprintf(stderr, "sshtun: invalid destination: %s\n", argv[optind]);
+        return 255;
+    }
+    optind++;
+    /* -l beats user@ in OpenSSH?  No: user@host wins over -l there; keep it. */
+    if (duser)
+        set_kw(&o, "User", duser);
+    if (cmd_user)
+        set_kw(&o, "User", cmd_user);
+    if (dport > 0) {
+        char p[16];
+        snprintf(p, sizeof(p), "%d", dport);
+        set_kw(&o, "Port", p);
+    }
+    if (config && strcmp(config, "none") != 0 && strcmp(config, "/dev/null") != 0) {
+        fprintf(stderr, "sshtun: -F %s: configuration files are not supported yet\n", config);
+        return 255;
+    }
+    if (tun_options_finish(&o) != 0)
+        return 255;
+    if (!quiet && !verbose && o.log_level >= 0)
+        tun_log_set_level((enum tun_log_level)o.log_level);
+
+    /* The command: remaining arguments joined by spaces, as ssh does. */
+    char *command = NULL;
+    if (optind < argc) {
+        size_t len = 0;
+        for (int i = optind; i < argc; i++)
+            len += strlen(argv[i]) + 1;
+        command = malloc(len + 1);
+        if (command == NULL)
+            return 255;
+        command[0] = '\0';
+        for (int i = optind; i < argc; i++) {
+            if (i > optind)
+                strcat(command, " ");
+            strcat(command, argv[i]);
+        }
+    }
+    tun_client_args args = {
+        .opts = &o,
+        .host = host,
+        .command = command,
+        .no_command = no_command,
+        .no_stdin = no_stdin,
+    };
+    int status = tun_client_run(&args);
+    free(command);
+    free(duser);
+    free(host);
+    tun_options_free(&o);
+    return status;
 }

@@ -386,6 +386,9 @@ int ssh_conn_input_space(ssh_conn *c, size_t want, uint8_t **p, size_t *n);
 int ssh_conn_input_commit(ssh_conn *c, size_t n, uint64_t now_ms);
 /* Copying convenience: input_space + memcpy + input_commit. */
 int ssh_conn_feed(ssh_conn *c, const uint8_t *data, size_t n, uint64_t now_ms);
+/* Can the engine take more input now?  0 after the end, or while its input
+ * buffer is full because processing waits for a deferred answer. */
+int ssh_conn_want_input(const ssh_conn *c);
 /* The socket reached EOF: fails the connection with SSH_ERR_CONN_LOST unless
  * it already ended. */
 int ssh_conn_input_eof(ssh_conn *c);

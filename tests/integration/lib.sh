@@ -1,0 +1,117 @@
+# lib.sh - shared helpers for integration tests against real OpenSSH peers.
+#
+# Source it from a test script; it creates a private temporary directory
+# ($T) with throwaway host and user keys, an isolated HOME, and can start a
+# real sshd on 127.0.0.1 on a free port.  Everything is cleaned up on exit.
+#
+#   . "$(dirname "$0")/lib.sh"
+#   it_init "$1"                  # $1: build directory (has ./sshtun)
+#   it_start_sshd [extra config lines...]
+#   it_sshtun [args...]           # runs build/sshtun with the test options
+#   it_pass "message" / it_fail "message"
+set -u
+
+it_init() {
+    BUILD=$(cd "$1" && pwd)
+    SSHTUN="$BUILD/sshtun"
+    [ -x "$SSHTUN" ] || { echo "FAIL: $SSHTUN not built"; exit 1; }
+    T=$(mktemp -d /tmp/sshtun-it.XXXXXX)
+    chmod 700 "$T"
+    trap it_cleanup EXIT INT TERM
+    export HOME="$T/home"
+    mkdir -p "$HOME/.ssh"
+    chmod 700 "$HOME" "$HOME/.ssh"
+    SSHD=$(command -v sshd || echo /usr/sbin/sshd)
+    [ -x "$SSHD" ] || { echo "FAIL: sshd not installed"; exit 1; }
+    mkdir -p /run/sshd 2>/dev/null || true
+    for t in ed25519 ecdsa rsa; do
+        ssh-keygen -q -t $t -N '' -f "$T/host_$t" -C "host-$t" >/dev/null
+        ssh-keygen -q -t $t -N '' -f "$T/user_$t" -C "user-$t" >/dev/null
+    done
+    ssh-keygen -q -t ecdsa -b 384 -N '' -f "$T/host_ecdsa384" >/dev/null
+    ssh-keygen -q -t ecdsa -b 521 -N '' -f "$T/host_ecdsa521" >/dev/null
+    cat "$T"/user_*.pub > "$T/authorized_keys"
+    chmod 600 "$T/authorized_keys"
+    USER_NAME=$(id -un)
+    FAILS=0
+    PASSES=0
+}
+
+it_cleanup() {
+    local rc=$?
+    if [ -n "${SSHD_PID:-}" ]; then
+        kill "$SSHD_PID" 2>/dev/null
+        wait "$SSHD_PID" 2>/dev/null
+    fi
+    if [ "${KEEP_T:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+    exit $rc
+}
+
+it_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# it_start_sshd [config lines...]: start sshd in the foreground (-D -e) in
+# the background of this script; waits until it accepts connections.
+it_start_sshd() {
+    [ -n "${SSHD_PID:-}" ] && it_stop_sshd
+    PORT=$(it_free_port)
+    {
+        echo "Port $PORT"
+        echo "ListenAddress 127.0.0.1"
+        for k in ed25519 ecdsa ecdsa384 ecdsa521 rsa; do echo "HostKey $T/host_$k"; done
+        echo "AuthorizedKeysFile $T/authorized_keys"
+        echo "StrictModes no"
+        echo "UsePAM no"
+        echo "PidFile $T/sshd.pid"
+        echo "PermitRootLogin yes"
+        echo "LogLevel VERBOSE"
+        echo "Subsystem sftp internal-sftp"
+        # Every algorithm sshtun supports, including ssh-rsa for the test
+        # that it is refused unless asked for.
+        echo "KexAlgorithms +diffie-hellman-group14-sha256,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group-exchange-sha256"
+        echo "HostKeyAlgorithms +ssh-rsa"
+        for l in "$@"; do echo "$l"; done
+    } > "$T/sshd_config"
+    "$SSHD" -D -e -f "$T/sshd_config" > "$T/sshd.log" 2>&1 &
+    SSHD_PID=$!
+    for _ in $(seq 1 100); do
+        if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then return 0; fi
+        if ! kill -0 "$SSHD_PID" 2>/dev/null; then
+            echo "FAIL: sshd did not start:"; cat "$T/sshd.log"; exit 1
+        fi
+        sleep 0.05
+    done
+    echo "FAIL: sshd not listening on $PORT"; cat "$T/sshd.log"; exit 1
+}
+
+it_stop_sshd() {
+    kill "$SSHD_PID" 2>/dev/null
+    wait "$SSHD_PID" 2>/dev/null
+    SSHD_PID=
+}
+
+# Known hosts with every host key of the test sshd, for [127.0.0.1]:PORT.
+it_known_hosts() {
+    : > "$T/known_hosts"
+    for k in ed25519 ecdsa ecdsa384 ecdsa521 rsa; do
+        echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/host_$k.pub")" >> "$T/known_hosts"
+    done
+}
+
+# Run sshtun against the test sshd with isolated options; extra args first.
+it_sshtun() {
+    timeout 60 "$SSHTUN" -F none -p "$PORT" -l "$USER_NAME" -i "$T/user_ed25519" \
+        -o UserKnownHostsFile="$T/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+        -o StrictHostKeyChecking=yes -o BatchMode=yes "$@"
+}
+
+it_pass() { PASSES=$((PASSES + 1)); echo "ok: $*"; }
+it_fail() { FAILS=$((FAILS + 1)); echo "FAIL: $*"; }
+it_check() {  # it_check "description" expected actual
+    if [ "$2" = "$3" ]; then it_pass "$1"; else it_fail "$1 (expected '$2', got '$3')"; fi
+}
+it_done() {
+    echo "$PASSES passed, $FAILS failed"
+    [ "$FAILS" -eq 0 ]
+}

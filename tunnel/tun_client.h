@@ -1,0 +1,22 @@
+/*
+ * tun_client.h - the sshtun client: resolve, connect, verify the host key,
+ * authenticate, then run a remote command (or shell) with the local stdio.
+ */
+#ifndef SSHTUN_TUN_CLIENT_H
+#define SSHTUN_TUN_CLIENT_H
+
+#include "tun_options.h"
+
+typedef struct tun_client_args {
+    tun_options *opts;    /* finished options */
+    const char *host;     /* destination as given (alias) */
+    const char *command;  /* NULL: shell */
+    int no_command;       /* -N */
+    int no_stdin;         /* -n */
+} tun_client_args;
+
+/* Run to completion; returns the process exit status (the remote command's,
+ * or 255 for ssh-level failures). */
+int tun_client_run(const tun_client_args *args);
+
+#endif

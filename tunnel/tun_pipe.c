@@ -1,0 +1,321 @@
+/*
+ * tun_pipe.c - descriptor <-> channel bridge (see tun_pipe.h).
+ */
+#include "tun_pipe.h"
+#include "tun_log.h"
+#include "tun_transport.h"
+#include "tun_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_WANT (64 * 1024)
+
+static void try_read(tun_pipe *p);
+
+static ssh_conn *conn_of(tun_pipe *p)
+{
+    return p->base.link->c;
+}
+
+static int fd_of(tun_pipe *p, int stream)
+{
+    return stream ? p->err_fd : p->out_fd;
+}
+
+static void maybe_shut(tun_pipe *p)
+{
+    if (!p->peer_eof || p->eof_shut || p->pend[0].len > 0)
+        return;
+    p->eof_shut = 1;
+    if (p->is_socket && p->out_fd >= 0)
+        shutdown(p->out_fd, SHUT_WR);
+    if (p->hooks && p->hooks->drained_eof)
+        p->hooks->drained_eof(p);
+}
+
+static void out_failed(tun_pipe *p, int stream, int err)
+{
+    if (p->out_dead[stream])
+        return;
+    p->out_dead[stream] = 1;
+    /* Whatever was waiting will never be written: release its window. */
+    size_t n = p->pend[stream].len;
+    ssh_buf_reset(&p->pend[stream]);
+    ev_io *w = stream ? &p->werr : &p->wout;
+    ev_io_stop(p->loop, w);
+    if (n && p->base.open)
+        ssh_channel_consumed(conn_of(p), p->base.id, n);
+    if (p->hooks && p->hooks->out_failed)
+        p->hooks->out_failed(p, stream, err);
+}
+
+/* Write buffered bytes of one stream; grant window for what went out. */
+static void write_pending(tun_pipe *p, int stream)
+{
+    ssh_buf *b = &p->pend[stream];
+    size_t done = 0;
+    while (b->len > 0) {
+        ssize_t w = write(fd_of(p, stream), ssh_buf_ptr(b), b->len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                out_failed(p, stream, errno);
+            break;
+        }
+        ssh_buf_consume(b, (size_t)w);
+        done += (size_t)w;
+    }
+    if (done && p->base.open)
+        ssh_channel_consumed(conn_of(p), p->base.id, done);
+    ev_io *wio = stream ? &p->werr : &p->wout;
+    if (b->len == 0)
+        ev_io_stop(p->loop, wio);
+    else if (!p->out_dead[stream])
+        ev_io_start(p->loop, wio);
+}
+
+static void on_wout(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_pipe *p = w->data;
+    write_pending(p, w == &p->werr ? 1 : 0);
+    if (w == &p->wout)
+        maybe_shut(p);
+    tun_link_kick(p->base.link);
+}
+
+static void pipe_data(tun_chan *ch, int stream, const uint8_t *d, size_t n)
+{
+    tun_pipe *p = (tun_pipe *)ch;
+    stream = stream ? 1 : 0;
+    p->bytes_out += n;
+    if (fd_of(p, stream) < 0 || p->out_dead[stream]) {
+        ssh_channel_consumed(conn_of(p), ch->id, n);
+        return;
+    }
+    ssh_buf *b = &p->pend[stream];
+    size_t off = 0;
+    if (b->len == 0) {
+        while (off < n) {
+            ssize_t w = write(fd_of(p, stream), d + off, n - off);
+            if (w < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                    /* Written or dropped with the stream: all of it is
+                     * done with, as far as the window goes. */
+                    int e = errno;
+                    ssh_channel_consumed(conn_of(p), ch->id, n);
+                    out_failed(p, stream, e);
+                    return;
+                }
+                break;
+            }
+            off += (size_t)w;
+        }
+        if (off)
+            ssh_channel_consumed(conn_of(p), ch->id, off);
+    }
+    if (off < n) {
+        /* Bounded by the window we granted: the peer cannot send more
+         * than that before we consume. */
+        if (ssh_buf_put(b, d + off, n - off) != 0) {
+            out_failed(p, stream, ENOMEM);
+            return;
+        }
+        ev_io_start(p->loop, stream ? &p->werr : &p->wout);
+    }
+}
+
+static void pipe_eof(tun_chan *ch)
+{
+    tun_pipe *p = (tun_pipe *)ch;
+    p->peer_eof = 1;
+    maybe_shut(p);
+}
+
+static void stop_input(tun_pipe *p)
+{
+    ev_io_stop(p->loop, &p->rin);
+}
+
+static void on_rin(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_pipe *p = w->data;
+    try_read(p);
+    tun_link_kick(p->base.link);
+}
+
+/* Move local input into the channel while the window and the connection's
+ * output allow. */
+static void try_read(tun_pipe *p)
+{
+    ssh_conn *c = conn_of(p);
+    if (!p->reading || p->in_eof || !p->base.open || p->in_fd < 0)
+        return;
+    for (int i = 0; i < 16; i++) {
+        if (p->base.link->t && tun_transport_throttled(p->base.link->t)) {
+            stop_input(p);
+            tun_link_block(p->base.link, &p->base);
+            return;
+        }
+        uint8_t *dst;
+        size_t room;
+        int rv = ssh_channel_send_reserve(c, p->base.id, 0, READ_WANT, &dst, &room);
+        if (rv == SSH_ERR_AGAIN) {
+            stop_input(p); /* resumed by the writable callback */
+            return;
+        }
+        if (rv != 0) {
+            stop_input(p);
+            return;
+        }
+        ssize_t r = read(p->in_fd, dst, room);
+        if (r < 0) {
+            ssh_channel_send_commit(c, p->base.id, 0);
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                tun_debug("channel %u: read: %s", p->base.id, strerror(errno));
+                r = 0; /* treat as EOF */
+            } else {
+                ev_io_start(p->loop, &p->rin);
+                return;
+            }
+        }
+        if (r == 0) {
+            ssh_channel_send_commit(c, p->base.id, 0);
+            p->in_eof = 1;
+            stop_input(p);
+            ssh_channel_eof(c, p->base.id);
+            return;
+        }
+        ssh_channel_send_commit(c, p->base.id, (size_t)r);
+        p->bytes_in += (size_t)r;
+        if ((size_t)r < room)
+            break;
+    }
+    ev_io_start(p->loop, &p->rin);
+}
+
+static void pipe_writable(tun_chan *ch)
+{
+    tun_pipe *p = (tun_pipe *)ch;
+    if (p->reading && !p->in_eof && !ev_is_active(&p->rin) && !ch->blocked)
+        try_read(p);
+}
+
+static void pipe_resume(tun_chan *ch)
+{
+    try_read((tun_pipe *)ch);
+}
+
+static void pipe_open_result(tun_chan *ch, uint32_t reason, const char *msg)
+{
+    tun_pipe *p = (tun_pipe *)ch;
+    if (p->hooks && p->hooks->open_result)
+        p->hooks->open_result(p, reason, msg);
+}
+
+static int pipe_request(tun_chan *ch, const ssh_channel_req *r)
+{
+    tun_pipe *p = (tun_pipe *)ch;
+    if (p->hooks && p->hooks->request)
+        return p->hooks->request(p, r);
+    return SSH_REQUEST_FAILURE;
+}
+
+static void pipe_request_result(tun_chan *ch, int ok, void *req_user)
+{
+    tun_pipe *p = (tun_pipe *)ch;
+    if (p->hooks && p->hooks->request_result)
+        p->hooks->request_result(p, ok, req_user);
+}
+
+static void pipe_closed(tun_chan *ch)
+{
+    tun_pipe *p = (tun_pipe *)ch;
+    tun_link_unblock(p->base.link, ch);
+    stop_input(p);
+    if (p->hooks && p->hooks->closed)
+        p->hooks->closed(p);
+}
+
+const tun_chan_ops tun_pipe_ops = {
+    .open_result = pipe_open_result,
+    .data = pipe_data,
+    .writable = pipe_writable,
+    .eof = pipe_eof,
+    .closed = pipe_closed,
+    .request = pipe_request,
+    .request_result = pipe_request_result,
+    .resume = pipe_resume,
+};
+
+void tun_pipe_init(tun_pipe *p, struct ev_loop *loop, tun_link *link, int in_fd, int out_fd,
+                   int err_fd, const tun_pipe_hooks *hooks, void *owner)
+{
+    memset(p, 0, sizeof(*p));
+    p->base.ops = &tun_pipe_ops;
+    p->base.link = link;
+    p->loop = loop;
+    p->hooks = hooks;
+    p->owner = owner;
+    p->in_fd = in_fd;
+    p->out_fd = out_fd;
+    p->err_fd = err_fd;
+    ssh_buf_init(&p->pend[0], 64u * 1024 * 1024, 0);
+    ssh_buf_init(&p->pend[1], 64u * 1024 * 1024, 0);
+    ev_io_init(&p->rin, on_rin, in_fd, EV_READ);
+    ev_io_init(&p->wout, on_wout, out_fd, EV_WRITE);
+    ev_io_init(&p->werr, on_wout, err_fd, EV_WRITE);
+    p->rin.data = p->wout.data = p->werr.data = p;
+}
+
+void tun_pipe_start_input(tun_pipe *p)
+{
+    p->reading = 1;
+    try_read(p);
+}
+
+void tun_pipe_flush_blocking(tun_pipe *p)
+{
+    for (int s = 0; s < 2; s++) {
+        int fd = fd_of(p, s);
+        if (fd < 0 || p->out_dead[s] || p->pend[s].len == 0)
+            continue;
+        int fl = tun_set_nonblock(fd, 0);
+        write_pending(p, s);
+        if (fl >= 0 && (fl & O_NONBLOCK))
+            tun_set_nonblock(fd, 1);
+    }
+}
+
+size_t tun_pipe_pending(const tun_pipe *p)
+{
+    return p->pend[0].len + p->pend[1].len;
+}
+
+void tun_pipe_free(tun_pipe *p)
+{
+    ev_io_stop(p->loop, &p->rin);
+    ev_io_stop(p->loop, &p->wout);
+    ev_io_stop(p->loop, &p->werr);
+    ssh_buf_free(&p->pend[0]);
+    ssh_buf_free(&p->pend[1]);
+    if (p->is_socket) {
+        if (p->in_fd >= 0)
+            close(p->in_fd);
+        if (p->out_fd >= 0 && p->out_fd != p->in_fd)
+            close(p->out_fd);
+    }
+    p->in_fd = p->out_fd = p->err_fd = -1;
+}

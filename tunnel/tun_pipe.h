@@ -1,0 +1,68 @@
+/*
+ * tun_pipe.h - a channel bridged to local file descriptors, with flow
+ * control both ways.
+ *
+ *  - local input (stdin, a socket) -> channel: read straight into the
+ *    engine's output buffer (ssh_channel_send_reserve/commit) only while the
+ *    peer's window is open and the connection's output is not backed up;
+ *    EOF becomes SSH_MSG_CHANNEL_EOF.
+ *  - channel -> local output (stdout/stderr, a socket): written at once; what
+ *    the descriptor refuses is buffered and the write watcher armed; window
+ *    is granted (ssh_channel_consumed) only for bytes actually written, so a
+ *    slow local reader slows the remote sender and memory stays bounded by
+ *    the window.
+ *
+ * The same fd may serve as input and output (sockets).  A tun_pipe is the
+ * tun_chan of its channel; owners customise behaviour through hooks.
+ */
+#ifndef SSHTUN_TUN_PIPE_H
+#define SSHTUN_TUN_PIPE_H
+
+#include <ev.h>
+
+#include "tun_chan.h"
+
+typedef struct tun_pipe tun_pipe;
+
+typedef struct tun_pipe_hooks {
+    void (*open_result)(tun_pipe *p, uint32_t reason, const char *msg);
+    /* Local output failed (EPIPE...): the owner may tell the peer
+     * (eow@openssh.com); further data is discarded. */
+    void (*out_failed)(tun_pipe *p, int stream, int err);
+    int (*request)(tun_pipe *p, const ssh_channel_req *r);
+    void (*request_result)(tun_pipe *p, int ok, void *req_user);
+    /* Peer EOF arrived and everything before it was written. */
+    void (*drained_eof)(tun_pipe *p);
+    /* The channel is closed; the owner frees the pipe (tun_pipe_free). */
+    void (*closed)(tun_pipe *p);
+} tun_pipe_hooks;
+
+struct tun_pipe {
+    tun_chan base;
+    struct ev_loop *loop;
+    const tun_pipe_hooks *hooks;
+    void *owner;
+    int in_fd, out_fd, err_fd;
+    int is_socket; /* shutdown(SHUT_WR) on peer EOF, close both on close */
+    ev_io rin, wout, werr;
+    ssh_buf pend[2];
+    int reading;   /* input enabled by the owner */
+    int in_eof, out_dead[2], peer_eof, eof_shut;
+    uint64_t bytes_in, bytes_out;
+};
+
+/* Initialise; fds may be -1 (no such direction).  The pipe does not start
+ * reading until tun_pipe_start_input(). */
+void tun_pipe_init(tun_pipe *p, struct ev_loop *loop, tun_link *link, int in_fd, int out_fd,
+                   int err_fd, const tun_pipe_hooks *hooks, void *owner);
+void tun_pipe_start_input(tun_pipe *p);
+/* Write out whatever is buffered, blocking (used at exit). */
+void tun_pipe_flush_blocking(tun_pipe *p);
+/* Stop watchers and free buffers; closes fds if is_socket. */
+void tun_pipe_free(tun_pipe *p);
+/* Bytes buffered towards local outputs. */
+size_t tun_pipe_pending(const tun_pipe *p);
+
+extern const tun_chan_ops tun_pipe_ops;
+
+#endif

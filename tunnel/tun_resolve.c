@@ -1,0 +1,246 @@
+/*
+ * tun_resolve.c - c-ares driven by libev.
+ *
+ * c-ares tells us which sockets it wants watched through the socket state
+ * callback; we keep one ev_io per socket in a small list.  After every
+ * socket event and every timer expiry, the timer is re-armed to
+ * ares_timeout(), so c-ares' own retry schedule is followed exactly.
+ *
+ * A lookup cannot be cancelled individually in c-ares; cancelling just
+ * detaches the caller, and the lookup record is freed when c-ares reports.
+ */
+#include "tun_resolve.h"
+#include "tun_log.h"
+
+#include <ares.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct sockw {
+    ev_io io;
+    struct sockw *next;
+    tun_resolver *r;
+} sockw;
+
+struct tun_resolver {
+    struct ev_loop *loop;
+    ares_channel ch;
+    ev_timer timer;
+    sockw *socks;
+};
+
+struct tun_lookup {
+    tun_resolver *r;
+    tun_resolve_cb cb;
+    void *arg;
+    int cancelled;
+    int starting; /* inside ares_getaddrinfo(): deliver from the loop */
+    ev_timer later;
+    tun_addr *addrs;
+    size_t n;
+    const char *err;
+};
+
+static void rearm(tun_resolver *r)
+{
+    struct timeval tv, *tvp = ares_timeout(r->ch, NULL, &tv);
+    ev_timer_stop(r->loop, &r->timer);
+    if (tvp != NULL) {
+        ev_timer_set(&r->timer, (double)tvp->tv_sec + tvp->tv_usec / 1e6, 0.);
+        ev_timer_start(r->loop, &r->timer);
+    }
+}
+
+static void on_sock(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    sockw *s = (sockw *)w;
+    tun_resolver *r = s->r;
+    ares_process_fd(r->ch, (revents & EV_READ) ? w->fd : ARES_SOCKET_BAD,
+                    (revents & EV_WRITE) ? w->fd : ARES_SOCKET_BAD);
+    rearm(r);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_resolver *r = w->data;
+    ares_process_fd(r->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    rearm(r);
+}
+
+static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
+{
+    tun_resolver *r = data;
+    sockw **pp = &r->socks, *s;
+    while ((s = *pp) != NULL && s->io.fd != fd)
+        pp = &s->next;
+    if (!readable && !writable) {
+        if (s) {
+            ev_io_stop(r->loop, &s->io);
+            *pp = s->next;
+            free(s);
+        }
+        return;
+    }
+    if (s == NULL) {
+        s = calloc(1, sizeof(*s));
+        if (s == NULL)
+            return; /* the lookup then times out */
+        s->r = r;
+        s->next = r->socks;
+        r->socks = s;
+        ev_io_init(&s->io, on_sock, fd, 0);
+    }
+    ev_io_stop(r->loop, &s->io);
+    ev_io_set(&s->io, fd, (readable ? EV_READ : 0) | (writable ? EV_WRITE : 0));
+    ev_io_start(r->loop, &s->io);
+}
+
+tun_resolver *tun_resolver_new(struct ev_loop *loop)
+{
+    static int lib_init;
+    if (!lib_init) {
+        if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
+            tun_error("c-ares initialisation failed");
+            return NULL;
+        }
+        lib_init = 1;
+    }
+    tun_resolver *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->loop = loop;
+    struct ares_options opt;
+    memset(&opt, 0, sizeof(opt));
+    opt.sock_state_cb = sock_state;
+    opt.sock_state_cb_data = r;
+    int st = ares_init_options(&r->ch, &opt, ARES_OPT_SOCK_STATE_CB);
+    if (st != ARES_SUCCESS) {
+        tun_error("c-ares: %s", ares_strerror(st));
+        free(r);
+        return NULL;
+    }
+    ev_timer_init(&r->timer, on_timer, 0., 0.);
+    r->timer.data = r;
+    return r;
+}
+
+void tun_resolver_free(tun_resolver *r)
+{
+    if (r == NULL)
+        return;
+    /* Destroying the channel runs pending callbacks with ARES_EDESTRUCTION,
+     * which free their lookup records. */
+    ares_destroy(r->ch);
+    ev_timer_stop(r->loop, &r->timer);
+    while (r->socks) {
+        sockw *s = r->socks;
+        r->socks = s->next;
+        ev_io_stop(r->loop, &s->io);
+        free(s);
+    }
+    free(r);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case ARES_ENOTFOUND:
+    case ARES_ENONAME:
+    case ARES_ENODATA: return "Name or service not known";
+    case ARES_ETIMEOUT: return "Temporary failure in name resolution";
+    default: return ares_strerror(status);
+    }
+}
+
+static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo *res)
+{
+    (void)timeouts;
+    tun_lookup *l = arg;
+    tun_addr *addrs = NULL;
+    size_t n = 0;
+    if (status == ARES_SUCCESS && res != NULL) {
+        size_t cap = 0;
+        for (struct ares_addrinfo_node *nd = res->nodes; nd; nd = nd->ai_next)
+            cap++;
+        addrs = calloc(cap ? cap : 1, sizeof(*addrs));
+        for (struct ares_addrinfo_node *nd = res->nodes; addrs && nd; nd = nd->ai_next) {
+            if (nd->ai_addrlen > sizeof(addrs[n].ss))
+                continue;
+            /* The same address can come back once per socket type. */
+            int dup = 0;
+            for (size_t i = 0; i < n; i++)
+                if (addrs[i].len == nd->ai_addrlen &&
+                    memcmp(&addrs[i].ss, nd->ai_addr, nd->ai_addrlen) == 0)
+                    dup = 1;
+            if (dup)
+                continue;
+            memcpy(&addrs[n].ss, nd->ai_addr, nd->ai_addrlen);
+            addrs[n].len = nd->ai_addrlen;
+            n++;
+        }
+    }
+    if (res)
+        ares_freeaddrinfo(res);
+    const char *err = n ? NULL : (status == ARES_SUCCESS ? "no addresses" : reason(status));
+    if (l->starting && status != ARES_EDESTRUCTION) {
+        /* Answered synchronously (a literal address or /etc/hosts): the
+         * caller does not even hold the handle yet, so report from the
+         * loop. */
+        l->addrs = addrs;
+        l->n = n;
+        l->err = err;
+        ev_timer_start(l->r->loop, &l->later);
+        return;
+    }
+    if (!l->cancelled && status != ARES_EDESTRUCTION)
+        l->cb(l->arg, addrs, n, err);
+    free(addrs);
+    free(l);
+}
+
+static void on_later(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_lookup *l = w->data;
+    if (!l->cancelled)
+        l->cb(l->arg, l->addrs, l->n, l->err);
+    free(l->addrs);
+    free(l);
+}
+
+tun_lookup *tun_resolve(tun_resolver *r, const char *host, unsigned port, int family,
+                        tun_resolve_cb cb, void *arg)
+{
+    tun_lookup *l = calloc(1, sizeof(*l));
+    if (l == NULL)
+        return NULL;
+    l->r = r;
+    l->cb = cb;
+    l->arg = arg;
+    ev_timer_init(&l->later, on_later, 0., 0.);
+    l->later.data = l;
+    char service[16];
+    snprintf(service, sizeof(service), "%u", port);
+    struct ares_addrinfo_hints hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = ARES_AI_NUMERICSERV;
+    l->starting = 1;
+    ares_getaddrinfo(r->ch, host, service, &hints, on_result, l);
+    l->starting = 0;
+    rearm(r);
+    return l;
+}
+
+void tun_resolve_cancel(tun_lookup *l)
+{
+    if (l)
+        l->cancelled = 1;
+}

@@ -1,0 +1,40 @@
+/*
+ * tun_resolve.h - asynchronous name resolution with c-ares on the libev loop.
+ *
+ * One resolver per loop: a c-ares channel whose sockets are watched by
+ * ev_io watchers (through ARES_OPT_SOCK_STATE_CB) and whose retransmissions
+ * are driven by a single ev_timer re-armed from ares_timeout() after every
+ * event -- no fixed tick.  Lookups go through ares_getaddrinfo(), which
+ * honours /etc/hosts ("files" before DNS) and literal addresses.
+ */
+#ifndef SSHTUN_TUN_RESOLVE_H
+#define SSHTUN_TUN_RESOLVE_H
+
+#include <ev.h>
+#include <sys/socket.h>
+
+typedef struct tun_resolver tun_resolver;
+typedef struct tun_lookup tun_lookup;
+
+typedef struct tun_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} tun_addr;
+
+/* Result: n addresses (n == 0 on failure, with `err` a readable reason such
+ * as "Name or service not known").  The array is freed after the call. */
+typedef void (*tun_resolve_cb)(void *arg, const tun_addr *addrs, size_t n, const char *err);
+
+/* Returns NULL (with a message logged) if c-ares cannot be initialised. */
+tun_resolver *tun_resolver_new(struct ev_loop *loop);
+void tun_resolver_free(tun_resolver *r);
+
+/* Resolve host/port.  `family` is AF_UNSPEC, AF_INET or AF_INET6 (OpenSSH's
+ * AddressFamily).  The callback runs later, from the loop, exactly once
+ * unless the lookup is cancelled first.  Returns NULL on allocation failure. */
+tun_lookup *tun_resolve(tun_resolver *r, const char *host, unsigned port, int family,
+                        tun_resolve_cb cb, void *arg);
+/* The callback will not run. */
+void tun_resolve_cancel(tun_lookup *l);
+
+#endif
