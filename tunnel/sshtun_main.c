@@ -1,7 +1,7 @@
 /*
  * sshtun_main.c - command line of the sshtun client.
  *
- *   sshtun [-46NnTtqvV] [-p port] [-l user] [-i identity] [-F configfile]
+ *   sshtun [-46GNnTtqvV] [-p port] [-l user] [-i identity] [-F configfile]
  *          [-o Option=value] [-c ciphers] [-m macs] [-E logfile]
  *          [user@]host[:port] | ssh://[user@]host[:port]  [command ...]
  *
@@ -9,6 +9,7 @@
  * configuration file (OpenSSH's "first obtained value" rule).
  */
 #include "tun_client.h"
+#include "tun_config.h"
 #include "tun_log.h"
 #include "tun_options.h"
 
@@ -25,7 +26,7 @@
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: sshtun [-46NnTtqvV] [-c cipher_spec] [-E log_file] [-F configfile]\n"
+            "usage: sshtun [-46GNnTtqvV] [-c cipher_spec] [-E log_file] [-F configfile]\n"
             "              [-i identity_file] [-l login_name] [-m mac_spec] [-o option]\n"
             "              [-p port] destination [command [argument ...]]\n");
 }
@@ -88,15 +89,16 @@ int main(int argc, char **argv)
 {
     tun_options o;
     tun_options_init(&o);
-    int verbose = 0, quiet = 0, no_command = 0, no_stdin = 0, opt;
+    int verbose = 0, quiet = 0, no_command = 0, no_stdin = 0, dump_config = 0, opt;
     const char *logfile = NULL, *config = NULL;
     char *cmd_user = NULL;
 
     signal(SIGPIPE, SIG_IGN);
-    while ((opt = getopt(argc, argv, "46NnTtqvVc:E:F:i:l:m:o:p:")) != -1) {
+    while ((opt = getopt(argc, argv, "46GNnTtqvVc:E:F:i:l:m:o:p:")) != -1) {
         switch (opt) {
         case '4': set_kw(&o, "AddressFamily", "inet"); break;
         case '6': set_kw(&o, "AddressFamily", "inet6"); break;
+        case 'G': dump_config = 1; break;
         case 'N': no_command = 1; break;
         case 'n': no_stdin = 1; break;
         case 'T': set_kw(&o, "RequestTTY", "no"); break;
@@ -156,22 +158,37 @@ int main(int argc, char **argv)
         return 255;
     }
     optind++;
-    /* -l beats user@ in OpenSSH?  No: user@host wins over -l there; keep it. */
-    if (duser)
-        set_kw(&o, "User", duser);
+    /* -l wins over user@host, as in ssh (first obtained value). */
     if (cmd_user)
         set_kw(&o, "User", cmd_user);
+    if (duser)
+        set_kw(&o, "User", duser);
     if (dport > 0) {
         char p[16];
         snprintf(p, sizeof(p), "%d", dport);
         set_kw(&o, "Port", p);
     }
-    if (config && strcmp(config, "none") != 0 && strcmp(config, "/dev/null") != 0) {
-        fprintf(stderr, "sshtun: -F %s: configuration files are not supported yet\n", config);
-        return 255;
+    /* Configuration files after the command line: first value wins. */
+    if (config) {
+        if (strcmp(config, "none") != 0 &&
+            tun_config_read(&o, config, host, TUN_CONFIG_USER | TUN_CONFIG_REQUIRED) != 0)
+            return 255;
+    } else {
+        if (tun_config_read(&o, "~/.ssh/config", host, TUN_CONFIG_USER) != 0 ||
+            tun_config_read(&o, "/etc/ssh/ssh_config", host, 0) != 0)
+            return 255;
     }
-    if (tun_options_finish(&o) != 0)
+    if (tun_options_finish(&o) != 0 || tun_options_expand(&o, host) != 0)
         return 255;
+    if (dump_config) {
+        printf("host %s\nhostname %s\n", host, o.hostname ? o.hostname : host);
+        tun_options_dump(&o, stdout);
+        fflush(stdout);
+        free(duser);
+        free(host);
+        tun_options_free(&o);
+        return 0;
+    }
     if (!quiet && !verbose && o.log_level >= 0)
         tun_log_set_level((enum tun_log_level)o.log_level);
 

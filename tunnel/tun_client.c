@@ -554,6 +554,8 @@ static void order_hostkey_algs(tun_client *cl, char *out, size_t outsz)
         files[n++] = cl->o->global_known_hosts[i];
     char known[512];
     snprintf(out, outsz, "%s", cl->o->hostkey_algorithms);
+    if (cl->o->hostkey_algorithms_set)
+        return; /* the user's explicit order stands */
     if (tun_knownhosts_algs(files, n, cl->host, (unsigned)cl->o->port, known, sizeof(known)) == 0)
         return;
     char res[1024] = "", tmp[1024];

@@ -1,9 +1,12 @@
 /*
  * tun_options.c - OpenSSH-compatible client options (ssh_config(5)).
  *
- * This file knows the keywords, their value syntax and their defaults.  The
- * configuration file reader (Host/Match blocks, Include, tokens) builds on
- * tun_options_apply().
+ * One table describes every keyword: its value syntax and where it goes.
+ * Keywords OpenSSH knows that change nothing essential for a tunnel tool
+ * (e.g. VisualHostKey, UpdateHostKeys) are accepted and ignored, so that
+ * existing ~/.ssh/config files keep working; keywords whose silent omission
+ * would change where or how we connect (ProxyCommand, ProxyJump...) are
+ * refused with a clear message instead.
  */
 #include "tun_options.h"
 #include "tun_knownhosts.h"
@@ -12,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +23,122 @@
 #include <sys/socket.h>
 
 #include "sshtun/conn.h"
+
+enum ktype {
+    K_STR,       /* first value wins */
+    K_BOOL,      /* yes/no */
+    K_PORT,
+    K_INT,       /* non-negative integer */
+    K_TIME,      /* seconds with units */
+    K_FILES_ACC, /* space-separated, accumulates (IdentityFile) */
+    K_FILES,     /* space-separated, first line wins (UserKnownHostsFile) */
+    K_LIST_ACC,  /* whole value appended to a list (LocalForward, SendEnv) */
+    K_ALGS,      /* algorithm list */
+    K_SHKC,
+    K_TTY,
+    K_AF,
+    K_CONNTIMEOUT,
+    K_REKEY,
+    K_LOGLEVEL,
+    K_SETENV,
+    K_CONTROLMASTER,
+    K_CONTROLPERSIST,
+    K_IGNORED,     /* known to OpenSSH, no effect here */
+    K_UNSUPPORTED, /* known to OpenSSH, refused */
+};
+
+#define F(field) offsetof(tun_options, field)
+#define NOFIELD  ((size_t)-1)
+
+typedef struct kw {
+    const char *name;
+    enum ktype type;
+    size_t off;   /* field */
+    size_t noff;  /* count field for lists */
+} kw;
+
+static const kw keywords[] = {
+    {"User", K_STR, F(user), 0},
+    {"HostName", K_STR, F(hostname), 0}, /* printed by -G as "hostname" first */
+    {"Port", K_PORT, F(port), 0},
+    {"IdentityFile", K_FILES_ACC, F(identity_files), F(n_identity_files)},
+    {"IdentitiesOnly", K_BOOL, F(identities_only), 0},
+    {"IdentityAgent", K_STR, F(identity_agent), 0},
+    {"UserKnownHostsFile", K_FILES, F(user_known_hosts), F(n_user_known_hosts)},
+    {"GlobalKnownHostsFile", K_FILES, F(global_known_hosts), F(n_global_known_hosts)},
+    {"StrictHostKeyChecking", K_SHKC, F(strict_host_key_checking), 0},
+    {"HashKnownHosts", K_BOOL, F(hash_known_hosts), 0},
+    {"BatchMode", K_BOOL, F(batch_mode), 0},
+    {"ConnectTimeout", K_CONNTIMEOUT, F(connect_timeout), 0},
+    {"ConnectionAttempts", K_INT, F(connection_attempts), 0},
+    {"AddressFamily", K_AF, F(address_family), 0},
+    {"Ciphers", K_ALGS, F(ciphers), 0},
+    {"MACs", K_ALGS, F(macs), 0},
+    {"KexAlgorithms", K_ALGS, F(kex_algorithms), 0},
+    {"HostKeyAlgorithms", K_ALGS, F(hostkey_algorithms), 0},
+    {"PubkeyAcceptedAlgorithms", K_ALGS, F(pubkey_algorithms), 0},
+    {"PubkeyAcceptedKeyTypes", K_ALGS, F(pubkey_algorithms), 0},
+    {"PreferredAuthentications", K_STR, F(preferred_authentications), 0},
+    {"PasswordAuthentication", K_BOOL, F(password_authentication), 0},
+    {"KbdInteractiveAuthentication", K_BOOL, F(kbd_interactive_authentication), 0},
+    {"ChallengeResponseAuthentication", K_BOOL, F(kbd_interactive_authentication), 0},
+    {"PubkeyAuthentication", K_BOOL, F(pubkey_authentication), 0},
+    {"NumberOfPasswordPrompts", K_INT, F(number_of_password_prompts), 0},
+    {"RekeyLimit", K_REKEY, 0, 0},
+    {"LogLevel", K_LOGLEVEL, F(log_level), 0},
+    {"ServerAliveInterval", K_TIME, F(server_alive_interval), 0},
+    {"ServerAliveCountMax", K_INT, F(server_alive_count_max), 0},
+    {"RequestTTY", K_TTY, F(request_tty), 0},
+    {"TCPKeepAlive", K_BOOL, F(tcp_keepalive), 0},
+    {"SendEnv", K_LIST_ACC, F(send_env), F(n_send_env)},
+    {"SetEnv", K_SETENV, 0, 0},
+    {"LocalForward", K_LIST_ACC, F(local_forwards), F(n_local_forwards)},
+    {"RemoteForward", K_LIST_ACC, F(remote_forwards), F(n_remote_forwards)},
+    {"DynamicForward", K_LIST_ACC, F(dynamic_forwards), F(n_dynamic_forwards)},
+    {"GatewayPorts", K_BOOL, F(gateway_ports), 0},
+    {"ExitOnForwardFailure", K_BOOL, F(exit_on_forward_failure), 0},
+    {"ClearAllForwardings", K_BOOL, F(clear_all_forwardings), 0},
+    {"PermitRemoteOpen", K_STR, F(permit_remote_open), 0},
+    {"ControlMaster", K_CONTROLMASTER, F(control_master), 0},
+    {"ControlPath", K_STR, F(control_path), 0},
+    {"ControlPersist", K_CONTROLPERSIST, F(control_persist), 0},
+    {"IgnoreUnknown", K_STR, F(ignore_unknown), 0},
+    {"HostKeyAlias", K_STR, F(host_key_alias), 0},
+    {"RemoteCommand", K_STR, F(remote_command), 0},
+    {"Compression", K_BOOL, F(compression), 0},
+    /* accepted, no effect in sshtun */
+    {"AddKeysToAgent", K_IGNORED, NOFIELD, 0},
+    {"CanonicalizeHostname", K_IGNORED, NOFIELD, 0},
+    {"CheckHostIP", K_IGNORED, NOFIELD, 0},
+    {"EscapeChar", K_IGNORED, NOFIELD, 0},
+    {"ForwardAgent", K_IGNORED, NOFIELD, 0},
+    {"ForwardX11", K_IGNORED, NOFIELD, 0},
+    {"ForwardX11Trusted", K_IGNORED, NOFIELD, 0},
+    {"GSSAPIAuthentication", K_IGNORED, NOFIELD, 0},
+    {"GSSAPIDelegateCredentials", K_IGNORED, NOFIELD, 0},
+    {"HostbasedAuthentication", K_IGNORED, NOFIELD, 0},
+    {"LocalCommand", K_IGNORED, NOFIELD, 0},
+    {"PermitLocalCommand", K_IGNORED, NOFIELD, 0},
+    {"SessionType", K_IGNORED, NOFIELD, 0},
+    {"StdinNull", K_IGNORED, NOFIELD, 0},
+    {"UpdateHostKeys", K_IGNORED, NOFIELD, 0},
+    {"UseKeychain", K_IGNORED, NOFIELD, 0},
+    {"VerifyHostKeyDNS", K_IGNORED, NOFIELD, 0},
+    {"VisualHostKey", K_IGNORED, NOFIELD, 0},
+    {"XAuthLocation", K_IGNORED, NOFIELD, 0},
+    /* refused: ignoring them would silently connect differently */
+    {"ProxyCommand", K_UNSUPPORTED, NOFIELD, 0},
+    {"ProxyJump", K_UNSUPPORTED, NOFIELD, 0},
+    {"CertificateFile", K_UNSUPPORTED, NOFIELD, 0},
+    {"PKCS11Provider", K_UNSUPPORTED, NOFIELD, 0},
+    {"SecurityKeyProvider", K_UNSUPPORTED, NOFIELD, 0},
+    {"Tunnel", K_UNSUPPORTED, NOFIELD, 0},
+    {"BindAddress", K_UNSUPPORTED, NOFIELD, 0},
+    {"BindInterface", K_UNSUPPORTED, NOFIELD, 0},
+};
+#define N_KEYWORDS (sizeof(keywords) / sizeof(keywords[0]))
+
+#define FIELD(o, off, type) ((type *)((char *)(o) + (off)))
 
 void tun_options_init(tun_options *o)
 {
@@ -34,13 +154,20 @@ void tun_options_init(tun_options *o)
     o->password_authentication = -1;
     o->kbd_interactive_authentication = -1;
     o->pubkey_authentication = -1;
+    o->number_of_password_prompts = -1;
     o->rekey_bytes = -1;
     o->rekey_seconds = -1;
     o->log_level = -1;
     o->server_alive_interval = -1;
     o->server_alive_count_max = -1;
-    o->request_tty = -1;
+    o->request_tty = TTY_UNSET;
     o->tcp_keepalive = -1;
+    o->gateway_ports = -1;
+    o->exit_on_forward_failure = -1;
+    o->clear_all_forwardings = -1;
+    o->control_master = -1;
+    o->control_persist = -1;
+    o->compression = -1;
 }
 
 static void free_list(char **v, int n)
@@ -51,18 +178,33 @@ static void free_list(char **v, int n)
 
 void tun_options_free(tun_options *o)
 {
-    free(o->user);
-    free(o->hostname);
-    free_list(o->identity_files, o->n_identity_files);
-    free_list(o->user_known_hosts, o->n_user_known_hosts);
-    free_list(o->global_known_hosts, o->n_global_known_hosts);
-    free(o->ciphers);
-    free(o->macs);
-    free(o->kex_algorithms);
-    free(o->hostkey_algorithms);
-    free(o->pubkey_algorithms);
-    free(o->preferred_authentications);
+    for (size_t i = 0; i < N_KEYWORDS; i++) {
+        const kw *k = &keywords[i];
+        if (k->type == K_STR || k->type == K_ALGS) {
+            char **s = FIELD(o, k->off, char *);
+            free(*s);
+            *s = NULL;
+        } else if (k->type == K_FILES || k->type == K_FILES_ACC || k->type == K_LIST_ACC) {
+            int *n = FIELD(o, k->noff, int);
+            free_list(FIELD(o, k->off, char *), *n);
+            *n = 0;
+        }
+    }
+    free_list(o->set_env, o->n_set_env);
     memset(o, 0, sizeof(*o));
+}
+
+static const kw *lookup(const char *name)
+{
+    for (size_t i = 0; i < N_KEYWORDS; i++)
+        if (strcasecmp(keywords[i].name, name) == 0)
+            return &keywords[i];
+    return NULL;
+}
+
+int tun_options_known(const char *name)
+{
+    return lookup(name) != NULL;
 }
 
 static int yesno(const char *v, int *out)
@@ -78,44 +220,7 @@ static int yesno(const char *v, int *out)
     return -1;
 }
 
-static int set_str(char **field, const char *v)
-{
-    if (*field == NULL)
-        *field = strdup(v);
-    return 0;
-}
-
-static int set_int(int *field, int v)
-{
-    if (*field == -1)
-        *field = v;
-    return 0;
-}
-
-/* Space-separated file lists: IdentityFile accumulates; the known-hosts
- * keywords take the first line that sets them. */
-static int set_files(char **v, int *n, const char *val, int accumulate)
-{
-    if (!accumulate && *n > 0)
-        return 0;
-    char *copy = strdup(val), *save = NULL;
-    if (copy == NULL)
-        return -1;
-    for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
-        if (*n >= TUN_MAX_LIST)
-            break;
-        int dup = 0;
-        for (int i = 0; i < *n; i++)
-            if (strcmp(v[i], t) == 0)
-                dup = 1;
-        if (!dup)
-            v[(*n)++] = strdup(t);
-    }
-    free(copy);
-    return 0;
-}
-
-/* "1G", "500M", "default none" etc. */
+/* "1G", "500M", "1024" */
 static int parse_size(const char *v, int64_t *out)
 {
     char *end;
@@ -137,7 +242,7 @@ static int parse_size(const char *v, int64_t *out)
     return 0;
 }
 
-/* "3600", "1h", "30m", "1h30m" */
+/* "3600", "1h", "30m", "1h30m" (sshd_config(5) TIME FORMATS) */
 static int parse_time(const char *v, int64_t *out)
 {
     int64_t total = 0;
@@ -160,6 +265,8 @@ static int parse_time(const char *v, int64_t *out)
         case 'w': m = 604800; end++; break;
         default: return -1;
         }
+        if (n > (INT64_MAX - total) / m)
+            return -1;
         total += n * m;
         p = end;
     }
@@ -167,24 +274,36 @@ static int parse_time(const char *v, int64_t *out)
     return 0;
 }
 
-static int bad_value(const char *where, const char *kw, const char *v)
+static int set_words(char **v, int *n, const char *val, int accumulate)
 {
-    tun_error("%s: invalid %s value \"%s\"", where, kw, v);
-    return -1;
+    if (!accumulate && *n > 0)
+        return 0;
+    char *copy = strdup(val), *save = NULL;
+    if (copy == NULL)
+        return -1;
+    for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+        if (*n >= TUN_MAX_LIST)
+            break;
+        int dup = 0;
+        for (int i = 0; i < *n; i++)
+            if (strcmp(v[i], t) == 0)
+                dup = 1;
+        if (!dup)
+            v[(*n)++] = strdup(t);
+    }
+    free(copy);
+    return 0;
 }
 
-int tun_options_apply(tun_options *o, const char *line, const char *where)
+int tun_options_split(const char *line, char *kwout, size_t kwsz, char *val, size_t valsz)
 {
-    char kw[64];
     while (isspace((unsigned char)*line))
         line++;
     size_t kl = strcspn(line, " \t=");
-    if (kl == 0 || kl >= sizeof(kw)) {
-        tun_error("%s: Bad configuration option: %s", where, line);
+    if (kl == 0 || kl >= kwsz)
         return -1;
-    }
-    memcpy(kw, line, kl);
-    kw[kl] = '\0';
+    memcpy(kwout, line, kl);
+    kwout[kl] = '\0';
     const char *v = line + kl;
     while (*v == ' ' || *v == '\t')
         v++;
@@ -192,41 +311,106 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         v++;
     while (*v == ' ' || *v == '\t')
         v++;
-    char val[4096];
-    snprintf(val, sizeof(val), "%s", v);
+    snprintf(val, valsz, "%s", v);
     size_t vl = strlen(val);
     while (vl && isspace((unsigned char)val[vl - 1]))
         val[--vl] = '\0';
-    /* Quoted values ("..."): strip the quotes. */
     if (vl >= 2 && val[0] == '"' && val[vl - 1] == '"') {
         memmove(val, val + 1, vl - 2);
         val[vl - 2] = '\0';
     }
+    return 0;
+}
+
+static int bad_value(const char *where, const char *kwname, const char *v)
+{
+    tun_error("%s: invalid %s value \"%s\"", where, kwname, v);
+    return -1;
+}
+
+static int set_int(int *f, int v)
+{
+    if (*f == -1)
+        *f = v;
+    return 0;
+}
+
+int tun_options_apply(tun_options *o, const char *line, const char *where)
+{
+    char name[64], val[4096];
+    if (tun_options_split(line, name, sizeof(name), val, sizeof(val)) != 0) {
+        tun_error("%s: Bad configuration option: %s", where, line);
+        return -2;
+    }
+    const kw *k = lookup(name);
+    if (k == NULL) {
+        if (o->ignore_unknown && tun_match_pattern_list(name, o->ignore_unknown) == 1) {
+            tun_debug2("%s: ignoring unknown option %s", where, name);
+            return 0;
+        }
+        tun_error("%s: Bad configuration option: %s", where, name);
+        return -2;
+    }
+    if (val[0] == '\0' && k->type != K_STR) {
+        tun_error("%s: Missing argument for %s.", where, k->name);
+        return -1;
+    }
     int b;
     int64_t n64;
-    if (strcasecmp(kw, "User") == 0)
-        return set_str(&o->user, val);
-    if (strcasecmp(kw, "HostName") == 0)
-        return set_str(&o->hostname, val);
-    if (strcasecmp(kw, "Port") == 0) {
+    switch (k->type) {
+    case K_STR: {
+        char **f = FIELD(o, k->off, char *);
+        if (*f == NULL && (*f = strdup(val)) == NULL)
+            return -1;
+        return 0;
+    }
+    case K_ALGS: {
+        char **f = FIELD(o, k->off, char *);
+        if (*f == NULL && (*f = strdup(val)) == NULL)
+            return -1;
+        if (k->off == F(hostkey_algorithms))
+            o->hostkey_algorithms_set = 1;
+        return 0;
+    }
+    case K_BOOL:
+        if (yesno(val, &b) != 0)
+            return bad_value(where, k->name, val);
+        return set_int(FIELD(o, k->off, int), b);
+    case K_PORT: {
         char *end;
         long p = strtol(val, &end, 10);
         if (*end || p <= 0 || p > 65535)
-            return bad_value(where, kw, val);
-        return set_int(&o->port, (int)p);
+            return bad_value(where, k->name, val);
+        return set_int(FIELD(o, k->off, int), (int)p);
     }
-    if (strcasecmp(kw, "IdentityFile") == 0)
-        return set_files(o->identity_files, &o->n_identity_files, val, 1);
-    if (strcasecmp(kw, "IdentitiesOnly") == 0) {
-        if (yesno(val, &b) != 0)
-            return bad_value(where, kw, val);
-        return set_int(&o->identities_only, b);
+    case K_INT:
+        if (parse_size(val, &n64) != 0 || n64 > INT_MAX)
+            return bad_value(where, k->name, val);
+        return set_int(FIELD(o, k->off, int), (int)n64);
+    case K_TIME:
+        if (parse_time(val, &n64) != 0 || n64 > INT_MAX)
+            return bad_value(where, k->name, val);
+        return set_int(FIELD(o, k->off, int), (int)n64);
+    case K_CONNTIMEOUT:
+        if (strcasecmp(val, "none") == 0)
+            return set_int(&o->connect_timeout, 0);
+        if (parse_time(val, &n64) != 0 || n64 > INT_MAX)
+            return bad_value(where, k->name, val);
+        return set_int(&o->connect_timeout, (int)n64);
+    case K_FILES_ACC:
+    case K_FILES:
+        return set_words(FIELD(o, k->off, char *), FIELD(o, k->noff, int), val,
+                         k->type == K_FILES_ACC);
+    case K_LIST_ACC: {
+        char **v = FIELD(o, k->off, char *);
+        int *n = FIELD(o, k->noff, int);
+        if (k->off == F(send_env))
+            return set_words(v, n, val, 1);
+        if (*n < TUN_MAX_LIST)
+            v[(*n)++] = strdup(val);
+        return 0;
     }
-    if (strcasecmp(kw, "UserKnownHostsFile") == 0)
-        return set_files(o->user_known_hosts, &o->n_user_known_hosts, val, 0);
-    if (strcasecmp(kw, "GlobalKnownHostsFile") == 0)
-        return set_files(o->global_known_hosts, &o->n_global_known_hosts, val, 0);
-    if (strcasecmp(kw, "StrictHostKeyChecking") == 0) {
+    case K_SHKC: {
         int s;
         if (strcasecmp(val, "accept-new") == 0)
             s = SHKC_ACCEPT_NEW;
@@ -237,46 +421,22 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         else if (yesno(val, &b) == 0)
             s = b ? SHKC_YES : SHKC_NO;
         else
-            return bad_value(where, kw, val);
+            return bad_value(where, k->name, val);
         return set_int(&o->strict_host_key_checking, s);
     }
-    if (strcasecmp(kw, "HashKnownHosts") == 0 || strcasecmp(kw, "BatchMode") == 0 ||
-        strcasecmp(kw, "PasswordAuthentication") == 0 ||
-        strcasecmp(kw, "KbdInteractiveAuthentication") == 0 ||
-        strcasecmp(kw, "ChallengeResponseAuthentication") == 0 ||
-        strcasecmp(kw, "PubkeyAuthentication") == 0 || strcasecmp(kw, "TCPKeepAlive") == 0) {
-        if (yesno(val, &b) != 0)
-            return bad_value(where, kw, val);
-        int *f = strcasecmp(kw, "HashKnownHosts") == 0   ? &o->hash_known_hosts
-                 : strcasecmp(kw, "BatchMode") == 0      ? &o->batch_mode
-                 : strcasecmp(kw, "TCPKeepAlive") == 0   ? &o->tcp_keepalive
-                 : strcasecmp(kw, "PubkeyAuthentication") == 0 ? &o->pubkey_authentication
-                 : strcasecmp(kw, "PasswordAuthentication") == 0
-                     ? &o->password_authentication
-                     : &o->kbd_interactive_authentication;
-        return set_int(f, b);
+    case K_TTY: {
+        int t;
+        if (strcasecmp(val, "force") == 0)
+            t = TTY_FORCE;
+        else if (strcasecmp(val, "auto") == 0)
+            t = TTY_AUTO;
+        else if (yesno(val, &b) == 0)
+            t = b ? TTY_YES : TTY_NO;
+        else
+            return bad_value(where, k->name, val);
+        return set_int(&o->request_tty, t);
     }
-    if (strcasecmp(kw, "ConnectTimeout") == 0) {
-        if (strcasecmp(val, "none") == 0)
-            return set_int(&o->connect_timeout, 0);
-        if (parse_time(val, &n64) != 0 || n64 > INT_MAX)
-            return bad_value(where, kw, val);
-        return set_int(&o->connect_timeout, (int)n64);
-    }
-    if (strcasecmp(kw, "ConnectionAttempts") == 0 || strcasecmp(kw, "ServerAliveInterval") == 0 ||
-        strcasecmp(kw, "ServerAliveCountMax") == 0) {
-        int64_t t;
-        if (strcasecmp(kw, "ServerAliveInterval") == 0 ? parse_time(val, &t) != 0
-                                                        : parse_size(val, &t) != 0)
-            return bad_value(where, kw, val);
-        if (t > INT_MAX)
-            return bad_value(where, kw, val);
-        int *f = strcasecmp(kw, "ConnectionAttempts") == 0    ? &o->connection_attempts
-                 : strcasecmp(kw, "ServerAliveInterval") == 0 ? &o->server_alive_interval
-                                                               : &o->server_alive_count_max;
-        return set_int(f, (int)t);
-    }
-    if (strcasecmp(kw, "AddressFamily") == 0) {
+    case K_AF: {
         int af;
         if (strcasecmp(val, "any") == 0)
             af = AF_UNSPEC;
@@ -285,57 +445,83 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         else if (strcasecmp(val, "inet6") == 0)
             af = AF_INET6;
         else
-            return bad_value(where, kw, val);
+            return bad_value(where, k->name, val);
         return set_int(&o->address_family, af);
     }
-    if (strcasecmp(kw, "Ciphers") == 0)
-        return set_str(&o->ciphers, val);
-    if (strcasecmp(kw, "MACs") == 0)
-        return set_str(&o->macs, val);
-    if (strcasecmp(kw, "KexAlgorithms") == 0)
-        return set_str(&o->kex_algorithms, val);
-    if (strcasecmp(kw, "HostKeyAlgorithms") == 0)
-        return set_str(&o->hostkey_algorithms, val);
-    if (strcasecmp(kw, "PubkeyAcceptedAlgorithms") == 0 ||
-        strcasecmp(kw, "PubkeyAcceptedKeyTypes") == 0)
-        return set_str(&o->pubkey_algorithms, val);
-    if (strcasecmp(kw, "PreferredAuthentications") == 0)
-        return set_str(&o->preferred_authentications, val);
-    if (strcasecmp(kw, "RekeyLimit") == 0) {
+    case K_REKEY: {
         char a[64] = "", t[64] = "";
         if (sscanf(val, "%63s %63s", a, t) < 1)
-            return bad_value(where, kw, val);
+            return bad_value(where, k->name, val);
         int64_t bytes = 0, secs = 0;
-        if (strcasecmp(a, "default") != 0 && parse_size(a, &bytes) != 0)
-            return bad_value(where, kw, val);
+        if (strcasecmp(a, "default") != 0 && (parse_size(a, &bytes) != 0 || bytes < 16))
+            return bad_value(where, k->name, val);
         if (t[0] && strcasecmp(t, "none") != 0 && strcasecmp(t, "default") != 0 &&
             parse_time(t, &secs) != 0)
-            return bad_value(where, kw, val);
+            return bad_value(where, k->name, val);
         if (o->rekey_bytes == -1) {
             o->rekey_bytes = bytes;
             o->rekey_seconds = secs;
         }
         return 0;
     }
-    if (strcasecmp(kw, "LogLevel") == 0) {
+    case K_LOGLEVEL: {
         int l = tun_log_level_from_name(val);
         if (l < 0)
-            return bad_value(where, kw, val);
+            return bad_value(where, k->name, val);
         return set_int(&o->log_level, l);
     }
-    if (strcasecmp(kw, "RequestTTY") == 0) {
-        int t;
-        if (strcasecmp(val, "force") == 0)
-            t = 2;
-        else if (strcasecmp(val, "auto") == 0)
-            t = 3;
-        else if (yesno(val, &b) == 0)
-            t = b;
-        else
-            return bad_value(where, kw, val);
-        return set_int(&o->request_tty, t);
+    case K_SETENV: {
+        /* The first SetEnv line sets all its variables (ssh_config(5)). */
+        if (o->set_env_set)
+            return 0;
+        o->set_env_set = 1;
+        char *copy = strdup(val), *save = NULL;
+        if (copy == NULL)
+            return -1;
+        for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+            if (strchr(t, '=') == NULL) {
+                free(copy);
+                return bad_value(where, k->name, val);
+            }
+            if (o->n_set_env < TUN_MAX_LIST)
+                o->set_env[o->n_set_env++] = strdup(t);
+        }
+        free(copy);
+        return 0;
     }
-    tun_error("%s: Bad configuration option: %s", where, kw);
+    case K_CONTROLMASTER: {
+        int m;
+        if (strcasecmp(val, "ask") == 0)
+            m = 2;
+        else if (strcasecmp(val, "auto") == 0)
+            m = 3;
+        else if (strcasecmp(val, "autoask") == 0)
+            m = 4;
+        else if (yesno(val, &b) == 0)
+            m = b;
+        else
+            return bad_value(where, k->name, val);
+        return set_int(&o->control_master, m);
+    }
+    case K_CONTROLPERSIST: {
+        int p;
+        if (yesno(val, &b) == 0)
+            p = b ? -2 : 0;
+        else if (parse_time(val, &n64) == 0 && n64 <= INT_MAX)
+            p = n64 == 0 ? -2 : (int)n64;
+        else
+            return bad_value(where, k->name, val);
+        if (o->control_persist == -1)
+            o->control_persist = p;
+        return 0;
+    }
+    case K_IGNORED:
+        tun_debug("%s: option %s has no effect in sshtun, ignored", where, k->name);
+        return 0;
+    case K_UNSUPPORTED:
+        tun_error("%s: %s is not supported by sshtun", where, k->name);
+        return -1;
+    }
     return -1;
 }
 
@@ -352,19 +538,17 @@ static int list_append(char *out, size_t outsz, const char *name)
 
 char *tun_alg_list(const char *spec, const char *def, const char *supported, const char *what)
 {
-    char out[4096] = "", names[4096];
+    char out[4096] = "", names[4096], tmp[4096];
     char mode = (spec[0] == '+' || spec[0] == '-' || spec[0] == '^') ? spec[0] : 0;
-    snprintf(names, sizeof(names), "%s", mode ? spec + 1 : spec);
-    /* Validate every name (patterns only for '-'). */
     char *save = NULL;
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s", names);
-    for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        if (mode == '-')
-            continue;
-        if (!ssh_namelist_has(supported, t)) {
-            tun_error("Bad SSH2 %s spec '%s'.", what, spec);
-            return NULL;
+    snprintf(names, sizeof(names), "%s", mode ? spec + 1 : spec);
+    if (mode != '-') {
+        snprintf(tmp, sizeof(tmp), "%s", names);
+        for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (!ssh_namelist_has(supported, t)) {
+                tun_error("Bad SSH2 %s spec '%s'.", what, spec);
+                return NULL;
+            }
         }
     }
     if (mode == '^') {
@@ -404,55 +588,59 @@ static int finish_list(char **field, const char *def, const char *supported, con
 
 #define SUPPORTED_HOSTKEY SSH_DEFAULT_HOSTKEY_ALGS ",ssh-rsa"
 
+static void dflt(int *f, int v)
+{
+    if (*f == -1)
+        *f = v;
+}
+
 int tun_options_finish(tun_options *o)
 {
-    if (o->port == -1)
-        o->port = 22;
-    if (o->identities_only == -1)
-        o->identities_only = 0;
+    dflt(&o->port, 22);
+    dflt(&o->identities_only, 0);
     if (o->n_identity_files == 0) {
-        set_files(o->identity_files, &o->n_identity_files, "~/.ssh/id_ed25519", 1);
-        set_files(o->identity_files, &o->n_identity_files, "~/.ssh/id_ecdsa", 1);
-        set_files(o->identity_files, &o->n_identity_files, "~/.ssh/id_rsa", 1);
+        set_words(o->identity_files, &o->n_identity_files,
+                  "~/.ssh/id_ed25519 ~/.ssh/id_ecdsa ~/.ssh/id_rsa", 1);
     }
     if (o->n_user_known_hosts == 0)
-        set_files(o->user_known_hosts, &o->n_user_known_hosts,
+        set_words(o->user_known_hosts, &o->n_user_known_hosts,
                   "~/.ssh/known_hosts ~/.ssh/known_hosts2", 0);
     if (o->n_global_known_hosts == 0)
-        set_files(o->global_known_hosts, &o->n_global_known_hosts,
+        set_words(o->global_known_hosts, &o->n_global_known_hosts,
                   "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2", 0);
-    if (o->strict_host_key_checking == SHKC_UNSET)
-        o->strict_host_key_checking = SHKC_ASK;
-    if (o->hash_known_hosts == -1)
-        o->hash_known_hosts = 0;
-    if (o->batch_mode == -1)
-        o->batch_mode = 0;
-    if (o->connect_timeout == -1)
-        o->connect_timeout = 0;
+    dflt(&o->strict_host_key_checking, SHKC_ASK);
+    dflt(&o->hash_known_hosts, 0);
+    dflt(&o->batch_mode, 0);
+    dflt(&o->connect_timeout, 0);
+    dflt(&o->connection_attempts, 1);
     if (o->connection_attempts <= 0)
         o->connection_attempts = 1;
-    if (o->address_family == -1)
-        o->address_family = AF_UNSPEC;
-    if (o->password_authentication == -1)
-        o->password_authentication = 1;
-    if (o->kbd_interactive_authentication == -1)
-        o->kbd_interactive_authentication = 1;
-    if (o->pubkey_authentication == -1)
-        o->pubkey_authentication = 1;
+    dflt(&o->address_family, AF_UNSPEC);
+    dflt(&o->password_authentication, 1);
+    dflt(&o->kbd_interactive_authentication, 1);
+    dflt(&o->pubkey_authentication, 1);
+    dflt(&o->number_of_password_prompts, 3);
     if (o->rekey_bytes == -1) {
         o->rekey_bytes = 0;
         o->rekey_seconds = 0;
     }
-    if (o->server_alive_interval == -1)
-        o->server_alive_interval = 0;
-    if (o->server_alive_count_max == -1)
-        o->server_alive_count_max = 3;
-    if (o->request_tty == -1)
-        o->request_tty = 3;
-    if (o->tcp_keepalive == -1)
-        o->tcp_keepalive = 1;
+    dflt(&o->log_level, TUN_LOG_INFO);
+    dflt(&o->server_alive_interval, 0);
+    dflt(&o->server_alive_count_max, 3);
+    dflt(&o->request_tty, TTY_AUTO);
+    dflt(&o->tcp_keepalive, 1);
+    dflt(&o->gateway_ports, 0);
+    dflt(&o->exit_on_forward_failure, 0);
+    dflt(&o->clear_all_forwardings, 0);
+    dflt(&o->control_master, 0);
+    dflt(&o->control_persist, 0);
+    dflt(&o->compression, 0);
     if (o->preferred_authentications == NULL)
         o->preferred_authentications = strdup("publickey,keyboard-interactive,password");
+    if (o->compression) {
+        tun_debug("Compression is not supported; continuing without");
+        o->compression = 0;
+    }
     if (finish_list(&o->ciphers, SSH_DEFAULT_CIPHERS, SSH_DEFAULT_CIPHERS, "cipher") != 0 ||
         finish_list(&o->macs, SSH_DEFAULT_MACS, SSH_DEFAULT_MACS, "MAC") != 0 ||
         finish_list(&o->kex_algorithms, SSH_DEFAULT_KEX, SSH_DEFAULT_KEX, "KexAlgorithms") != 0 ||
@@ -462,4 +650,118 @@ int tun_options_finish(tun_options *o)
                     "PubkeyAcceptedAlgorithms") != 0)
         return -1;
     return 0;
+}
+
+/* ---- -G ---------------------------------------------------------------------------- */
+
+static void lower_kw(const char *name, char *out, size_t outsz)
+{
+    size_t i = 0;
+    for (; name[i] && i + 1 < outsz; i++)
+        out[i] = (char)tolower((unsigned char)name[i]);
+    out[i] = '\0';
+}
+
+static const char *yesno_str(int v)
+{
+    return v ? "yes" : "no";
+}
+
+void tun_options_dump(const tun_options *o, FILE *f)
+{
+    static const char *const shkc[] = {"false", "true", "accept-new", "ask"};
+    static const char *const tty[] = {"no", "yes", "force", "auto"};
+    static const char *const cm[] = {"false", "true", "ask", "auto", "autoask"};
+    char name[64];
+    for (size_t i = 0; i < N_KEYWORDS; i++) {
+        const kw *k = &keywords[i];
+        if (k->type == K_IGNORED || k->type == K_UNSUPPORTED)
+            continue;
+        if (strcmp(k->name, "PubkeyAcceptedKeyTypes") == 0 || strcmp(k->name, "HostName") == 0 ||
+            strcmp(k->name, "ChallengeResponseAuthentication") == 0)
+            continue; /* aliases */
+        lower_kw(k->name, name, sizeof(name));
+        switch (k->type) {
+        case K_STR:
+        case K_ALGS: {
+            const char *s = *FIELD(o, k->off, const char *);
+            if (s)
+                fprintf(f, "%s %s\n", name, s);
+            break;
+        }
+        case K_BOOL:
+            fprintf(f, "%s %s\n", name, yesno_str(*FIELD(o, k->off, const int)));
+            break;
+        case K_PORT:
+        case K_INT:
+        case K_TIME:
+            fprintf(f, "%s %d\n", name, *FIELD(o, k->off, const int));
+            break;
+        case K_CONNTIMEOUT:
+            if (o->connect_timeout > 0)
+                fprintf(f, "%s %d\n", name, o->connect_timeout);
+            else
+                fprintf(f, "%s none\n", name);
+            break;
+        case K_FILES:
+        case K_FILES_ACC:
+        case K_LIST_ACC: {
+            char *const *v = FIELD(o, k->off, char *const);
+            int n = *FIELD(o, k->noff, const int);
+            if (k->type == K_FILES && n > 0) {
+                fprintf(f, "%s", name);
+                for (int j = 0; j < n; j++)
+                    fprintf(f, " %s", v[j]);
+                fprintf(f, "\n");
+            } else {
+                for (int j = 0; j < n; j++)
+                    fprintf(f, "%s %s\n", name, v[j]);
+            }
+            break;
+        }
+        case K_SHKC:
+            fprintf(f, "%s %s\n", name, shkc[o->strict_host_key_checking & 3]);
+            break;
+        case K_TTY:
+            fprintf(f, "%s %s\n", name, tty[o->request_tty & 3]);
+            break;
+        case K_AF:
+            fprintf(f, "%s %s\n", name,
+                    o->address_family == AF_INET    ? "inet"
+                    : o->address_family == AF_INET6 ? "inet6"
+                                                    : "any");
+            break;
+        case K_REKEY:
+            fprintf(f, "%s %lld %lld\n", name, (long long)o->rekey_bytes,
+                    (long long)o->rekey_seconds);
+            break;
+        case K_LOGLEVEL: {
+            static const char *const lv[] = {"QUIET", "FATAL", "ERROR", "INFO",
+                                             "VERBOSE", "DEBUG1", "DEBUG2", "DEBUG3"};
+            fprintf(f, "%s %s\n", name, lv[o->log_level >= 0 && o->log_level < 8 ? o->log_level : 3]);
+            break;
+        }
+        case K_SETENV:
+            if (o->n_set_env) {
+                fprintf(f, "%s", name);
+                for (int j = 0; j < o->n_set_env; j++)
+                    fprintf(f, " %s", o->set_env[j]);
+                fprintf(f, "\n");
+            }
+            break;
+        case K_CONTROLMASTER:
+            fprintf(f, "%s %s\n", name, cm[o->control_master >= 0 && o->control_master < 5 ? o->control_master : 0]);
+            break;
+        case K_CONTROLPERSIST:
+            if (o->control_persist == -2)
+                fprintf(f, "%s yes\n", name);
+            else if (o->control_persist <= 0)
+                fprintf(f, "%s no\n", name);
+            else
+                fprintf(f, "%s %d\n", name, o->control_persist);
+            break;
+        default:
+            break;
+        }
+    }
 }

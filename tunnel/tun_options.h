@@ -1,17 +1,21 @@
 /*
  * tun_options.h - the client's options, with OpenSSH's keyword names and
  * "first obtained value wins" semantics: the command line (-o and flags)
- * is applied first, then configuration files; a keyword already set is not
- * overwritten.  tun_options_finish() fills in the defaults.
+ * is applied first, then ~/.ssh/config, then /etc/ssh/ssh_config; a keyword
+ * already set is not overwritten (list keywords such as IdentityFile,
+ * LocalForward or SendEnv accumulate).  tun_options_finish() fills in the
+ * defaults.  The file syntax (Host, Match, Include) is in tun_config.c.
  */
 #ifndef SSHTUN_TUN_OPTIONS_H
 #define SSHTUN_TUN_OPTIONS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define TUN_MAX_LIST 32
 
 enum tun_shkc { SHKC_UNSET = -1, SHKC_NO = 0, SHKC_YES, SHKC_ACCEPT_NEW, SHKC_ASK };
+enum tun_tty { TTY_UNSET = -1, TTY_NO = 0, TTY_YES, TTY_FORCE, TTY_AUTO };
 
 typedef struct tun_options {
     char *user;
@@ -20,6 +24,7 @@ typedef struct tun_options {
     char *identity_files[TUN_MAX_LIST];
     int n_identity_files;
     int identities_only;
+    char *identity_agent;
     char *user_known_hosts[TUN_MAX_LIST];
     int n_user_known_hosts;
     char *global_known_hosts[TUN_MAX_LIST];
@@ -31,26 +36,59 @@ typedef struct tun_options {
     int connection_attempts;
     int address_family; /* AF_UNSPEC/AF_INET/AF_INET6, -1 unset */
     char *ciphers, *macs, *kex_algorithms, *hostkey_algorithms, *pubkey_algorithms;
+    int hostkey_algorithms_set; /* given explicitly (no reordering by known_hosts) */
     char *preferred_authentications;
     int password_authentication, kbd_interactive_authentication, pubkey_authentication;
+    int number_of_password_prompts;
     int64_t rekey_bytes;   /* -1 unset, 0 default */
     int64_t rekey_seconds; /* -1 unset, 0 none */
     int log_level;         /* -1 unset */
     int server_alive_interval, server_alive_count_max;
-    int request_tty;       /* -1 unset, 0 no, 1 yes, 2 force, 3 auto */
+    int request_tty;       /* enum tun_tty */
     int tcp_keepalive;
+    char *send_env[TUN_MAX_LIST];
+    int n_send_env;
+    char *set_env[TUN_MAX_LIST];
+    int n_set_env;
+    int set_env_set;
+    /* forwarding (issue: port forwarding) */
+    char *local_forwards[TUN_MAX_LIST];
+    int n_local_forwards;
+    char *remote_forwards[TUN_MAX_LIST];
+    int n_remote_forwards;
+    char *dynamic_forwards[TUN_MAX_LIST];
+    int n_dynamic_forwards;
+    int gateway_ports, exit_on_forward_failure, clear_all_forwardings;
+    char *permit_remote_open;
+    /* connection sharing */
+    int control_master; /* -1 unset, 0 no, 1 yes, 2 ask, 3 auto, 4 autoask */
+    char *control_path;
+    int control_persist; /* -1 unset, 0 no, -2 yes (forever), >0 seconds */
+    /* misc */
+    char *ignore_unknown;
+    char *host_key_alias;
+    char *remote_command;
+    int compression;
 } tun_options;
 
 void tun_options_init(tun_options *o);
 void tun_options_free(tun_options *o);
-/* Apply "Keyword value" / "Keyword=value" (OpenSSH syntax, keyword
- * case-insensitive).  `where` names the source for error messages
- * ("command-line", "file:line").  Returns 0, or -1 after printing
- * "<where>: Bad configuration option: <kw>" or a bad value message. */
+
+/* Apply one "Keyword value" / "Keyword=value" (keyword case-insensitive).
+ * `where` names the source for messages ("command-line", "file line N").
+ * Returns 0; -1 after printing a message for a bad value; -2 for an unknown
+ * keyword (message printed unless it matches IgnoreUnknown, then 0). */
 int tun_options_apply(tun_options *o, const char *line, const char *where);
+/* Split a line into keyword and value (quotes removed); 0 or -1. */
+int tun_options_split(const char *line, char *kw, size_t kwsz, char *val, size_t valsz);
+/* Is this a keyword we know? */
+int tun_options_known(const char *kw);
+
 /* Fill in defaults; resolve algorithm lists with +/-/^ modifiers.
  * Returns 0 or -1 with a message. */
 int tun_options_finish(tun_options *o);
+/* Print the resolved configuration as `ssh -G` does (lowercase keywords). */
+void tun_options_dump(const tun_options *o, FILE *f);
 
 /* Build an algorithm list from a spec that may start with '+' (append to
  * the default), '-' (remove patterns from it), '^' (prepend), or be a full

@@ -47,42 +47,54 @@ it_cleanup() {
     exit $rc
 }
 
+# A TCP port nobody listens on (the server started on it retries on a
+# collision, see it_start_sshd).
 it_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo $p; return; fi
+    done
 }
 
 # it_start_sshd [config lines...]: start sshd in the foreground (-D -e) in
 # the background of this script; waits until it accepts connections.
 it_start_sshd() {
     [ -n "${SSHD_PID:-}" ] && it_stop_sshd
-    PORT=$(it_free_port)
-    {
-        echo "Port $PORT"
-        echo "ListenAddress 127.0.0.1"
-        for k in ed25519 ecdsa ecdsa384 ecdsa521 rsa; do echo "HostKey $T/host_$k"; done
-        echo "AuthorizedKeysFile $T/authorized_keys"
-        echo "StrictModes no"
-        echo "UsePAM no"
-        echo "PidFile $T/sshd.pid"
-        echo "PermitRootLogin yes"
-        echo "LogLevel VERBOSE"
-        echo "Subsystem sftp internal-sftp"
-        # Every algorithm sshtun supports, including ssh-rsa for the test
-        # that it is refused unless asked for.
-        echo "KexAlgorithms +diffie-hellman-group14-sha256,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group-exchange-sha256"
-        echo "HostKeyAlgorithms +ssh-rsa"
-        for l in "$@"; do echo "$l"; done
-    } > "$T/sshd_config"
-    "$SSHD" -D -e -f "$T/sshd_config" > "$T/sshd.log" 2>&1 &
-    SSHD_PID=$!
-    for _ in $(seq 1 100); do
-        if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then return 0; fi
-        if ! kill -0 "$SSHD_PID" 2>/dev/null; then
-            echo "FAIL: sshd did not start:"; cat "$T/sshd.log"; exit 1
+    local try
+    for try in 1 2 3 4 5; do
+        PORT=$(it_free_port)
+        {
+            echo "Port $PORT"
+            echo "ListenAddress 127.0.0.1"
+            for k in ed25519 ecdsa ecdsa384 ecdsa521 rsa; do echo "HostKey $T/host_$k"; done
+            echo "AuthorizedKeysFile $T/authorized_keys"
+            echo "StrictModes no"
+            echo "UsePAM no"
+            echo "PidFile $T/sshd.pid"
+            echo "PermitRootLogin yes"
+            echo "LogLevel VERBOSE"
+            echo "Subsystem sftp internal-sftp"
+            # Every algorithm sshtun supports, including ssh-rsa for the
+            # test that it is used only when asked for.
+            echo "KexAlgorithms +diffie-hellman-group14-sha256,diffie-hellman-group16-sha512,diffie-hellman-group18-sha512,diffie-hellman-group-exchange-sha256"
+            echo "HostKeyAlgorithms +ssh-rsa"
+            for l in "$@"; do echo "$l"; done
+        } > "$T/sshd_config"
+        "$SSHD" -D -e -f "$T/sshd_config" > "$T/sshd.log" 2>&1 &
+        SSHD_PID=$!
+        for _ in $(seq 1 200); do
+            if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then return 0; fi
+            if ! kill -0 "$SSHD_PID" 2>/dev/null; then break; fi
+            sleep 0.05
+        done
+        if grep -q "Address already in use" "$T/sshd.log"; then
+            SSHD_PID=
+            continue
         fi
-        sleep 0.05
+        echo "FAIL: sshd did not start:"; cat "$T/sshd.log"; exit 1
     done
-    echo "FAIL: sshd not listening on $PORT"; cat "$T/sshd.log"; exit 1
+    echo "FAIL: no free port for sshd"; exit 1
 }
 
 it_stop_sshd() {

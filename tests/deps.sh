@@ -1,0 +1,25 @@
+# deps.sh - install what sshtun needs to build and test, on Debian 12.
+# Sourced by tests/run.sh and examples/demo.sh.  Installs only what is
+# missing (apt-get; needs root or sudo) so a ready machine pays nothing.
+sshtun_install_deps() {
+    local pkgs="gcc make cmake pkg-config libssl-dev libc-ares-dev libev-dev libcmocka-dev \
+openssh-server openssh-client socat curl"
+    local missing=""
+    for p in $pkgs; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+            missing="$missing $p"
+    done
+    if [ -n "$missing" ]; then
+        echo "Installing:$missing"
+        local sudo=""
+        [ "$(id -u)" -ne 0 ] && sudo="sudo"
+        export DEBIAN_FRONTEND=noninteractive
+        $sudo apt-get update -qq
+        # No daemons are started on install (no init system needed).
+        $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    fi
+    # sshd refuses to start without its privilege separation directory.
+    if [ ! -d /run/sshd ]; then
+        if [ "$(id -u)" -eq 0 ]; then mkdir -p /run/sshd; else sudo mkdir -p /run/sshd; fi
+    fi
+}

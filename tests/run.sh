@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# tests/run.sh - install what is missing, build with ASan+UBSan (warnings are
+# errors), and run the whole ctest suite: unit tests, fuzz corpus replays
+# and integration tests against real OpenSSH peers on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. tests/deps.sh
+sshtun_install_deps
+
+BUILD=${BUILD:-build}
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSHTUN_WERROR=ON \
+    -DSSHTUN_SANITIZE=ON >/dev/null
+cmake --build "$BUILD" -j"$(nproc)"
+cd "$BUILD"
+# Sanitizers: stop at the first error, report leaks.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+ctest --output-on-failure -j"$(nproc)" "$@"

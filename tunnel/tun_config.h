@@ -1,0 +1,44 @@
+/*
+ * tun_config.h - ssh_config(5) files: Host and Match blocks, Include, and
+ * the %-tokens expanded in file names and commands.
+ */
+#ifndef SSHTUN_TUN_CONFIG_H
+#define SSHTUN_TUN_CONFIG_H
+
+#include "tun_options.h"
+
+#define TUN_CONFIG_USER     0x1 /* relative Includes are under ~/.ssh */
+#define TUN_CONFIG_REQUIRED 0x2 /* a missing file is an error (-F) */
+
+/* Read one configuration file into `o` (first value wins).  `host` is the
+ * destination as given on the command line.  Returns 0, or -1 after
+ * printing "<file>: line N: ..." messages and "<file>: terminating, N bad
+ * configuration options". */
+int tun_config_read(tun_options *o, const char *path, const char *host, unsigned flags);
+
+/* Values for token expansion (ssh_config(5) TOKENS). */
+typedef struct tun_tokens {
+    const char *host;          /* %h: remote host name (after HostName) */
+    const char *original_host; /* %n */
+    const char *port;          /* %p */
+    const char *remote_user;   /* %r */
+    const char *local_user;    /* %u */
+    const char *home;          /* %d */
+    const char *local_host;    /* %l: local host name */
+    const char *short_host;    /* %L: first component of %l */
+    const char *uid;           /* %i */
+    const char *host_key_alias; /* %k */
+    char conn_hash[41];        /* %C: SHA1(%l%h%p%r) as hex */
+} tun_tokens;
+
+/* Fill `t` from the options (after tun_options_finish) and the host. */
+void tun_tokens_init(tun_tokens *t, const tun_options *o, const char *original_host);
+void tun_tokens_free(tun_tokens *t);
+/* Expand tokens and a leading ~ in `in`; NULL and a message on an unknown
+ * token.  `allowed` lists the token letters permitted (NULL: all). */
+char *tun_expand(const char *in, const tun_tokens *t, const char *allowed);
+/* Expand tokens in every option that takes them (IdentityFile,
+ * UserKnownHostsFile, ControlPath, ...).  0 or -1. */
+int tun_options_expand(tun_options *o, const char *original_host);
+
+#endif
