@@ -330,9 +330,19 @@ int ssh_auth_dispatch_client(ssh_conn *c, uint8_t type, ssh_cur *p)
     case SSH_MSG_USERAUTH_PK_OK: /* = INFO_REQUEST = PASSWD_CHANGEREQ */
         if (c->authw == AUTHW_PK_QUERY) {
             char alg[SSH_NAME_MAX];
+            const uint8_t *blob;
+            size_t bloblen;
             if ((rv = ssh_cur_get_cstr(p, alg, sizeof(alg))) != 0 ||
-                (rv = ssh_cur_get_string(p, NULL, NULL)) != 0 || (rv = ssh_cur_end(p)) != 0)
+                (rv = ssh_cur_get_string(p, &blob, &bloblen)) != 0 || (rv = ssh_cur_end(p)) != 0)
                 return rv;
+            /* RFC 4252 section 7: PK_OK echoes the algorithm and key we
+             * asked about; anything else is a confused or hostile server. */
+            ssh_key *k = NULL;
+            int same = strcmp(alg, c->auth_alg) == 0 && ssh_key_from_blob(blob, bloblen, &k) == 0 &&
+                       ssh_key_equal_public(k, c->auth_key);
+            ssh_key_free(k);
+            if (!same)
+                return SSH_ERR_UNEXPECTED;
             ssh_conn_logf(c, 2, "Server accepts key: %s", alg);
             report(c, SSH_AUTH_PK_OK, NULL);
             return 0;

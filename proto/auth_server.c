@@ -64,7 +64,10 @@ const char *ssh_auth_user(const ssh_conn *c)
 
 int ssh_auth_banner(ssh_conn *c, const char *text)
 {
-    if (!c->server || c->phase > PHASE_AUTH || c->phase < PHASE_SERVICE)
+    /* RFC 4252 section 5.4: once the authentication protocol has started,
+     * i.e. after SERVICE_ACCEPT; a client waiting for that accept would
+     * take an earlier banner for a protocol error. */
+    if (!c->server || c->phase != PHASE_AUTH)
         return SSH_ERR_STATE;
     ssh_buf *b = ssh_pkt_begin(c, SSH_MSG_USERAUTH_BANNER);
     if (ssh_buf_put_cstring(b, text) != 0 || ssh_buf_put_cstring(b, "") != 0) {
@@ -162,7 +165,7 @@ static int apply(ssh_conn *c, int decision, enum ssh_auth_method method, int que
     }
     /* Rejected. */
     c->auth_kbdint_active = 0;
-    if (method != SSH_AUTH_NONE || c->auth_attempts > 1)
+    if (!(c->auth_attempts == 1 && c->auth_first_none))
         c->auth_failures++;
     if (c->auth_failures >= c->cfg.max_auth_tries) {
         ssh_conn_logf(c, 1, "Too many authentication failures for %s", c->auth_user);
@@ -271,6 +274,7 @@ static int userauth_request(ssh_conn *c, ssh_cur *p, const uint8_t *payload)
 
     ssh_auth_request r = {0};
     r.user = c->auth_user;
+    c->auth_first_none = c->auth_attempts == 1 && strcmp(method, "none") == 0;
     if (strcmp(method, "none") == 0) {
         if ((rv = ssh_cur_end(p)) != 0)
             return rv;

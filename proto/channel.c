@@ -47,7 +47,8 @@ struct ssh_channel {
     ssh_ptrq req_out;  /* req_user of our requests awaiting replies */
     ssh_replyq req_in; /* replies we owe */
     size_t res_n;      /* reserve/commit: bytes reserved */
-    size_t res_lenoff; /* offset of the data length field in c->pkt */
+    size_t res_lenoff; /* offset of the data length field from the packet start
+                          (c->pkt_start, which moves when output is consumed) */
 };
 
 static const char *const kind_names[] = {
@@ -201,8 +202,10 @@ int ssh_channel_open(ssh_conn *c, const ssh_channel_open_info *info, void *ch_us
     int rv;
     if ((rv = open_ok(c)) != 0)
         return rv;
+    if ((unsigned)info->kind >= sizeof(kind_names) / sizeof(kind_names[0]))
+        return SSH_ERR_ARGUMENT;
     const char *type = info->kind == SSH_CHAN_OTHER ? info->type : kind_names[info->kind];
-    if (type == NULL || (unsigned)info->kind >= sizeof(kind_names) / sizeof(kind_names[0]))
+    if (type == NULL)
         return SSH_ERR_ARGUMENT;
     ssh_channel *ch = ch_new(c);
     if (ch == NULL)
@@ -442,7 +445,7 @@ int ssh_channel_send_reserve(ssh_conn *c, uint32_t id, int stream, size_t want, 
         ssh_pkt_cancel(c);
         return rv;
     }
-    ch->res_lenoff = b->len - 4;
+    ch->res_lenoff = b->len - 4 - c->pkt_start;
     ch->res_n = avail;
     *pp = dst;
     *n = avail;
@@ -466,7 +469,7 @@ int ssh_channel_send_commit(ssh_conn *c, uint32_t id, size_t n)
     }
     ssh_buf *b = c->pkt;
     ssh_buf_commit(b, n);
-    ssh_poke_u32(ssh_buf_mutable_ptr(b) + ch->res_lenoff, (uint32_t)n);
+    ssh_poke_u32(ssh_buf_mutable_ptr(b) + c->pkt_start + ch->res_lenoff, (uint32_t)n);
     ch->rwin -= (uint32_t)n;
     return ssh_pkt_end(c);
 }
@@ -721,7 +724,8 @@ static int recv_request(ssh_conn *c, ssh_cur *p)
      * is freed only when the peer's CLOSE arrives). */
     if (!r.want_reply || ok == SSH_REQUEST_DEFER)
         return 0;
-    if ((rv = ssh_replyq_decide(&ch->req_in, ok == SSH_REQUEST_SUCCESS, NULL, 0)) != 0)
+    /* This request's own entry: earlier ones may still be deferred. */
+    if ((rv = ssh_replyq_decide_last(&ch->req_in, ok == SSH_REQUEST_SUCCESS, NULL, 0)) != 0)
         return rv;
     return flush_channel_replies(c, ch);
 }
@@ -962,8 +966,9 @@ static int recv_global(ssh_conn *c, ssh_cur *p)
     if (strcmp(name, "keepalive@openssh.com") != 0 && c->cb.global_request)
         ok = c->cb.global_request(c, &r, &reply, c->user);
     if (r.want_reply && ok != SSH_REQUEST_DEFER) {
-        rv = ssh_replyq_decide(&c->greq_in, ok == SSH_REQUEST_SUCCESS, ssh_buf_ptr(&reply),
-                               ssh_buf_len(&reply));
+        /* This request's own entry: earlier ones may still be deferred. */
+        rv = ssh_replyq_decide_last(&c->greq_in, ok == SSH_REQUEST_SUCCESS, ssh_buf_ptr(&reply),
+                                    ssh_buf_len(&reply));
         if (rv == 0)
             rv = flush_global_replies(c);
     }

@@ -134,8 +134,14 @@ int ssh_conn_new(ssh_conn **out, const ssh_conn_config *cfg, const ssh_callbacks
         c->host_keys_copy = hk;
         c->cfg.host_keys = hk;
     }
-    snprintf(c->v_ours, sizeof(c->v_ours), "SSH-2.0-%s",
-             cfg->ident ? cfg->ident : "sshtun_" "0.1");
+    /* RFC 4253 section 4.2: at most 255 bytes including CR LF, and no line
+     * break inside. */
+    const char *ident = cfg->ident ? cfg->ident : "sshtun_" "0.1";
+    if (strlen("SSH-2.0-") + strlen(ident) + 2 > SSH_IDENT_MAX || strpbrk(ident, "\r\n")) {
+        rv = SSH_ERR_ARGUMENT;
+        goto fail;
+    }
+    snprintf(c->v_ours, sizeof(c->v_ours), "SSH-2.0-%s", ident);
     c->cfg.ident = NULL;
     c->cfg.auth_methods = NULL;
     if ((rv = ssh_auth_set_methods(c, cfg->auth_methods ? cfg->auth_methods : "publickey")) != 0)
@@ -576,8 +582,10 @@ size_t ssh_conn_output(ssh_conn *c, struct iovec *iov, size_t max)
 
 void ssh_conn_output_consumed(ssh_conn *c, size_t n)
 {
-    if (n > c->out.len)
-        n = c->out.len;
+    /* Only what ssh_conn_output() handed out can have been written. */
+    size_t avail = c->pkt_open && c->pkt == &c->out ? c->pkt_start : c->out.len;
+    if (n > avail)
+        n = avail;
     if (c->pkt_open && c->pkt == &c->out)
         c->pkt_start -= n;
     ssh_buf_consume(&c->out, n);

@@ -175,6 +175,7 @@ struct ssh_conn {
     ssh_buf auth_sigdata;   /* client: data being signed */
     uint32_t auth_failures; /* server */
     uint32_t auth_attempts;
+    int auth_first_none;    /* server: the first request was "none" (free) */
     int auth_deferred;      /* server: waiting for ssh_auth_decide */
     int auth_kbdint_active; /* server: INFO_REQUEST sent, waiting for response */
     struct ssh_auth_pending *auth_pend; /* server: the deferred request */

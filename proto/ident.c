@@ -21,7 +21,8 @@ int ssh_ident_send(ssh_conn *c)
     int rv = ssh_buf_put(&c->out, c->v_ours, n);
     if (rv == 0)
         rv = ssh_buf_put(&c->out, "\r\n", 2);
-    c->bytes_out += n + 2;
+    if (rv == 0)
+        c->bytes_out += n + 2;
     return rv;
 }
 

@@ -233,7 +233,10 @@ void ssh_pkt_set_keys(ssh_conn *c, int tx, ssh_newkeys *nk)
 
 void ssh_pkt_send_disconnect(ssh_conn *c, uint32_t reason, const char *msg)
 {
-    if (c->phase == PHASE_IDENT && c->v_peer[0] == '\0' && c->out.len == 0)
+    /* A binary packet makes sense only after our identification line: not
+     * before ssh_conn_start().  Once it is queued (or already written) the
+     * peer can parse a DISCONNECT, whether or not we have its line yet. */
+    if (c->bytes_out == 0)
         return;
     if (c->pkt_open)
         ssh_pkt_cancel(c);

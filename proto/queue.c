@@ -91,24 +91,38 @@ int ssh_replyq_push(ssh_replyq *q)
     return 0;
 }
 
+static int set_reply(ssh_reply *r, int ok, const uint8_t *data, size_t len)
+{
+    if (len > 0) {
+        r->data = malloc(len);
+        if (r->data == NULL)
+            return SSH_ERR_ALLOC;
+        memcpy(r->data, data, len);
+        r->len = len;
+    }
+    r->ok = ok != 0;
+    r->done = 1;
+    return 0;
+}
+
 int ssh_replyq_decide(ssh_replyq *q, int ok, const uint8_t *data, size_t len)
 {
     for (uint32_t i = 0; i < q->n; i++) {
         ssh_reply *r = &q->v[(q->head + i) % q->cap];
-        if (r->done)
-            continue;
-        if (len > 0) {
-            r->data = malloc(len);
-            if (r->data == NULL)
-                return SSH_ERR_ALLOC;
-            memcpy(r->data, data, len);
-            r->len = len;
-        }
-        r->ok = ok != 0;
-        r->done = 1;
-        return 0;
+        if (!r->done)
+            return set_reply(r, ok, data, len);
     }
     return SSH_ERR_STATE;
+}
+
+int ssh_replyq_decide_last(ssh_replyq *q, int ok, const uint8_t *data, size_t len)
+{
+    if (q->n == 0)
+        return SSH_ERR_STATE;
+    ssh_reply *r = &q->v[(q->head + q->n - 1) % q->cap];
+    if (r->done)
+        return SSH_ERR_STATE;
+    return set_reply(r, ok, data, len);
 }
 
 ssh_reply *ssh_replyq_ready(ssh_replyq *q)

@@ -41,8 +41,11 @@ void ssh_replyq_init(ssh_replyq *q, uint32_t max);
 void ssh_replyq_free(ssh_replyq *q);
 /* Append an undecided entry. */
 int ssh_replyq_push(ssh_replyq *q);
-/* Decide the oldest undecided entry. */
+/* Decide the oldest undecided entry (a deferred answer). */
 int ssh_replyq_decide(ssh_replyq *q, int ok, const uint8_t *data, size_t len);
+/* Decide the newest entry: the request just pushed, answered at once while
+ * older ones may still wait for deferred answers. */
+int ssh_replyq_decide_last(ssh_replyq *q, int ok, const uint8_t *data, size_t len);
 /* The head entry if it is decided (to be sent and popped), else NULL. */
 ssh_reply *ssh_replyq_ready(ssh_replyq *q);
 void ssh_replyq_pop(ssh_replyq *q);

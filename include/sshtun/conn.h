@@ -21,7 +21,7 @@
  * output (send data, open channels, reply) but must never call
  * ssh_conn_input_commit()/ssh_conn_feed()/ssh_conn_tick() or free the
  * connection; the resume calls (ssh_conn_hostkey_verified, ...) are safe
- * from anywhere.
+ * from anywhere once the callback that deferred has returned SSH_DEFERRED.
  *
  * Backpressure: ssh_channel_send*() never accepts more than the peer's
  * window; the engine grants window to the peer only for bytes the

@@ -15,6 +15,9 @@
  *     pty-req/shell/subsystem requests,
  *   - received channel data is appended to the side's sink and consumed at
  *     once (unless `hold` is set).
+ * Tests that need more control set the optional hooks of a tp_side; each is
+ * called in addition to the recording (and, where it returns a value,
+ * instead of the default decision).
  */
 #ifndef SSHTUN_TEST_PUMP_H
 #define SSHTUN_TEST_PUMP_H
@@ -40,9 +43,16 @@ typedef struct tp_chan {
     int got_exit_status;
     int req_ok, req_fail; /* replies to our requests */
     int writable;       /* channel_writable callbacks */
+    int open_results;   /* channel_open_result callbacks */
+    /* replies to our requests in arrival order: req_user and ok */
+    void *res_user[32];
+    int res_ok[32];
+    int n_res;
 } tp_chan;
 
-typedef struct tp_side {
+typedef struct tp_side tp_side;
+
+struct tp_side {
     tp_pair *pair;
     ssh_conn *c;
     int server;
@@ -65,9 +75,32 @@ typedef struct tp_side {
     int global_requests;
     int global_ok, global_fail;
     uint32_t global_port;
+    /* replies to our global requests in arrival order */
+    void *greply_user[32];
+    int greply_ok[32];
+    int n_greply;
+    int kex_first;            /* kex_done callbacks with first set */
+    int auth_requests;        /* server: auth_request callbacks */
+    enum ssh_auth_method last_auth_method; /* client: method of the last result;
+                                              server: of the last request */
+    char last_key_alg[64];    /* server: key_alg of the last publickey request */
+    int last_has_signature;   /* server: has_signature of the last publickey request */
+    int deferred_decision;    /* server: what defer_auth put off */
+    char banner[256];         /* client: last banner text */
+    char kbd_name[64], kbd_instr[64], kbd_prompt[64]; /* client: last kbdint round */
+    int kbd_echo;
+    int sign_calls;           /* client: sign callbacks */
+    char sign_alg[64];        /* client: alg of the last sign callback */
+    ssh_buf sign_data;        /* client with defer_sign: the data to sign */
+    int debug_msgs;
+    const char *log_grep;     /* count log lines containing this text in log_hits */
+    int log_hits;
     /* behaviour switches */
     const char *auth_method; /* "publickey" (default), "password", "kbdint", "none",
-                                "pkquery" (query first, then sign) */
+                                "pkquery" (query first, then sign), "manual"
+                                (auth_ready starts nothing) */
+    const ssh_key *authorized_key; /* server: accepted user key (NULL: pair->userkey) */
+    int defer_sign;          /* client: sign returns SSH_DEFERRED (data in sign_data) */
     const char *password;    /* client password / kbdint answer */
     int defer_hostkey;       /* client: return SSH_DEFERRED */
     int reject_hostkey;
@@ -76,8 +109,20 @@ typedef struct tp_side {
     int refuse_open;         /* server: refuse channel opens with this reason */
     int defer_open;
     int defer_global;
+    /* optional hooks (NULL: default behaviour); `hook_ctx` is for the test */
+    void *hook_ctx;
+    int (*on_auth_request)(tp_side *s, const ssh_auth_request *r); /* returns the decision */
+    /* after the recording; when set, answering PK_OK is left to it */
+    void (*on_auth_result)(tp_side *s, const ssh_auth_result *r);
+    /* returns what the channel_open callback returns (0, SSH_DEFERRED, -SSH_OPEN_*) */
+    int (*on_channel_open)(tp_side *s, uint32_t id, const ssh_channel_open_info *info,
+                           const char **why);
+    int (*on_channel_request)(tp_side *s, uint32_t id, const ssh_channel_req *r);
+    int (*on_global_request)(tp_side *s, const ssh_global_req *r, ssh_buf *reply);
+    /* replaces appending to the sink (consumption still follows `hold`) */
+    void (*on_data)(tp_side *s, uint32_t id, int stream, const uint8_t *data, size_t len);
     tp_chan ch[TP_MAX_CH];
-} tp_side;
+};
 
 struct tp_pair {
     tp_side cli, srv;
@@ -109,7 +154,23 @@ int tp_open_session(tp_pair *p);
 /* Pump until the client is authenticated (returns 0) or fails. */
 int tp_connect(tp_pair *p);
 
+/* Queue a well-formed packet of message `type` with body[len] on c, through
+ * the engine's packet layer (encrypted with c's current keys; queued behind
+ * a running key exchange like any other message of that type). */
+void tp_send_raw(ssh_conn *c, uint8_t type, const void *body, size_t len);
+/* Append to c's output a packet with payload[n] and `padlen` padding bytes,
+ * protected with c's current outgoing keys (cipher, MAC, sequence number),
+ * but with padding_length and packet_length as given: `plen` 0 means the
+ * real 1 + n + padlen.  Lets tests craft packets the engine would never
+ * build (short padding, unaligned or oversize lengths) that still carry a
+ * valid MAC. */
+void tp_inject_packet(ssh_conn *c, const uint8_t *payload, size_t n, size_t padlen, uint32_t plen);
+
 /* Shared keys, generated once per process. */
 ssh_key *tp_key(enum ssh_key_type t);
+/* A second key of the same type, different from tp_key(t). */
+ssh_key *tp_key_alt(enum ssh_key_type t);
+/* The recorded state of channel `id` of a side (created on first use). */
+tp_chan *tp_chan_of(tp_side *s, uint32_t id);
 
 #endif

@@ -2,6 +2,7 @@
  * util_pump.c - the in-memory client/server harness (see pump.h).
  */
 #include "pump.h"
+#include "conn_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,11 @@ static tp_chan *chan(tp_side *s, uint32_t id)
     return ch;
 }
 
+tp_chan *tp_chan_of(tp_side *s, uint32_t id)
+{
+    return chan(s, id);
+}
+
 static void cb_rand(void *user, uint8_t *buf, size_t n)
 {
     test_rand(&side_of(user)->rng, buf, n);
@@ -45,8 +51,16 @@ static void cb_disconnect(ssh_conn *c, int err, uint32_t reason, const char *msg
 static void cb_kex_done(ssh_conn *c, int first, void *user)
 {
     (void)c;
-    (void)first;
     side_of(user)->kex_done++;
+    if (first)
+        side_of(user)->kex_first++;
+}
+
+static void cb_debug_msg(ssh_conn *c, const char *msg, void *user)
+{
+    (void)c;
+    (void)msg;
+    side_of(user)->debug_msgs++;
 }
 
 static int cb_hostkey(ssh_conn *c, const ssh_key *key, void *user)
@@ -73,6 +87,8 @@ static void start_auth(tp_side *s)
         rv = ssh_auth_none(s->c, "user");
     else if (strcmp(m, "pkquery") == 0)
         rv = ssh_auth_publickey(s->c, "user", s->pair->userkey, 0);
+    else if (strcmp(m, "manual") == 0)
+        rv = 0;
     else
         rv = ssh_auth_publickey(s->c, "user", s->pair->userkey, 1);
     if (rv != 0)
@@ -90,38 +106,56 @@ static void cb_auth_ready(ssh_conn *c, void *user)
 static void cb_auth_banner(ssh_conn *c, const char *msg, void *user)
 {
     (void)c;
-    (void)msg;
-    side_of(user)->banners++;
+    tp_side *s = side_of(user);
+    s->banners++;
+    snprintf(s->banner, sizeof(s->banner), "%s", msg);
 }
 
 static void cb_auth_result(ssh_conn *c, const ssh_auth_result *r, void *user)
 {
     tp_side *s = side_of(user);
     snprintf(s->last_methods, sizeof(s->last_methods), "%s", r->methods ? r->methods : "");
+    s->last_auth_method = r->method;
     switch (r->status) {
     case SSH_AUTH_SUCCESS: s->auth_success++; break;
     case SSH_AUTH_FAILURE: s->auth_failures++; break;
     case SSH_AUTH_PARTIAL: s->auth_partial++; break;
     case SSH_AUTH_PK_OK:
         s->pk_ok++;
-        assert_int_equal(ssh_auth_publickey(c, "user", s->pair->userkey, 1), 0);
+        if (s->on_auth_result == NULL)
+            assert_int_equal(ssh_auth_publickey(c, "user", s->pair->userkey, 1), 0);
         break;
     }
+    if (s->on_auth_result)
+        s->on_auth_result(s, r);
 }
 
 static int cb_sign(ssh_conn *c, const ssh_key *key, const char *alg, const uint8_t *data,
                    size_t len, ssh_buf *sig, void *user)
 {
     (void)c;
-    (void)key;
     tp_side *s = side_of(user);
-    return ssh_key_sign(s->pair->userkey, alg, 0, data, len, sig);
+    s->sign_calls++;
+    snprintf(s->sign_alg, sizeof(s->sign_alg), "%s", alg);
+    assert_true(ssh_key_equal_public(key, s->pair->userkey));
+    if (s->defer_sign) {
+        ssh_buf_free(&s->sign_data);
+        ssh_buf_init(&s->sign_data, 0, 0);
+        assert_int_equal(ssh_buf_put(&s->sign_data, data, len), 0);
+        return SSH_DEFERRED;
+    }
+    /* The engine asks for ssh-rsa only when the configuration allows it. */
+    return ssh_key_sign(s->pair->userkey, alg, SSH_KEY_ALLOW_SHA1, data, len, sig);
 }
 
 static void cb_kbdint(ssh_conn *c, const ssh_kbdint_prompt *p, void *user)
 {
     tp_side *s = side_of(user);
     s->kbdint_prompts++;
+    snprintf(s->kbd_name, sizeof(s->kbd_name), "%s", p->name);
+    snprintf(s->kbd_instr, sizeof(s->kbd_instr), "%s", p->instruction);
+    snprintf(s->kbd_prompt, sizeof(s->kbd_prompt), "%s", p->n_prompts ? p->prompts[0] : "");
+    s->kbd_echo = p->n_prompts ? p->echo[0] : -1;
     const char *answers[8];
     for (uint32_t i = 0; i < p->n_prompts && i < 8; i++)
         answers[i] = s->password ? s->password : "secret";
@@ -135,7 +169,10 @@ static int server_decide(tp_side *s, const ssh_auth_request *r)
     case SSH_AUTH_PASSWORD:
         return strcmp(r->password, "secret") == 0 ? SSH_AUTH_ACCEPT : SSH_AUTH_REJECT;
     case SSH_AUTH_PUBLICKEY:
-        return ssh_key_equal_public(r->key, s->pair->userkey) ? SSH_AUTH_ACCEPT : SSH_AUTH_REJECT;
+        return ssh_key_equal_public(r->key, s->authorized_key ? s->authorized_key
+                                                              : s->pair->userkey)
+                   ? SSH_AUTH_ACCEPT
+                   : SSH_AUTH_REJECT;
     case SSH_AUTH_KBDINT:
         if (r->n_responses == 0) {
             const char *prompts[] = {"Password: "};
@@ -149,15 +186,19 @@ static int server_decide(tp_side *s, const ssh_auth_request *r)
     return SSH_AUTH_REJECT;
 }
 
-static int deferred_decision;
-
 static int cb_auth_request(ssh_conn *c, const ssh_auth_request *r, void *user)
 {
     (void)c;
     tp_side *s = side_of(user);
-    int d = server_decide(s, r);
-    if (s->defer_auth && d != SSH_AUTH_CHALLENGE) {
-        deferred_decision = d;
+    s->auth_requests++;
+    s->last_auth_method = r->method;
+    if (r->method == SSH_AUTH_PUBLICKEY) {
+        snprintf(s->last_key_alg, sizeof(s->last_key_alg), "%s", r->key_alg);
+        s->last_has_signature = r->has_signature;
+    }
+    int d = s->on_auth_request ? s->on_auth_request(s, r) : server_decide(s, r);
+    if (s->defer_auth && d != SSH_AUTH_CHALLENGE && d != SSH_AUTH_DEFER) {
+        s->deferred_decision = d;
         return SSH_AUTH_DEFER;
     }
     return d;
@@ -178,6 +219,15 @@ static int cb_channel_open(ssh_conn *c, uint32_t id, const ssh_channel_open_info
     tp_chan *ch = chan(s, id);
     ch->open_result = 0;
     snprintf(ch->last_req, sizeof(ch->last_req), "%s", info->type);
+    if (s->on_channel_open) {
+        int rv = s->on_channel_open(s, id, info, why);
+        if (rv < 0) {
+            ch->used = 0;
+            ssh_buf_free(&ch->sink);
+            ssh_buf_free(&ch->sink_err);
+        }
+        return rv;
+    }
     if (s->refuse_open) {
         ch->used = 0;
         ssh_buf_free(&ch->sink);
@@ -197,6 +247,7 @@ static void cb_open_result(ssh_conn *c, uint32_t id, uint32_t reason, const char
     tp_side *s = side_of(ssh_conn_get_user(c));
     tp_chan *ch = chan(s, id);
     ch->open_result = (int)reason;
+    ch->open_results++;
     snprintf(ch->open_msg, sizeof(ch->open_msg), "%s", msg ? msg : "");
 }
 
@@ -206,7 +257,10 @@ static void cb_data(ssh_conn *c, uint32_t id, int stream, const uint8_t *data, s
     (void)ch_user;
     tp_side *s = side_of(ssh_conn_get_user(c));
     tp_chan *ch = chan(s, id);
-    assert_int_equal(ssh_buf_put(stream ? &ch->sink_err : &ch->sink, data, len), 0);
+    if (s->on_data)
+        s->on_data(s, id, stream, data, len);
+    else
+        assert_int_equal(ssh_buf_put(stream ? &ch->sink_err : &ch->sink, data, len), 0);
     if (!s->hold)
         assert_int_equal(ssh_channel_consumed(c, id, len), 0);
 }
@@ -232,7 +286,8 @@ static void cb_closed(ssh_conn *c, uint32_t id, void *ch_user)
 static int cb_channel_request(ssh_conn *c, uint32_t id, const ssh_channel_req *r, void *ch_user)
 {
     (void)ch_user;
-    tp_chan *ch = chan(side_of(ssh_conn_get_user(c)), id);
+    tp_side *s = side_of(ssh_conn_get_user(c));
+    tp_chan *ch = chan(s, id);
     ch->requests++;
     snprintf(ch->last_req, sizeof(ch->last_req), "%s", r->type);
     if (strcmp(r->type, "exec") == 0)
@@ -241,6 +296,8 @@ static int cb_channel_request(ssh_conn *c, uint32_t id, const ssh_channel_req *r
         ch->exit_status = r->exit_status;
         ch->got_exit_status = 1;
     }
+    if (s->on_channel_request)
+        return s->on_channel_request(s, id, r);
     static const char *const ok[] = {"exec", "shell", "env", "pty-req", "subsystem",
                                      "window-change", "signal"};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
@@ -251,9 +308,13 @@ static int cb_channel_request(ssh_conn *c, uint32_t id, const ssh_channel_req *r
 
 static void cb_request_result(ssh_conn *c, uint32_t id, int ok, void *req_user, void *ch_user)
 {
-    (void)req_user;
     (void)ch_user;
     tp_chan *ch = chan(side_of(ssh_conn_get_user(c)), id);
+    if (ch->n_res < 32) {
+        ch->res_user[ch->n_res] = req_user;
+        ch->res_ok[ch->n_res] = ok;
+        ch->n_res++;
+    }
     if (ok)
         ch->req_ok++;
     else
@@ -265,6 +326,8 @@ static int cb_global_request(ssh_conn *c, const ssh_global_req *r, ssh_buf *repl
     (void)c;
     tp_side *s = side_of(user);
     s->global_requests++;
+    if (s->on_global_request)
+        return s->on_global_request(s, r, reply);
     if (s->defer_global)
         return SSH_REQUEST_DEFER;
     if (strcmp(r->name, "tcpip-forward") == 0) {
@@ -277,8 +340,12 @@ static int cb_global_request(ssh_conn *c, const ssh_global_req *r, ssh_buf *repl
 
 static void cb_global_reply(ssh_conn *c, int ok, const uint8_t *data, size_t len, void *req_user)
 {
-    (void)req_user;
     tp_side *s = side_of(ssh_conn_get_user(c));
+    if (s->n_greply < 32) {
+        s->greply_user[s->n_greply] = req_user;
+        s->greply_ok[s->n_greply] = ok;
+        s->n_greply++;
+    }
     if (ok)
         s->global_ok++;
     else
@@ -293,6 +360,8 @@ static void cb_log(ssh_conn *c, int level, const char *msg, void *user)
     static int verbose = -1;
     if (verbose < 0)
         verbose = getenv("TP_DEBUG") ? atoi(getenv("TP_DEBUG")) : 0;
+    if (side_of(user)->log_grep && strstr(msg, side_of(user)->log_grep))
+        side_of(user)->log_hits++;
     if (level <= verbose)
         fprintf(stderr, "[%s] %s\n", side_of(user)->server ? "srv" : "cli", msg);
 }
@@ -303,6 +372,7 @@ static const ssh_callbacks callbacks = {
     .hostkey = cb_hostkey,
     .kex_done = cb_kex_done,
     .disconnect = cb_disconnect,
+    .debug_msg = cb_debug_msg,
     .auth_ready = cb_auth_ready,
     .auth_banner = cb_auth_banner,
     .auth_result = cb_auth_result,
@@ -366,6 +436,7 @@ tp_pair *tp_pair_new(const ssh_conn_config *ccfg, const ssh_conn_config *scfg, s
 static void side_free(tp_side *s)
 {
     ssh_conn_free(s->c);
+    ssh_buf_free(&s->sign_data);
     for (int i = 0; i < TP_MAX_CH; i++) {
         if (s->ch[i].used) {
             ssh_buf_free(&s->ch[i].sink);
@@ -468,4 +539,53 @@ ssh_key *tp_key(enum ssh_key_type t)
             fail_msg("generating key type %d: %s", (int)t, ssh_strerror(rv));
     }
     return keys[t];
+}
+
+ssh_key *tp_key_alt(enum ssh_key_type t)
+{
+    static ssh_key *keys[8];
+    if (keys[t] == NULL) {
+        int rv = ssh_key_generate(t, t == SSH_KEY_RSA ? 2048 : 0, &keys[t]);
+        if (rv != 0)
+            fail_msg("generating key type %d: %s", (int)t, ssh_strerror(rv));
+    }
+    return keys[t];
+}
+
+void tp_send_raw(ssh_conn *c, uint8_t type, const void *body, size_t len)
+{
+    ssh_buf *b = ssh_pkt_begin(c, type);
+    assert_int_equal(ssh_buf_put(b, body, len), 0);
+    assert_int_equal(ssh_pkt_end(c), 0);
+}
+
+void tp_inject_packet(ssh_conn *c, const uint8_t *payload, size_t n, size_t padlen, uint32_t plen)
+{
+    ssh_pktdir *d = &c->tx;
+    size_t total = 4 + 1 + n + padlen;
+    uint8_t *pkt;
+    assert_false(c->pkt_open);
+    assert_true(padlen < 256);
+    assert_int_equal(ssh_buf_append_space(&c->out, total + d->maclen, &pkt), 0);
+    ssh_poke_u32(pkt, plen ? plen : (uint32_t)(1 + n + padlen));
+    pkt[4] = (uint8_t)padlen;
+    memcpy(pkt + 5, payload, n);
+    memset(pkt + 5 + n, 0xa5, padlen);
+    uint8_t *mac = pkt + total;
+    int rv = 0;
+    if (d->cipher == NULL) {
+        rv = 0;
+    } else if (d->aead) {
+        rv = ssh_cipher_aead_seal(d->cipher, d->seq, pkt, total, mac);
+    } else if (d->etm) {
+        rv = ssh_cipher_crypt(d->cipher, pkt + 4, total - 4);
+        if (rv == 0)
+            rv = ssh_mac_compute(d->mac, d->seq, pkt, total, mac);
+    } else {
+        rv = ssh_mac_compute(d->mac, d->seq, pkt, total, mac);
+        if (rv == 0)
+            rv = ssh_cipher_crypt(d->cipher, pkt, total);
+    }
+    assert_int_equal(rv, 0);
+    d->seq++;
 }
