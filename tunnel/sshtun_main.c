@@ -89,7 +89,7 @@ int main(int argc, char **argv)
 {
     tun_options o;
     tun_options_init(&o);
-    int verbose = 0, quiet = 0, no_command = 0, no_stdin = 0, dump_config = 0, opt;
+    int verbose = 0, quiet = 0, no_command = 0, no_stdin = 0, dump_config = 0, tflag = 0, opt;
     const char *logfile = NULL, *config = NULL;
     char *cmd_user = NULL;
 
@@ -101,8 +101,8 @@ int main(int argc, char **argv)
         case 'G': dump_config = 1; break;
         case 'N': no_command = 1; break;
         case 'n': no_stdin = 1; break;
-        case 'T': set_kw(&o, "RequestTTY", "no"); break;
-        case 't': set_kw(&o, "RequestTTY", o.request_tty == 1 ? "force" : "yes"); break;
+        case 'T': tflag = -1; break;
+        case 't': tflag = tflag < 0 ? 1 : tflag + 1; break;
         case 'q': quiet = 1; break;
         case 'v': verbose++; break;
         case 'V':
@@ -137,6 +137,12 @@ int main(int argc, char **argv)
         usage();
         return 255;
     }
+    if (tflag < 0)
+        set_kw(&o, "RequestTTY", "no");
+    else if (tflag == 1)
+        set_kw(&o, "RequestTTY", "yes");
+    else if (tflag > 1)
+        set_kw(&o, "RequestTTY", "force");
     if (logfile) {
         FILE *f = fopen(logfile, "a");
         if (f == NULL) {

@@ -10,6 +10,7 @@
  * only if the server accepts the public key.
  */
 #include "tun_client.h"
+#include "tun_agent.h"
 #include "tun_chan.h"
 #include "tun_connect.h"
 #include "tun_knownhosts.h"
@@ -34,10 +35,11 @@
 #define KEYFILE_MAX (1024 * 1024)
 
 typedef struct tun_identity {
-    char *path;
+    char *path;  /* file, or the agent's comment */
     ssh_key *pub;
     ssh_key *priv;
     int encrypted;
+    int agent;   /* the agent holds the private half */
 } tun_identity;
 
 struct tun_client {
@@ -55,8 +57,11 @@ struct tun_client {
     tun_transport t;
     tun_link link;
     int have_transport;
-    tun_identity ids[TUN_MAX_LIST];
+    tun_identity ids[2 * TUN_MAX_LIST];
     int n_ids;
+    tun_agent *agent;
+    int agent_pending; /* identities list requested, not answered yet */
+    int auth_waiting;  /* auth_ready came before the agent's answer */
     /* authentication */
     char server_methods[512];
     int methods_known;
@@ -119,6 +124,28 @@ struct ev_loop *tun_client_loop(tun_client *cl)
     return cl->loop;
 }
 
+const char *tun_client_host(tun_client *cl)
+{
+    return cl->host;
+}
+
+/* RequestTTY: whether this session gets a pty. */
+static int want_tty(tun_client *cl, const char *command)
+{
+    switch (cl->o->request_tty) {
+    case TTY_FORCE: return 1;
+    case TTY_NO: return 0;
+    case TTY_YES:
+        if (isatty(0))
+            return 1;
+        tun_info("Pseudo-terminal will not be allocated because stdin is not a terminal.");
+        return 0;
+    default: return command == NULL && isatty(0);
+    }
+}
+
+static void auth_next(tun_client *cl);
+
 /* ---- identities ---------------------------------------------------------------- */
 
 static void load_identities(tun_client *cl)
@@ -155,6 +182,85 @@ static void load_identities(tun_client *cl)
                   id->encrypted ? " (encrypted)" : "");
         cl->n_ids++;
     }
+}
+
+/* Merge the agent's keys with the identity files: agent keys first (only
+ * those named by IdentityFile when IdentitiesOnly is set), then the files
+ * the agent does not hold. */
+static void on_agent_list(void *arg, ssh_key *const *keys, char *const *comments, size_t n,
+                          int err)
+{
+    tun_client *cl = arg;
+    cl->agent_pending = 0;
+    if (err != 0) {
+        tun_debug("agent: cannot list identities: %s", ssh_strerror(err));
+    } else {
+        tun_identity merged[2 * TUN_MAX_LIST];
+        int m = 0;
+        int used[2 * TUN_MAX_LIST] = {0};
+        for (size_t i = 0; i < n && m < 2 * TUN_MAX_LIST; i++) {
+            int file = -1;
+            for (int j = 0; j < cl->n_ids; j++)
+                if (!used[j] && ssh_key_equal_public(cl->ids[j].pub, keys[i]))
+                    file = j;
+            if (file >= 0) {
+                merged[m] = cl->ids[file];
+                merged[m].agent = 1;
+                used[file] = 1;
+                m++;
+            } else if (!cl->o->identities_only) {
+                tun_identity *id = &merged[m];
+                memset(id, 0, sizeof(*id));
+                if (ssh_key_public(keys[i], &id->pub) != 0)
+                    continue;
+                id->path = strdup(comments[i] && *comments[i] ? comments[i] : "(agent key)");
+                id->agent = 1;
+                m++;
+            }
+        }
+        for (int j = 0; j < cl->n_ids && m < 2 * TUN_MAX_LIST; j++)
+            if (!used[j])
+                merged[m++] = cl->ids[j];
+        memcpy(cl->ids, merged, sizeof(merged[0]) * (size_t)m);
+        cl->n_ids = m;
+        tun_debug("agent: %zu identities", n);
+    }
+    if (cl->auth_waiting) {
+        cl->auth_waiting = 0;
+        auth_next(cl);
+        if (cl->have_transport)
+            tun_transport_kick(&cl->t);
+    }
+}
+
+static void on_agent_signed(void *arg, const uint8_t *sig, size_t len, int err)
+{
+    tun_client *cl = arg;
+    if (cl->c == NULL)
+        return;
+    if (err != 0) {
+        tun_debug("agent refused to sign: %s", ssh_strerror(err));
+        ssh_auth_sign_done(cl->c, NULL, 0);
+        cl->id_idx++;
+        auth_next(cl);
+    } else {
+        ssh_auth_sign_done(cl->c, sig, len);
+    }
+    if (cl->have_transport)
+        tun_transport_kick(&cl->t);
+}
+
+static void start_agent(tun_client *cl)
+{
+    const char *ia = cl->o->identity_agent;
+    if (ia && strcmp(ia, "none") == 0)
+        return;
+    const char *path = NULL;
+    if (ia && strcmp(ia, "SSH_AUTH_SOCK") != 0)
+        path = ia;
+    cl->agent = tun_agent_connect(cl->loop, path);
+    if (cl->agent && tun_agent_list(cl->agent, on_agent_list, cl) == 0)
+        cl->agent_pending = 1;
 }
 
 static int decrypt_identity(tun_client *cl, tun_identity *id)
@@ -233,7 +339,9 @@ static void auth_next(tun_client *cl)
         if (strcmp(m, "publickey") == 0) {
             while (cl->id_idx < cl->n_ids) {
                 tun_identity *id = &cl->ids[cl->id_idx];
-                int sign = id->priv != NULL;
+                /* Agent keys are offered first (the agent may ask its user
+                 * to confirm each signature); file keys sign at once. */
+                int sign = id->priv != NULL && !id->agent;
                 tun_debug("Offering public key: %s %s", id->path, ssh_key_type_name(id->pub));
                 int rv = ssh_auth_publickey(cl->c, cl->user, id->pub, sign);
                 if (rv == 0)
@@ -270,6 +378,10 @@ static void on_auth_ready(ssh_conn *c, void *user)
     (void)c;
     tun_client *cl = user;
     cl->cur_method[0] = '\0';
+    if (cl->agent_pending) {
+        cl->auth_waiting = 1;
+        return;
+    }
     auth_next(cl);
 }
 
@@ -292,14 +404,19 @@ static void on_auth_result(ssh_conn *c, const ssh_auth_result *r, void *user)
     case SSH_AUTH_SUCCESS:
         cl->authenticated = 1;
         tun_verbose("Authenticated to %s using \"%s\".", cl->host, cl->cur_method);
-        cl->sess = tun_session_start(cl, c, cl->args->command, cl->args->no_stdin);
-        if (cl->sess == NULL && !cl->args->no_command)
+        if (cl->args->no_command)
+            return;
+        {
+            const char *cmd = cl->args->command ? cl->args->command : cl->o->remote_command;
+            cl->sess = tun_session_start(cl, c, cl->o, cmd, cl->args->no_stdin, want_tty(cl, cmd));
+        }
+        if (cl->sess == NULL)
             tun_client_fail(cl, "could not start the session");
         return;
     case SSH_AUTH_PK_OK: {
         tun_identity *id = &cl->ids[cl->id_idx];
         tun_debug("Server accepts key: %s", id->path);
-        if (id->priv == NULL && decrypt_identity(cl, id) != 0) {
+        if (id->priv == NULL && !id->agent && decrypt_identity(cl, id) != 0) {
             cl->id_idx++;
             auth_next(cl);
             return;
@@ -336,9 +453,13 @@ static int on_sign(ssh_conn *c, const ssh_key *key, const char *alg, const uint8
     (void)key;
     tun_client *cl = user;
     tun_identity *id = &cl->ids[cl->id_idx];
-    if (id->priv == NULL)
-        return SSH_ERR_STATE;
-    return ssh_key_sign(id->priv, alg, 0, data, len, sig);
+    if (id->priv != NULL)
+        return ssh_key_sign(id->priv, alg, 0, data, len, sig);
+    if (id->agent && cl->agent) {
+        int rv = tun_agent_sign(cl->agent, id->pub, alg, data, len, on_agent_signed, cl);
+        return rv == 0 ? SSH_DEFERRED : rv;
+    }
+    return SSH_ERR_STATE;
 }
 
 static void on_kbdint(ssh_conn *c, const ssh_kbdint_prompt *p, void *user)
@@ -695,6 +816,7 @@ int tun_client_run(const tun_client_args *args)
         cl.user = strdup(u ? u : "root");
     }
     load_identities(&cl);
+    start_agent(&cl);
     cl.res = tun_resolver_new(cl.loop);
     if (cl.res == NULL) {
         free(cl.user);
@@ -716,6 +838,7 @@ int tun_client_run(const tun_client_args *args)
         tun_connect_cancel(cl.connector);
     ev_timer_stop(cl.loop, &cl.retry);
     tun_resolver_free(cl.res);
+    tun_agent_free(cl.agent);
     ssh_conn_free(cl.c);
     for (int i = 0; i < cl.n_ids; i++) {
         free(cl.ids[i].path);

@@ -9,24 +9,34 @@
  */
 #include "tun_session.h"
 #include "tun_log.h"
+#include "tun_knownhosts.h"
 #include "tun_pipe.h"
+#include "tun_tty.h"
 #include "tun_util.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#define REQ_PTY  ((void *)1)
+#define REQ_EXEC ((void *)2)
+
 struct tun_session {
     tun_pipe pipe;
     tun_client *cl;
     ssh_conn *c;
+    const tun_options *o;
     char *command;
+    int tty;        /* a pty was requested */
+    ev_signal winch;
     int have_status;
     uint32_t status;
     char signame[64];
     int have_signal;
+    int sent_eow;   /* we told the peer to stop: its SIGPIPE is expected */
     int saved_fl[3];
 };
 
@@ -34,6 +44,78 @@ static int peer_understands_eow(ssh_conn *c)
 {
     const char *id = ssh_conn_peer_ident(c);
     return id && (strstr(id, "OpenSSH") || strstr(id, "sshtun"));
+}
+
+static void send_env(tun_session *s, uint32_t id, const char *name, const char *value)
+{
+    ssh_channel_req r = {.type = "env", .want_reply = 0, .name = name, .value = value};
+    tun_debug("Sending env %s = %s", name, value);
+    ssh_channel_request_send(s->c, id, &r, NULL);
+}
+
+/* SendEnv: local variables matching the patterns; SetEnv: literal pairs. */
+static void send_environment(tun_session *s, uint32_t id)
+{
+    extern char **environ;
+    for (char **e = environ; s->o->n_send_env && e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq == NULL || (size_t)(eq - *e) >= 256)
+            continue;
+        char name[256];
+        memcpy(name, *e, (size_t)(eq - *e));
+        name[eq - *e] = '\0';
+        for (int i = 0; i < s->o->n_send_env; i++) {
+            if (s->o->send_env[i][0] != '-' && tun_match_pattern(name, s->o->send_env[i])) {
+                send_env(s, id, name, eq + 1);
+                break;
+            }
+        }
+    }
+    for (int i = 0; i < s->o->n_set_env; i++) {
+        char name[256];
+        const char *eq = strchr(s->o->set_env[i], '=');
+        if (eq == NULL || (size_t)(eq - s->o->set_env[i]) >= sizeof(name))
+            continue;
+        memcpy(name, s->o->set_env[i], (size_t)(eq - s->o->set_env[i]));
+        name[eq - s->o->set_env[i]] = '\0';
+        send_env(s, id, name, eq + 1);
+    }
+}
+
+static void send_window_change(tun_session *s)
+{
+    ssh_channel_req r = {.type = "window-change", .want_reply = 0};
+    tun_tty_size(0, &r.cols, &r.rows, &r.width_px, &r.height_px);
+    ssh_channel_request_send(s->c, s->pipe.base.id, &r, NULL);
+    tun_link_kick(s->pipe.base.link);
+}
+
+static void on_winch(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_session *s = w->data;
+    if (s->pipe.base.open)
+        send_window_change(s);
+}
+
+static void request_pty(tun_session *s, uint32_t id)
+{
+    ssh_buf modes;
+    ssh_buf_init(&modes, 4096, 0);
+    tun_tty_modes(0, &modes);
+    const char *term = getenv("TERM");
+    ssh_channel_req r = {.type = "pty-req", .want_reply = 1, .term = term ? term : ""};
+    tun_tty_size(0, &r.cols, &r.rows, &r.width_px, &r.height_px);
+    r.modes = ssh_buf_ptr(&modes);
+    r.modes_len = ssh_buf_len(&modes);
+    if (ssh_channel_request_send(s->c, id, &r, REQ_PTY) == 0) {
+        /* Raw mode now, so nothing typed meanwhile is echoed locally. */
+        if (isatty(0))
+            tun_tty_raw(0);
+        ev_signal_start(tun_client_loop(s->cl), &s->winch);
+    }
+    ssh_buf_free(&modes);
 }
 
 static void h_open_result(tun_pipe *p, uint32_t reason, const char *msg)
@@ -49,6 +131,9 @@ static void h_open_result(tun_pipe *p, uint32_t reason, const char *msg)
                         msg && *msg ? msg : "(no message)");
         return;
     }
+    send_environment(s, p->base.id);
+    if (s->tty)
+        request_pty(s, p->base.id);
     ssh_channel_req r = {0};
     r.want_reply = 1;
     if (s->command) {
@@ -59,15 +144,21 @@ static void h_open_result(tun_pipe *p, uint32_t reason, const char *msg)
     } else {
         r.type = "shell";
     }
-    int rv = ssh_channel_request_send(s->c, p->base.id, &r, NULL);
+    int rv = ssh_channel_request_send(s->c, p->base.id, &r, REQ_EXEC);
     if (rv != 0)
         tun_client_fail(s->cl, "channel %u: %s request: %s", p->base.id, r.type, ssh_strerror(rv));
 }
 
 static void h_request_result(tun_pipe *p, int ok, void *req_user)
 {
-    (void)req_user;
     tun_session *s = p->owner;
+    if (req_user == REQ_PTY) {
+        if (!ok) {
+            tun_tty_restore();
+            tun_error("PTY allocation request failed on channel %u", p->base.id);
+        }
+        return;
+    }
     if (!ok) {
         tun_client_fail(s->cl, "%s request failed on channel %u", s->command ? "exec" : "shell",
                         p->base.id);
@@ -104,7 +195,8 @@ static void h_out_failed(tun_pipe *p, int stream, int err)
               strerror(err));
     if (stream == 0 && p->base.open && peer_understands_eow(s->c)) {
         ssh_channel_req r = {.type = "eow@openssh.com", .want_reply = 0};
-        ssh_channel_request_send(s->c, p->base.id, &r, NULL);
+        if (ssh_channel_request_send(s->c, p->base.id, &r, NULL) == 0)
+            s->sent_eow = 1;
     }
 }
 
@@ -112,10 +204,15 @@ static void h_closed(tun_pipe *p)
 {
     tun_session *s = p->owner;
     tun_pipe_flush_blocking(p);
+    if (tun_tty_is_raw()) {
+        tun_tty_restore();
+        if (s->o->log_level >= TUN_LOG_INFO)
+            fprintf(stderr, "Connection to %s closed.\r\n", tun_client_host(s->cl));
+    }
     int status = 255;
     if (s->have_status) {
         status = (int)(s->status & 0xff);
-    } else if (s->have_signal) {
+    } else if (s->have_signal && !(s->sent_eow && strcmp(s->signame, "PIPE") == 0)) {
         tun_error("Remote command terminated by signal %s", s->signame);
     }
     tun_client_session_done(s->cl, status);
@@ -129,14 +226,19 @@ static const tun_pipe_hooks hooks = {
     .closed = h_closed,
 };
 
-tun_session *tun_session_start(tun_client *cl, ssh_conn *c, const char *command, int no_stdin)
+tun_session *tun_session_start(tun_client *cl, ssh_conn *c, const tun_options *o,
+                               const char *command, int no_stdin, int tty)
 {
     tun_session *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
     s->cl = cl;
     s->c = c;
+    s->o = o;
+    s->tty = tty;
     s->command = command ? strdup(command) : NULL;
+    ev_signal_init(&s->winch, on_winch, SIGWINCH);
+    s->winch.data = s;
     /* Non-blocking local stdio (not terminals: their flags are shared with
      * the user's shell); restored when the session is freed. */
     for (int fd = 0; fd < 3; fd++) {
@@ -164,6 +266,8 @@ void tun_session_free(tun_session *s)
 {
     if (s == NULL)
         return;
+    ev_signal_stop(tun_client_loop(s->cl), &s->winch);
+    tun_tty_restore();
     tun_pipe_free(&s->pipe);
     for (int fd = 0; fd < 3; fd++)
         if (s->saved_fl[fd] >= 0)

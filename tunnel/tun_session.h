@@ -9,13 +9,15 @@
 
 #include "sshtun/conn.h"
 #include "tun_chan.h"
+#include "tun_options.h"
 
 typedef struct tun_client tun_client;
 typedef struct tun_session tun_session;
 
 /* Open the session channel and run `command` (NULL: shell).  With no_stdin
  * the remote side sees EOF at once (-n).  Returns NULL on failure. */
-tun_session *tun_session_start(tun_client *cl, ssh_conn *c, const char *command, int no_stdin);
+tun_session *tun_session_start(tun_client *cl, ssh_conn *c, const tun_options *o,
+                               const char *command, int no_stdin, int tty);
 void tun_session_free(tun_session *s);
 
 /* Services of the client used by sessions. */
@@ -23,5 +25,6 @@ void tun_client_fail(tun_client *cl, const char *fmt, ...) __attribute__((format
 void tun_client_session_done(tun_client *cl, int status);
 tun_link *tun_client_link(tun_client *cl);
 struct ev_loop *tun_client_loop(tun_client *cl);
+const char *tun_client_host(tun_client *cl);
 
 #endif
