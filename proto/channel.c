@@ -526,6 +526,7 @@ int ssh_channel_consumed(ssh_conn *c, uint32_t id, size_t n)
         uint32_t nsize = ch->lsize > c->cfg.window_max / 2 ? c->cfg.window_max : ch->lsize * 2;
         add += nsize - ch->lsize;
         ch->lsize = nsize;
+        ssh_conn_logf(c, 2, "channel %u: receive window grown to %u", id, nsize);
     }
     ch->lconsumed = 0;
     ch->adj_time = c->now;

@@ -157,11 +157,11 @@ int main(int argc, char **argv)
     else if (verbose)
         tun_log_set_level(verbose >= 3 ? TUN_LOG_DEBUG3 : verbose == 2 ? TUN_LOG_DEBUG2 : TUN_LOG_DEBUG1);
 
-    char *duser = NULL, *host = NULL;
-    int dport = -1;
+    char *duser = NULL, *host = NULL, *command = NULL;
+    int dport = -1, status = 255;
     if (parse_destination(argv[optind], &duser, &host, &dport) != 0) {
         fprintf(stderr, "sshtun: invalid destination: %s\n", argv[optind]);
-        return 255;
+        goto out;
     }
     optind++;
     /* -l wins over user@host, as in ssh (first obtained value). */
@@ -178,35 +178,32 @@ int main(int argc, char **argv)
     if (config) {
         if (strcmp(config, "none") != 0 &&
             tun_config_read(&o, config, host, TUN_CONFIG_USER | TUN_CONFIG_REQUIRED) != 0)
-            return 255;
+            goto out;
     } else {
         if (tun_config_read(&o, "~/.ssh/config", host, TUN_CONFIG_USER) != 0 ||
             tun_config_read(&o, "/etc/ssh/ssh_config", host, 0) != 0)
-            return 255;
+            goto out;
     }
     if (tun_options_finish(&o) != 0 || tun_options_expand(&o, host) != 0)
-        return 255;
+        goto out;
     if (dump_config) {
         printf("host %s\nhostname %s\n", host, o.hostname ? o.hostname : host);
         tun_options_dump(&o, stdout);
         fflush(stdout);
-        free(duser);
-        free(host);
-        tun_options_free(&o);
-        return 0;
+        status = 0;
+        goto out;
     }
     if (!quiet && !verbose && o.log_level >= 0)
         tun_log_set_level((enum tun_log_level)o.log_level);
 
     /* The command: remaining arguments joined by spaces, as ssh does. */
-    char *command = NULL;
     if (optind < argc) {
         size_t len = 0;
         for (int i = optind; i < argc; i++)
             len += strlen(argv[i]) + 1;
         command = malloc(len + 1);
         if (command == NULL)
-            return 255;
+            goto out;
         command[0] = '\0';
         for (int i = optind; i < argc; i++) {
             if (i > optind)
@@ -221,7 +218,8 @@ int main(int argc, char **argv)
         .no_command = no_command,
         .no_stdin = no_stdin,
     };
-    int status = tun_client_run(&args);
+    status = tun_client_run(&args);
+out:
     free(command);
     free(duser);
     free(host);

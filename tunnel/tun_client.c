@@ -68,6 +68,7 @@ struct tun_client {
     char cur_method[32];
     int id_idx;
     int kbd_tries, pw_tries;
+    int none_tried;
     int authenticated;
     /* outcome */
     tun_session *sess;
@@ -314,6 +315,13 @@ static int method_enabled(tun_client *cl, const char *m)
 
 static void auth_give_up(tun_client *cl)
 {
+    /* Nothing tried yet: ask with "none" to learn what the server offers
+     * (it may even let us in), so the refusal can name the methods. */
+    if (!cl->methods_known && !cl->none_tried) {
+        cl->none_tried = 1;
+        if (ssh_auth_none(cl->c, cl->user) == 0)
+            return;
+    }
     tun_client_fail(cl, "%s@%s: Permission denied (%s).", cl->user, cl->host,
                     cl->methods_known ? cl->server_methods : "none");
 }
