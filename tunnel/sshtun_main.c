@@ -10,6 +10,7 @@
  */
 #include "tun_client.h"
 #include "tun_config.h"
+#include "tun_fwdspec.h"
 #include "tun_log.h"
 #include "tun_options.h"
 
@@ -26,9 +27,11 @@
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: sshtun [-46GNnTtqvV] [-c cipher_spec] [-E log_file] [-F configfile]\n"
-            "              [-i identity_file] [-l login_name] [-m mac_spec] [-o option]\n"
-            "              [-p port] destination [command [argument ...]]\n");
+            "usage: sshtun [-46fGNnTtqvV] [-c cipher_spec] [-D [bind_address:]port]\n"
+            "              [-E log_file] [-F configfile] [-i identity_file]\n"
+            "              [-L address] [-l login_name] [-m mac_spec] [-o option]\n"
+            "              [-p port] [-R address] [-W host:port]\n"
+            "              destination [command [argument ...]]\n");
 }
 
 /* Split [user@]host[:port] or ssh://[user@]host[:port]. */
@@ -90,15 +93,26 @@ int main(int argc, char **argv)
     tun_options o;
     tun_options_init(&o);
     int verbose = 0, quiet = 0, no_command = 0, no_stdin = 0, dump_config = 0, tflag = 0, opt;
+    int fork_after = 0;
+    const char *stdio_fwd = NULL;
+    tun_fwdspec fwds[3 * TUN_MAX_LIST];
+    int n_fwds = 0;
+    char *stdio_host = NULL;
+    int stdio_port = 0;
     const char *logfile = NULL, *config = NULL;
     char *cmd_user = NULL;
 
     signal(SIGPIPE, SIG_IGN);
-    while ((opt = getopt(argc, argv, "46GNnTtqvVc:E:F:i:l:m:o:p:")) != -1) {
+    while ((opt = getopt(argc, argv, "46fGNnTtqvVc:D:E:F:i:L:l:m:o:p:R:W:")) != -1) {
         switch (opt) {
         case '4': set_kw(&o, "AddressFamily", "inet"); break;
         case '6': set_kw(&o, "AddressFamily", "inet6"); break;
         case 'G': dump_config = 1; break;
+        case 'f': fork_after = 1; break;
+        case 'L': set_kw(&o, "LocalForward", optarg); break;
+        case 'R': set_kw(&o, "RemoteForward", optarg); break;
+        case 'D': set_kw(&o, "DynamicForward", optarg); break;
+        case 'W': stdio_fwd = optarg; break;
         case 'N': no_command = 1; break;
         case 'n': no_stdin = 1; break;
         case 'T': tflag = -1; break;
@@ -136,6 +150,13 @@ int main(int argc, char **argv)
     if (optind >= argc) {
         usage();
         return 255;
+    }
+    if (stdio_fwd) {
+        /* -W implies -N, -T, ExitOnForwardFailure and ClearAllForwardings. */
+        no_command = 1;
+        tflag = -1;
+        set_kw(&o, "ExitOnForwardFailure", "yes");
+        set_kw(&o, "ClearAllForwardings", "yes");
     }
     if (tflag < 0)
         set_kw(&o, "RequestTTY", "no");
@@ -196,6 +217,49 @@ int main(int argc, char **argv)
     if (!quiet && !verbose && o.log_level >= 0)
         tun_log_set_level((enum tun_log_level)o.log_level);
 
+    /* Forwarding specifications: reject bad ones before connecting. */
+    if (!o.clear_all_forwardings) {
+        struct {
+            char **v;
+            int n;
+            enum tun_fwd_kind kind;
+            const char *what;
+        } lists[] = {
+            {o.local_forwards, o.n_local_forwards, TUN_FWD_LOCAL, "local"},
+            {o.remote_forwards, o.n_remote_forwards, TUN_FWD_REMOTE, "remote"},
+            {o.dynamic_forwards, o.n_dynamic_forwards, TUN_FWD_DYNAMIC, "dynamic"},
+        };
+        for (size_t l = 0; l < 3; l++) {
+            for (int i = 0; i < lists[l].n; i++) {
+                if (tun_fwdspec_parse(lists[l].v[i], lists[l].kind, &fwds[n_fwds]) != 0) {
+                    fprintf(stderr, "Bad %s forwarding specification '%s'\n", lists[l].what,
+                            lists[l].v[i]);
+                    goto out;
+                }
+                n_fwds++;
+            }
+        }
+    }
+    if (stdio_fwd) {
+        tun_fwdspec w;
+        /* host:port, as the connect half of a local forward. */
+        char spec[1100];
+        snprintf(spec, sizeof(spec), "1:%s", stdio_fwd);
+        if (tun_fwdspec_parse(spec, TUN_FWD_LOCAL, &w) != 0 || w.connect_host == NULL) {
+            fprintf(stderr, "Bad stdio forwarding specification '%s'\n", stdio_fwd);
+            tun_fwdspec_free(&w);
+            goto out;
+        }
+        stdio_host = w.connect_host;
+        w.connect_host = NULL;
+        stdio_port = w.connect_port;
+        tun_fwdspec_free(&w);
+    }
+    if (fork_after && optind >= argc && !no_command && o.remote_command == NULL) {
+        fprintf(stderr, "Cannot fork into background without a command to execute.\n");
+        goto out;
+    }
+
     /* The command: remaining arguments joined by spaces, as ssh does. */
     if (optind < argc) {
         size_t len = 0;
@@ -216,10 +280,18 @@ int main(int argc, char **argv)
         .host = host,
         .command = command,
         .no_command = no_command,
-        .no_stdin = no_stdin,
+        .no_stdin = no_stdin || fork_after,
+        .fork_after_auth = fork_after,
+        .fwds = fwds,
+        .n_fwds = n_fwds,
+        .stdio_host = stdio_host,
+        .stdio_port = stdio_port,
     };
     status = tun_client_run(&args);
 out:
+    for (int i = 0; i < n_fwds; i++)
+        tun_fwdspec_free(&fwds[i]);
+    free(stdio_host);
     free(command);
     free(duser);
     free(host);

@@ -13,6 +13,7 @@
 #include "tun_agent.h"
 #include "tun_chan.h"
 #include "tun_connect.h"
+#include "tun_fwd.h"
 #include "tun_knownhosts.h"
 #include "tun_log.h"
 #include "tun_prompt.h"
@@ -22,6 +23,7 @@
 #include "tun_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +72,11 @@ struct tun_client {
     int kbd_tries, pw_tries;
     int none_tried;
     int authenticated;
+    /* forwarding */
+    tun_fwd *fwd;
+    int session_over;   /* the remote command ended (status below) */
+    int session_status;
+    int backgrounded;
     /* outcome */
     tun_session *sess;
     int exit_status;
@@ -104,7 +111,23 @@ void tun_client_fail(tun_client *cl, const char *fmt, ...)
         tun_transport_kick(&cl->t);
 }
 
+static void really_done(tun_client *cl, int status);
+
+/* The remote command ended: exit with its status once forwarded
+ * connections still open have drained, as ssh does. */
 void tun_client_session_done(tun_client *cl, int status)
+{
+    cl->session_over = 1;
+    cl->session_status = status;
+    if (cl->fwd && tun_fwd_active(cl->fwd) > 0) {
+        tun_debug("session ended; waiting for %d forwarded connections to close",
+                  tun_fwd_active(cl->fwd));
+        return;
+    }
+    really_done(cl, status);
+}
+
+static void really_done(tun_client *cl, int status)
 {
     /* Record the outcome first: the disconnect below ends the transport,
      * whose callback must find the client finished. */
@@ -381,6 +404,112 @@ static void auth_next(tun_client *cl)
     auth_give_up(cl);
 }
 
+/* ---- forwarding and backgrounding ------------------------------------------------ */
+
+static void go_background(tun_client *cl)
+{
+    if (cl->backgrounded)
+        return;
+    cl->backgrounded = 1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        tun_client_fail(cl, "fork: %s", strerror(errno));
+        return;
+    }
+    if (pid > 0)
+        _exit(0); /* the parent returns to the shell */
+    setsid();
+    ev_loop_fork(cl->loop);
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        if (fd > 2)
+            close(fd);
+    }
+}
+
+static void start_session(tun_client *cl);
+
+static void on_fwd_settled(void *arg, int failures)
+{
+    tun_client *cl = arg;
+    if (failures > 0 && cl->o->exit_on_forward_failure) {
+        tun_client_fail(cl, "Error: forwarding failed (ExitOnForwardFailure)");
+        return;
+    }
+    if (cl->args->fork_after_auth && cl->o->exit_on_forward_failure)
+        go_background(cl);
+}
+
+static void on_fwd_idle(void *arg)
+{
+    tun_client *cl = arg;
+    if (cl->session_over)
+        really_done(cl, cl->session_status);
+}
+
+static void on_stdio_done(void *arg, int status)
+{
+    tun_client *cl = arg;
+    really_done(cl, status);
+}
+
+static int start_forwarding(tun_client *cl)
+{
+    const tun_client_args *a = cl->args;
+    if (a->n_fwds == 0 && a->stdio_host == NULL)
+        return 0;
+    tun_fwd_hooks h = {on_fwd_settled, on_fwd_idle};
+    cl->fwd = tun_fwd_new(cl->loop, &cl->link, cl->res, cl->o, &h, cl);
+    if (cl->fwd == NULL)
+        return -1;
+    int failures = 0;
+    for (int i = 0; i < a->n_fwds; i++)
+        if (tun_fwd_add(cl->fwd, &a->fwds[i]) != 0)
+            failures++;
+    if (failures && cl->o->exit_on_forward_failure) {
+        tun_client_fail(cl, "Error: forwarding failed (ExitOnForwardFailure)");
+        return -1;
+    }
+    if (a->stdio_host && tun_fwd_stdio(cl->fwd, a->stdio_host, a->stdio_port, on_stdio_done, cl) != 0) {
+        tun_client_fail(cl, "stdio forwarding failed");
+        return -1;
+    }
+    if (tun_fwd_pending(cl->fwd) == 0)
+        on_fwd_settled(cl, failures);
+    return 0;
+}
+
+static void start_session(tun_client *cl)
+{
+    const char *cmd = cl->args->command ? cl->args->command : cl->o->remote_command;
+    cl->sess = tun_session_start(cl, cl->c, cl->o, cmd, cl->args->no_stdin, want_tty(cl, cmd));
+    if (cl->sess == NULL)
+        tun_client_fail(cl, "could not start the session");
+}
+
+static int on_channel_open(ssh_conn *c, uint32_t id, const ssh_channel_open_info *info,
+                           const char **why, void *user)
+{
+    (void)c;
+    tun_client *cl = user;
+    if ((info->kind == SSH_CHAN_FORWARDED_TCPIP || info->kind == SSH_CHAN_FORWARDED_STREAMLOCAL) &&
+        cl->fwd)
+        return tun_fwd_channel_open(cl->fwd, id, info, why);
+    tun_debug("refusing channel of type %s", info->type);
+    *why = "open refused";
+    return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+}
+
+static void on_global_reply(ssh_conn *c, int ok, const uint8_t *data, size_t len, void *req_user)
+{
+    (void)c;
+    tun_reqcb *r = req_user;
+    if (r && r->fn)
+        r->fn(r, ok, data, len);
+}
+
 static void on_auth_ready(ssh_conn *c, void *user)
 {
     (void)c;
@@ -412,14 +541,13 @@ static void on_auth_result(ssh_conn *c, const ssh_auth_result *r, void *user)
     case SSH_AUTH_SUCCESS:
         cl->authenticated = 1;
         tun_verbose("Authenticated to %s using \"%s\".", cl->host, cl->cur_method);
-        if (cl->args->no_command)
+        if (start_forwarding(cl) != 0)
             return;
-        {
-            const char *cmd = cl->args->command ? cl->args->command : cl->o->remote_command;
-            cl->sess = tun_session_start(cl, c, cl->o, cmd, cl->args->no_stdin, want_tty(cl, cmd));
-        }
-        if (cl->sess == NULL)
-            tun_client_fail(cl, "could not start the session");
+        /* -f: background now, unless forwards must be confirmed first. */
+        if (cl->args->fork_after_auth && !(cl->fwd && cl->o->exit_on_forward_failure))
+            go_background(cl);
+        if (!cl->args->no_command && cl->args->stdio_host == NULL)
+            start_session(cl);
         return;
     case SSH_AUTH_PK_OK: {
         tun_identity *id = &cl->ids[cl->id_idx];
@@ -733,8 +861,11 @@ static void start_ssh(tun_client *cl, int fd)
         .sign = on_sign,
         .kbdint_prompt = on_kbdint,
         .global_request = on_global_request,
+        .global_reply = on_global_reply,
     };
+    /* The channel callbacks dispatch to tun_chan; incoming opens are ours. */
     tun_chan_install_callbacks(&cb);
+    cb.channel_open = on_channel_open;
     int rv = ssh_conn_new(&cl->c, &cfg, &cb, cl);
     if (rv != 0) {
         close(fd);
@@ -840,6 +971,7 @@ int tun_client_run(const tun_client_args *args)
     }
     if (cl.sess)
         tun_session_free(cl.sess);
+    tun_fwd_free(cl.fwd);
     if (cl.lookup)
         tun_resolve_cancel(cl.lookup);
     if (cl.connector)

@@ -7,12 +7,19 @@
 
 #include "tun_options.h"
 
+#include "tun_fwdspec.h"
+
 typedef struct tun_client_args {
     tun_options *opts;    /* finished options */
     const char *host;     /* destination as given (alias) */
     const char *command;  /* NULL: shell */
     int no_command;       /* -N */
     int no_stdin;         /* -n */
+    int fork_after_auth;  /* -f */
+    tun_fwdspec *fwds;    /* -L/-R/-D and the config's forwards, parsed */
+    int n_fwds;
+    const char *stdio_host; /* -W host:port */
+    int stdio_port;
 } tun_client_args;
 
 /* Run to completion; returns the process exit status (the remote command's,

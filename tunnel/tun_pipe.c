@@ -26,6 +26,14 @@ static int fd_of(tun_pipe *p, int stream)
     return stream ? p->err_fd : p->out_fd;
 }
 
+/* Forwarded sockets: when our EOF went out and the peer's EOF has been
+ * written through, the connection is over (OpenSSH's chan_is_dead). */
+static void check_auto_close(tun_pipe *p)
+{
+    if (p->auto_close && p->in_eof && p->eof_shut && p->base.open)
+        ssh_channel_close(conn_of(p), p->base.id);
+}
+
 static void maybe_shut(tun_pipe *p)
 {
     if (!p->peer_eof || p->eof_shut || p->pend[0].len > 0)
@@ -35,6 +43,7 @@ static void maybe_shut(tun_pipe *p)
         shutdown(p->out_fd, SHUT_WR);
     if (p->hooks && p->hooks->drained_eof)
         p->hooks->drained_eof(p);
+    check_auto_close(p);
 }
 
 static void out_failed(tun_pipe *p, int stream, int err)
@@ -51,6 +60,9 @@ static void out_failed(tun_pipe *p, int stream, int err)
         ssh_channel_consumed(conn_of(p), p->base.id, n);
     if (p->hooks && p->hooks->out_failed)
         p->hooks->out_failed(p, stream, err);
+    /* A socket that cannot be written is finished with. */
+    if (p->auto_close && p->base.open)
+        ssh_channel_close(conn_of(p), p->base.id);
 }
 
 /* Write buffered bytes of one stream; grant window for what went out. */
@@ -196,6 +208,7 @@ static void try_read(tun_pipe *p)
             p->in_eof = 1;
             stop_input(p);
             ssh_channel_eof(c, p->base.id);
+            check_auto_close(p);
             return;
         }
         ssh_channel_send_commit(c, p->base.id, (size_t)r);
@@ -278,6 +291,14 @@ void tun_pipe_init(tun_pipe *p, struct ev_loop *loop, tun_link *link, int in_fd,
     ev_io_init(&p->wout, on_wout, out_fd, EV_WRITE);
     ev_io_init(&p->werr, on_wout, err_fd, EV_WRITE);
     p->rin.data = p->wout.data = p->werr.data = p;
+}
+
+void tun_pipe_set_fds(tun_pipe *p, int in_fd, int out_fd)
+{
+    p->in_fd = in_fd;
+    p->out_fd = out_fd;
+    ev_io_set(&p->rin, in_fd, EV_READ);
+    ev_io_set(&p->wout, out_fd, EV_WRITE);
 }
 
 void tun_pipe_start_input(tun_pipe *p)

@@ -43,7 +43,8 @@ struct tun_pipe {
     const tun_pipe_hooks *hooks;
     void *owner;
     int in_fd, out_fd, err_fd;
-    int is_socket; /* shutdown(SHUT_WR) on peer EOF, close both on close */
+    int is_socket;  /* shutdown(SHUT_WR) on peer EOF, close both on close */
+    int auto_close; /* send CLOSE once both directions are done (forwards) */
     ev_io rin, wout, werr;
     ssh_buf pend[2];
     int reading;   /* input enabled by the owner */
@@ -56,6 +57,9 @@ struct tun_pipe {
 void tun_pipe_init(tun_pipe *p, struct ev_loop *loop, tun_link *link, int in_fd, int out_fd,
                    int err_fd, const tun_pipe_hooks *hooks, void *owner);
 void tun_pipe_start_input(tun_pipe *p);
+/* Attach the local descriptors later (forwards that connect after the
+ * channel exists).  Watchers must not be running. */
+void tun_pipe_set_fds(tun_pipe *p, int in_fd, int out_fd);
 /* Write out whatever is buffered, blocking (used at exit). */
 void tun_pipe_flush_blocking(tun_pipe *p);
 /* Stop watchers and free buffers; closes fds if is_socket. */

@@ -1,0 +1,1070 @@
+/*
+ * tun_fwd.c - port forwarding (see tun_fwd.h).
+ *
+ * Life of a forwarded connection (struct fconn), by kind:
+ *   -L  accept -> CHANNEL_OPEN direct-tcpip / direct-streamlocal -> pipe
+ *   -D  accept -> SOCKS request read from the socket -> CHANNEL_OPEN
+ *       direct-tcpip (the name goes unresolved to the server) -> SOCKS
+ *       reply -> pipe; a refused open becomes a SOCKS error reply
+ *   -R  forwarded-tcpip arrives -> match it to our request -> resolve and
+ *       connect locally (every address, Happy Eyeballs) -> confirm -> pipe;
+ *       a failed connect becomes OPEN_FAILURE "connect failed" with the
+ *       reason text
+ *   -R port (dynamic) -> confirm at once -> SOCKS request read from the
+ *       channel -> connect locally -> SOCKS reply on the channel -> pipe
+ *
+ * Accepting stops for a second when the process is out of descriptors
+ * (EMFILE/ENFILE): existing connections keep being served, nothing spins.
+ */
+#define _GNU_SOURCE /* accept4 */
+#include "tun_fwd.h"
+#include "tun_connect.h"
+#include "tun_knownhosts.h"
+#include "tun_log.h"
+#include "tun_pipe.h"
+#include "tun_socks.h"
+#include "tun_transport.h"
+#include "tun_util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define ACCEPT_BATCH     64
+#define ACCEPT_BACKOFF   1.0  /* seconds without accepting after EMFILE */
+#define SOCKS_TIMEOUT    30.0 /* seconds to send a complete SOCKS request */
+#define SOCKS_BUF_MAX    1024
+#define CONNECT_TIMEOUT  30.0
+
+typedef struct fspec fspec;
+
+typedef struct listener {
+    ev_io io;
+    ev_timer backoff;
+    tun_fwd *f;
+    fspec *fs;
+    int unix_path; /* unlink at close */
+    struct listener *next;
+} listener;
+
+/* A configured forward. */
+struct fspec {
+    tun_reqcb reqcb; /* remote forwards: global request reply */
+    tun_fwd *f;
+    tun_fwdspec spec;
+    int state;       /* 0 pending, 1 active, -1 failed */
+    int allocated;   /* port 0: what the server chose */
+    fspec *next;
+};
+
+enum fc_mode {
+    FC_LOCAL = 1,      /* -L: channel opening, then pipe */
+    FC_SOCKS,          /* -D: reading the SOCKS request from the socket */
+    FC_SOCKS_OPEN,     /* -D: channel opening */
+    FC_REMOTE_CONNECT, /* -R: connecting locally, channel open deferred */
+    FC_RSOCKS,         /* -R dynamic: SOCKS request arriving as channel data */
+    FC_RSOCKS_CONNECT, /* -R dynamic: connecting locally */
+    FC_PIPE,           /* established */
+    FC_STDIO,          /* -W */
+};
+
+typedef struct fconn {
+    tun_pipe pipe; /* first: its tun_chan is the channel's ch_user */
+    tun_fwd *f;
+    fspec *fs;
+    enum fc_mode mode;
+    int fd;
+    uint32_t id;
+    int have_channel; /* a channel id exists (opened or being opened) */
+    tun_socks socks;
+    ssh_buf sbuf;
+    ev_io sio;
+    ev_timer timer;
+    tun_lookup *lookup;
+    tun_connector *connector;
+    char target[320];
+    void (*done)(void *arg, int status); /* -W */
+    void *done_arg;
+    struct fconn *next, *prev;
+} fconn;
+
+struct tun_fwd {
+    struct ev_loop *loop;
+    tun_link *link;
+    tun_resolver *res;
+    const tun_options *o;
+    tun_fwd_hooks hooks;
+    void *arg;
+    listener *listeners;
+    fspec *specs;
+    fconn *conns;
+    int nconns;
+    int pending;
+    int failures;
+};
+
+static void fconn_free(fconn *fc);
+static void start_pipe(fconn *fc);
+static const tun_pipe_hooks pipe_hooks;
+
+/* ---- helpers --------------------------------------------------------------------------- */
+
+static ssh_conn *conn_of(tun_fwd *f)
+{
+    return f->link->c;
+}
+
+static const char *open_reason(uint32_t r)
+{
+    switch (r) {
+    case SSH_OPEN_ADMINISTRATIVELY_PROHIBITED: return "administratively prohibited";
+    case SSH_OPEN_CONNECT_FAILED: return "connect failed";
+    case SSH_OPEN_UNKNOWN_CHANNEL_TYPE: return "unknown channel type";
+    case SSH_OPEN_RESOURCE_SHORTAGE: return "resource shortage";
+    default: return "unknown reason";
+    }
+}
+
+static void settle_check(tun_fwd *f)
+{
+    if (f->pending == 0 && f->hooks.settled)
+        f->hooks.settled(f->arg, f->failures);
+}
+
+static void sockaddr_desc(const struct sockaddr_storage *ss, char *host, size_t hl, int *port)
+{
+    tun_addr a;
+    memcpy(&a.ss, ss, sizeof(*ss));
+    a.len = sizeof(*ss);
+    if (ss->ss_family == AF_UNIX) {
+        snprintf(host, hl, "127.0.0.1"); /* as OpenSSH reports for Unix peers */
+        *port = 65535;
+        return;
+    }
+    tun_addr_str(&a, host, hl);
+    *port = (int)tun_addr_port(&a);
+}
+
+static fconn *fconn_new(tun_fwd *f, fspec *fs, enum fc_mode mode, int fd)
+{
+    fconn *fc = calloc(1, sizeof(*fc));
+    if (fc == NULL)
+        return NULL;
+    fc->f = f;
+    fc->fs = fs;
+    fc->mode = mode;
+    fc->fd = fd;
+    ssh_buf_init(&fc->sbuf, SOCKS_BUF_MAX * 2, 0);
+    tun_pipe_init(&fc->pipe, f->loop, f->link, fd, fd, -1, &pipe_hooks, fc);
+    fc->pipe.is_socket = fd >= 0;
+    fc->pipe.auto_close = 1;
+    ev_init(&fc->sio, NULL);
+    ev_init(&fc->timer, NULL);
+    fc->next = f->conns;
+    if (f->conns)
+        f->conns->prev = fc;
+    f->conns = fc;
+    f->nconns++;
+    return fc;
+}
+
+static void fconn_free(fconn *fc)
+{
+    tun_fwd *f = fc->f;
+    ev_io_stop(f->loop, &fc->sio);
+    ev_timer_stop(f->loop, &fc->timer);
+    if (fc->lookup)
+        tun_resolve_cancel(fc->lookup);
+    if (fc->connector)
+        tun_connect_cancel(fc->connector);
+    tun_link_unblock(f->link, &fc->pipe.base);
+    tun_pipe_free(&fc->pipe); /* closes the socket (is_socket) */
+    if (!fc->pipe.is_socket && fc->fd >= 0 && fc->mode != FC_STDIO)
+        close(fc->fd);
+    ssh_buf_free(&fc->sbuf);
+    if (fc->prev)
+        fc->prev->next = fc->next;
+    else
+        f->conns = fc->next;
+    if (fc->next)
+        fc->next->prev = fc->prev;
+    f->nconns--;
+    void (*done)(void *, int) = fc->done;
+    void *darg = fc->done_arg;
+    free(fc);
+    if (done)
+        done(darg, 0);
+    if (f->nconns == 0 && f->hooks.idle)
+        f->hooks.idle(f->arg);
+}
+
+/* ---- pipe hooks (every established connection) ---------------------------------------- */
+
+static void h_open_result(tun_pipe *p, uint32_t reason, const char *msg)
+{
+    fconn *fc = p->owner;
+    tun_fwd *f = fc->f;
+    if (reason != 0) {
+        tun_error("channel %u: open failed: %s: %s", p->base.id, open_reason(reason),
+                  msg && *msg ? msg : "");
+        if (fc->mode == FC_SOCKS_OPEN) {
+            ssh_buf r;
+            ssh_buf_init(&r, 64, 0);
+            tun_socks_reply(&fc->socks, tun_socks_code_for(reason, msg), &r);
+            if (write(fc->fd, ssh_buf_ptr(&r), r.len) < 0) {
+                /* the client is gone already */
+            }
+            ssh_buf_free(&r);
+        }
+        if (fc->mode == FC_STDIO) {
+            tun_error("stdio forwarding failed");
+            void (*done)(void *, int) = fc->done;
+            void *darg = fc->done_arg;
+            fc->done = NULL;
+            fconn_free(fc);
+            if (done)
+                done(darg, 255);
+            return;
+        }
+        fconn_free(fc);
+        return;
+    }
+    tun_debug2("channel %u: connected to %s", p->base.id, fc->target);
+    if (fc->mode == FC_SOCKS_OPEN) {
+        ssh_buf r;
+        ssh_buf_init(&r, 64, 0);
+        tun_socks_reply(&fc->socks, SOCKS5_OK, &r);
+        /* A fresh socket takes 10 bytes without blocking. */
+        if (write(fc->fd, ssh_buf_ptr(&r), r.len) != (ssize_t)r.len) {
+            ssh_buf_free(&r);
+            ssh_channel_close(conn_of(f), p->base.id);
+            return;
+        }
+        ssh_buf_free(&r);
+        /* Bytes the client sent after its request go first. */
+        if (fc->sbuf.len)
+            ssh_channel_send(conn_of(f), p->base.id, 0, ssh_buf_ptr(&fc->sbuf), fc->sbuf.len);
+        ssh_buf_reset(&fc->sbuf);
+    }
+    if (fc->mode != FC_STDIO)
+        fc->mode = FC_PIPE;
+    tun_pipe_start_input(p);
+}
+
+static void h_closed(tun_pipe *p)
+{
+    fconn *fc = p->owner;
+    tun_debug2("channel %u: closed (%s)", p->base.id, fc->target);
+    fconn_free(fc);
+}
+
+static void h_out_failed(tun_pipe *p, int stream, int err)
+{
+    (void)stream;
+    tun_debug2("channel %u: write to local side failed: %s", p->base.id, strerror(err));
+}
+
+static const tun_pipe_hooks pipe_hooks = {
+    .open_result = h_open_result,
+    .out_failed = h_out_failed,
+    .closed = h_closed,
+};
+
+static void start_pipe(fconn *fc)
+{
+    fc->mode = FC_PIPE;
+    fc->pipe.base.ops = &tun_pipe_ops;
+    tun_pipe_set_fds(&fc->pipe, fc->fd, fc->fd);
+    fc->pipe.is_socket = 1;
+    tun_pipe_start_input(&fc->pipe);
+}
+
+/* ---- -L / -D: accepting ---------------------------------------------------------------- */
+
+static int open_direct(fconn *fc, const char *host, int port, const char *path)
+{
+    tun_fwd *f = fc->f;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char ohost[64] = "127.0.0.1";
+    int oport = 0;
+    if (getpeername(fc->fd, (struct sockaddr *)&ss, &sl) == 0)
+        sockaddr_desc(&ss, ohost, sizeof(ohost), &oport);
+    ssh_channel_open_info info = {0};
+    if (path) {
+        info.kind = SSH_CHAN_DIRECT_STREAMLOCAL;
+        info.path = path;
+        snprintf(fc->target, sizeof(fc->target), "%s", path);
+    } else {
+        info.kind = SSH_CHAN_DIRECT_TCPIP;
+        info.host = host;
+        info.port = (uint32_t)port;
+        info.orig_host = ohost;
+        info.orig_port = (uint32_t)oport;
+        snprintf(fc->target, sizeof(fc->target), "%s:%d", host, port);
+    }
+    int rv = ssh_channel_open(conn_of(f), &info, &fc->pipe.base, &fc->id);
+    if (rv != 0) {
+        tun_error("channel open for %s: %s", fc->target, ssh_strerror(rv));
+        return -1;
+    }
+    fc->pipe.base.id = fc->id;
+    fc->have_channel = 1;
+    tun_debug("Connection to port forwarding: %s from %s port %d", fc->target, ohost, oport);
+    return 0;
+}
+
+static void socks_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    fconn *fc = w->data;
+    tun_debug("SOCKS client %s: no complete request in time", fc->target);
+    fconn_free(fc);
+}
+
+/* -D: read and parse the SOCKS request from the client socket. */
+static void socks_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    fconn *fc = w->data;
+    uint8_t *p;
+    if (ssh_buf_reserve(&fc->sbuf, SOCKS_BUF_MAX, &p) != 0) {
+        fconn_free(fc);
+        return;
+    }
+    ssize_t r = read(fc->fd, p, SOCKS_BUF_MAX);
+    if (r < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (r <= 0) {
+        fconn_free(fc);
+        return;
+    }
+    ssh_buf_commit(&fc->sbuf, (size_t)r);
+    ssh_buf reply;
+    ssh_buf_init(&reply, 64, 0);
+    enum tun_socks_state st;
+    for (;;) {
+        size_t used = 0;
+        st = tun_socks_input(&fc->socks, ssh_buf_ptr(&fc->sbuf), fc->sbuf.len, &used, &reply);
+        ssh_buf_consume(&fc->sbuf, used);
+        if (used == 0 || st == SOCKS_DONE || st == SOCKS_FAILED)
+            break;
+    }
+    if (reply.len && write(fc->fd, ssh_buf_ptr(&reply), reply.len) < 0)
+        st = SOCKS_FAILED;
+    ssh_buf_free(&reply);
+    if (st == SOCKS_FAILED) {
+        tun_debug("SOCKS: %s", fc->socks.error ? fc->socks.error : "failed");
+        fconn_free(fc);
+        return;
+    }
+    if (fc->sbuf.len >= SOCKS_BUF_MAX) {
+        fconn_free(fc);
+        return;
+    }
+    if (st != SOCKS_DONE)
+        return;
+    ev_io_stop(fc->f->loop, &fc->sio);
+    ev_timer_stop(fc->f->loop, &fc->timer);
+    fc->mode = FC_SOCKS_OPEN;
+    tun_debug("SOCKS%d CONNECT %s:%u", fc->socks.version, fc->socks.host, fc->socks.port);
+    if (open_direct(fc, fc->socks.host, fc->socks.port, NULL) != 0) {
+        ssh_buf r2;
+        ssh_buf_init(&r2, 64, 0);
+        tun_socks_reply(&fc->socks, SOCKS5_GENERAL_FAILURE, &r2);
+        if (write(fc->fd, ssh_buf_ptr(&r2), r2.len) < 0) {
+            /* ignore: closing anyway */
+        }
+        ssh_buf_free(&r2);
+        fconn_free(fc);
+    }
+    tun_link_kick(fc->f->link);
+}
+
+static void on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    listener *l = w->data;
+    ev_io_start(loop, &l->io);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)revents;
+    listener *l = (listener *)w;
+    tun_fwd *f = l->f;
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
+        int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /* Out of descriptors: keep serving what we have, try again
+                 * in a while instead of spinning on a ready listener. */
+                tun_error("accept: %s; pausing new connections for %.0fs", strerror(errno),
+                          ACCEPT_BACKOFF);
+                ev_io_stop(loop, w);
+                ev_timer_set(&l->backoff, ACCEPT_BACKOFF, 0.);
+                ev_timer_start(loop, &l->backoff);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                       errno != ECONNABORTED) {
+                tun_debug("accept: %s", strerror(errno));
+            }
+            break;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        const tun_fwdspec *sp = &l->fs->spec;
+        fconn *fc = fconn_new(f, l->fs, sp->dynamic ? FC_SOCKS : FC_LOCAL, fd);
+        if (fc == NULL) {
+            close(fd);
+            continue;
+        }
+        if (sp->dynamic) {
+            tun_socks_init(&fc->socks);
+            snprintf(fc->target, sizeof(fc->target), "socks client fd %d", fd);
+            ev_io_init(&fc->sio, socks_readable, fd, EV_READ);
+            fc->sio.data = fc;
+            ev_io_start(loop, &fc->sio);
+            ev_timer_init(&fc->timer, socks_timeout, SOCKS_TIMEOUT, 0.);
+            fc->timer.data = fc;
+            ev_timer_start(loop, &fc->timer);
+        } else if (open_direct(fc, sp->connect_host, sp->connect_port, sp->connect_path) != 0) {
+            fconn_free(fc);
+        }
+    }
+    tun_link_kick(f->link);
+}
+
+static void add_listener(tun_fwd *f, fspec *fs, int fd, int unix_path)
+{
+    listener *l = calloc(1, sizeof(*l));
+    if (l == NULL) {
+        close(fd);
+        return;
+    }
+    l->f = f;
+    l->fs = fs;
+    l->unix_path = unix_path;
+    ev_io_init(&l->io, on_accept, fd, EV_READ);
+    ev_timer_init(&l->backoff, on_backoff, ACCEPT_BACKOFF, 0.);
+    l->backoff.data = l;
+    ev_io_start(f->loop, &l->io);
+    l->next = f->listeners;
+    f->listeners = l;
+}
+
+static int bind_tcp(tun_fwd *f, fspec *fs, int family, const void *addr, int port,
+                    char *err, size_t errsz)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof(ss));
+    if (family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        memcpy(&s4->sin_addr, addr, 4);
+        sl = sizeof(*s4);
+    } else {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        memcpy(&s6->sin6_addr, addr, 16);
+        sl = sizeof(*s6);
+    }
+    char host[64];
+    inet_ntop(family, addr, host, sizeof(host));
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errsz, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 128) != 0) {
+        snprintf(err, errsz, "bind [%s]:%d: %s", host, port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    tun_debug("Local forwarding listening on %s port %d.", host, port);
+    add_listener(f, fs, fd, 0);
+    return 0;
+}
+
+static int bind_unix(tun_fwd *f, fspec *fs, const char *path, char *err, size_t errsz)
+{
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        snprintf(err, errsz, "unix socket path too long: %s", path);
+        return -1;
+    }
+    strcpy(sun.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errsz, "socket: %s", strerror(errno));
+        return -1;
+    }
+    /* 0600 like OpenSSH's default StreamLocalBindMask 0177. */
+    mode_t old = umask(0177);
+    int rv = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+    umask(old);
+    if (rv != 0 || listen(fd, 128) != 0) {
+        snprintf(err, errsz, "bind %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    add_listener(f, fs, fd, 1);
+    return 0;
+}
+
+/* Bind a local (-L, -D) forward on every address its bind host names. */
+static int bind_local(tun_fwd *f, fspec *fs)
+{
+    const tun_fwdspec *sp = &fs->spec;
+    char err[512] = "", err2[512] = "";
+    if (sp->listen_path) {
+        if (bind_unix(f, fs, sp->listen_path, err, sizeof(err)) == 0)
+            return 0;
+        tun_error("%s", err);
+        return -1;
+    }
+    const char *h = sp->listen_host;
+    int wildcard = (h == NULL && f->o->gateway_ports) || (h && (*h == '\0' || strcmp(h, "*") == 0));
+    int loopback = !wildcard && (h == NULL || strcmp(h, "localhost") == 0);
+    uint8_t a4[4], a6[16];
+    int ok = 0;
+    if (wildcard || loopback) {
+        /* IPv4 and IPv6 listeners where both exist. */
+        inet_pton(AF_INET, wildcard ? "0.0.0.0" : "127.0.0.1", a4);
+        inet_pton(AF_INET6, wildcard ? "::" : "::1", a6);
+        ok += bind_tcp(f, fs, AF_INET, a4, sp->listen_port, err, sizeof(err)) == 0;
+        ok += bind_tcp(f, fs, AF_INET6, a6, sp->listen_port, err2, sizeof(err2)) == 0;
+    } else if (inet_pton(AF_INET, h, a4) == 1) {
+        ok += bind_tcp(f, fs, AF_INET, a4, sp->listen_port, err, sizeof(err)) == 0;
+    } else if (inet_pton(AF_INET6, h, a6) == 1) {
+        ok += bind_tcp(f, fs, AF_INET6, a6, sp->listen_port, err, sizeof(err)) == 0;
+    } else {
+        snprintf(err, sizeof(err), "bind address %s: only numeric addresses, localhost, '*' "
+                 "or an empty address are supported", h);
+    }
+    if (ok > 0) {
+        if (err[0] || err2[0])
+            tun_debug("%s", err[0] ? err : err2);
+        return 0;
+    }
+    if (err[0])
+        tun_error("%s", err);
+    if (err2[0] && strstr(err2, "Address family") == NULL)
+        tun_error("%s", err2);
+    return -1;
+}
+
+/* ---- -R: requests and incoming channels --------------------------------------------------- */
+
+static const char *rfwd_bind_host(const tun_fwdspec *sp)
+{
+    /* OpenSSH: no address means the server's loopback ("localhost"); an
+     * empty one or "*" means every interface (if the server allows). */
+    if (sp->listen_host == NULL)
+        return "localhost";
+    if (strcmp(sp->listen_host, "*") == 0)
+        return "";
+    return sp->listen_host;
+}
+
+static void rfwd_reply(tun_reqcb *r, int ok, const uint8_t *data, size_t len)
+{
+    fspec *fs = (fspec *)r;
+    tun_fwd *f = fs->f;
+    char conn[320];
+    tun_fwdspec_describe_connect(&fs->spec, conn, sizeof(conn));
+    f->pending--;
+    if (!ok) {
+        fs->state = -1;
+        f->failures++;
+        if (fs->spec.listen_path)
+            tun_error("Warning: remote port forwarding failed for listen path %s",
+                      fs->spec.listen_path);
+        else
+            tun_error("Warning: remote port forwarding failed for listen port %d",
+                      fs->spec.listen_port);
+    } else {
+        fs->state = 1;
+        if (fs->spec.listen_port == 0 && len >= 4) {
+            fs->allocated = (int)ssh_peek_u32(data);
+            tun_info("Allocated port %d for remote forward to %s", fs->allocated, conn);
+        }
+        tun_debug("remote forward success for: listen %d, connect %s", fs->spec.listen_port, conn);
+    }
+    settle_check(f);
+}
+
+static fspec *match_remote(tun_fwd *f, const ssh_channel_open_info *info)
+{
+    for (fspec *fs = f->specs; fs; fs = fs->next) {
+        if (fs->spec.kind != TUN_FWD_REMOTE || fs->state != 1)
+            continue;
+        if (info->kind == SSH_CHAN_FORWARDED_STREAMLOCAL) {
+            if (fs->spec.listen_path && info->path && strcmp(fs->spec.listen_path, info->path) == 0)
+                return fs;
+            continue;
+        }
+        if (fs->spec.listen_path)
+            continue;
+        int port = fs->spec.listen_port ? fs->spec.listen_port : fs->allocated;
+        if ((int)info->port == port)
+            return fs;
+    }
+    return NULL;
+}
+
+static void local_connected(void *arg, int fd, const tun_addr *addr, const char *err)
+{
+    (void)addr;
+    fconn *fc = arg;
+    tun_fwd *f = fc->f;
+    fc->connector = NULL;
+    if (fd < 0) {
+        tun_debug("connect_to %s: failed: %s", fc->target, err);
+        if (fc->mode == FC_REMOTE_CONNECT) {
+            ssh_channel_open_fail(conn_of(f), fc->id, SSH_OPEN_CONNECT_FAILED, err);
+            tun_link_kick(f->link);
+            fconn_free(fc);
+        } else { /* FC_RSOCKS_CONNECT: answer the SOCKS client, then close */
+            ssh_buf r;
+            ssh_buf_init(&r, 64, 0);
+            tun_socks_reply(&fc->socks,
+                            strstr(err, "refused") ? SOCKS5_CONN_REFUSED : SOCKS5_HOST_UNREACHABLE, &r);
+            ssh_channel_send(conn_of(f), fc->id, 0, ssh_buf_ptr(&r), r.len);
+            ssh_buf_free(&r);
+            ssh_channel_close(conn_of(f), fc->id);
+            tun_link_kick(f->link);
+        }
+        return;
+    }
+    fc->fd = fd;
+    if (fc->mode == FC_REMOTE_CONNECT) {
+        tun_pipe_set_fds(&fc->pipe, fd, fd);
+        fc->pipe.is_socket = 1;
+        if (ssh_channel_open_confirm(conn_of(f), fc->id, &fc->pipe.base) != 0) {
+            fconn_free(fc);
+            return;
+        }
+        fc->pipe.base.open = 1;
+        fc->mode = FC_PIPE;
+        tun_pipe_start_input(&fc->pipe);
+    } else {
+        ssh_buf r;
+        ssh_buf_init(&r, 64, 0);
+        tun_socks_reply(&fc->socks, SOCKS5_OK, &r);
+        ssh_channel_send(conn_of(f), fc->id, 0, ssh_buf_ptr(&r), r.len);
+        ssh_buf_free(&r);
+        /* Whatever followed the request goes to the new socket. */
+        if (fc->sbuf.len && write(fd, ssh_buf_ptr(&fc->sbuf), fc->sbuf.len) < 0) {
+            /* the pipe will notice the broken socket */
+        }
+        ssh_buf_reset(&fc->sbuf);
+        start_pipe(fc);
+    }
+    tun_link_kick(f->link);
+}
+
+static int connect_unix_path(const char *path)
+{
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    strcpy(sun.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static void local_resolved(void *arg, const tun_addr *addrs, size_t n, const char *err)
+{
+    fconn *fc = arg;
+    fc->lookup = NULL;
+    if (n == 0) {
+        local_connected(fc, -1, NULL, err);
+        return;
+    }
+    fc->connector = tun_connect_start(fc->f->loop, addrs, n, CONNECT_TIMEOUT, local_connected, fc);
+    if (fc->connector == NULL)
+        local_connected(fc, -1, NULL, "out of memory");
+}
+
+/* Connect to host:port or a Unix path on our side, then local_connected. */
+static void connect_local(fconn *fc, const char *host, int port, const char *path)
+{
+    if (path) {
+        snprintf(fc->target, sizeof(fc->target), "%s", path);
+        int fd = connect_unix_path(path);
+        local_connected(fc, fd, NULL, fd < 0 ? strerror(errno) : NULL);
+        return;
+    }
+    snprintf(fc->target, sizeof(fc->target), "%s port %d", host, port);
+    fc->lookup = tun_resolve(fc->f->res, host, (unsigned)port, AF_UNSPEC, local_resolved, fc);
+    if (fc->lookup == NULL)
+        local_connected(fc, -1, NULL, "out of memory");
+}
+
+/* PermitRemoteOpen: which destinations a dynamic -R may reach. */
+static int remote_open_allowed(tun_fwd *f, const char *host, int port)
+{
+    const char *pro = f->o->permit_remote_open;
+    if (pro == NULL || strcmp(pro, "any") == 0)
+        return 1;
+    if (strcmp(pro, "none") == 0)
+        return 0;
+    char list[2048], *save = NULL;
+    snprintf(list, sizeof(list), "%s", pro);
+    for (char *t = strtok_r(list, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+        char *colon = strrchr(t, ':');
+        if (colon == NULL)
+            continue;
+        *colon = '\0';
+        const char *h = t;
+        size_t hl = strlen(h);
+        char hb[512];
+        if (h[0] == '[' && hl > 1 && h[hl - 1] == ']') {
+            snprintf(hb, sizeof(hb), "%.*s", (int)(hl - 2), h + 1);
+            h = hb;
+        }
+        int portok = strcmp(colon + 1, "*") == 0 || atoi(colon + 1) == port;
+        if (portok && tun_match_pattern(host, h))
+            return 1;
+    }
+    return 0;
+}
+
+/* Dynamic -R: SOCKS request bytes arrive as channel data. */
+static void rsocks_data(tun_chan *ch, int stream, const uint8_t *d, size_t n)
+{
+    fconn *fc = (fconn *)ch;
+    tun_fwd *f = fc->f;
+    ssh_channel_consumed(conn_of(f), ch->id, n);
+    if (stream != 0 || fc->mode != FC_RSOCKS) {
+        if (fc->mode == FC_RSOCKS_CONNECT && ssh_buf_put(&fc->sbuf, d, n) != 0)
+            ssh_channel_close(conn_of(f), ch->id);
+        return;
+    }
+    if (ssh_buf_put(&fc->sbuf, d, n) != 0) {
+        ssh_channel_close(conn_of(f), ch->id);
+        return;
+    }
+    ssh_buf reply;
+    ssh_buf_init(&reply, 64, 0);
+    enum tun_socks_state st;
+    for (;;) {
+        size_t used = 0;
+        st = tun_socks_input(&fc->socks, ssh_buf_ptr(&fc->sbuf), fc->sbuf.len, &used, &reply);
+        ssh_buf_consume(&fc->sbuf, used);
+        if (used == 0 || st == SOCKS_DONE || st == SOCKS_FAILED)
+            break;
+    }
+    if (reply.len)
+        ssh_channel_send(conn_of(f), ch->id, 0, ssh_buf_ptr(&reply), reply.len);
+    ssh_buf_free(&reply);
+    if (st == SOCKS_FAILED) {
+        tun_debug("dynamic remote forward: %s", fc->socks.error);
+        ssh_channel_close(conn_of(f), ch->id);
+        return;
+    }
+    if (st != SOCKS_DONE)
+        return;
+    if (!remote_open_allowed(f, fc->socks.host, fc->socks.port)) {
+        tun_error("Rejected connection to %s:%u: not permitted by PermitRemoteOpen",
+                  fc->socks.host, fc->socks.port);
+        ssh_buf r;
+        ssh_buf_init(&r, 64, 0);
+        tun_socks_reply(&fc->socks, SOCKS5_NOT_ALLOWED, &r);
+        ssh_channel_send(conn_of(f), ch->id, 0, ssh_buf_ptr(&r), r.len);
+        ssh_buf_free(&r);
+        ssh_channel_close(conn_of(f), ch->id);
+        return;
+    }
+    fc->mode = FC_RSOCKS_CONNECT;
+    connect_local(fc, fc->socks.host, fc->socks.port, NULL);
+}
+
+static void rsocks_closed(tun_chan *ch)
+{
+    fconn_free((fconn *)ch);
+}
+
+static void rsocks_eof(tun_chan *ch)
+{
+    fconn *fc = (fconn *)ch;
+    if (fc->mode == FC_RSOCKS)
+        ssh_channel_close(conn_of(fc->f), ch->id);
+}
+
+static const tun_chan_ops rsocks_ops = {
+    .data = rsocks_data,
+    .eof = rsocks_eof,
+    .closed = rsocks_closed,
+};
+
+int tun_fwd_channel_open(tun_fwd *f, uint32_t id, const ssh_channel_open_info *info,
+                         const char **why)
+{
+    fspec *fs = match_remote(f, info);
+    if (fs == NULL) {
+        tun_error("Received request to connect to %s:%u, but the request was denied.",
+                  info->host ? info->host : (info->path ? info->path : "?"), info->port);
+        *why = "no such forward";
+        return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+    }
+    const tun_fwdspec *sp = &fs->spec;
+    if (sp->dynamic) {
+        fconn *fc = fconn_new(f, fs, FC_RSOCKS, -1);
+        if (fc == NULL) {
+            *why = "out of memory";
+            return -SSH_OPEN_RESOURCE_SHORTAGE;
+        }
+        fc->id = id;
+        fc->pipe.base.id = id;
+        fc->pipe.base.open = 1;
+        fc->pipe.base.ops = &rsocks_ops;
+        fc->have_channel = 1;
+        tun_socks_init(&fc->socks);
+        snprintf(fc->target, sizeof(fc->target), "dynamic remote forward");
+        ssh_channel_set_user(conn_of(f), id, &fc->pipe.base);
+        return 0;
+    }
+    fconn *fc = fconn_new(f, fs, FC_REMOTE_CONNECT, -1);
+    if (fc == NULL) {
+        *why = "out of memory";
+        return -SSH_OPEN_RESOURCE_SHORTAGE;
+    }
+    fc->id = id;
+    fc->pipe.base.id = id;
+    fc->have_channel = 1;
+    ssh_channel_set_user(conn_of(f), id, &fc->pipe.base);
+    tun_debug("client_request_forwarded_tcpip: listen %s port %u, originator %s port %u",
+              info->host ? info->host : "", info->port, info->orig_host ? info->orig_host : "",
+              info->orig_port);
+    connect_local(fc, sp->connect_host, sp->connect_port, sp->connect_path);
+    /* The answer comes when the local connect finishes (it may already
+     * have: a Unix socket path connects at once). */
+    return SSH_DEFERRED;
+}
+
+/* ---- -W ----------------------------------------------------------------------------------------- */
+
+int tun_fwd_stdio(tun_fwd *f, const char *host, int port, void (*done)(void *arg, int status),
+                  void *arg)
+{
+    fconn *fc = fconn_new(f, NULL, FC_STDIO, -1);
+    if (fc == NULL)
+        return -1;
+    tun_pipe_set_fds(&fc->pipe, 0, 1);
+    fc->pipe.is_socket = 0;
+    fc->pipe.auto_close = 1;
+    fc->done = done;
+    fc->done_arg = arg;
+    if (!isatty(0))
+        tun_set_nonblock(0, 1);
+    if (!isatty(1))
+        tun_set_nonblock(1, 1);
+    snprintf(fc->target, sizeof(fc->target), "%s:%d", host, port);
+    ssh_channel_open_info info = {.kind = SSH_CHAN_DIRECT_TCPIP, .host = host,
+                                  .port = (uint32_t)port, .orig_host = "127.0.0.1",
+                                  .orig_port = 65535};
+    int rv = ssh_channel_open(conn_of(f), &info, &fc->pipe.base, &fc->id);
+    if (rv != 0) {
+        fc->done = NULL;
+        fconn_free(fc);
+        return -1;
+    }
+    fc->pipe.base.id = fc->id;
+    fc->have_channel = 1;
+    return 0;
+}
+
+/* ---- setup ---------------------------------------------------------------------------------------- */
+
+tun_fwd *tun_fwd_new(struct ev_loop *loop, tun_link *link, tun_resolver *res,
+                     const tun_options *o, const tun_fwd_hooks *hooks, void *arg)
+{
+    tun_fwd *f = calloc(1, sizeof(*f));
+    if (f == NULL)
+        return NULL;
+    f->loop = loop;
+    f->link = link;
+    f->res = res;
+    f->o = o;
+    if (hooks)
+        f->hooks = *hooks;
+    f->arg = arg;
+    return f;
+}
+
+static int spec_copy(tun_fwdspec *d, const tun_fwdspec *s)
+{
+    *d = *s;
+    d->listen_host = s->listen_host ? strdup(s->listen_host) : NULL;
+    d->listen_path = s->listen_path ? strdup(s->listen_path) : NULL;
+    d->connect_host = s->connect_host ? strdup(s->connect_host) : NULL;
+    d->connect_path = s->connect_path ? strdup(s->connect_path) : NULL;
+    return 0;
+}
+
+int tun_fwd_add(tun_fwd *f, const tun_fwdspec *spec)
+{
+    fspec *fs = calloc(1, sizeof(*fs));
+    if (fs == NULL)
+        return -1;
+    fs->f = f;
+    fs->reqcb.fn = rfwd_reply;
+    spec_copy(&fs->spec, spec);
+    fs->next = f->specs;
+    f->specs = fs;
+    char l[320];
+    tun_fwdspec_describe_listen(spec, l, sizeof(l));
+    if (spec->kind == TUN_FWD_REMOTE) {
+        int rv = spec->listen_path
+                     ? ssh_global_streamlocal_forward(conn_of(f), 0, spec->listen_path, &fs->reqcb)
+                     : ssh_global_tcpip_forward(conn_of(f), 0, rfwd_bind_host(spec),
+                                                (uint32_t)spec->listen_port, &fs->reqcb);
+        if (rv != 0) {
+            fs->state = -1;
+            f->failures++;
+            tun_error("remote forward %s: %s", l, ssh_strerror(rv));
+            return -1;
+        }
+        f->pending++;
+        tun_debug("Remote connections from %s forwarded to local address", l);
+        return 0;
+    }
+    if (bind_local(f, fs) != 0) {
+        fs->state = -1;
+        f->failures++;
+        tun_error("Could not request local forwarding.");
+        return -1;
+    }
+    fs->state = 1;
+    return 0;
+}
+
+static int spec_same_listen(const tun_fwdspec *a, const tun_fwdspec *b)
+{
+    if (a->kind != b->kind)
+        return 0;
+    if (a->listen_path || b->listen_path)
+        return a->listen_path && b->listen_path && strcmp(a->listen_path, b->listen_path) == 0;
+    if (a->listen_port != b->listen_port)
+        return 0;
+    const char *ha = a->listen_host ? a->listen_host : "";
+    const char *hb = b->listen_host ? b->listen_host : "";
+    return b->listen_host == NULL || strcmp(ha, hb) == 0;
+}
+
+static void listener_close(tun_fwd *f, listener *l)
+{
+    ev_io_stop(f->loop, &l->io);
+    ev_timer_stop(f->loop, &l->backoff);
+    close(l->io.fd);
+    if (l->unix_path && l->fs->spec.listen_path)
+        unlink(l->fs->spec.listen_path);
+}
+
+int tun_fwd_cancel(tun_fwd *f, const tun_fwdspec *spec)
+{
+    int found = 0;
+    for (fspec *fs = f->specs; fs; fs = fs->next) {
+        if (fs->state != 1 || !spec_same_listen(&fs->spec, spec))
+            continue;
+        found = 1;
+        fs->state = -1;
+        if (fs->spec.kind == TUN_FWD_REMOTE) {
+            if (fs->spec.listen_path)
+                ssh_global_streamlocal_forward(conn_of(f), 1, fs->spec.listen_path, NULL);
+            else
+                ssh_global_tcpip_forward(conn_of(f), 1, rfwd_bind_host(&fs->spec),
+                                         (uint32_t)(fs->spec.listen_port ? fs->spec.listen_port
+                                                                         : fs->allocated),
+                                         NULL);
+            continue;
+        }
+        for (listener **pp = &f->listeners; *pp;) {
+            listener *l = *pp;
+            if (l->fs == fs) {
+                *pp = l->next;
+                listener_close(f, l);
+                free(l);
+            } else {
+                pp = &l->next;
+            }
+        }
+    }
+    tun_link_kick(f->link);
+    return found ? 0 : -1;
+}
+
+int tun_fwd_allocated_port(const tun_fwd *f, const tun_fwdspec *spec)
+{
+    for (fspec *fs = f->specs; fs; fs = fs->next)
+        if (fs->spec.kind == TUN_FWD_REMOTE && spec_same_listen(&fs->spec, spec))
+            return fs->allocated;
+    return 0;
+}
+
+int tun_fwd_active(const tun_fwd *f)
+{
+    return f->nconns;
+}
+
+int tun_fwd_pending(const tun_fwd *f)
+{
+    return f->pending;
+}
+
+void tun_fwd_free(tun_fwd *f)
+{
+    if (f == NULL)
+        return;
+    f->hooks.idle = NULL;
+    while (f->listeners) {
+        listener *l = f->listeners;
+        f->listeners = l->next;
+        listener_close(f, l);
+        free(l);
+    }
+    while (f->conns) {
+        fconn *fc = f->conns;
+        fc->done = NULL;
+        fconn_free(fc);
+    }
+    while (f->specs) {
+        fspec *fs = f->specs;
+        f->specs = fs->next;
+        tun_fwdspec_free(&fs->spec);
+        free(fs);
+    }
+    free(f);
+}

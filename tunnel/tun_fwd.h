@@ -1,0 +1,68 @@
+/*
+ * tun_fwd.h - port forwarding over one SSH connection: local listeners
+ * (-L, -D), remote forwards (-R, including port 0 and dynamic SOCKS),
+ * Unix-socket variants, and the incoming forwarded-tcpip /
+ * forwarded-streamlocal channels they produce.
+ *
+ * Every forwarded connection is a tun_pipe between a socket and a channel,
+ * so flow control is the pipe's: a socket is read only while the peer's
+ * window is open and the connection's output is not backed up; window is
+ * granted only for bytes written to the socket.
+ */
+#ifndef SSHTUN_TUN_FWD_H
+#define SSHTUN_TUN_FWD_H
+
+#include <ev.h>
+
+#include "tun_chan.h"
+#include "tun_fwdspec.h"
+#include "tun_options.h"
+#include "tun_resolve.h"
+
+typedef struct tun_fwd tun_fwd;
+
+/* Something that waits for a global request reply: the client's
+ * global_reply callback calls fn for the req_user it gave. */
+typedef struct tun_reqcb {
+    void (*fn)(struct tun_reqcb *r, int ok, const uint8_t *data, size_t len);
+} tun_reqcb;
+
+typedef struct tun_fwd_hooks {
+    /* Every forward added so far has been set up or has failed (remote
+     * requests answered); `failures` counts the failed ones. */
+    void (*settled)(void *arg, int failures);
+    /* The last forwarded connection closed. */
+    void (*idle)(void *arg);
+} tun_fwd_hooks;
+
+tun_fwd *tun_fwd_new(struct ev_loop *loop, tun_link *link, tun_resolver *res,
+                     const tun_options *o, const tun_fwd_hooks *hooks, void *arg);
+/* Stop listening, close every forwarded connection's socket. */
+void tun_fwd_free(tun_fwd *f);
+
+/* Start a forward.  Local: bind now (returns -1 if no address could be
+ * bound, after a message).  Remote: send the request (answer later).
+ * `spec` is copied. */
+int tun_fwd_add(tun_fwd *f, const tun_fwdspec *spec);
+/* Stop a forward matching `spec` (listen side); 0 if found. */
+int tun_fwd_cancel(tun_fwd *f, const tun_fwdspec *spec);
+/* The port the server allocated for a remote forward with port 0 (0 while
+ * unknown), for the forward matching `spec`. */
+int tun_fwd_allocated_port(const tun_fwd *f, const tun_fwdspec *spec);
+
+/* The engine's channel_open callback for forwarded-tcpip and
+ * forwarded-streamlocal@openssh.com (same return convention). */
+int tun_fwd_channel_open(tun_fwd *f, uint32_t id, const ssh_channel_open_info *info,
+                         const char **why);
+
+/* Forwarded connections currently open. */
+int tun_fwd_active(const tun_fwd *f);
+/* Forwards still waiting for their remote reply. */
+int tun_fwd_pending(const tun_fwd *f);
+
+/* -W host:port: bridge stdin/stdout to one direct-tcpip channel.  `done`
+ * runs with the exit status when it ends. */
+int tun_fwd_stdio(tun_fwd *f, const char *host, int port, void (*done)(void *arg, int status),
+                  void *arg);
+
+#endif
