@@ -3,7 +3,7 @@
 # missing (apt-get; needs root or sudo) so a ready machine pays nothing.
 sshtun_install_deps() {
     local pkgs="gcc make cmake pkg-config libssl-dev libc-ares-dev libev-dev libcmocka-dev \
-openssh-server openssh-client socat curl"
+openssh-server openssh-client socat curl python3 procps"
     local missing=""
     for p in $pkgs; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -486,16 +486,19 @@ static int bind_tcp(tun_fwd *f, fspec *fs, int family, const void *addr, int por
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         snprintf(err, errsz, "socket: %s", strerror(errno));
-        return -1;
+        return errno == EAFNOSUPPORT ? -2 : -1;
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 128) != 0) {
-        snprintf(err, errsz, "bind [%s]:%d: %s", host, port, strerror(errno));
+        int e = errno;
+        snprintf(err, errsz, "bind [%s]:%d: %s", host, port, strerror(e));
         close(fd);
-        return -1;
+        /* A missing address family is not a failure of the forward; a
+         * port taken by someone else is. */
+        return (e == EADDRNOTAVAIL || e == EAFNOSUPPORT) ? -2 : -1;
     }
     tun_debug("Local forwarding listening on %s port %d.", host, port);
     add_listener(f, fs, fd, 0);
@@ -530,7 +533,27 @@ static int bind_unix(tun_fwd *f, fspec *fs, const char *path, char *err, size_t 
     return 0;
 }
 
-/* Bind a local (-L, -D) forward on every address its bind host names. */
+static void close_listeners_of(tun_fwd *f, fspec *fs)
+{
+    for (listener **pp = &f->listeners; *pp;) {
+        listener *l = *pp;
+        if (l->fs == fs) {
+            *pp = l->next;
+            ev_io_stop(f->loop, &l->io);
+            ev_timer_stop(f->loop, &l->backoff);
+            close(l->io.fd);
+            free(l);
+        } else {
+            pp = &l->next;
+        }
+    }
+}
+
+/* Bind a local (-L, -D) forward on every address its bind host names.
+ * Loopback and wildcard mean both IPv4 and IPv6 where both exist; an
+ * address family the host lacks is skipped, but a port already taken on
+ * any of the addresses fails the forward (OpenSSH would keep the half
+ * that bound, silently sending some clients elsewhere). */
 static int bind_local(tun_fwd *f, fspec *fs)
 {
     const tun_fwdspec *sp = &fs->spec;
@@ -545,30 +568,31 @@ static int bind_local(tun_fwd *f, fspec *fs)
     int wildcard = (h == NULL && f->o->gateway_ports) || (h && (*h == '\0' || strcmp(h, "*") == 0));
     int loopback = !wildcard && (h == NULL || strcmp(h, "localhost") == 0);
     uint8_t a4[4], a6[16];
-    int ok = 0;
+    int r1 = -2, r2 = -2;
     if (wildcard || loopback) {
-        /* IPv4 and IPv6 listeners where both exist. */
         inet_pton(AF_INET, wildcard ? "0.0.0.0" : "127.0.0.1", a4);
         inet_pton(AF_INET6, wildcard ? "::" : "::1", a6);
-        ok += bind_tcp(f, fs, AF_INET, a4, sp->listen_port, err, sizeof(err)) == 0;
-        ok += bind_tcp(f, fs, AF_INET6, a6, sp->listen_port, err2, sizeof(err2)) == 0;
+        r1 = bind_tcp(f, fs, AF_INET, a4, sp->listen_port, err, sizeof(err));
+        r2 = bind_tcp(f, fs, AF_INET6, a6, sp->listen_port, err2, sizeof(err2));
     } else if (inet_pton(AF_INET, h, a4) == 1) {
-        ok += bind_tcp(f, fs, AF_INET, a4, sp->listen_port, err, sizeof(err)) == 0;
+        r1 = bind_tcp(f, fs, AF_INET, a4, sp->listen_port, err, sizeof(err));
     } else if (inet_pton(AF_INET6, h, a6) == 1) {
-        ok += bind_tcp(f, fs, AF_INET6, a6, sp->listen_port, err, sizeof(err)) == 0;
+        r1 = bind_tcp(f, fs, AF_INET6, a6, sp->listen_port, err, sizeof(err));
     } else {
         snprintf(err, sizeof(err), "bind address %s: only numeric addresses, localhost, '*' "
                  "or an empty address are supported", h);
+        r1 = -1;
     }
-    if (ok > 0) {
+    if (r1 != -1 && r2 != -1 && (r1 == 0 || r2 == 0)) {
         if (err[0] || err2[0])
             tun_debug("%s", err[0] ? err : err2);
         return 0;
     }
-    if (err[0])
+    if (r1 != 0 && err[0])
         tun_error("%s", err);
-    if (err2[0] && strstr(err2, "Address family") == NULL)
+    if (r2 != 0 && err2[0] && r2 == -1)
         tun_error("%s", err2);
+    close_listeners_of(f, fs);
     return -1;
 }
 

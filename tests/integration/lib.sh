@@ -39,6 +39,8 @@ it_init() {
 
 it_cleanup() {
     local rc=$?
+    for p in ${BG_PIDS:-}; do kill "$p" 2>/dev/null; done
+    for p in ${BG_PIDS:-}; do wait "$p" 2>/dev/null; done
     if [ -n "${SSHD_PID:-}" ]; then
         kill "$SSHD_PID" 2>/dev/null
         wait "$SSHD_PID" 2>/dev/null
@@ -116,6 +118,44 @@ it_sshtun() {
     timeout 60 "$SSHTUN" -F none -p "$PORT" -l "$USER_NAME" -i "$T/user_ed25519" \
         -o UserKnownHostsFile="$T/known_hosts" -o GlobalKnownHostsFile=/dev/null \
         -o StrictHostKeyChecking=yes -o BatchMode=yes "$@"
+}
+
+# it_bg <logfile> cmd...: start a background peer that prints "ready" when
+# listening; waits for that line (10 s at most).  Sets BG_PID.
+it_bg() {
+    local log=$1
+    shift
+    "$@" > "$log" 2>&1 &
+    BG_PID=$!
+    BG_PIDS="${BG_PIDS:-} $BG_PID"
+    for _ in $(seq 1 200); do
+        grep -q '^ready' "$log" 2>/dev/null && return 0
+        kill -0 "$BG_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "FAIL: background peer did not start: $*"; cat "$log"; exit 1
+}
+
+# it_wait_port <port>: wait until something listens on 127.0.0.1:port.
+it_wait_port() {
+    for _ in $(seq 1 200); do
+        (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# it_sshtun_pid <background pid>: the sshtun process under it (it_sshtun
+# runs it through timeout(1) in a subshell).
+it_sshtun_pid() {
+    local p=$1 k
+    for _ in 1 2 3 4; do
+        [ "$(cat /proc/$p/comm 2>/dev/null)" = sshtun ] && { echo "$p"; return; }
+        k=$(pgrep -P "$p" | head -1)
+        [ -n "$k" ] || break
+        p=$k
+    done
+    echo "$p"
 }
 
 it_pass() { PASSES=$((PASSES + 1)); echo "ok: $*"; }

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# it_forward.sh - port forwarding against a real sshd on 127.0.0.1, with
+# echo/sink/firehose peers from netutil.py: bulk data both ways with sha256
+# checks, 300 concurrent connections, -R fixed and port 0, SOCKS4a/SOCKS5
+# through curl (and a SOCKS5 failure reply), -W, Unix sockets, exec
+# alongside -L, refused targets, ExitOnForwardFailure, ServerAliveInterval
+# against a stopped server, and a slow reader beside a fast transfer.
+. "$(dirname "$0")/lib.sh"
+it_init "$1"
+it_start_sshd "StreamLocalBindUnlink yes" "GatewayPorts clientspecified"
+it_known_hosts
+NU="python3 $(dirname "$0")/netutil.py"
+
+EP=$(it_free_port);  it_bg "$T/echo.log" $NU echo "$EP"
+SP=$(it_free_port);  it_bg "$T/sink.log" $NU sink "$SP" "$T/sink.out"
+FP=$(it_free_port);  it_bg "$T/fire.log" $NU firehose "$FP"
+mkdir -p "$T/www" && head -c 100000 /dev/urandom > "$T/www/file"
+HP=$(it_free_port)
+(cd "$T/www" && exec python3 -m http.server "$HP" --bind 127.0.0.1) >"$T/http.log" 2>&1 &
+BG_PIDS="$BG_PIDS $!"
+it_wait_port "$HP" || it_fail "http server did not start"
+WANT_FILE=$(sha256sum < "$T/www/file" | cut -d' ' -f1)
+CLOSED=$(it_free_port)
+
+LP1=$(it_free_port); LP2=$(it_free_port); LP3=$(it_free_port); DP=$(it_free_port)
+RP1=$(it_free_port); RDP=$(it_free_port)
+it_sshtun -N -o ExitOnForwardFailure=yes \
+    -L "$LP1:127.0.0.1:$SP" -L "$LP2:127.0.0.1:$EP" -L "$LP3:127.0.0.1:$CLOSED" \
+    -L "$T/l.sock:127.0.0.1:$EP" -D "$DP" \
+    -R "$RP1:127.0.0.1:$SP" -R "0:127.0.0.1:$EP" -R "$T/r.sock:127.0.0.1:$EP" -R "$RDP" \
+    127.0.0.1 2>"$T/tun.err" &
+TUN=$!
+BG_PIDS="$BG_PIDS $TUN"
+it_wait_port "$LP1" && it_wait_port "$RDP" || { it_fail "forwards did not come up"; cat "$T/tun.err"; }
+
+# ---- bulk data both ways ---------------------------------------------------------
+sent=$(timeout 120 $NU source "$LP1" $((128 * 1024 * 1024)) 1)
+sleep 0.5
+got=$(tail -1 "$T/sink.out" | cut -d' ' -f1)
+it_check "128 MiB through -L (sha256)" "$sent" "$got"
+sent=$(timeout 120 $NU source "$RP1" $((128 * 1024 * 1024)) 2)
+sleep 0.5
+got=$(tail -1 "$T/sink.out" | cut -d' ' -f1)
+it_check "128 MiB through -R (sha256)" "$sent" "$got"
+
+# ---- many connections -------------------------------------------------------------
+out=$(timeout 120 $NU roundtrip "$LP2" 300 20 2>&1)
+it_check "300 concurrent connections through -L, 20 round trips each" "ok" "$out"
+
+# ---- remote forwards ------------------------------------------------------------------
+out=$(timeout 30 $NU roundtrip "$RP1" 1 1 2>&1 | head -1)
+ALLOC=$(sed -n 's/^Allocated port \([0-9]*\) for remote forward to 127.0.0.1:'"$EP"'$/\1/p' "$T/tun.err")
+if [ -n "$ALLOC" ]; then
+    it_pass "-R 0 prints the allocated port ($ALLOC)"
+    out=$(timeout 30 $NU roundtrip "$ALLOC" 10 10 2>&1)
+    it_check "traffic through the allocated port" "ok" "$out"
+else
+    it_fail "-R 0: no 'Allocated port' line: $(cat "$T/tun.err")"
+fi
+
+# ---- Unix sockets ------------------------------------------------------------------------
+out=$(timeout 30 $NU roundtrip "$T/l.sock" 5 10 2>&1)
+it_check "unix-socket -L" "ok" "$out"
+out=$(timeout 30 $NU roundtrip "$T/r.sock" 5 10 2>&1)
+it_check "unix-socket -R" "ok" "$out"
+
+# ---- SOCKS ---------------------------------------------------------------------------------
+got=$(timeout 30 curl -s --socks5-hostname "127.0.0.1:$DP" "http://localhost:$HP/file" | sha256sum | cut -d' ' -f1)
+it_check "SOCKS5 (curl --socks5-hostname)" "$WANT_FILE" "$got"
+got=$(timeout 30 curl -s --socks4a "127.0.0.1:$DP" "http://localhost:$HP/file" | sha256sum | cut -d' ' -f1)
+it_check "SOCKS4a (curl --socks4a)" "$WANT_FILE" "$got"
+got=$(timeout 30 curl -s --socks5 "127.0.0.1:$DP" "http://127.0.0.1:$HP/file" | sha256sum | cut -d' ' -f1)
+it_check "SOCKS5 with an IPv4 address" "$WANT_FILE" "$got"
+timeout 30 curl -sS --socks5-hostname "127.0.0.1:$DP" "http://localhost:$CLOSED/" 2>"$T/curl.err"
+rc=$?
+if [ "$rc" = 97 ] && grep -q "(5)" "$T/curl.err"; then
+    it_pass "SOCKS5 failure reply for a refused target (REP 5)"
+else
+    it_fail "SOCKS5 refused target: rc=$rc $(cat "$T/curl.err")"
+fi
+got=$(timeout 30 curl -s --socks5-hostname "127.0.0.1:$RDP" "http://localhost:$HP/file" | sha256sum | cut -d' ' -f1)
+it_check "dynamic -R (reverse SOCKS)" "$WANT_FILE" "$got"
+
+# ---- a refused target is reported, the forward stays up -------------------------------------
+timeout 10 socat -u OPEN:/dev/null TCP:127.0.0.1:$LP3 2>/dev/null
+sleep 0.5
+grep -q "open failed: connect failed: Connection refused" "$T/tun.err" &&
+    it_pass "refused target reported" || it_fail "refused target: $(cat "$T/tun.err")"
+out=$(timeout 30 $NU roundtrip "$LP2" 3 3 2>&1)
+it_check "forwards keep working after a refusal" "ok" "$out"
+kill -0 "$TUN" 2>/dev/null && it_pass "tunnel still running" || it_fail "tunnel died"
+
+# ---- slow reader beside a fast transfer ----------------------------------------------------
+LF=$(it_free_port)
+it_sshtun -N -L "$LF:127.0.0.1:$FP" -L "$((LF + 1)):127.0.0.1:$SP" 127.0.0.1 2>"$T/slow.err" &
+SLOWTUN=$!
+BG_PIDS="$BG_PIDS $SLOWTUN"
+it_wait_port "$((LF + 1))" || it_fail "slow-reader tunnel did not start"
+$NU slowread "$LF" 15 20000 > "$T/slow.out" &
+SR=$!
+sleep 1
+start=$(date +%s)
+sent=$(timeout 60 $NU source "$((LF + 1))" $((64 * 1024 * 1024)) 3)
+took=$(($(date +%s) - start))
+sleep 0.5
+got=$(tail -1 "$T/sink.out" | cut -d' ' -f1)
+it_check "64 MiB beside a slow reader (sha256)" "$sent" "$got"
+[ "$took" -le 30 ] && it_pass "fast transfer not stalled by the slow reader (${took}s)" ||
+    it_fail "fast transfer took ${took}s"
+rss=$(awk '/VmRSS/ {print $2}' /proc/$(it_sshtun_pid "$SLOWTUN")/status)
+[ "${rss:-999999}" -lt 200000 ] && it_pass "memory stays bounded with a slow reader (${rss} kB)" ||
+    it_fail "RSS ${rss} kB with a slow reader"
+wait "$SR"
+kill "$SLOWTUN"
+
+# ---- exec alongside -L -----------------------------------------------------------------------
+LP4=$(it_free_port)
+it_sshtun -L "$LP4:127.0.0.1:$EP" 127.0.0.1 'sleep 2; exit 5' </dev/null 2>/dev/null &
+EX=$!
+it_wait_port "$LP4"
+out=$(timeout 30 $NU roundtrip "$LP4" 5 5 2>&1)
+it_check "tunnel carries traffic while the command runs" "ok" "$out"
+wait "$EX"
+it_check "exit status of the command with -L" 5 "$?"
+
+# ---- -W --------------------------------------------------------------------------------------
+out=$(echo "through -W" | it_sshtun -W "127.0.0.1:$EP" 127.0.0.1)
+it_check "-W bridges stdin/stdout" "through -W" "$out"
+it_sshtun -W "127.0.0.1:$CLOSED" 127.0.0.1 </dev/null 2>"$T/w.err"
+it_check "-W to a refused target exits 255" 255 "$?"
+
+# ---- ExitOnForwardFailure ------------------------------------------------------------------------
+start=$(date +%s)
+it_sshtun -N -o ExitOnForwardFailure=yes -L "$EP:127.0.0.1:$EP" 127.0.0.1 2>"$T/eoff.err"
+rc=$?
+took=$(($(date +%s) - start))
+it_check "ExitOnForwardFailure with a busy port exits 255" 255 "$rc"
+[ "$took" -le 5 ] && it_pass "and quickly (${took}s)" || it_fail "took ${took}s"
+grep -q "Address already in use" "$T/eoff.err" && it_pass "bind failure named" || it_fail "$(cat "$T/eoff.err")"
+it_sshtun -N -L "$EP:127.0.0.1:$EP" 127.0.0.1 2>"$T/warn.err" &
+W=$!
+sleep 1.5
+kill -0 "$W" 2>/dev/null && it_pass "without ExitOnForwardFailure a bind failure only warns" ||
+    it_fail "exited on a bind failure without ExitOnForwardFailure"
+kill "$W" 2>/dev/null; wait "$W" 2>/dev/null
+# The server can only bind 127.0.0.1 (clientspecified), where the port is taken.
+it_sshtun -N -o ExitOnForwardFailure=yes -R "127.0.0.1:$EP:127.0.0.1:$EP" 127.0.0.1 2>"$T/reoff.err"
+it_check "ExitOnForwardFailure when the server refuses -R" 255 "$?"
+grep -q "remote port forwarding failed for listen port $EP" "$T/reoff.err" &&
+    it_pass "refused -R named" || it_fail "$(cat "$T/reoff.err")"
+
+# ---- ServerAliveInterval against a stopped server ---------------------------------------------------
+it_sshtun -N -o ServerAliveInterval=1 -o ServerAliveCountMax=2 127.0.0.1 2>"$T/alive.err" &
+AL=$!
+sleep 1.5
+kids=$(pgrep -P "$SSHD_PID")
+grandkids=$(for k in $kids; do pgrep -P "$k"; done)
+kill -STOP $kids $grandkids 2>/dev/null
+start=$(date +%s)
+wait "$AL"
+rc=$?
+took=$(($(date +%s) - start))
+kill -CONT $kids $grandkids 2>/dev/null
+it_check "ServerAliveInterval: exit 255 when the server stops answering" 255 "$rc"
+[ "$took" -le 6 ] && it_pass "detected within interval x count + a little (${took}s)" ||
+    it_fail "detection took ${took}s"
+grep -q "Timeout, server 127.0.0.1 not responding." "$T/alive.err" && it_pass "timeout message" ||
+    it_fail "timeout message: $(cat "$T/alive.err")"
+
+kill "$TUN" 2>/dev/null
+it_done

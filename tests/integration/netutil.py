@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""netutil.py - small network peers for the forwarding tests.
+
+  echo ADDR                  echo server (ADDR: port on 127.0.0.1, or a path)
+  sink ADDR OUT              store "sha256 bytes" of every connection in OUT
+  firehose ADDR              send zeros to every client as fast as it reads
+  source ADDR SIZE SEED      send SIZE pseudo-random bytes, print their sha256
+  fetch ADDR                 read everything, print "sha256 bytes"
+  roundtrip ADDR CONNS ROUNDS  CONNS concurrent clients, ROUNDS echo round trips
+                             each; prints "ok" or the first mismatch
+  slowread ADDR SECONDS RATE read RATE bytes/s for SECONDS, print bytes read
+
+Servers print "ready" once listening.  Everything is bounded in time by the
+callers (timeout(1)).
+"""
+import asyncio
+import hashlib
+import os
+import random
+import socket
+import sys
+import time
+
+
+def parse_addr(a):
+    if "/" in a:
+        return ("unix", a)
+    return ("tcp", int(a))
+
+
+async def start_server(addr, handler):
+    kind, v = parse_addr(addr)
+    if kind == "unix":
+        srv = await asyncio.start_unix_server(handler, path=v)
+    else:
+        srv = await asyncio.start_server(handler, host="127.0.0.1", port=v)
+    print("ready", flush=True)
+    async with srv:
+        await srv.serve_forever()
+
+
+async def open_conn(addr):
+    kind, v = parse_addr(addr)
+    if kind == "unix":
+        return await asyncio.open_unix_connection(v)
+    return await asyncio.open_connection("127.0.0.1", v)
+
+
+async def echo(addr):
+    async def h(r, w):
+        try:
+            while True:
+                d = await r.read(65536)
+                if not d:
+                    break
+                w.write(d)
+                await w.drain()
+        except ConnectionError:
+            pass
+        finally:
+            w.close()
+    await start_server(addr, h)
+
+
+async def sink(addr, out):
+    async def h(r, w):
+        m = hashlib.sha256()
+        n = 0
+        while True:
+            d = await r.read(1 << 20)
+            if not d:
+                break
+            m.update(d)
+            n += len(d)
+        with open(out, "a") as f:
+            f.write("%s %d\n" % (m.hexdigest(), n))
+        w.close()
+    await start_server(addr, h)
+
+
+async def firehose(addr):
+    block = bytes(65536)
+
+    async def h(r, w):
+        try:
+            while True:
+                w.write(block)
+                await w.drain()
+        except (ConnectionError, OSError):
+            pass
+        w.close()
+    await start_server(addr, h)
+
+
+def stream(size, seed):
+    rnd = random.Random(int(seed))
+    left = size
+    while left > 0:
+        n = min(left, 1 << 20)
+        yield rnd.randbytes(n)
+        left -= n
+
+
+async def source(addr, size, seed):
+    r, w = await open_conn(addr)
+    m = hashlib.sha256()
+    for chunk in stream(int(size), seed):
+        m.update(chunk)
+        w.write(chunk)
+        await w.drain()
+    w.write_eof()
+    while await r.read(65536):
+        pass
+    w.close()
+    print(m.hexdigest())
+
+
+async def fetch(addr):
+    r, w = await open_conn(addr)
+    w.write_eof() if hasattr(w, "write_eof") else None
+    m = hashlib.sha256()
+    n = 0
+    while True:
+        d = await r.read(1 << 20)
+        if not d:
+            break
+        m.update(d)
+        n += len(d)
+    w.close()
+    print("%s %d" % (m.hexdigest(), n))
+
+
+async def roundtrip(addr, conns, rounds):
+    async def one(i):
+        rnd = random.Random(i)
+        r, w = await open_conn(addr)
+        for k in range(rounds):
+            msg = rnd.randbytes(rnd.randint(1, 4096))
+            w.write(msg)
+            await w.drain()
+            got = await r.readexactly(len(msg))
+            if got != msg:
+                raise RuntimeError("conn %d round %d: mismatch" % (i, k))
+        w.close()
+    await asyncio.gather(*(one(i) for i in range(conns)))
+    print("ok")
+
+
+def slowread(addr, seconds, rate):
+    kind, v = parse_addr(addr)
+    s = socket.socket(socket.AF_UNIX if kind == "unix" else socket.AF_INET)
+    s.connect(v if kind == "unix" else ("127.0.0.1", v))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    end = time.time() + float(seconds)
+    total = 0
+    per_tick = max(1, int(rate) // 10)
+    while time.time() < end:
+        d = s.recv(per_tick)
+        if not d:
+            break
+        total += len(d)
+        time.sleep(0.1)
+    s.close()
+    print(total)
+
+
+def main():
+    cmd = sys.argv[1]
+    a = sys.argv[2:]
+    if cmd == "echo":
+        asyncio.run(echo(a[0]))
+    elif cmd == "sink":
+        asyncio.run(sink(a[0], a[1]))
+    elif cmd == "firehose":
+        asyncio.run(firehose(a[0]))
+    elif cmd == "source":
+        asyncio.run(source(a[0], a[1], a[2]))
+    elif cmd == "fetch":
+        asyncio.run(fetch(a[0]))
+    elif cmd == "roundtrip":
+        asyncio.run(roundtrip(a[0], int(a[1]), int(a[2])))
+    elif cmd == "slowread":
+        slowread(a[0], a[1], a[2])
+    else:
+        sys.exit("unknown command " + cmd)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        pass
