@@ -9,6 +9,9 @@
   roundtrip ADDR CONNS ROUNDS  CONNS concurrent clients, ROUNDS echo round trips
                              each; prints "ok" or the first mismatch
   slowread ADDR SECONDS RATE read RATE bytes/s for SECONDS, print bytes read
+  latency ADDR CONNS ROUNDS  CONNS concurrent clients doing ROUNDS 64-byte echo
+                             round trips; prints "p50_ms p99_ms"
+  hold ADDR CONNS SECONDS    open CONNS idle connections, print "ready", hold
 
 Servers print "ready" once listening.  Everything is bounded in time by the
 callers (timeout(1)).
@@ -146,6 +149,41 @@ async def roundtrip(addr, conns, rounds):
     print("ok")
 
 
+async def latency(addr, conns, rounds):
+    samples = []
+
+    async def one(i):
+        r, w = await open_conn(addr)
+        msg = bytes([i % 256]) * 64
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            w.write(msg)
+            await w.drain()
+            await r.readexactly(len(msg))
+            samples.append(time.perf_counter() - t0)
+        w.close()
+    await asyncio.gather(*(one(i) for i in range(conns)))
+    samples.sort()
+    p50 = samples[len(samples) // 2] * 1000
+    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000
+    print("%.3f %.3f" % (p50, p99))
+
+
+async def hold(addr, conns, seconds):
+    held = []
+    for _ in range(conns):
+        held.append(await open_conn(addr))
+    # one round trip on each so the tunnel has really set them up
+    for r, w in held:
+        w.write(b"x")
+        await w.drain()
+        await r.readexactly(1)
+    print("ready", flush=True)
+    await asyncio.sleep(float(seconds))
+    for r, w in held:
+        w.close()
+
+
 def slowread(addr, seconds, rate):
     kind, v = parse_addr(addr)
     s = socket.socket(socket.AF_UNIX if kind == "unix" else socket.AF_INET)
@@ -179,6 +217,10 @@ def main():
         asyncio.run(fetch(a[0]))
     elif cmd == "roundtrip":
         asyncio.run(roundtrip(a[0], int(a[1]), int(a[2])))
+    elif cmd == "latency":
+        asyncio.run(latency(a[0], int(a[1]), int(a[2])))
+    elif cmd == "hold":
+        asyncio.run(hold(a[0], int(a[1]), a[2]))
     elif cmd == "slowread":
         slowread(a[0], a[1], a[2])
     else:
