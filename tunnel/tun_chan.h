@@ -18,6 +18,12 @@
 typedef struct tun_chan tun_chan;
 struct tun_transport;
 
+/* Something that waits for a global request reply: the connection's
+ * global_reply callback calls fn for the req_user it was given. */
+typedef struct tun_reqcb {
+    void (*fn)(struct tun_reqcb *r, int ok, const uint8_t *data, size_t len);
+} tun_reqcb;
+
 /* One SSH connection as seen by its channels: the engine, the socket
  * transport that flushes it, and the channels whose local sources are
  * paused because the connection's output is backed up. */

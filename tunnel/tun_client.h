@@ -7,7 +7,11 @@
 
 #include "tun_options.h"
 
+#include <ev.h>
+
 #include "tun_fwdspec.h"
+
+struct tun_conn;
 
 typedef struct tun_client_args {
     tun_options *opts;    /* finished options */
@@ -20,6 +24,11 @@ typedef struct tun_client_args {
     int n_fwds;
     const char *stdio_host; /* -W host:port */
     int stdio_port;
+    int subsystem;        /* -s: the command is a subsystem name */
+    struct ev_loop *loop; /* NULL: the default loop */
+    /* Called once authenticated (the connection sharing master hooks in). */
+    void (*ready_hook)(void *arg, struct tun_conn *conn);
+    void *ready_arg;
 } tun_client_args;
 
 /* Run to completion; returns the process exit status (the remote command's,

@@ -21,12 +21,6 @@
 
 typedef struct tun_fwd tun_fwd;
 
-/* Something that waits for a global request reply: the client's
- * global_reply callback calls fn for the req_user it gave. */
-typedef struct tun_reqcb {
-    void (*fn)(struct tun_reqcb *r, int ok, const uint8_t *data, size_t len);
-} tun_reqcb;
-
 typedef struct tun_fwd_hooks {
     /* Every forward added so far has been set up or has failed (remote
      * requests answered); `failures` counts the failed ones. */

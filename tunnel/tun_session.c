@@ -26,11 +26,14 @@
 
 struct tun_session {
     tun_pipe pipe;
-    tun_client *cl;
+    tun_session_params p;
     ssh_conn *c;
     const tun_options *o;
     char *command;
+    char *term;
+    char **env;
     int tty;        /* a pty was requested */
+    int finished;
     ev_signal winch;
     int have_status;
     uint32_t status;
@@ -54,9 +57,24 @@ static void send_env(tun_session *s, uint32_t id, const char *name, const char *
 }
 
 /* SendEnv: local variables matching the patterns; SetEnv: literal pairs. */
+static void send_pair(tun_session *s, uint32_t id, const char *pair)
+{
+    char name[256];
+    const char *eq = strchr(pair, '=');
+    if (eq == NULL || (size_t)(eq - pair) >= sizeof(name))
+        return;
+    memcpy(name, pair, (size_t)(eq - pair));
+    name[eq - pair] = '\0';
+    send_env(s, id, name, eq + 1);
+}
+
 static void send_environment(tun_session *s, uint32_t id)
 {
     extern char **environ;
+    for (int i = 0; i < s->p.n_env; i++)
+        send_pair(s, id, s->env[i]);
+    if (!s->p.send_local_env)
+        return;
     for (char **e = environ; s->o->n_send_env && e && *e; e++) {
         const char *eq = strchr(*e, '=');
         if (eq == NULL || (size_t)(eq - *e) >= 256)
@@ -71,24 +89,19 @@ static void send_environment(tun_session *s, uint32_t id)
             }
         }
     }
-    for (int i = 0; i < s->o->n_set_env; i++) {
-        char name[256];
-        const char *eq = strchr(s->o->set_env[i], '=');
-        if (eq == NULL || (size_t)(eq - s->o->set_env[i]) >= sizeof(name))
-            continue;
-        memcpy(name, s->o->set_env[i], (size_t)(eq - s->o->set_env[i]));
-        name[eq - s->o->set_env[i]] = '\0';
-        send_env(s, id, name, eq + 1);
-    }
+    for (int i = 0; i < s->o->n_set_env; i++)
+        send_pair(s, id, s->o->set_env[i]);
 }
 
 static void send_window_change(tun_session *s)
 {
     ssh_channel_req r = {.type = "window-change", .want_reply = 0};
-    tun_tty_size(0, &r.cols, &r.rows, &r.width_px, &r.height_px);
+    tun_tty_size(s->p.fd_in, &r.cols, &r.rows, &r.width_px, &r.height_px);
     ssh_channel_request_send(s->c, s->pipe.base.id, &r, NULL);
     tun_link_kick(s->pipe.base.link);
 }
+
+static void send_window_change(tun_session *s);
 
 static void on_winch(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -103,32 +116,44 @@ static void request_pty(tun_session *s, uint32_t id)
 {
     ssh_buf modes;
     ssh_buf_init(&modes, 4096, 0);
-    tun_tty_modes(0, &modes);
-    const char *term = getenv("TERM");
+    tun_tty_modes(s->p.fd_in, &modes);
+    const char *term = s->term ? s->term : getenv("TERM");
     ssh_channel_req r = {.type = "pty-req", .want_reply = 1, .term = term ? term : ""};
-    tun_tty_size(0, &r.cols, &r.rows, &r.width_px, &r.height_px);
+    tun_tty_size(s->p.fd_in, &r.cols, &r.rows, &r.width_px, &r.height_px);
     r.modes = ssh_buf_ptr(&modes);
     r.modes_len = ssh_buf_len(&modes);
     if (ssh_channel_request_send(s->c, id, &r, REQ_PTY) == 0) {
-        /* Raw mode now, so nothing typed meanwhile is echoed locally. */
-        if (isatty(0))
+        /* Raw mode now, so nothing typed meanwhile is echoed locally (a mux
+         * client does this on its own terminal itself). */
+        if (s->p.own_stdio && isatty(0))
             tun_tty_raw(0);
-        ev_signal_start(tun_client_loop(s->cl), &s->winch);
+        ev_signal_start(s->p.loop, &s->winch);
     }
     ssh_buf_free(&modes);
+}
+
+static void finish(tun_session *s, int status, const char *msg)
+{
+    if (s->finished)
+        return;
+    s->finished = 1;
+    if (s->p.done)
+        s->p.done(s->p.arg, status, msg);
 }
 
 static void h_open_result(tun_pipe *p, uint32_t reason, const char *msg)
 {
     tun_session *s = p->owner;
     if (reason != 0) {
-        tun_client_fail(s->cl, "channel %u: open failed: %s: %s", p->base.id,
+        char m[600];
+        snprintf(m, sizeof(m), "channel %u: open failed: %s: %s", p->base.id,
                         reason == SSH_OPEN_ADMINISTRATIVELY_PROHIBITED ? "administratively prohibited"
                         : reason == SSH_OPEN_CONNECT_FAILED           ? "connect failed"
                         : reason == SSH_OPEN_UNKNOWN_CHANNEL_TYPE     ? "unknown channel type"
                         : reason == SSH_OPEN_RESOURCE_SHORTAGE        ? "resource shortage"
                                                                       : "unknown reason",
                         msg && *msg ? msg : "(no message)");
+        finish(s, 255, m);
         return;
     }
     send_environment(s, p->base.id);
@@ -136,7 +161,10 @@ static void h_open_result(tun_pipe *p, uint32_t reason, const char *msg)
         request_pty(s, p->base.id);
     ssh_channel_req r = {0};
     r.want_reply = 1;
-    if (s->command) {
+    if (s->command && s->p.subsystem) {
+        r.type = "subsystem";
+        r.name = s->command;
+    } else if (s->command) {
         r.type = "exec";
         r.command = s->command;
         r.command_len = strlen(s->command);
@@ -145,8 +173,14 @@ static void h_open_result(tun_pipe *p, uint32_t reason, const char *msg)
         r.type = "shell";
     }
     int rv = ssh_channel_request_send(s->c, p->base.id, &r, REQ_EXEC);
-    if (rv != 0)
-        tun_client_fail(s->cl, "channel %u: %s request: %s", p->base.id, r.type, ssh_strerror(rv));
+    if (rv != 0) {
+        char m[300];
+        snprintf(m, sizeof(m), "channel %u: %s request: %s", p->base.id, r.type, ssh_strerror(rv));
+        finish(s, 255, m);
+        return;
+    }
+    if (s->p.started)
+        s->p.started(s->p.arg, p->base.id);
 }
 
 static void h_request_result(tun_pipe *p, int ok, void *req_user)
@@ -154,14 +188,20 @@ static void h_request_result(tun_pipe *p, int ok, void *req_user)
     tun_session *s = p->owner;
     if (req_user == REQ_PTY) {
         if (!ok) {
-            tun_tty_restore();
+            if (s->p.own_stdio)
+                tun_tty_restore();
             tun_error("PTY allocation request failed on channel %u", p->base.id);
+            if (s->p.tty_failed)
+                s->p.tty_failed(s->p.arg);
         }
         return;
     }
     if (!ok) {
-        tun_client_fail(s->cl, "%s request failed on channel %u", s->command ? "exec" : "shell",
-                        p->base.id);
+        char m[200];
+        snprintf(m, sizeof(m), "%s request failed on channel %u",
+                 s->command ? (s->p.subsystem ? "subsystem" : "exec") : "shell", p->base.id);
+        ssh_channel_close(s->c, p->base.id);
+        finish(s, 255, m);
         return;
     }
     if (p->in_fd < 0)
@@ -204,18 +244,19 @@ static void h_closed(tun_pipe *p)
 {
     tun_session *s = p->owner;
     tun_pipe_flush_blocking(p);
-    if (tun_tty_is_raw()) {
+    if (s->p.own_stdio && tun_tty_is_raw()) {
         tun_tty_restore();
         if (s->o->log_level >= TUN_LOG_INFO)
-            fprintf(stderr, "Connection to %s closed.\r\n", tun_client_host(s->cl));
+            fprintf(stderr, "Connection to %s closed.\r\n", s->p.host);
     }
     int status = 255;
+    char m[128] = "";
     if (s->have_status) {
         status = (int)(s->status & 0xff);
     } else if (s->have_signal && !(s->sent_eow && strcmp(s->signame, "PIPE") == 0)) {
-        tun_error("Remote command terminated by signal %s", s->signame);
+        snprintf(m, sizeof(m), "Remote command terminated by signal %s", s->signame);
     }
-    tun_client_session_done(s->cl, status);
+    finish(s, status, m[0] ? m : NULL);
 }
 
 static const tun_pipe_hooks hooks = {
@@ -226,33 +267,39 @@ static const tun_pipe_hooks hooks = {
     .closed = h_closed,
 };
 
-tun_session *tun_session_start(tun_client *cl, ssh_conn *c, const tun_options *o,
-                               const char *command, int no_stdin, int tty)
+tun_session *tun_session_start(const tun_session_params *p)
 {
     tun_session *s = calloc(1, sizeof(*s));
     if (s == NULL)
         return NULL;
-    s->cl = cl;
-    s->c = c;
-    s->o = o;
-    s->tty = tty;
-    s->command = command ? strdup(command) : NULL;
+    s->p = *p;
+    s->c = p->link->c;
+    s->o = p->o;
+    s->tty = p->tty;
+    s->command = p->command ? strdup(p->command) : NULL;
+    s->term = p->term ? strdup(p->term) : NULL;
+    if (p->n_env > 0) {
+        s->env = calloc((size_t)p->n_env, sizeof(*s->env));
+        for (int i = 0; s->env && i < p->n_env; i++)
+            s->env[i] = strdup(p->env[i]);
+    }
+    s->p.command = NULL;
+    s->p.term = NULL;
+    s->p.env = NULL;
     ev_signal_init(&s->winch, on_winch, SIGWINCH);
     s->winch.data = s;
-    /* Non-blocking local stdio (not terminals: their flags are shared with
-     * the user's shell); restored when the session is freed. */
-    for (int fd = 0; fd < 3; fd++) {
-        s->saved_fl[fd] = -1;
-        if (fd == 0 && no_stdin)
-            continue;
-        if (!isatty(fd))
-            s->saved_fl[fd] = tun_set_nonblock(fd, 1);
+    /* Non-blocking descriptors.  Our own terminals keep their flags (they
+     * are shared with the user's shell); restored when the session ends. */
+    int fds[3] = {p->fd_in, p->fd_out, p->fd_err};
+    for (int i = 0; i < 3; i++) {
+        s->saved_fl[i] = -1;
+        if (fds[i] >= 0 && !(p->own_stdio && isatty(fds[i])))
+            s->saved_fl[i] = tun_set_nonblock(fds[i], 1);
     }
-    tun_pipe_init(&s->pipe, tun_client_loop(cl), tun_client_link(cl), no_stdin ? -1 : 0, 1, 2,
-                  &hooks, s);
+    tun_pipe_init(&s->pipe, p->loop, p->link, p->fd_in, p->fd_out, p->fd_err, &hooks, s);
     ssh_channel_open_info info = {.kind = SSH_CHAN_SESSION};
     uint32_t id;
-    int rv = ssh_channel_open(c, &info, &s->pipe.base, &id);
+    int rv = ssh_channel_open(s->c, &info, &s->pipe.base, &id);
     if (rv != 0) {
         tun_error("channel open: %s", ssh_strerror(rv));
         tun_session_free(s);
@@ -262,16 +309,39 @@ tun_session *tun_session_start(tun_client *cl, ssh_conn *c, const tun_options *o
     return s;
 }
 
+void tun_session_close(tun_session *s)
+{
+    /* Before the open is confirmed this closes as soon as it is. */
+    ssh_channel_close(s->c, s->pipe.base.id);
+}
+
+void tun_session_winch(tun_session *s)
+{
+    if (s->tty && s->pipe.base.open)
+        send_window_change(s);
+}
+
 void tun_session_free(tun_session *s)
 {
     if (s == NULL)
         return;
-    ev_signal_stop(tun_client_loop(s->cl), &s->winch);
-    tun_tty_restore();
+    ev_signal_stop(s->p.loop, &s->winch);
+    if (s->p.own_stdio)
+        tun_tty_restore();
+    int fds[3] = {s->p.fd_in, s->p.fd_out, s->p.fd_err};
     tun_pipe_free(&s->pipe);
-    for (int fd = 0; fd < 3; fd++)
-        if (s->saved_fl[fd] >= 0)
-            fcntl(fd, F_SETFL, s->saved_fl[fd]);
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] < 0)
+            continue;
+        if (s->saved_fl[i] >= 0)
+            fcntl(fds[i], F_SETFL, s->saved_fl[i]);
+        if (!s->p.own_stdio)
+            close(fds[i]);
+    }
     free(s->command);
+    free(s->term);
+    for (int i = 0; s->env && i < s->p.n_env; i++)
+        free(s->env[i]);
+    free(s->env);
     free(s);
 }

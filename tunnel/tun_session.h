@@ -1,6 +1,7 @@
 /*
- * tun_session.h - the remote command (or shell) of an sshtun invocation,
- * bridged to the local stdin/stdout/stderr.
+ * tun_session.h - a remote command (or shell) over a session channel,
+ * bridged to three local descriptors: the process's own stdio, or the ones
+ * a mux client passed to the connection sharing master.
  */
 #ifndef SSHTUN_TUN_SESSION_H
 #define SSHTUN_TUN_SESSION_H
@@ -11,20 +12,38 @@
 #include "tun_chan.h"
 #include "tun_options.h"
 
-typedef struct tun_client tun_client;
 typedef struct tun_session tun_session;
 
-/* Open the session channel and run `command` (NULL: shell).  With no_stdin
- * the remote side sees EOF at once (-n).  Returns NULL on failure. */
-tun_session *tun_session_start(tun_client *cl, ssh_conn *c, const tun_options *o,
-                               const char *command, int no_stdin, int tty);
-void tun_session_free(tun_session *s);
+typedef struct tun_session_params {
+    struct ev_loop *loop;
+    tun_link *link;
+    const tun_options *o;
+    const char *host;      /* for messages */
+    const char *command;   /* NULL: shell */
+    int subsystem;         /* command names a subsystem */
+    int fd_in, fd_out, fd_err; /* fd_in -1: no input (-n) */
+    int own_stdio;         /* fds are this process's stdio: raw mode, SIGWINCH */
+    int tty;               /* request a pty */
+    const char *term;      /* NULL: $TERM */
+    char *const *env;      /* NAME=value strings sent as env requests */
+    int n_env;
+    int send_local_env;    /* also SendEnv/SetEnv from the options */
+    /* The session ended: exit status (255 for failures, after `msg`). */
+    void (*done)(void *arg, int status, const char *msg);
+    /* The pty request was refused (mux: MUX_S_TTY_ALLOC_FAIL). */
+    void (*tty_failed)(void *arg);
+    /* The channel is open and the command requested (mux: SESSION_OPENED). */
+    void (*started)(void *arg, uint32_t channel_id);
+    void *arg;
+} tun_session_params;
 
-/* Services of the client used by sessions. */
-void tun_client_fail(tun_client *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void tun_client_session_done(tun_client *cl, int status);
-tun_link *tun_client_link(tun_client *cl);
-struct ev_loop *tun_client_loop(tun_client *cl);
-const char *tun_client_host(tun_client *cl);
+/* Open the session channel; NULL when it could not even be opened. */
+tun_session *tun_session_start(const tun_session_params *p);
+/* Close the channel (the far side learns with CHANNEL_CLOSE). */
+void tun_session_close(tun_session *s);
+/* Send window-change from the size of the input terminal. */
+void tun_session_winch(tun_session *s);
+/* Free (closes passed descriptors unless own_stdio). */
+void tun_session_free(tun_session *s);
 
 #endif

@@ -1,0 +1,718 @@
+/*
+ * tun_conn.c - a client connection up to authentication (see tun_conn.h).
+ *
+ * Authentication order follows PreferredAuthentications (default
+ * publickey, keyboard-interactive, password).  Unencrypted identity files
+ * are offered with a signature straight away (saving the query round
+ * trip); agent keys and encrypted files are first offered unsigned, so the
+ * agent is asked to sign, or the passphrase asked for, only for a key the
+ * server accepts.
+ */
+#include "tun_conn.h"
+#include "tun_connect.h"
+#include "tun_knownhosts.h"
+#include "tun_log.h"
+#include "tun_prompt.h"
+#include "tun_util.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+struct tun_conn {
+    struct ev_loop *loop;
+    const tun_options *o;
+    char *host;
+    char *user;
+    tun_resolver *res;
+    tun_idstore *ids;
+    tun_conn_hooks hooks;
+    void *arg;
+    tun_lookup *lookup;
+    tun_connector *connector;
+    int attempts;
+    ev_timer retry;
+    ssh_conn *c;
+    tun_transport t;
+    tun_link link;
+    int have_transport;
+    /* authentication */
+    tun_id_waiter idwait;
+    char server_methods[512];
+    int methods_known;
+    char cur_method[32];
+    int id_idx;
+    int kbd_tries, pw_tries;
+    int none_tried;
+    int authenticated;
+    char errmsg[512];
+    int dead_reported;
+};
+
+/* ---- the end ---------------------------------------------------------------------------- */
+
+static void report_dead(tun_conn *tc, const char *msg)
+{
+    if (tc->dead_reported)
+        return;
+    tc->dead_reported = 1;
+    if (tc->hooks.dead)
+        tc->hooks.dead(tc, msg, tc->arg);
+}
+
+void tun_conn_fail(tun_conn *tc, const char *fmt, ...)
+{
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(tc->errmsg, sizeof(tc->errmsg), fmt, ap);
+        va_end(ap);
+    }
+    if (tc->c && ssh_conn_error(tc->c) == 0) {
+        ssh_conn_disconnect(tc->c, SSH_DISCONNECT_BY_APPLICATION, "disconnected by user");
+        if (tc->have_transport) {
+            tun_transport_kick(&tc->t); /* reports through on_transport_dead */
+            return;
+        }
+    }
+    report_dead(tc, tc->errmsg[0] ? tc->errmsg : "connection failed");
+}
+
+void tun_conn_close(tun_conn *tc)
+{
+    tc->errmsg[0] = '\0';
+    if (tc->c && ssh_conn_error(tc->c) == 0) {
+        ssh_conn_disconnect(tc->c, SSH_DISCONNECT_BY_APPLICATION, "disconnected by user");
+        if (tc->have_transport) {
+            tun_transport_kick(&tc->t);
+            return;
+        }
+    }
+    report_dead(tc, NULL);
+}
+
+ssh_conn *tun_conn_ssh(tun_conn *tc)
+{
+    return tc->c;
+}
+
+tun_link *tun_conn_link(tun_conn *tc)
+{
+    return &tc->link;
+}
+
+const char *tun_conn_host(const tun_conn *tc)
+{
+    return tc->host;
+}
+
+int tun_conn_is_ready(const tun_conn *tc)
+{
+    return tc->authenticated && tc->c && ssh_conn_error(tc->c) == 0;
+}
+
+void tun_conn_kick(tun_conn *tc)
+{
+    if (tc->have_transport)
+        tun_transport_kick(&tc->t);
+}
+
+void tun_conn_describe(const tun_conn *tc, char *buf, size_t len)
+{
+    ssh_conn_stats st = {0};
+    if (tc->c)
+        ssh_conn_get_stats(tc->c, &st);
+    snprintf(buf, len, "%s@%s:%d %s, %u channels, %llu bytes in, %llu bytes out, %u key exchanges",
+             tc->user, tc->host, tc->o->port,
+             tun_conn_is_ready(tc) ? "up" : (tc->dead_reported ? "closed" : "connecting"),
+             st.channels_open, (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
+             st.kex_count);
+}
+
+/* ---- authentication ------------------------------------------------------------------------ */
+
+static int method_allowed(tun_conn *tc, const char *m)
+{
+    return !tc->methods_known || ssh_namelist_has(tc->server_methods, m);
+}
+
+static int method_enabled(tun_conn *tc, const char *m)
+{
+    if (strcmp(m, "publickey") == 0)
+        return tc->o->pubkey_authentication;
+    if (strcmp(m, "password") == 0)
+        return tc->o->password_authentication && !tc->o->batch_mode;
+    if (strcmp(m, "keyboard-interactive") == 0)
+        return tc->o->kbd_interactive_authentication && !tc->o->batch_mode;
+    return 0;
+}
+
+static void auth_give_up(tun_conn *tc)
+{
+    /* Nothing tried yet: ask with "none" to learn what the server offers
+     * (it may even let us in), so the refusal can name the methods. */
+    if (!tc->methods_known && !tc->none_tried) {
+        tc->none_tried = 1;
+        if (ssh_auth_none(tc->c, tc->user) == 0)
+            return;
+    }
+    tun_conn_fail(tc, "%s@%s: Permission denied (%s).", tc->user, tc->host,
+                  tc->methods_known ? tc->server_methods : "none");
+}
+
+/* Start the next attempt in preference order (resuming at cur_method). */
+static void auth_next(tun_conn *tc)
+{
+    char list[512];
+    snprintf(list, sizeof(list), "%s", tc->o->preferred_authentications);
+    char *save = NULL;
+    int passed_current = tc->cur_method[0] == '\0';
+    for (char *m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save)) {
+        if (!passed_current) {
+            if (strcmp(m, tc->cur_method) != 0)
+                continue;
+            passed_current = 1;
+        }
+        if (!method_enabled(tc, m) || !method_allowed(tc, m)) {
+            tc->cur_method[0] = '\0';
+            continue;
+        }
+        snprintf(tc->cur_method, sizeof(tc->cur_method), "%s", m);
+        if (strcmp(m, "publickey") == 0) {
+            while (tc->id_idx < tc->ids->n) {
+                tun_identity *id = &tc->ids->ids[tc->id_idx];
+                int sign = id->priv != NULL && !id->agent;
+                tun_debug("Offering public key: %s %s", id->path, ssh_key_type_name(id->pub));
+                int rv = ssh_auth_publickey(tc->c, tc->user, id->pub, sign);
+                if (rv == 0)
+                    return;
+                tun_debug("key %s not usable: %s", id->path, ssh_strerror(rv));
+                tc->id_idx++;
+            }
+        } else if (strcmp(m, "keyboard-interactive") == 0) {
+            if (tc->kbd_tries < tc->o->number_of_password_prompts && tun_prompt_possible()) {
+                tc->kbd_tries++;
+                if (ssh_auth_kbdint(tc->c, tc->user, "") == 0)
+                    return;
+            }
+        } else if (strcmp(m, "password") == 0) {
+            if (tc->pw_tries < tc->o->number_of_password_prompts && tun_prompt_possible()) {
+                char prompt[600], pw[1024];
+                tc->pw_tries++;
+                snprintf(prompt, sizeof(prompt), "%s@%s's password: ", tc->user, tc->host);
+                if (tun_prompt(prompt, 0, pw, sizeof(pw)) == 0) {
+                    int rv = ssh_auth_password(tc->c, tc->user, pw);
+                    OPENSSL_cleanse(pw, sizeof(pw));
+                    if (rv == 0)
+                        return;
+                }
+            }
+        }
+        tc->cur_method[0] = '\0';
+    }
+    auth_give_up(tc);
+}
+
+static void ids_ready(void *arg)
+{
+    tun_conn *tc = arg;
+    auth_next(tc);
+    tun_conn_kick(tc);
+}
+
+static void on_auth_ready(ssh_conn *c, void *user)
+{
+    (void)c;
+    tun_conn *tc = user;
+    tc->cur_method[0] = '\0';
+    tun_idstore_when_ready(tc->ids, &tc->idwait, ids_ready, tc);
+}
+
+static void on_auth_banner(ssh_conn *c, const char *msg, void *user)
+{
+    (void)c;
+    (void)user;
+    if (tun_log_get_level() >= TUN_LOG_INFO)
+        fprintf(stderr, "%s", msg);
+}
+
+static void on_auth_result(ssh_conn *c, const ssh_auth_result *r, void *user)
+{
+    tun_conn *tc = user;
+    if (r->methods) {
+        snprintf(tc->server_methods, sizeof(tc->server_methods), "%s", r->methods);
+        tc->methods_known = 1;
+    }
+    switch (r->status) {
+    case SSH_AUTH_SUCCESS:
+        tc->authenticated = 1;
+        tun_verbose("Authenticated to %s using \"%s\".", tc->host,
+                    tc->cur_method[0] ? tc->cur_method : "none");
+        if (tc->hooks.ready)
+            tc->hooks.ready(tc, tc->arg);
+        return;
+    case SSH_AUTH_PK_OK: {
+        tun_identity *id = &tc->ids->ids[tc->id_idx];
+        tun_debug("Server accepts key: %s", id->path);
+        if ((id->priv == NULL && !id->agent && tun_idstore_decrypt(tc->ids, tc->id_idx) != 0) ||
+            ssh_auth_publickey(c, tc->user, id->pub, 1) != 0) {
+            tc->id_idx++;
+            auth_next(tc);
+        }
+        return;
+    }
+    case SSH_AUTH_PARTIAL:
+        tun_verbose("Authenticated using \"%s\" with partial success.", tc->cur_method);
+        tc->cur_method[0] = '\0'; /* start over with what the server still wants */
+        auth_next(tc);
+        return;
+    case SSH_AUTH_FAILURE:
+        if (r->method == SSH_AUTH_PUBLICKEY)
+            tc->id_idx++;
+        else if (r->method == SSH_AUTH_PASSWORD && tc->pw_tries < tc->o->number_of_password_prompts)
+            tun_error("Permission denied, please try again.");
+        else if (r->method == SSH_AUTH_NONE)
+            tc->cur_method[0] = '\0';
+        auth_next(tc);
+        return;
+    }
+}
+
+static void on_signed(void *arg, const uint8_t *sig, size_t len, int err)
+{
+    tun_conn *tc = arg;
+    if (tc->c == NULL || ssh_conn_error(tc->c) != 0)
+        return;
+    if (err != 0) {
+        tun_debug("agent refused to sign: %s", ssh_strerror(err));
+        ssh_auth_sign_done(tc->c, NULL, 0);
+        tc->id_idx++;
+        auth_next(tc);
+    } else {
+        ssh_auth_sign_done(tc->c, sig, len);
+    }
+    tun_conn_kick(tc);
+}
+
+static int on_sign(ssh_conn *c, const ssh_key *key, const char *alg, const uint8_t *data,
+                   size_t len, ssh_buf *sig, void *user)
+{
+    (void)c;
+    (void)key;
+    tun_conn *tc = user;
+    return tun_idstore_sign(tc->ids, tc->id_idx, alg, data, len, sig, on_signed, tc);
+}
+
+static void on_kbdint(ssh_conn *c, const ssh_kbdint_prompt *p, void *user)
+{
+    (void)user;
+    char *answers[32] = {0};
+    uint32_t n = p->n_prompts < 32 ? p->n_prompts : 32;
+    if (p->name && *p->name)
+        fprintf(stderr, "%s\n", p->name);
+    if (p->instruction && *p->instruction)
+        fprintf(stderr, "%s\n", p->instruction);
+    for (uint32_t i = 0; i < n; i++) {
+        answers[i] = calloc(1, 1024);
+        if (answers[i] && tun_prompt(p->prompts[i], p->echo[i], answers[i], 1024) != 0)
+            answers[i][0] = '\0';
+    }
+    ssh_auth_kbdint_respond(c, n, (const char *const *)answers);
+    for (uint32_t i = 0; i < n; i++)
+        tun_free_secret(answers[i], 1024);
+}
+
+/* ---- host key ------------------------------------------------------------------------------- */
+
+static const char *key_type_upper(const ssh_key *k)
+{
+    switch (ssh_key_type(k)) {
+    case SSH_KEY_ED25519: return "ED25519";
+    case SSH_KEY_RSA: return "RSA";
+    default: return "ECDSA";
+    }
+}
+
+static size_t kh_files(const tun_options *o, const char **files)
+{
+    size_t n = 0;
+    for (int i = 0; i < o->n_user_known_hosts; i++)
+        files[n++] = o->user_known_hosts[i];
+    for (int i = 0; i < o->n_global_known_hosts; i++)
+        files[n++] = o->global_known_hosts[i];
+    return n;
+}
+
+/* The name known_hosts lines are matched against. */
+static const char *kh_name(const tun_conn *tc)
+{
+    return tc->o->host_key_alias ? tc->o->host_key_alias : tc->host;
+}
+
+static int on_hostkey(ssh_conn *c, const ssh_key *key, void *user)
+{
+    (void)c;
+    tun_conn *tc = user;
+    const char *files[2 * TUN_MAX_LIST];
+    size_t n = kh_files(tc->o, files);
+    char fp[SSH_KEY_FP_MAX], hn[1100];
+    ssh_key_fingerprint(key, fp, sizeof(fp));
+    tun_hk_hostname(kh_name(tc), (unsigned)tc->o->port, hn, sizeof(hn));
+    tun_debug("Server host key: %s %s", ssh_key_type_name(key), fp);
+    tun_hk_result r;
+    tun_knownhosts_check(files, n, kh_name(tc), (unsigned)tc->o->port, key, &r);
+    switch (r.status) {
+    case TUN_HK_OK:
+        tun_debug("Host '%s' is known and matches the %s host key.", hn, key_type_upper(key));
+        tun_debug("Found key in %s:%u", r.file, r.line);
+        return 0;
+    case TUN_HK_REVOKED:
+        tun_error("Host key %s %s revoked by file %s:%u", key_type_upper(key), fp, r.file, r.line);
+        tun_error("Host key verification failed.");
+        return SSH_ERR_HOSTKEY_REJECTED;
+    case TUN_HK_CHANGED:
+        tun_error("############################################################");
+        tun_error("#  DANGER: THE HOST KEY OF %s HAS CHANGED", hn);
+        tun_error("############################################################");
+        tun_error("The %s key this server presents is not the one recorded for it.",
+                  key_type_upper(key));
+        tun_error("Somebody may be intercepting this connection (man-in-the-middle),");
+        tun_error("or the host key was replaced. The key offered now is:");
+        tun_error("%s", fp);
+        tun_error("The recorded key is at %s:%u; remove that line if the change is expected.",
+                  r.file, r.line);
+        tun_error("Host key for %s has changed and you have requested strict checking.", hn);
+        tun_error("Host key verification failed.");
+        return SSH_ERR_HOSTKEY_REJECTED;
+    case TUN_HK_NEW:
+        break;
+    }
+    int accept = 0;
+    switch (tc->o->strict_host_key_checking) {
+    case SHKC_NO:
+    case SHKC_ACCEPT_NEW: accept = 1; break;
+    case SHKC_YES:
+        tun_error("No %s host key is known for %s and you have requested strict checking.",
+                  key_type_upper(key), hn);
+        break;
+    case SHKC_ASK:
+    default: {
+        if (tc->o->batch_mode || !tun_prompt_possible()) {
+            tun_error("No %s host key is known for %s and there is no way to ask for "
+                      "confirmation.", key_type_upper(key), hn);
+            break;
+        }
+        char prompt[2048], ans[128];
+        snprintf(prompt, sizeof(prompt),
+                 "The authenticity of host '%s' can't be established.\r\n"
+                 "%s key fingerprint is %s.\r\n%s"
+                 "Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
+                 hn, key_type_upper(key), fp,
+                 r.other_types ? "This host is known by other key types.\r\n" : "");
+        for (;;) {
+            if (tun_prompt(prompt, 1, ans, sizeof(ans)) != 0)
+                break;
+            if (strcmp(ans, "yes") == 0 || strcmp(ans, fp) == 0) {
+                accept = 1;
+                break;
+            }
+            if (strcmp(ans, "no") == 0)
+                break;
+            snprintf(prompt, sizeof(prompt), "Please type 'yes', 'no' or the fingerprint: ");
+        }
+        break;
+    }
+    }
+    if (!accept) {
+        tun_error("Host key verification failed.");
+        return SSH_ERR_HOSTKEY_REJECTED;
+    }
+    if (tc->o->n_user_known_hosts > 0) {
+        const char *f = tc->o->user_known_hosts[0];
+        if (tun_knownhosts_add(f, kh_name(tc), (unsigned)tc->o->port, key,
+                               tc->o->hash_known_hosts) == 0)
+            tun_info("Warning: Permanently added '%s' (%s) to the list of known hosts.", hn,
+                     key_type_upper(key));
+        else
+            tun_error("Failed to add the host to the list of known hosts (%s): %s", f,
+                      strerror(errno));
+    }
+    return 0;
+}
+
+/* Put the host key algorithms already known for this host first, as
+ * OpenSSH does when HostKeyAlgorithms is left at its default. */
+static void order_hostkey_algs(tun_conn *tc, char *out, size_t outsz)
+{
+    const char *files[2 * TUN_MAX_LIST];
+    size_t n = kh_files(tc->o, files);
+    char known[512];
+    snprintf(out, outsz, "%s", tc->o->hostkey_algorithms);
+    if (tc->o->hostkey_algorithms_set)
+        return;
+    if (tun_knownhosts_algs(files, n, kh_name(tc), (unsigned)tc->o->port, known, sizeof(known)) == 0)
+        return;
+    char res[1024] = "";
+    for (int pass = 0; pass < 2; pass++) {
+        char copy[1024], *save = NULL;
+        snprintf(copy, sizeof(copy), "%s", tc->o->hostkey_algorithms);
+        for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
+            if ((pass == 0) != (ssh_namelist_has(known, a) != 0))
+                continue;
+            size_t l = strlen(res);
+            snprintf(res + l, sizeof(res) - l, "%s%s", l ? "," : "", a);
+        }
+    }
+    snprintf(out, outsz, "%s", res);
+    tun_debug2("host key algorithms ordered for known keys: %s", out);
+}
+
+/* ---- engine events -------------------------------------------------------------------------- */
+
+static void on_rand(void *user, uint8_t *buf, size_t n)
+{
+    (void)user;
+    if (RAND_bytes(buf, (int)n) != 1)
+        abort(); /* no randomness: nothing safe can be done */
+}
+
+static void on_log(ssh_conn *c, int level, const char *msg, void *user)
+{
+    (void)c;
+    (void)user;
+    tun_log(level <= 1 ? TUN_LOG_DEBUG1 : level == 2 ? TUN_LOG_DEBUG2 : TUN_LOG_DEBUG3, "%s", msg);
+}
+
+static void on_disconnect(ssh_conn *c, int err, uint32_t reason, const char *msg, void *user)
+{
+    (void)c;
+    tun_conn *tc = user;
+    if (err == SSH_ERR_CLOSED || tc->errmsg[0])
+        return;
+    if (err == SSH_ERR_DISCONNECTED) {
+        snprintf(tc->errmsg, sizeof(tc->errmsg), "Received disconnect from %s port %d:%u: %s",
+                 tc->host, tc->o->port, reason, msg);
+    } else if (err == SSH_ERR_CONN_LOST) {
+        snprintf(tc->errmsg, sizeof(tc->errmsg), "Connection closed by %s port %d", tc->host,
+                 tc->o->port);
+    } else if (err == SSH_ERR_TIMEOUT) {
+        snprintf(tc->errmsg, sizeof(tc->errmsg), "Timeout, server %s not responding.", tc->host);
+    } else if (err == SSH_ERR_HOSTKEY_REJECTED) {
+        snprintf(tc->errmsg, sizeof(tc->errmsg), "%s", ""); /* already explained */
+    } else if (err <= SSH_ERR_NO_KEX_ALG && err >= SSH_ERR_NO_COMPRESS_ALG) {
+        snprintf(tc->errmsg, sizeof(tc->errmsg), "Unable to negotiate with %s port %d: %s",
+                 tc->host, tc->o->port, ssh_strerror(err));
+    } else {
+        snprintf(tc->errmsg, sizeof(tc->errmsg), "Connection to %s port %d: %s", tc->host,
+                 tc->o->port, msg ? msg : ssh_strerror(err));
+    }
+}
+
+static void on_transport_dead(tun_transport *t, int err, void *arg)
+{
+    (void)t;
+    tun_conn *tc = arg;
+    tc->have_transport = 0;
+    report_dead(tc, err == SSH_ERR_CLOSED && tc->errmsg[0] == '\0' ? NULL : tc->errmsg);
+}
+
+static void on_transport_drained(tun_transport *t, void *arg)
+{
+    (void)t;
+    tun_conn *tc = arg;
+    tun_link_resume_all(&tc->link);
+}
+
+static int on_global_request(ssh_conn *c, const ssh_global_req *r, ssh_buf *reply, void *user)
+{
+    (void)c;
+    (void)reply;
+    (void)user;
+    tun_debug2("client_input_global_request: rtype %s want_reply %d", r->name, r->want_reply);
+    return SSH_REQUEST_FAILURE;
+}
+
+static void on_global_reply(ssh_conn *c, int ok, const uint8_t *data, size_t len, void *req_user)
+{
+    (void)c;
+    tun_reqcb *r = req_user;
+    if (r && r->fn)
+        r->fn(r, ok, data, len);
+}
+
+static int on_channel_open(ssh_conn *c, uint32_t id, const ssh_channel_open_info *info,
+                           const char **why, void *user)
+{
+    (void)c;
+    tun_conn *tc = user;
+    if (tc->hooks.channel_open)
+        return tc->hooks.channel_open(tc, id, info, why, tc->arg);
+    tun_debug("refusing channel of type %s", info->type);
+    *why = "open refused";
+    return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+}
+
+static void start_ssh(tun_conn *tc, int fd)
+{
+    ssh_conn_config cfg;
+    ssh_conn_config_init(&cfg, SSH_ROLE_CLIENT);
+    char hk[1024];
+    order_hostkey_algs(tc, hk, sizeof(hk));
+    cfg.ident = "sshtun_" SSHTUN_VERSION;
+    cfg.kex_algs = tc->o->kex_algorithms;
+    cfg.hostkey_algs = hk;
+    cfg.ciphers = tc->o->ciphers;
+    cfg.macs = tc->o->macs;
+    cfg.pubkey_algs = tc->o->pubkey_algorithms;
+    if (tc->o->rekey_bytes > 0)
+        cfg.rekey_bytes = (uint64_t)tc->o->rekey_bytes;
+    cfg.rekey_time_ms =
+        tc->o->rekey_seconds > 0 ? (uint64_t)tc->o->rekey_seconds * 1000 : UINT64_MAX;
+    if (tc->o->server_alive_interval > 0) {
+        cfg.alive_interval_ms = (uint64_t)tc->o->server_alive_interval * 1000;
+        cfg.alive_count_max = (uint32_t)tc->o->server_alive_count_max;
+    }
+    ssh_callbacks cb = {
+        .rand = on_rand,
+        .log = on_log,
+        .hostkey = on_hostkey,
+        .disconnect = on_disconnect,
+        .auth_ready = on_auth_ready,
+        .auth_banner = on_auth_banner,
+        .auth_result = on_auth_result,
+        .sign = on_sign,
+        .kbdint_prompt = on_kbdint,
+        .global_request = on_global_request,
+        .global_reply = on_global_reply,
+    };
+    /* Channel events go to each channel's tun_chan; opens come here. */
+    tun_chan_install_callbacks(&cb);
+    cb.channel_open = on_channel_open;
+    int rv = ssh_conn_new(&tc->c, &cfg, &cb, tc);
+    if (rv != 0) {
+        close(fd);
+        tun_conn_fail(tc, "cannot create connection: %s", ssh_strerror(rv));
+        return;
+    }
+    if (tc->o->tcp_keepalive) {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    }
+    tun_transport_cbs tcb = {on_transport_dead, on_transport_drained};
+    tun_transport_init(&tc->t, tc->loop, fd, tc->c, &tcb, tc);
+    tc->have_transport = 1;
+    tc->link.c = tc->c;
+    tc->link.t = &tc->t;
+    tun_debug("Local version string SSH-2.0-sshtun_%s", SSHTUN_VERSION);
+    ssh_conn_start(tc->c, tun_now_ms());
+    tun_transport_kick(&tc->t);
+}
+
+/* ---- resolve and connect ---------------------------------------------------------------------- */
+
+static void start_resolve(tun_conn *tc);
+
+static void on_retry(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    start_resolve(w->data);
+}
+
+static void on_connected(void *arg, int fd, const tun_addr *addr, const char *err)
+{
+    tun_conn *tc = arg;
+    tc->connector = NULL;
+    if (fd < 0) {
+        if (++tc->attempts < tc->o->connection_attempts) {
+            tun_debug("connect to host %s port %d: %s; retrying", tc->host, tc->o->port, err);
+            ev_timer_set(&tc->retry, 1., 0.);
+            ev_timer_start(tc->loop, &tc->retry);
+            return;
+        }
+        tun_conn_fail(tc, "connect to host %s port %d: %s", tc->host, tc->o->port, err);
+        return;
+    }
+    char a[64];
+    tun_debug("Connection established to %s.", tun_addr_str(addr, a, sizeof(a)));
+    start_ssh(tc, fd);
+}
+
+static void on_resolved(void *arg, const tun_addr *addrs, size_t n, const char *err)
+{
+    tun_conn *tc = arg;
+    tc->lookup = NULL;
+    if (n == 0) {
+        tun_conn_fail(tc, "Could not resolve hostname %s: %s", tc->host, err);
+        return;
+    }
+    tc->connector =
+        tun_connect_start(tc->loop, addrs, n, (double)tc->o->connect_timeout, on_connected, tc);
+    if (tc->connector == NULL)
+        tun_conn_fail(tc, "out of memory");
+}
+
+static void start_resolve(tun_conn *tc)
+{
+    tc->lookup = tun_resolve(tc->res, tc->host, (unsigned)tc->o->port, tc->o->address_family,
+                             on_resolved, tc);
+    if (tc->lookup == NULL)
+        tun_conn_fail(tc, "out of memory");
+}
+
+tun_conn *tun_conn_start(struct ev_loop *loop, const tun_options *o, const char *host,
+                         tun_resolver *res, tun_idstore *ids, const tun_conn_hooks *hooks,
+                         void *arg)
+{
+    tun_conn *tc = calloc(1, sizeof(*tc));
+    if (tc == NULL)
+        return NULL;
+    tc->loop = loop;
+    tc->o = o;
+    tc->host = strdup(host);
+    const char *u = o->user;
+    if (u == NULL) {
+        struct passwd *pw = getpwuid(getuid());
+        u = pw && pw->pw_name ? pw->pw_name : "root";
+    }
+    tc->user = strdup(u);
+    tc->res = res;
+    tc->ids = ids;
+    if (hooks)
+        tc->hooks = *hooks;
+    tc->arg = arg;
+    ev_timer_init(&tc->retry, on_retry, 1., 0.);
+    tc->retry.data = tc;
+    if (tc->host == NULL || tc->user == NULL) {
+        tun_conn_free(tc);
+        return NULL;
+    }
+    start_resolve(tc);
+    return tc;
+}
+
+void tun_conn_free(tun_conn *tc)
+{
+    if (tc == NULL)
+        return;
+    if (tc->have_transport)
+        tun_transport_close(&tc->t);
+    if (tc->lookup)
+        tun_resolve_cancel(tc->lookup);
+    if (tc->connector)
+        tun_connect_cancel(tc->connector);
+    tun_idstore_cancel(tc->ids, &tc->idwait);
+    ev_timer_stop(tc->loop, &tc->retry);
+    ssh_conn_free(tc->c);
+    free(tc->host);
+    free(tc->user);
+    free(tc);
+}
