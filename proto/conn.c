@@ -761,6 +761,10 @@ int ssh_conn_fuzz_skip_kex(ssh_conn *c, int authed)
     c->phase = authed ? PHASE_OPEN : (c->server ? PHASE_SERVICE : PHASE_AUTH);
     snprintf(c->v_peer, sizeof(c->v_peer), "SSH-2.0-fuzz");
     ssh_buf_reset(&c->out);
+    /* The discarded KEXINIT must not leave the counters apart, and the
+     * rekey timer starts now. */
+    c->tx.seq = c->rx.seq = 0;
+    c->kex_time = c->now;
     if (authed && c->auth_user == NULL)
         c->auth_user = strdup("fuzz");
     return 0;
