@@ -11,6 +11,7 @@
 #include "tun_client.h"
 #include "tun_config.h"
 #include "tun_fwdspec.h"
+#include "tun_mux.h"
 #include "tun_log.h"
 #include "tun_options.h"
 
@@ -27,10 +28,10 @@
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: sshtun [-46fGNnTtqvV] [-c cipher_spec] [-D [bind_address:]port]\n"
+            "usage: sshtun [-46fGMNnsTtqvV] [-c cipher_spec] [-D [bind_address:]port]\n"
             "              [-E log_file] [-F configfile] [-i identity_file]\n"
-            "              [-L address] [-l login_name] [-m mac_spec] [-o option]\n"
-            "              [-p port] [-R address] [-W host:port]\n"
+            "              [-L address] [-l login_name] [-m mac_spec] [-O ctl_cmd]\n"
+            "              [-o option] [-p port] [-R address] [-S ctl_path] [-W host:port]\n"
             "              destination [command [argument ...]]\n");
 }
 
@@ -93,7 +94,8 @@ int main(int argc, char **argv)
     tun_options o;
     tun_options_init(&o);
     int verbose = 0, quiet = 0, no_command = 0, no_stdin = 0, dump_config = 0, tflag = 0, opt;
-    int fork_after = 0;
+    int fork_after = 0, master_flag = 0, subsystem = 0;
+    const char *ctl_cmd = NULL;
     const char *stdio_fwd = NULL;
     tun_fwdspec fwds[3 * TUN_MAX_LIST];
     int n_fwds = 0;
@@ -103,11 +105,15 @@ int main(int argc, char **argv)
     char *cmd_user = NULL;
 
     signal(SIGPIPE, SIG_IGN);
-    while ((opt = getopt(argc, argv, "46fGNnTtqvVc:D:E:F:i:L:l:m:o:p:R:W:")) != -1) {
+    while ((opt = getopt(argc, argv, "46fGMNnsTtqvVc:D:E:F:i:L:l:m:O:o:p:R:S:W:")) != -1) {
         switch (opt) {
         case '4': set_kw(&o, "AddressFamily", "inet"); break;
         case '6': set_kw(&o, "AddressFamily", "inet6"); break;
         case 'G': dump_config = 1; break;
+        case 'M': master_flag++; break;
+        case 'S': set_kw(&o, "ControlPath", optarg); break;
+        case 'O': ctl_cmd = optarg; break;
+        case 's': subsystem = 1; break;
         case 'f': fork_after = 1; break;
         case 'L': set_kw(&o, "LocalForward", optarg); break;
         case 'R': set_kw(&o, "RemoteForward", optarg); break;
@@ -151,6 +157,8 @@ int main(int argc, char **argv)
         usage();
         return 255;
     }
+    if (master_flag)
+        set_kw(&o, "ControlMaster", master_flag > 1 ? "ask" : "yes");
     if (stdio_fwd) {
         /* -W implies -N, -T, ExitOnForwardFailure and ClearAllForwardings. */
         no_command = 1;
@@ -260,6 +268,81 @@ int main(int argc, char **argv)
         goto out;
     }
 
+    /* Connection sharing. */
+    const char *cpath = o.control_path && strcmp(o.control_path, "none") != 0 ? o.control_path
+                                                                               : NULL;
+    if (ctl_cmd) {
+        static const struct {
+            const char *name;
+            enum tun_mux_op op;
+        } ops[] = {{"check", MUXOP_CHECK}, {"forward", MUXOP_FORWARD}, {"cancel", MUXOP_CANCEL},
+                   {"exit", MUXOP_EXIT},   {"stop", MUXOP_STOP},       {"status", MUXOP_STATUS}};
+        int op = -1;
+        for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
+            if (strcmp(ctl_cmd, ops[i].name) == 0)
+                op = (int)ops[i].op;
+        if (op < 0) {
+            fprintf(stderr, "Invalid multiplex command.\n");
+            goto out;
+        }
+        if (cpath == NULL) {
+            fprintf(stderr, "No ControlPath specified for \"-O\" command\n");
+            goto out;
+        }
+        tun_mux_client_args ma = {.op = (enum tun_mux_op)op, .o = &o, .host = host,
+                                  .fwds = fwds, .n_fwds = n_fwds};
+        if (tun_mux_client(cpath, &ma, 0, &status) != 0) {
+            fprintf(stderr, "Control socket connect(%s): %s\n", cpath, strerror(errno));
+            status = 255;
+        }
+        goto out;
+    }
+    int become_master = 0;
+    if (cpath) {
+        int cm = o.control_master;
+        if (cm == 0 || cm == 3 || cm == 4) {
+            /* ControlMaster no/auto: use a running master if there is one. */
+            tun_mux_client_args ma = {
+                .op = stdio_host ? MUXOP_STDIO : MUXOP_SESSION,
+                .o = &o,
+                .host = host,
+                .command = NULL,
+                .subsystem = subsystem,
+                .no_stdin = no_stdin,
+                .fwds = fwds,
+                .n_fwds = n_fwds,
+                .stdio_host = stdio_host,
+                .stdio_port = stdio_port,
+            };
+            if (!no_command || stdio_host) {
+                char *cmd = NULL;
+                if (optind < argc) {
+                    size_t len = 0;
+                    for (int i = optind; i < argc; i++)
+                        len += strlen(argv[i]) + 1;
+                    cmd = malloc(len + 1);
+                    if (cmd) {
+                        cmd[0] = '\0';
+                        for (int i = optind; i < argc; i++) {
+                            if (i > optind)
+                                strcat(cmd, " ");
+                            strcat(cmd, argv[i]);
+                        }
+                    }
+                }
+                ma.command = cmd ? cmd : o.remote_command;
+                int rt = o.request_tty;
+                ma.tty = rt == TTY_FORCE || (rt == TTY_YES && isatty(0)) ||
+                         (rt == TTY_AUTO && ma.command == NULL && isatty(0));
+                int rv = tun_mux_client(cpath, &ma, cm != 0, &status);
+                free(cmd);
+                if (rv == 0)
+                    goto out;
+            }
+        }
+        become_master = cm != 0;
+    }
+
     /* The command: remaining arguments joined by spaces, as ssh does. */
     if (optind < argc) {
         size_t len = 0;
@@ -286,6 +369,9 @@ int main(int argc, char **argv)
         .n_fwds = n_fwds,
         .stdio_host = stdio_host,
         .stdio_port = stdio_port,
+        .subsystem = subsystem,
+        .control_path = become_master ? cpath : NULL,
+        .keep_stderr = logfile != NULL,
     };
     status = tun_client_run(&args);
 out:

@@ -11,6 +11,7 @@
 #include "tun_fwd.h"
 #include "tun_idstore.h"
 #include "tun_log.h"
+#include "tun_mux.h"
 #include "tun_resolve.h"
 #include "tun_session.h"
 #include "tun_util.h"
@@ -32,6 +33,8 @@ typedef struct tun_client {
     tun_conn *conn;
     tun_fwd *fwd;
     tun_session *sess;
+    tun_mux *mux;
+    int own_session;   /* our session is running (counted by the master) */
     int session_over;
     int session_status;
     int backgrounded;
@@ -114,6 +117,15 @@ static void on_session_done(void *arg, int status, const char *msg)
         tun_error("%s", msg);
     cl->session_over = 1;
     cl->session_status = status;
+    if (cl->own_session && cl->mux) {
+        cl->own_session = 0;
+        tun_mux_own_session(cl->mux, -1);
+    }
+    /* A master keeps serving its mux clients' sessions first. */
+    if (cl->mux && tun_mux_busy(cl->mux) > 0) {
+        tun_debug("session ended; waiting for %d shared sessions", tun_mux_busy(cl->mux));
+        return;
+    }
     /* Exit with the command's status once forwarded connections still open
      * have drained, as ssh does. */
     if (cl->fwd && tun_fwd_active(cl->fwd) > 0) {
@@ -144,8 +156,14 @@ static void start_session(tun_client *cl)
         .arg = cl,
     };
     cl->sess = tun_session_start(&p);
-    if (cl->sess == NULL)
+    if (cl->sess == NULL) {
         client_fail(cl, "could not start the session");
+        return;
+    }
+    if (cl->mux) {
+        cl->own_session = 1;
+        tun_mux_own_session(cl->mux, +1);
+    }
 }
 
 /* ---- forwarding ------------------------------------------------------------------------------ */
@@ -164,7 +182,7 @@ static void on_fwd_settled(void *arg, int failures)
 static void on_fwd_idle(void *arg)
 {
     tun_client *cl = arg;
-    if (cl->session_over)
+    if (cl->session_over && !(cl->mux && tun_mux_busy(cl->mux) > 0))
         really_done(cl, cl->session_status);
 }
 
@@ -190,13 +208,109 @@ static int start_forwarding(tun_client *cl)
         client_fail(cl, "Error: forwarding failed (ExitOnForwardFailure)");
         return -1;
     }
-    if (a->stdio_host && tun_fwd_stdio(cl->fwd, a->stdio_host, a->stdio_port, on_stdio_done, cl) != 0) {
+    if (a->stdio_host &&
+        tun_fwd_stdio(cl->fwd, a->stdio_host, a->stdio_port, 0, 1, 1, NULL, on_stdio_done, cl) != 0) {
         client_fail(cl, "stdio forwarding failed");
         return -1;
     }
     if (tun_fwd_pending(cl->fwd) == 0)
         on_fwd_settled(cl, failures);
     return 0;
+}
+
+/* ---- connection sharing ------------------------------------------------------------------- */
+
+static void on_fwd_settled(void *arg, int failures);
+
+static tun_fwd *mux_fwd(void *arg)
+{
+    tun_client *cl = arg;
+    if (cl->fwd == NULL) {
+        tun_fwd_hooks h = {on_fwd_settled, on_fwd_idle};
+        cl->fwd = tun_fwd_new(cl->loop, tun_conn_link(cl->conn), cl->res, cl->o, &h, cl);
+    }
+    return cl->fwd;
+}
+
+static void mux_idle(void *arg)
+{
+    tun_client *cl = arg;
+    /* Background master: ControlPersist's time is up. */
+    if (cl->backgrounded) {
+        really_done(cl, 0);
+        return;
+    }
+    /* Foreground master: done once our own session and forwards are. */
+    if (cl->session_over && !(cl->fwd && tun_fwd_active(cl->fwd) > 0))
+        really_done(cl, cl->session_status);
+}
+
+static void mux_terminate(void *arg)
+{
+    tun_client *cl = arg;
+    really_done(cl, cl->session_over ? cl->session_status : 0);
+}
+
+/* ControlPersist: the master goes on in the background; this process
+ * becomes a client of it for its own command. */
+static void persist_detach(tun_client *cl)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        tun_error("fork: %s", strerror(errno));
+        tun_mux_set_persist(cl->mux, 0);
+        return;
+    }
+    if (pid == 0) {
+        /* the master */
+        setsid();
+        ev_loop_fork(cl->loop);
+        cl->backgrounded = 1;
+        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+            dup2(fd, 0);
+            dup2(fd, 1);
+            if (!cl->args->keep_stderr)
+                dup2(fd, 2);
+            if (fd > 2)
+                close(fd);
+        }
+        tun_mux_set_persist(cl->mux, cl->o->control_persist);
+        return;
+    }
+    /* The foreground process: never touch the shared connection again. */
+    int status = 0;
+    if (!cl->args->no_command) {
+        tun_mux_client_args a = {
+            .op = cl->args->stdio_host ? MUXOP_STDIO : MUXOP_SESSION,
+            .o = cl->o,
+            .host = cl->host,
+            .command = cl->args->command ? cl->args->command : cl->o->remote_command,
+            .subsystem = cl->args->subsystem,
+            .no_stdin = cl->args->no_stdin,
+            .stdio_host = cl->args->stdio_host,
+            .stdio_port = cl->args->stdio_port,
+        };
+        const char *cmd = a.command;
+        a.tty = want_tty(cl, cmd);
+        if (tun_mux_client(cl->args->control_path, &a, 0, &status) != 0) {
+            tun_error("cannot reach the new master at %s", cl->args->control_path);
+            status = 255;
+        }
+    }
+    _exit(status);
+}
+
+static void start_master(tun_client *cl)
+{
+    tun_mux_hooks mh = {mux_idle, mux_terminate, mux_fwd};
+    cl->mux = tun_mux_master_start(cl->loop, cl->args->control_path, cl->o, cl->host, cl->res,
+                                   &cl->ids, cl->conn, &mh, cl);
+    if (cl->mux == NULL)
+        return; /* a message was printed; go on without sharing */
+    if (cl->o->control_persist != 0)
+        persist_detach(cl);
 }
 
 /* ---- connection hooks -------------------------------------------------------------------------- */
@@ -207,6 +321,11 @@ static void on_ready(tun_conn *c, void *arg)
     tun_client *cl = arg;
     if (start_forwarding(cl) != 0)
         return;
+    if (cl->args->control_path) {
+        start_master(cl);
+        if (cl->mux && cl->o->control_persist != 0)
+            return; /* the background master serves; sessions come via mux */
+    }
     /* -f: background now, unless forwards must be confirmed first. */
     if (cl->args->fork_after_auth && !(cl->fwd && cl->o->exit_on_forward_failure))
         go_background(cl);
@@ -220,6 +339,8 @@ static void on_dead(tun_conn *c, const char *msg, void *arg)
 {
     (void)c;
     tun_client *cl = arg;
+    if (cl->mux)
+        tun_mux_primary_gone(cl->mux);
     if (msg && *msg && !cl->finished)
         tun_error("%s", msg);
     finish(cl, cl->finished ? cl->exit_status : 255);
@@ -265,6 +386,7 @@ int tun_client_run(const tun_client_args *args)
         tun_conn_kick(cl.conn);
     if (cl.sess)
         tun_session_free(cl.sess);
+    tun_mux_free(cl.mux);
     tun_fwd_free(cl.fwd);
     tun_conn_free(cl.conn);
     tun_resolver_free(cl.res);

@@ -26,7 +26,9 @@ typedef struct tun_client_args {
     int stdio_port;
     int subsystem;        /* -s: the command is a subsystem name */
     struct ev_loop *loop; /* NULL: the default loop */
-    /* Called once authenticated (the connection sharing master hooks in). */
+    /* Connection sharing: become the master on this control socket. */
+    const char *control_path;
+    int keep_stderr;      /* -E given: a background master keeps logging */
     void (*ready_hook)(void *arg, struct tun_conn *conn);
     void *ready_arg;
 } tun_client_args;

@@ -62,6 +62,8 @@ struct fspec {
     tun_fwdspec spec;
     int state;       /* 0 pending, 1 active, -1 failed */
     int allocated;   /* port 0: what the server chose */
+    void (*done)(void *arg, int ok, int port, const char *err);
+    void *done_arg;
     fspec *next;
 };
 
@@ -92,7 +94,9 @@ typedef struct fconn {
     tun_connector *connector;
     char target[320];
     void (*done)(void *arg, int status); /* -W */
+    void (*opened)(void *arg, uint32_t id);
     void *done_arg;
+    int own_fds;
     struct fconn *next, *prev;
 } fconn;
 
@@ -186,9 +190,19 @@ static void fconn_free(fconn *fc)
     if (fc->connector)
         tun_connect_cancel(fc->connector);
     tun_link_unblock(f->link, &fc->pipe.base);
+    int stdio_in = fc->pipe.in_fd, stdio_out = fc->pipe.out_fd;
     tun_pipe_free(&fc->pipe); /* closes the socket (is_socket) */
+    fc->pipe.in_fd = stdio_in;
+    fc->pipe.out_fd = stdio_out;
     if (!fc->pipe.is_socket && fc->fd >= 0 && fc->mode != FC_STDIO)
         close(fc->fd);
+    if (fc->mode == FC_STDIO && !fc->own_fds) {
+        /* descriptors a mux client passed us */
+        if (fc->pipe.in_fd >= 0)
+            close(fc->pipe.in_fd);
+        if (fc->pipe.out_fd >= 0 && fc->pipe.out_fd != fc->pipe.in_fd)
+            close(fc->pipe.out_fd);
+    }
     ssh_buf_free(&fc->sbuf);
     if (fc->prev)
         fc->prev->next = fc->next;
@@ -256,6 +270,8 @@ static void h_open_result(tun_pipe *p, uint32_t reason, const char *msg)
     }
     if (fc->mode != FC_STDIO)
         fc->mode = FC_PIPE;
+    else if (fc->opened)
+        fc->opened(fc->done_arg, p->base.id);
     tun_pipe_start_input(p);
 }
 
@@ -619,6 +635,9 @@ static void rfwd_reply(tun_reqcb *r, int ok, const uint8_t *data, size_t len)
     if (!ok) {
         fs->state = -1;
         f->failures++;
+        if (fs->done)
+            fs->done(fs->done_arg, 0, 0, "remote port forwarding failed");
+        fs->done = NULL;
         if (fs->spec.listen_path)
             tun_error("Warning: remote port forwarding failed for listen path %s",
                       fs->spec.listen_path);
@@ -632,6 +651,9 @@ static void rfwd_reply(tun_reqcb *r, int ok, const uint8_t *data, size_t len)
             tun_info("Allocated port %d for remote forward to %s", fs->allocated, conn);
         }
         tun_debug("remote forward success for: listen %d, connect %s", fs->spec.listen_port, conn);
+        if (fs->done)
+            fs->done(fs->done_arg, 1, fs->allocated, NULL);
+        fs->done = NULL;
     }
     settle_check(f);
 }
@@ -900,21 +922,24 @@ int tun_fwd_channel_open(tun_fwd *f, uint32_t id, const ssh_channel_open_info *i
 
 /* ---- -W ----------------------------------------------------------------------------------------- */
 
-int tun_fwd_stdio(tun_fwd *f, const char *host, int port, void (*done)(void *arg, int status),
+int tun_fwd_stdio(tun_fwd *f, const char *host, int port, int in_fd, int out_fd, int own_fds,
+                  void (*opened)(void *arg, uint32_t id), void (*done)(void *arg, int status),
                   void *arg)
 {
     fconn *fc = fconn_new(f, NULL, FC_STDIO, -1);
     if (fc == NULL)
         return -1;
-    tun_pipe_set_fds(&fc->pipe, 0, 1);
+    tun_pipe_set_fds(&fc->pipe, in_fd, out_fd);
     fc->pipe.is_socket = 0;
     fc->pipe.auto_close = 1;
+    fc->own_fds = own_fds;
     fc->done = done;
+    fc->opened = opened;
     fc->done_arg = arg;
-    if (!isatty(0))
-        tun_set_nonblock(0, 1);
-    if (!isatty(1))
-        tun_set_nonblock(1, 1);
+    if (!(own_fds && isatty(in_fd)))
+        tun_set_nonblock(in_fd, 1);
+    if (!(own_fds && isatty(out_fd)))
+        tun_set_nonblock(out_fd, 1);
     snprintf(fc->target, sizeof(fc->target), "%s:%d", host, port);
     ssh_channel_open_info info = {.kind = SSH_CHAN_DIRECT_TCPIP, .host = host,
                                   .port = (uint32_t)port, .orig_host = "127.0.0.1",
@@ -958,13 +983,38 @@ static int spec_copy(tun_fwdspec *d, const tun_fwdspec *s)
     return 0;
 }
 
+static int spec_same_listen(const tun_fwdspec *a, const tun_fwdspec *b);
+
 int tun_fwd_add(tun_fwd *f, const tun_fwdspec *spec)
 {
+    return tun_fwd_add_cb(f, spec, NULL, NULL);
+}
+
+int tun_fwd_add_cb(tun_fwd *f, const tun_fwdspec *spec,
+                   void (*done)(void *arg, int ok, int port, const char *err), void *arg)
+{
+    /* Asking again for a forward that is up is not an error (mux clients
+     * re-send their -L/-R on every invocation). */
+    for (fspec *e = f->specs; e; e = e->next) {
+        if (e->state == 1 && spec_same_listen(&e->spec, spec) && !e->spec.dynamic == !spec->dynamic &&
+            ((e->spec.connect_host && spec->connect_host &&
+              strcmp(e->spec.connect_host, spec->connect_host) == 0 &&
+              e->spec.connect_port == spec->connect_port) ||
+             (e->spec.connect_path && spec->connect_path &&
+              strcmp(e->spec.connect_path, spec->connect_path) == 0) ||
+             (e->spec.dynamic && spec->dynamic))) {
+            if (done)
+                done(arg, 1, e->allocated, NULL);
+            return 0;
+        }
+    }
     fspec *fs = calloc(1, sizeof(*fs));
     if (fs == NULL)
         return -1;
     fs->f = f;
     fs->reqcb.fn = rfwd_reply;
+    fs->done = done;
+    fs->done_arg = arg;
     spec_copy(&fs->spec, spec);
     fs->next = f->specs;
     f->specs = fs;
@@ -979,6 +1029,9 @@ int tun_fwd_add(tun_fwd *f, const tun_fwdspec *spec)
             fs->state = -1;
             f->failures++;
             tun_error("remote forward %s: %s", l, ssh_strerror(rv));
+            if (fs->done)
+                fs->done(fs->done_arg, 0, 0, ssh_strerror(rv));
+            fs->done = NULL;
             return -1;
         }
         f->pending++;
@@ -989,10 +1042,48 @@ int tun_fwd_add(tun_fwd *f, const tun_fwdspec *spec)
         fs->state = -1;
         f->failures++;
         tun_error("Could not request local forwarding.");
+        if (fs->done)
+            fs->done(fs->done_arg, 0, 0, "could not bind the local port");
+        fs->done = NULL;
         return -1;
     }
     fs->state = 1;
+    if (fs->done)
+        fs->done(fs->done_arg, 1, 0, NULL);
+    fs->done = NULL;
     return 0;
+}
+
+void tun_fwd_forget(tun_fwd *f, void *arg)
+{
+    for (fspec *fs = f->specs; fs; fs = fs->next)
+        if (fs->done_arg == arg)
+            fs->done = NULL;
+}
+
+void tun_fwd_describe(const tun_fwd *f, char *buf, size_t len)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (const fspec *fs = f->specs; fs && o < len; fs = fs->next) {
+        if (fs->state != 1)
+            continue;
+        char l[320], c[320];
+        tun_fwdspec_describe_listen(&fs->spec, l, sizeof(l));
+        tun_fwdspec_describe_connect(&fs->spec, c, sizeof(c));
+        int conns = 0;
+        for (const fconn *fc = f->conns; fc; fc = fc->next)
+            if (fc->fs == fs)
+                conns++;
+        int n = snprintf(buf + o, len - o, "  -%c %s%s%s -> %s, %d connection%s\n",
+                         (char)fs->spec.kind, l,
+                         fs->spec.kind == TUN_FWD_REMOTE && fs->allocated ? " (allocated " : "",
+                         fs->spec.kind == TUN_FWD_REMOTE && fs->allocated ? "port)" : "", c, conns,
+                         conns == 1 ? "" : "s");
+        if (n < 0)
+            break;
+        o += (size_t)n;
+    }
 }
 
 static int spec_same_listen(const tun_fwdspec *a, const tun_fwdspec *b)

@@ -38,6 +38,15 @@ void tun_fwd_free(tun_fwd *f);
  * bound, after a message).  Remote: send the request (answer later).
  * `spec` is copied. */
 int tun_fwd_add(tun_fwd *f, const tun_fwdspec *spec);
+/* The same with a completion: done(arg, ok, allocated_port, error) runs
+ * once the forward is up or has failed (at once for local forwards).  An
+ * identical forward that is already up completes at once with ok. */
+int tun_fwd_add_cb(tun_fwd *f, const tun_fwdspec *spec,
+                   void (*done)(void *arg, int ok, int port, const char *err), void *arg);
+/* Forget completions pointing at `arg` (its owner goes away). */
+void tun_fwd_forget(tun_fwd *f, void *arg);
+/* One line per forward ("-L 127.0.0.1:8080 -> db:5432, 2 connections"). */
+void tun_fwd_describe(const tun_fwd *f, char *buf, size_t len);
 /* Stop a forward matching `spec` (listen side); 0 if found. */
 int tun_fwd_cancel(tun_fwd *f, const tun_fwdspec *spec);
 /* The port the server allocated for a remote forward with port 0 (0 while
@@ -54,9 +63,12 @@ int tun_fwd_active(const tun_fwd *f);
 /* Forwards still waiting for their remote reply. */
 int tun_fwd_pending(const tun_fwd *f);
 
-/* -W host:port: bridge stdin/stdout to one direct-tcpip channel.  `done`
- * runs with the exit status when it ends. */
-int tun_fwd_stdio(tun_fwd *f, const char *host, int port, void (*done)(void *arg, int status),
+/* -W host:port: bridge in_fd/out_fd (stdin/stdout, or descriptors a mux
+ * client passed) to one direct-tcpip channel.  `opened` (may be NULL) runs
+ * when the channel is confirmed; `done` with the exit status when it ends
+ * (255 if it could not be opened). */
+int tun_fwd_stdio(tun_fwd *f, const char *host, int port, int in_fd, int out_fd, int own_fds,
+                  void (*opened)(void *arg, uint32_t id), void (*done)(void *arg, int status),
                   void *arg);
 
 #endif

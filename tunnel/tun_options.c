@@ -102,6 +102,7 @@ static const kw keywords[] = {
     {"ControlMaster", K_CONTROLMASTER, F(control_master), 0},
     {"ControlPath", K_STR, F(control_path), 0},
     {"ControlPersist", K_CONTROLPERSIST, F(control_persist), 0},
+    {"MaxSessions", K_INT, F(max_sessions), 0},
     {"IgnoreUnknown", K_STR, F(ignore_unknown), 0},
     {"HostKeyAlias", K_STR, F(host_key_alias), 0},
     {"RemoteCommand", K_STR, F(remote_command), 0},
@@ -167,6 +168,7 @@ void tun_options_init(tun_options *o)
     o->clear_all_forwardings = -1;
     o->control_master = -1;
     o->control_persist = -1;
+    o->max_sessions = -1;
     o->compression = -1;
 }
 
@@ -634,6 +636,9 @@ int tun_options_finish(tun_options *o)
     dflt(&o->clear_all_forwardings, 0);
     dflt(&o->control_master, 0);
     dflt(&o->control_persist, 0);
+    dflt(&o->max_sessions, 10);
+    if (o->max_sessions < 1)
+        o->max_sessions = 1;
     dflt(&o->compression, 0);
     if (o->preferred_authentications == NULL)
         o->preferred_authentications = strdup("publickey,keyboard-interactive,password");

@@ -64,6 +64,7 @@ typedef struct tun_options {
     int control_master; /* -1 unset, 0 no, 1 yes, 2 ask, 3 auto, 4 autoask */
     char *control_path;
     int control_persist; /* -1 unset, 0 no, -2 yes (forever), >0 seconds */
+    int max_sessions;    /* sessions per shared connection (sshtun) */
     /* misc */
     char *ignore_unknown;
     char *host_key_alias;

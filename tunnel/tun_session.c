@@ -34,6 +34,7 @@ struct tun_session {
     char **env;
     int tty;        /* a pty was requested */
     int finished;
+    int released;   /* descriptors handed back to the owner */
     ev_signal winch;
     int have_status;
     uint32_t status;
@@ -144,6 +145,11 @@ static void finish(tun_session *s, int status, const char *msg)
 static void h_open_result(tun_pipe *p, uint32_t reason, const char *msg)
 {
     tun_session *s = p->owner;
+    if (reason != 0 && s->p.open_refused && s->p.open_refused(s->p.arg, reason, msg)) {
+        s->finished = 1;
+        s->released = 1;
+        return;
+    }
     if (reason != 0) {
         char m[600];
         snprintf(m, sizeof(m), "channel %u: open failed: %s: %s", p->base.id,
@@ -315,6 +321,11 @@ void tun_session_close(tun_session *s)
     ssh_channel_close(s->c, s->pipe.base.id);
 }
 
+void tun_session_abort(tun_session *s, const char *msg)
+{
+    finish(s, 255, msg);
+}
+
 void tun_session_winch(tun_session *s)
 {
     if (s->tty && s->pipe.base.open)
@@ -335,7 +346,7 @@ void tun_session_free(tun_session *s)
             continue;
         if (s->saved_fl[i] >= 0)
             fcntl(fds[i], F_SETFL, s->saved_fl[i]);
-        if (!s->p.own_stdio)
+        if (!s->p.own_stdio && !s->released)
             close(fds[i]);
     }
     free(s->command);

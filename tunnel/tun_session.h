@@ -34,6 +34,10 @@ typedef struct tun_session_params {
     void (*tty_failed)(void *arg);
     /* The channel is open and the command requested (mux: SESSION_OPENED). */
     void (*started)(void *arg, uint32_t channel_id);
+    /* The server refused to open the session channel.  Return 1 to take the
+     * descriptors back (the session then ends silently: no `done`, and
+     * tun_session_free() leaves the descriptors open). */
+    int (*open_refused)(void *arg, uint32_t reason, const char *msg);
     void *arg;
 } tun_session_params;
 
@@ -41,6 +45,8 @@ typedef struct tun_session_params {
 tun_session *tun_session_start(const tun_session_params *p);
 /* Close the channel (the far side learns with CHANNEL_CLOSE). */
 void tun_session_close(tun_session *s);
+/* The connection is gone: end with status 255 and `msg` (no engine calls). */
+void tun_session_abort(tun_session *s, const char *msg);
 /* Send window-change from the size of the input terminal. */
 void tun_session_winch(tun_session *s);
 /* Free (closes passed descriptors unless own_stdio). */
