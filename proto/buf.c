@@ -54,8 +54,14 @@ static int make_room(ssh_buf *b, size_t n)
      * always get a real pointer (NULL + 0 is undefined behaviour). */
     if (b->data != NULL && b->cap - b->off - b->len >= n)
         return 0;
-    /* Reclaim consumed space first: cheaper than growing. */
-    if (b->off > 0 && b->cap - b->len >= n) {
+    /* Reclaim consumed space by sliding the live bytes to the front, but
+     * only when that moves no more than it reclaims: a queue holding
+     * megabytes for a slow socket would otherwise be copied again and
+     * again to win back the few kilobytes the last write consumed.
+     * Growing instead is amortised by doubling, and the maximum still
+     * bounds it (then we slide whatever the cost). */
+    int at_max = b->cap >= b->max;
+    if (b->off > 0 && b->cap - b->len >= n && (b->off >= b->len || at_max)) {
         memmove(b->data, b->data + b->off, b->len);
         if (b->flags & SSH_BUF_SECRET)
             OPENSSL_cleanse(b->data + b->len, b->off);
@@ -66,6 +72,9 @@ static int make_room(ssh_buf *b, size_t n)
     size_t ncap = b->cap ? b->cap : 256;
     while (ncap < need)
         ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
+    /* We chose growing over sliding: really grow. */
+    if (b->data != NULL && ncap <= b->cap)
+        ncap = b->cap > SIZE_MAX / 2 ? SIZE_MAX : b->cap * 2;
     /* Do not allocate far beyond the limit: round to it. */
     if (ncap > b->max && need <= b->max)
         ncap = b->max;

@@ -508,7 +508,7 @@ static int bind_tcp(tun_fwd *f, fspec *fs, int family, const void *addr, int por
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     if (family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, 128) != 0) {
+    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, SOMAXCONN) != 0) {
         int e = errno;
         snprintf(err, errsz, "bind [%s]:%d: %s", host, port, strerror(e));
         close(fd);
@@ -540,7 +540,7 @@ static int bind_unix(tun_fwd *f, fspec *fs, const char *path, char *err, size_t 
     mode_t old = umask(0177);
     int rv = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
-    if (rv != 0 || listen(fd, 128) != 0) {
+    if (rv != 0 || listen(fd, SOMAXCONN) != 0) {
         snprintf(err, errsz, "bind %s: %s", path, strerror(errno));
         close(fd);
         return -1;

@@ -1028,7 +1028,7 @@ static int create_listener(const char *path)
     mode_t old = umask(0177);
     int rv = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
     umask(old);
-    if (rv != 0 || listen(fd, 64) != 0) {
+    if (rv != 0 || listen(fd, SOMAXCONN) != 0) {
         tun_error("ControlSocket %s: bind: %s", path, strerror(errno));
         close(fd);
         unlink(tmp);

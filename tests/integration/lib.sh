@@ -42,9 +42,13 @@ it_cleanup() {
     for p in ${BG_PIDS:-}; do kill "$p" 2>/dev/null; done
     for p in ${BG_PIDS:-}; do wait "$p" 2>/dev/null; done
     if [ -n "${SSHD_PID:-}" ]; then
-        kill "$SSHD_PID" 2>/dev/null
+        # sshd's per-connection children outlive its listener: end the
+        # whole process group (it was started with setsid).
+        kill -TERM -- "-$SSHD_PID" 2>/dev/null
         wait "$SSHD_PID" 2>/dev/null
     fi
+    # Masters (ControlPersist) started by the test.
+    pkill -TERM -f "$T/" 2>/dev/null
     if [ "${KEEP_T:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
     exit $rc
 }
@@ -83,7 +87,7 @@ it_start_sshd() {
             echo "HostKeyAlgorithms +ssh-rsa"
             for l in "$@"; do echo "$l"; done
         } > "$T/sshd_config"
-        "$SSHD" -D -e -f "$T/sshd_config" > "$T/sshd.log" 2>&1 &
+        setsid "$SSHD" -D -e -f "$T/sshd_config" > "$T/sshd.log" 2>&1 &
         SSHD_PID=$!
         for _ in $(seq 1 200); do
             if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then return 0; fi
@@ -100,7 +104,7 @@ it_start_sshd() {
 }
 
 it_stop_sshd() {
-    kill "$SSHD_PID" 2>/dev/null
+    kill -TERM -- "-$SSHD_PID" 2>/dev/null
     wait "$SSHD_PID" 2>/dev/null
     SSHD_PID=
 }

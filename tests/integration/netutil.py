@@ -34,9 +34,11 @@ def parse_addr(a):
 async def start_server(addr, handler):
     kind, v = parse_addr(addr)
     if kind == "unix":
-        srv = await asyncio.start_unix_server(handler, path=v)
+        srv = await asyncio.start_unix_server(handler, path=v, backlog=4096)
     else:
-        srv = await asyncio.start_server(handler, host="127.0.0.1", port=v)
+        # A deep backlog: bursts of connections must not hit SYN retries
+        # (1 s) in the server under test's place.
+        srv = await asyncio.start_server(handler, host="127.0.0.1", port=v, backlog=4096)
     print("ready", flush=True)
     async with srv:
         await srv.serve_forever()
@@ -150,11 +152,27 @@ async def roundtrip(addr, conns, rounds):
 
 
 async def latency(addr, conns, rounds):
+    """Connect CONNS clients (at most 100 connects in flight, so a
+    listener's backlog is never the bottleneck), warm each up with one
+    round trip (the tunnel's channel is then open), then time ROUNDS echo
+    round trips on all of them at once."""
+    gate = asyncio.Semaphore(100)
+    start = asyncio.Event()
+    warm = [0]
+    all_warm = asyncio.Event()
     samples = []
 
     async def one(i):
-        r, w = await open_conn(addr)
         msg = bytes([i % 256]) * 64
+        async with gate:
+            r, w = await open_conn(addr)
+            w.write(msg)
+            await w.drain()
+            await r.readexactly(len(msg))
+        warm[0] += 1
+        if warm[0] == conns:
+            all_warm.set()
+        await start.wait()
         for _ in range(rounds):
             t0 = time.perf_counter()
             w.write(msg)
@@ -162,7 +180,11 @@ async def latency(addr, conns, rounds):
             await r.readexactly(len(msg))
             samples.append(time.perf_counter() - t0)
         w.close()
-    await asyncio.gather(*(one(i) for i in range(conns)))
+
+    tasks = [asyncio.create_task(one(i)) for i in range(conns)]
+    await all_warm.wait()
+    start.set()
+    await asyncio.gather(*tasks)
     samples.sort()
     p50 = samples[len(samples) // 2] * 1000
     p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))] * 1000
