@@ -221,20 +221,20 @@ static int publickey(ssh_conn *c, ssh_cur *p, const uint8_t *payload)
         ssh_conn_logf(c, 1, "publickey: bad or mismatched key for %s", alg);
         goto decide;
     }
+    ssh_buf d;
+    ssh_buf_init(&d, 256 * 1024, 0);
     if (hassig) {
         /* Section 7: session id string, then the request without the
          * signature. */
-        ssh_buf d;
-        ssh_buf_init(&d, 256 * 1024, 0);
         rv = ssh_buf_put_string(&d, c->session_id, c->session_id_len);
         if (rv == 0)
             rv = ssh_buf_put(&d, payload, signed_len);
         if (rv == 0)
             rv = ssh_key_verify(key, alg, SSH_KEY_ALLOW_SHA1, sig, siglen, ssh_buf_ptr(&d),
                                 ssh_buf_len(&d));
-        ssh_buf_free(&d);
         if (rv != 0) {
             ssh_conn_logf(c, 1, "publickey: signature check failed");
+            ssh_buf_free(&d);
             goto decide;
         }
     }
@@ -244,7 +244,14 @@ static int publickey(ssh_conn *c, ssh_cur *p, const uint8_t *payload)
     r.key = key;
     r.key_alg = alg;
     r.has_signature = hassig;
+    if (hassig) {
+        r.signature = sig;
+        r.signature_len = siglen;
+        r.signed_data = ssh_buf_ptr(&d);
+        r.signed_len = ssh_buf_len(&d);
+    }
     decision = ask(c, &r);
+    ssh_buf_free(&d);
 decide:
     ssh_buf_put(&b, blob, bloblen);
     rv = apply(c, decision, SSH_AUTH_PUBLICKEY, !hassig, alg, &b);

@@ -15,6 +15,7 @@
 #define READ_WANT (64 * 1024)
 
 static void try_read(tun_pipe *p);
+static void on_rin(struct ev_loop *loop, ev_io *w, int revents);
 
 static ssh_conn *conn_of(tun_pipe *p)
 {
@@ -28,9 +29,14 @@ static int fd_of(tun_pipe *p, int stream)
 
 /* Forwarded sockets: when our EOF went out and the peer's EOF has been
  * written through, the connection is over (OpenSSH's chan_is_dead). */
+static int inputs_done(const tun_pipe *p)
+{
+    return p->in_eof && (p->in2_fd < 0 || p->in2_eof);
+}
+
 static void check_auto_close(tun_pipe *p)
 {
-    if (p->auto_close && p->in_eof && p->eof_shut && p->base.open)
+    if (p->auto_close && inputs_done(p) && p->eof_shut && p->base.open)
         ssh_channel_close(conn_of(p), p->base.id);
 }
 
@@ -155,6 +161,24 @@ static void pipe_eof(tun_chan *ch)
 static void stop_input(tun_pipe *p)
 {
     ev_io_stop(p->loop, &p->rin);
+    ev_io_stop(p->loop, &p->rin2);
+}
+
+/* One input reached EOF: when all have, CHANNEL_EOF. */
+static void input_eof(tun_pipe *p, int which)
+{
+    if (which)
+        p->in2_eof = 1;
+    else
+        p->in_eof = 1;
+    ev_io_stop(p->loop, which ? &p->rin2 : &p->rin);
+    if (!inputs_done(p))
+        return;
+    if (p->base.open)
+        ssh_channel_eof(conn_of(p), p->base.id);
+    if (p->hooks && p->hooks->inputs_done)
+        p->hooks->inputs_done(p);
+    check_auto_close(p);
 }
 
 static void on_rin(struct ev_loop *loop, ev_io *w, int revents)
@@ -166,63 +190,67 @@ static void on_rin(struct ev_loop *loop, ev_io *w, int revents)
     tun_link_kick(p->base.link);
 }
 
-/* Move local input into the channel while the window and the connection's
- * output allow. */
-static void try_read(tun_pipe *p)
+/* Move one input into the channel while the window and the connection's
+ * output allow.  Returns 1 if it should be watched for more. */
+static int read_one(tun_pipe *p, int which)
 {
     ssh_conn *c = conn_of(p);
-    if (!p->reading || p->in_eof || !p->base.open || p->in_fd < 0)
-        return;
+    int fd = which ? p->in2_fd : p->in_fd;
+    int eof = which ? p->in2_eof : p->in_eof;
+    if (fd < 0 || eof)
+        return 0;
     for (int i = 0; i < 16; i++) {
         if (p->base.link->t && tun_transport_throttled(p->base.link->t)) {
-            stop_input(p);
             tun_link_block(p->base.link, &p->base);
-            return;
+            return 0;
         }
         uint8_t *dst;
         size_t room;
-        int rv = ssh_channel_send_reserve(c, p->base.id, 0, READ_WANT, &dst, &room);
-        if (rv == SSH_ERR_AGAIN) {
-            stop_input(p); /* resumed by the writable callback */
-            return;
-        }
-        if (rv != 0) {
-            stop_input(p);
-            return;
-        }
-        ssize_t r = read(p->in_fd, dst, room);
+        int rv = ssh_channel_send_reserve(c, p->base.id, which ? SSH_STREAM_STDERR : 0, READ_WANT,
+                                          &dst, &room);
+        if (rv != 0)
+            return 0; /* window closed (resumed by the writable callback) or gone */
+        ssize_t r = read(fd, dst, room);
         if (r < 0) {
             ssh_channel_send_commit(c, p->base.id, 0);
             if (errno == EINTR)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                tun_debug("channel %u: read: %s", p->base.id, strerror(errno));
-                r = 0; /* treat as EOF */
-            } else {
-                ev_io_start(p->loop, &p->rin);
-                return;
-            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 1;
+            tun_debug("channel %u: read: %s", p->base.id, strerror(errno));
+            r = 0; /* treat as EOF */
         }
         if (r == 0) {
             ssh_channel_send_commit(c, p->base.id, 0);
-            p->in_eof = 1;
-            stop_input(p);
-            ssh_channel_eof(c, p->base.id);
-            check_auto_close(p);
-            return;
+            input_eof(p, which);
+            return 0;
         }
         ssh_channel_send_commit(c, p->base.id, (size_t)r);
         p->bytes_in += (size_t)r;
         if ((size_t)r < room)
             break;
     }
-    ev_io_start(p->loop, &p->rin);
+    return 1;
+}
+
+static void try_read(tun_pipe *p)
+{
+    if (!p->reading || !p->base.open)
+        return;
+    if (read_one(p, 0))
+        ev_io_start(p->loop, &p->rin);
+    else
+        ev_io_stop(p->loop, &p->rin);
+    if (read_one(p, 1))
+        ev_io_start(p->loop, &p->rin2);
+    else
+        ev_io_stop(p->loop, &p->rin2);
 }
 
 static void pipe_writable(tun_chan *ch)
 {
     tun_pipe *p = (tun_pipe *)ch;
-    if (p->reading && !p->in_eof && !ev_is_active(&p->rin) && !ch->blocked)
+    if (p->reading && !inputs_done(p) && !ch->blocked)
         try_read(p);
 }
 
@@ -285,12 +313,14 @@ void tun_pipe_init(tun_pipe *p, struct ev_loop *loop, tun_link *link, int in_fd,
     p->in_fd = in_fd;
     p->out_fd = out_fd;
     p->err_fd = err_fd;
+    p->in2_fd = -1;
     ssh_buf_init(&p->pend[0], 64u * 1024 * 1024, 0);
     ssh_buf_init(&p->pend[1], 64u * 1024 * 1024, 0);
     ev_io_init(&p->rin, on_rin, in_fd, EV_READ);
+    ev_io_init(&p->rin2, on_rin, -1, EV_READ);
     ev_io_init(&p->wout, on_wout, out_fd, EV_WRITE);
     ev_io_init(&p->werr, on_wout, err_fd, EV_WRITE);
-    p->rin.data = p->wout.data = p->werr.data = p;
+    p->rin.data = p->rin2.data = p->wout.data = p->werr.data = p;
 }
 
 void tun_pipe_set_fds(tun_pipe *p, int in_fd, int out_fd)
@@ -299,6 +329,37 @@ void tun_pipe_set_fds(tun_pipe *p, int in_fd, int out_fd)
     p->out_fd = out_fd;
     ev_io_set(&p->rin, in_fd, EV_READ);
     ev_io_set(&p->wout, out_fd, EV_WRITE);
+}
+
+void tun_pipe_set_input2(tun_pipe *p, int fd)
+{
+    p->in2_fd = fd;
+    ev_io_set(&p->rin2, fd, EV_READ);
+}
+
+void tun_pipe_drop_input(tun_pipe *p, int which)
+{
+    int *fd = which ? &p->in2_fd : &p->in_fd;
+    if (*fd < 0)
+        return;
+    ev_io_stop(p->loop, which ? &p->rin2 : &p->rin);
+    /* Closing it makes the writer's next write fail (SIGPIPE/EPIPE). */
+    if (*fd != p->out_fd)
+        close(*fd);
+    else
+        shutdown(*fd, SHUT_RD);
+    *fd = -1;
+    if (which)
+        p->in2_eof = 1;
+    else
+        p->in_eof = 1;
+    if (inputs_done(p)) {
+        if (p->base.open)
+            ssh_channel_eof(conn_of(p), p->base.id);
+        if (p->hooks && p->hooks->inputs_done)
+            p->hooks->inputs_done(p);
+        check_auto_close(p);
+    }
 }
 
 void tun_pipe_start_input(tun_pipe *p)
@@ -328,6 +389,7 @@ size_t tun_pipe_pending(const tun_pipe *p)
 void tun_pipe_free(tun_pipe *p)
 {
     ev_io_stop(p->loop, &p->rin);
+    ev_io_stop(p->loop, &p->rin2);
     ev_io_stop(p->loop, &p->wout);
     ev_io_stop(p->loop, &p->werr);
     ssh_buf_free(&p->pend[0]);

@@ -35,6 +35,8 @@ typedef struct tun_pipe_hooks {
     void (*drained_eof)(tun_pipe *p);
     /* The channel is closed; the owner frees the pipe (tun_pipe_free). */
     void (*closed)(tun_pipe *p);
+    /* Every local input reached EOF and our CHANNEL_EOF went out. */
+    void (*inputs_done)(tun_pipe *p);
 } tun_pipe_hooks;
 
 struct tun_pipe {
@@ -43,12 +45,13 @@ struct tun_pipe {
     const tun_pipe_hooks *hooks;
     void *owner;
     int in_fd, out_fd, err_fd;
+    int in2_fd;    /* second input, sent as extended data (a child's stderr) */
     int is_socket;  /* shutdown(SHUT_WR) on peer EOF, close both on close */
     int auto_close; /* send CLOSE once both directions are done (forwards) */
-    ev_io rin, wout, werr;
+    ev_io rin, rin2, wout, werr;
     ssh_buf pend[2];
     int reading;   /* input enabled by the owner */
-    int in_eof, out_dead[2], peer_eof, eof_shut;
+    int in_eof, in2_eof, out_dead[2], peer_eof, eof_shut;
     uint64_t bytes_in, bytes_out;
 };
 
@@ -57,6 +60,14 @@ struct tun_pipe {
 void tun_pipe_init(tun_pipe *p, struct ev_loop *loop, tun_link *link, int in_fd, int out_fd,
                    int err_fd, const tun_pipe_hooks *hooks, void *owner);
 void tun_pipe_start_input(tun_pipe *p);
+/* A second input read as extended data (stream 1), e.g. a server's child's
+ * stderr; set before tun_pipe_start_input().  CHANNEL_EOF goes out once
+ * both inputs are at EOF. */
+void tun_pipe_set_input2(tun_pipe *p, int fd);
+/* Stop reading input `which` (0, or 2 for the second) and close it: the
+ * peer sent eow@openssh.com.  Counts as EOF of that input. */
+void tun_pipe_drop_input(tun_pipe *p, int which);
+
 /* Attach the local descriptors later (forwards that connect after the
  * channel exists).  Watchers must not be running. */
 void tun_pipe_set_fds(tun_pipe *p, int in_fd, int out_fd);

@@ -176,6 +176,14 @@ typedef struct ssh_auth_request {
     const ssh_key *key;
     const char *key_alg;
     int has_signature;
+    /* With has_signature: the signature blob and the exact data it signs
+     * (RFC 4252 section 7), so that a privilege-separated server can have
+     * its privileged side verify them again rather than trust the caller.
+     * Valid during the callback only: copy them before deferring. */
+    const uint8_t *signature;
+    size_t signature_len;
+    const uint8_t *signed_data;
+    size_t signed_len;
     /* KBDINT: 0 responses on the first request, then the user's answers. */
     uint32_t n_responses;
     const char *const *responses;
