@@ -101,6 +101,12 @@ static int run_exec(ctx *x, const char *cmd)
     tun_tokens_free(&t);
     if (ex == NULL)
         return -1;
+    if (x->flags & TUN_CONFIG_NO_EXEC) {
+        /* Untrusted input (the fuzzer): expanded and checked, never run. */
+        tun_debug("Not executing command: '%s'", ex);
+        free(ex);
+        return 0;
+    }
     tun_debug("Executing command: '%s'", ex);
     pid_t pid = fork();
     if (pid < 0) {
@@ -170,6 +176,10 @@ static int match_line(ctx *x, char *args, const char *where)
 static int include(ctx *x, char *args, const char *where)
 {
     char *w;
+    if (x->flags & TUN_CONFIG_NO_INCLUDE) {
+        tun_error("%s: Include is not allowed here", where);
+        return -1;
+    }
     if (x->depth >= INCLUDE_DEPTH) {
         tun_error("%s: Include nested too deeply", where);
         return -1;
@@ -205,29 +215,20 @@ static int include(ctx *x, char *args, const char *where)
     return 0;
 }
 
-static int read_file(ctx *x, const char *path, int required)
+/* The line loop shared by files and memory: `data` is NUL-terminated and
+ * modified in place (lines are cut at '\n'); `name` prefixes messages. */
+static void parse_lines(ctx *x, char *data, const char *name)
 {
-    uint8_t *data;
-    size_t len;
-    if (tun_read_file(path, CONFIG_MAX, &data, &len) != 0) {
-        if (required || errno != ENOENT) {
-            tun_error("Can't open user config file %s: %s", path, strerror(errno));
-            x->errors++;
-            return -1;
-        }
-        return 0;
-    }
-    tun_debug("Reading configuration data %s", path);
     int active = 1;
     unsigned lineno = 0;
-    char *p = (char *)data;
+    char *p = data;
     while (*p) {
         char *nl = strchr(p, '\n');
         if (nl)
             *nl = '\0';
         lineno++;
         char where[1200];
-        snprintf(where, sizeof(where), "%s: line %u", path, lineno);
+        snprintf(where, sizeof(where), "%s: line %u", name, lineno);
         char *line = p;
         size_t ll = strlen(line);
         if (ll && line[ll - 1] == '\r')
@@ -265,6 +266,22 @@ static int read_file(ctx *x, const char *path, int required)
             break;
         p = nl + 1;
     }
+}
+
+static int read_file(ctx *x, const char *path, int required)
+{
+    uint8_t *data;
+    size_t len;
+    if (tun_read_file(path, CONFIG_MAX, &data, &len) != 0) {
+        if (required || errno != ENOENT) {
+            tun_error("Can't open user config file %s: %s", path, strerror(errno));
+            x->errors++;
+            return -1;
+        }
+        return 0;
+    }
+    tun_debug("Reading configuration data %s", path);
+    parse_lines(x, (char *)data, path);
     free(data);
     return 0;
 }
@@ -282,6 +299,32 @@ int tun_config_read(tun_options *o, const char *path, const char *host, unsigned
         return -1;
     }
     free(p);
+    return 0;
+}
+
+int tun_config_read_mem(tun_options *o, const char *data, size_t len, const char *name,
+                        const char *host, unsigned flags)
+{
+    ctx x = {o, host, flags, 0, 0};
+    if (len > CONFIG_MAX) {
+        tun_error("%s: configuration too large", name);
+        return -1;
+    }
+    /* A private, NUL-terminated copy: the loop cuts lines in place, and a
+     * NUL inside the data ends it, as for a file. */
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return -1;
+    if (len)
+        memcpy(copy, data, len);
+    copy[len] = '\0';
+    tun_debug("Reading configuration data %s", name);
+    parse_lines(&x, copy, name);
+    free(copy);
+    if (x.errors) {
+        tun_error("%s: terminating, %d bad configuration options", name, x.errors);
+        return -1;
+    }
     return 0;
 }
 

@@ -9,12 +9,23 @@
 
 #define TUN_CONFIG_USER     0x1 /* relative Includes are under ~/.ssh */
 #define TUN_CONFIG_REQUIRED 0x2 /* a missing file is an error (-F) */
+/* For configuration text that must not reach outside itself (the fuzzer):
+ * NO_INCLUDE makes an Include directive in an active block an error (no
+ * file is read), NO_EXEC makes "Match exec" criteria false without
+ * running the command (its %-tokens are still checked). */
+#define TUN_CONFIG_NO_INCLUDE 0x4
+#define TUN_CONFIG_NO_EXEC    0x8
 
 /* Read one configuration file into `o` (first value wins).  `host` is the
  * destination as given on the command line.  Returns 0, or -1 after
  * printing "<file>: line N: ..." messages and "<file>: terminating, N bad
  * configuration options". */
 int tun_config_read(tun_options *o, const char *path, const char *host, unsigned flags);
+/* The same for configuration text in data[0..len) (need not be
+ * NUL-terminated; a NUL ends it, as in a file).  `name` stands for the file
+ * name in messages; relative Includes resolve as for tun_config_read(). */
+int tun_config_read_mem(tun_options *o, const char *data, size_t len, const char *name,
+                        const char *host, unsigned flags);
 
 /* Values for token expansion (ssh_config(5) TOKENS). */
 typedef struct tun_tokens {

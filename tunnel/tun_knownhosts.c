@@ -31,27 +31,40 @@ void tun_hk_hostname(const char *host, unsigned port, char *out, size_t outsz)
         snprintf(out, outsz, "[%s]:%u", host, port);
 }
 
+/* Glob matching without recursion.  Trying every split at every '*' (the
+ * obvious recursive matcher) is exponential in the number of stars:
+ * "Match host *a*a*a*a*a*a*a*b" against a HostName of 100 a's ran for
+ * more than five minutes.  Only the most recent '*' needs retrying: when the
+ * text after it fails to match, let that star swallow one more character
+ * and match again from there.  Earlier stars need not be revisited, since
+ * whatever an earlier star could absorb, the later one can too, so this is
+ * O(len(s) * len(p)) with the same results. */
 int tun_match_pattern(const char *s, const char *p)
 {
+    const char *star_p = NULL; /* pattern just after the last '*' */
+    const char *star_s = NULL; /* where that star's match ends now */
     for (;;) {
-        if (*p == '\0')
-            return *s == '\0';
         if (*p == '*') {
             while (*p == '*')
                 p++;
             if (*p == '\0')
                 return 1;
-            for (; *s; s++)
-                if (tun_match_pattern(s, p))
-                    return 1;
-            return 0;
+            star_p = p;
+            star_s = s;
+            continue;
         }
         if (*s == '\0')
+            return *p == '\0';
+        if (*p != '\0' &&
+            (*p == '?' || tolower((unsigned char)*p) == tolower((unsigned char)*s))) {
+            s++;
+            p++;
+            continue;
+        }
+        if (star_p == NULL)
             return 0;
-        if (*p != '?' && tolower((unsigned char)*p) != tolower((unsigned char)*s))
-            return 0;
-        s++;
-        p++;
+        p = star_p;
+        s = ++star_s;
     }
 }
 
@@ -93,8 +106,11 @@ static int match_hashed(const char *entry, const char *hostname)
     const char *bar = strchr(s, '|');
     if (bar == NULL)
         return 0;
-    uint8_t salt[64], want[64], got[EVP_MAX_MD_SIZE];
     char tmp[128];
+    /* EVP_DecodeBlock writes 3 bytes per 4 characters, before the length
+     * check below can reject them: room for the longest input let through
+     * (127 characters, of which 124 decode, to 93 bytes). */
+    uint8_t salt[sizeof(tmp) / 4 * 3], want[sizeof(tmp) / 4 * 3], got[EVP_MAX_MD_SIZE];
     size_t sl = (size_t)(bar - s), hl = strlen(bar + 1);
     if (sl >= sizeof(tmp) || hl >= sizeof(tmp))
         return 0;

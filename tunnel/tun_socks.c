@@ -40,11 +40,11 @@ static enum tun_socks_state v4(tun_socks *s, const uint8_t *in, size_t len, size
     }
     const uint8_t *uid = in + 8;
     const uint8_t *nul = memchr(uid, 0, len - 8);
-    if (nul == NULL) {
-        if (len - 8 > USERID_MAX)
-            return fail(s, "SOCKS4 user id too long");
+    /* The same limit whether or not the NUL came in the same read. */
+    if ((nul == NULL ? len - 8 : (size_t)(nul - uid)) > USERID_MAX)
+        return fail(s, "SOCKS4 user id too long");
+    if (nul == NULL)
         return s->state;
-    }
     size_t off = (size_t)(nul - in) + 1;
     s->port = (uint16_t)(in[2] << 8 | in[3]);
     if (in[4] == 0 && in[5] == 0 && in[6] == 0 && in[7] != 0) {

@@ -1,0 +1,1786 @@
+/*
+ * tun_srvconfig.c - sshtund's configuration file (sshd_config(5) syntax).
+ *
+ * One table describes every keyword: how its value is parsed, whether it
+ * is global or per-connection (and so allowed inside a Match block), and
+ * where it is stored.  Values are checked when they are read, so a bad
+ * line inside a Match block is reported at start-up with its file and
+ * line, not when the first matching client connects.
+ *
+ * Semantics, following sshd_config(5):
+ *  - The first value obtained for a keyword wins: `-o` options are applied
+ *    before the file, and a later line never overrides an earlier one.
+ *    Keywords that name several things accumulate instead: Port,
+ *    ListenAddress, HostKey, Subsystem, AllowUsers, DenyUsers, AcceptEnv.
+ *    A Subsystem whose name is already defined is ignored (first wins, so
+ *    "-o Subsystem=sftp ..." replaces the file's definition).
+ *  - A "Match" line starts a block that lasts until the next Match line or
+ *    the end of the file that contains it (a Match inside an Included file
+ *    does not leak into the including file).  Only per-connection keywords
+ *    are allowed inside.  Criteria: "all" (alone), "User list" and
+ *    "Address list"; when both are given, both must match.  An unknown or
+ *    unsupported criterion is an error (ignoring it would apply the block
+ *    to the wrong connections).  User patterns are case-sensitive (user
+ *    names are); address lists use tun_match_address_list() (CIDR,
+ *    wildcards, '!').
+ *  - Each Match block's lines are parsed into the block's own tun_srvopts
+ *    when the file is read; tun_srvcfg_for() merges the matching blocks in
+ *    file order (first value wins, lists of the accumulating keywords are
+ *    concatenated) and then takes every field still unset from the global
+ *    values.  The result only borrows strings from the configuration.
+ *  - In tun_srvcfg_for()'s result, "none" is folded away so callers need
+ *    no special case: ForceCommand none and Banner none become NULL,
+ *    AuthorizedKeysFile none and ChannelTimeout none become empty lists.
+ *    PermitOpen/PermitListen keep "any"/"none" (tun_permit_match() reads
+ *    them).
+ *  - Include takes glob patterns; relative ones are under /etc/ssh.  A
+ *    pattern matching nothing is not an error.  Includes nest at most 16
+ *    deep (which also stops a file including itself).  Only regular files
+ *    are read.
+ *  - Keywords that sshd knows and whose absence changes nothing about who
+ *    may log in or what they may do are accepted and ignored (with a
+ *    debug message) so that Debian's stock sshd_config loads.  Keywords
+ *    whose silent omission would weaken or change access control are
+ *    refused ("... is not supported by sshtund").
+ *
+ * Values are split into words like sshd does: blanks separate words,
+ * double or single quotes group, a backslash escapes a quote, a backslash
+ * or a blank, and a word starting with '#' ends the line.  ForceCommand and
+ * the command of Subsystem are taken verbatim (the rest of the line), since
+ * they are handed to the shell.
+ *
+ * This is an independent implementation of the documented file format; no
+ * code is taken from OpenSSH.
+ */
+#include "tun_srvconfig.h"
+#include "tun_authkeys.h"
+#include "tun_log.h"
+#include "tun_util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <glob.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "sshtun/conn.h"
+
+#define CONFIG_MAX    (4 * 1024 * 1024)
+#define INCLUDE_DEPTH 16
+#define MAX_WORDS     256
+#define INCLUDE_BASE  "/etc/ssh"
+
+struct tun_match_block {
+    int all;
+    int never;   /* the Match line was invalid: validate lines, never apply */
+    char *users; /* pattern list, NULL: no User criterion */
+    char *addrs; /* pattern list, NULL: no Address criterion */
+    tun_srvopts opts;
+    tun_match_block *next;
+};
+
+/* ---- keyword table ----------------------------------------------------------- */
+
+enum ktype {
+    /* global (tun_srvcfg fields) */
+    K_PORT,
+    K_LISTEN,
+    K_HOSTKEY,
+    K_GSTR, /* one word, first wins */
+    K_MAXSTARTUPS,
+    K_GTIME, /* time, first wins */
+    K_ALGS,  /* algorithm spec, stored unresolved */
+    K_REKEY,
+    K_LOGLEVEL,
+    K_SUBSYSTEM,
+    K_GPOSINT, /* integer >= 1 */
+    K_AF,
+    K_USEPAM,
+    /* per-connection (tun_srvopts fields) */
+    K_AKFILE, /* AuthorizedKeysFile */
+    K_BOOL,
+    K_PRL,
+    K_USERS, /* AllowUsers/DenyUsers: accumulate */
+    K_INT,   /* integer >= 0 */
+    K_TIME,
+    K_FWD,
+    K_PERMITOPEN,
+    K_PERMITLISTEN,
+    K_GATEWAY,
+    K_CHANTIMEOUT,
+    K_TIME_NONE, /* time or "none" (0) */
+    K_ENV,       /* AcceptEnv: accumulate */
+    K_CMD,       /* rest of the line, first wins */
+    K_OSTR,      /* one word, first wins (Banner) */
+    /* accepted and ignored, refused */
+    K_IGNORED,      /* any value */
+    K_IGNORED_BOOL, /* yes/no */
+    K_IF_VALUE,     /* ignored when the value is `arg`, else unsupported */
+    K_DEPRECATED,
+    K_UNSUPPORTED,
+};
+
+#define KF_MATCH 0x1 /* allowed inside Match */
+#define KF_OPTS  0x2 /* field is in tun_srvopts (else in tun_srvcfg) */
+#define KF_CONN  (KF_MATCH | KF_OPTS)
+
+#define G(f) offsetof(tun_srvcfg, f)
+#define O(f) offsetof(tun_srvopts, f)
+
+typedef struct kw {
+    const char *name;
+    enum ktype type;
+    unsigned flags;
+    size_t off;      /* field */
+    size_t noff;     /* list count field */
+    const char *arg; /* K_IF_VALUE: the value accepted as a no-op */
+} kw;
+
+static const kw keywords[] = {
+    /* global */
+    {"Port", K_PORT, 0, 0, 0, NULL},
+    {"ListenAddress", K_LISTEN, 0, 0, 0, NULL},
+    {"HostKey", K_HOSTKEY, 0, 0, 0, NULL},
+    {"PidFile", K_GSTR, 0, G(pid_file), 0, NULL},
+    {"MaxStartups", K_MAXSTARTUPS, 0, 0, 0, NULL},
+    {"LoginGraceTime", K_GTIME, 0, G(login_grace_time), 0, NULL},
+    {"Ciphers", K_ALGS, 0, G(ciphers), 0, NULL},
+    {"MACs", K_ALGS, 0, G(macs), 0, NULL},
+    {"KexAlgorithms", K_ALGS, 0, G(kex_algorithms), 0, NULL},
+    {"HostKeyAlgorithms", K_ALGS, 0, G(hostkey_algorithms), 0, NULL},
+    {"RekeyLimit", K_REKEY, 0, 0, 0, NULL},
+    {"LogLevel", K_LOGLEVEL, 0, 0, 0, NULL},
+    {"Subsystem", K_SUBSYSTEM, 0, 0, 0, NULL},
+    {"SshtundUser", K_GSTR, 0, G(sshtund_user), 0, NULL},
+    {"MaxChannels", K_GPOSINT, 0, G(max_channels), 0, NULL},
+    {"AddressFamily", K_AF, 0, 0, 0, NULL},
+    {"UsePAM", K_USEPAM, 0, 0, 0, NULL},
+    /* per connection */
+    {"AuthorizedKeysFile", K_AKFILE, KF_CONN, O(authorized_keys_file), O(n_authorized_keys_file),
+     NULL},
+    {"PasswordAuthentication", K_BOOL, KF_CONN, O(password_authentication), 0, NULL},
+    {"PubkeyAuthentication", K_BOOL, KF_CONN, O(pubkey_authentication), 0, NULL},
+    {"PermitRootLogin", K_PRL, KF_CONN, O(permit_root_login), 0, NULL},
+    {"AllowUsers", K_USERS, KF_CONN, O(allow_users), O(n_allow_users), NULL},
+    {"DenyUsers", K_USERS, KF_CONN, O(deny_users), O(n_deny_users), NULL},
+    {"MaxSessions", K_INT, KF_CONN, O(max_sessions), 0, NULL},
+    {"MaxAuthTries", K_INT, KF_CONN, O(max_auth_tries), 0, NULL},
+    {"ClientAliveInterval", K_TIME, KF_CONN, O(client_alive_interval), 0, NULL},
+    {"ClientAliveCountMax", K_INT, KF_CONN, O(client_alive_count_max), 0, NULL},
+    {"AllowTcpForwarding", K_FWD, KF_CONN, O(allow_tcp_forwarding), 0, NULL},
+    {"AllowStreamLocalForwarding", K_FWD, KF_CONN, O(allow_streamlocal_forwarding), 0, NULL},
+    {"PermitOpen", K_PERMITOPEN, KF_CONN, O(permit_open), O(n_permit_open), NULL},
+    {"PermitListen", K_PERMITLISTEN, KF_CONN, O(permit_listen), O(n_permit_listen), NULL},
+    {"GatewayPorts", K_GATEWAY, KF_CONN, O(gateway_ports), 0, NULL},
+    {"ChannelTimeout", K_CHANTIMEOUT, KF_CONN, O(channel_timeout), O(n_channel_timeout), NULL},
+    {"UnusedConnectionTimeout", K_TIME_NONE, KF_CONN, O(unused_connection_timeout), 0, NULL},
+    {"AcceptEnv", K_ENV, KF_CONN, O(accept_env), O(n_accept_env), NULL},
+    {"ForceCommand", K_CMD, KF_CONN, O(force_command), 0, NULL},
+    {"PermitTTY", K_BOOL, KF_CONN, O(permit_tty), 0, NULL},
+    {"Banner", K_OSTR, KF_CONN, O(banner), 0, NULL},
+    /* Accepted, no effect.  Each is either about a feature sshtund does not
+     * have (so nothing it would allow exists: X11, agent forwarding, tun
+     * devices, GSSAPI, Kerberos, host-based authentication, user rc and
+     * environment files, motd/lastlog) or about tuning that changes no
+     * access decision (logging target, keepalives, DNS, QoS, ...). */
+    {"KbdInteractiveAuthentication", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    {"ChallengeResponseAuthentication", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"X11Forwarding", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    {"X11UseLocalhost", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    {"X11DisplayOffset", K_IGNORED, KF_MATCH, 0, 0, NULL},
+    {"XAuthLocation", K_IGNORED, 0, 0, 0, NULL},
+    {"AllowAgentForwarding", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    {"PermitTunnel", K_IGNORED, KF_MATCH, 0, 0, NULL},
+    {"PermitUserEnvironment", K_IGNORED, KF_MATCH, 0, 0, NULL},
+    {"PermitUserRC", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    {"PermitEmptyPasswords", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    {"HostbasedAuthentication", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    {"HostbasedAcceptedAlgorithms", K_IGNORED, KF_MATCH, 0, 0, NULL},
+    {"HostbasedUsesNameFromPacketOnly", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    {"IgnoreRhosts", K_IGNORED, KF_MATCH, 0, 0, NULL},
+    {"IgnoreUserKnownHosts", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    {"GSSAPIAuthentication", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    {"GSSAPICleanupCredentials", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"GSSAPIStrictAcceptorCheck", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"GSSAPIKeyExchange", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"GSSAPIStoreCredentialsOnRekey", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"KerberosAuthentication", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    {"KerberosOrLocalPasswd", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"KerberosTicketCleanup", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"KerberosGetAFSToken", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"PrintMotd", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"PrintLastLog", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"TCPKeepAlive", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"UseDNS", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"StrictModes", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"Compression", K_IGNORED, 0, 0, 0, NULL},
+    {"SyslogFacility", K_IGNORED, 0, 0, 0, NULL},
+    {"LogVerbose", K_IGNORED, KF_MATCH, 0, 0, NULL},
+    {"VersionAddendum", K_IGNORED, 0, 0, 0, NULL},
+    {"DebianBanner", K_IGNORED_BOOL, 0, 0, 0, NULL},
+    {"IPQoS", K_IGNORED, KF_MATCH, 0, 0, NULL},
+    {"ModuliFile", K_IGNORED, 0, 0, 0, NULL},
+    {"CASignatureAlgorithms", K_IGNORED, 0, 0, 0, NULL},
+    {"PerSourceMaxStartups", K_IGNORED, 0, 0, 0, NULL},
+    {"PerSourceNetBlockSize", K_IGNORED, 0, 0, 0, NULL},
+    {"PerSourcePenalties", K_IGNORED, 0, 0, 0, NULL},
+    {"PerSourcePenaltyExemptList", K_IGNORED, 0, 0, 0, NULL},
+    {"StreamLocalBindMask", K_IGNORED, KF_MATCH, 0, 0, NULL},
+    {"StreamLocalBindUnlink", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    {"ExposeAuthInfo", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
+    /* Only meaningful with the command keywords, which are refused. */
+    {"AuthorizedKeysCommandUser", K_IGNORED, KF_MATCH, 0, 0, NULL},
+    {"AuthorizedPrincipalsCommandUser", K_IGNORED, KF_MATCH, 0, 0, NULL},
+    /* Accepted only with the value that changes nothing. */
+    {"AuthenticationMethods", K_IF_VALUE, KF_MATCH, 0, 0, "any"},
+    {"PubkeyAuthOptions", K_IF_VALUE, KF_MATCH, 0, 0, "none"},
+    {"DisableForwarding", K_IF_VALUE, KF_MATCH, 0, 0, "no"},
+    /* Removed from sshd long ago; sshd itself only warns. */
+    {"Protocol", K_DEPRECATED, 0, 0, 0, NULL},
+    {"UsePrivilegeSeparation", K_DEPRECATED, 0, 0, 0, NULL},
+    {"UseLogin", K_DEPRECATED, 0, 0, 0, NULL},
+    {"RSAAuthentication", K_DEPRECATED, KF_MATCH, 0, 0, NULL},
+    {"RhostsRSAAuthentication", K_DEPRECATED, KF_MATCH, 0, 0, NULL},
+    {"ServerKeyBits", K_DEPRECATED, 0, 0, 0, NULL},
+    {"KeyRegenerationInterval", K_DEPRECATED, 0, 0, 0, NULL},
+    /* Refused: without them, different users or keys would get in, or
+     * users would get more than the administrator meant to give. */
+    /* ("none", their default, is accepted: stock files spell it out.) */
+    {"AuthorizedKeysCommand", K_IF_VALUE, KF_MATCH, 0, 0, "none"},
+    {"AuthorizedPrincipalsFile", K_IF_VALUE, KF_MATCH, 0, 0, "none"},
+    {"AuthorizedPrincipalsCommand", K_IF_VALUE, KF_MATCH, 0, 0, "none"},
+    {"TrustedUserCAKeys", K_IF_VALUE, 0, 0, 0, "none"},
+    {"RevokedKeys", K_IF_VALUE, 0, 0, 0, "none"},
+    {"ChrootDirectory", K_IF_VALUE, KF_MATCH, 0, 0, "none"},
+    {"AllowGroups", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
+    {"DenyGroups", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
+    {"PubkeyAcceptedAlgorithms", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
+    {"PubkeyAcceptedKeyTypes", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
+    {"RequiredRSASize", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
+    {"HostCertificate", K_UNSUPPORTED, 0, 0, 0, NULL},
+    {"HostKeyAgent", K_UNSUPPORTED, 0, 0, 0, NULL},
+    {"SecurityKeyProvider", K_UNSUPPORTED, 0, 0, 0, NULL},
+    {"SetEnv", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
+    {"RDomain", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
+    {"PAMServiceName", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
+};
+#define N_KEYWORDS (sizeof(keywords) / sizeof(keywords[0]))
+
+#define FIELD(base, off, type) ((type *)((char *)(base) + (off)))
+
+static const kw *lookup(const char *name)
+{
+    for (size_t i = 0; i < N_KEYWORDS; i++)
+        if (strcasecmp(keywords[i].name, name) == 0)
+            return &keywords[i];
+    return NULL;
+}
+
+/* ---- init / free --------------------------------------------------------------- */
+
+static void opts_init(tun_srvopts *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->password_authentication = -1;
+    o->pubkey_authentication = -1;
+    o->permit_root_login = PRL_UNSET;
+    o->max_sessions = -1;
+    o->max_auth_tries = -1;
+    o->client_alive_interval = -1;
+    o->client_alive_count_max = -1;
+    o->allow_tcp_forwarding = FWA_UNSET;
+    o->allow_streamlocal_forwarding = FWA_UNSET;
+    o->gateway_ports = GWP_UNSET;
+    o->unused_connection_timeout = -1;
+    o->permit_tty = -1;
+}
+
+static void free_list(char **v, int *n)
+{
+    for (int i = 0; i < *n; i++) {
+        free(v[i]);
+        v[i] = NULL;
+    }
+    *n = 0;
+}
+
+static void opts_free(tun_srvopts *o)
+{
+    free_list(o->authorized_keys_file, &o->n_authorized_keys_file);
+    free_list(o->allow_users, &o->n_allow_users);
+    free_list(o->deny_users, &o->n_deny_users);
+    free_list(o->permit_open, &o->n_permit_open);
+    free_list(o->permit_listen, &o->n_permit_listen);
+    free_list(o->channel_timeout, &o->n_channel_timeout);
+    free_list(o->accept_env, &o->n_accept_env);
+    free(o->force_command);
+    free(o->banner);
+    opts_init(o);
+}
+
+void tun_srvcfg_init(tun_srvcfg *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->max_startups_begin = c->max_startups_rate = c->max_startups_full = -1;
+    c->login_grace_time = -1;
+    c->rekey_bytes = -1;
+    c->rekey_seconds = -1;
+    c->log_level = -1;
+    c->max_channels = -1;
+    c->address_family = -1;
+    opts_init(&c->global);
+    c->matches = NULL;
+}
+
+void tun_srvcfg_free(tun_srvcfg *c)
+{
+    c->n_ports = 0;
+    free_list(c->listen_addresses, &c->n_listen_addresses);
+    free_list(c->host_keys, &c->n_host_keys);
+    free(c->pid_file);
+    free(c->ciphers);
+    free(c->macs);
+    free(c->kex_algorithms);
+    free(c->hostkey_algorithms);
+    for (int i = 0; i < c->n_subsystems; i++) {
+        free(c->subsystem_name[i]);
+        free(c->subsystem_command[i]);
+    }
+    free(c->sshtund_user);
+    opts_free(&c->global);
+    tun_match_block *b = c->matches;
+    while (b) {
+        tun_match_block *next = b->next;
+        free(b->users);
+        free(b->addrs);
+        opts_free(&b->opts);
+        free(b);
+        b = next;
+    }
+    tun_srvcfg_init(c);
+}
+
+/* ---- lexical ------------------------------------------------------------------- */
+
+typedef struct words {
+    char *buf;
+    char *w[MAX_WORDS];
+    size_t off[MAX_WORDS]; /* where each word starts in the source */
+    int n;
+} words;
+
+/* Split `s` into words (see the comment at the top).  0; -1 for an
+ * unterminated quote; -2 for too many words. */
+static int tokenize(const char *s, words *w)
+{
+    w->n = 0;
+    w->buf = malloc(strlen(s) + 1);
+    if (w->buf == NULL)
+        return -3;
+    char *o = w->buf;
+    const char *p = s;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '\0' || *p == '#')
+            return 0;
+        if (w->n >= MAX_WORDS)
+            return -2;
+        w->off[w->n] = (size_t)(p - s);
+        w->w[w->n++] = o;
+        char quote = 0;
+        while (*p) {
+            if (quote) {
+                if (*p == quote) {
+                    quote = 0;
+                    p++;
+                    continue;
+                }
+                if (*p == '\\' && (p[1] == quote || p[1] == '\\'))
+                    p++;
+                *o++ = *p++;
+                continue;
+            }
+            if (*p == ' ' || *p == '\t')
+                break;
+            if (*p == '"' || *p == '\'') {
+                quote = *p++;
+                continue;
+            }
+            if (*p == '\\' && (p[1] == '"' || p[1] == '\'' || p[1] == '\\' || p[1] == ' '))
+                p++;
+            *o++ = *p++;
+        }
+        if (quote)
+            return -1;
+        *o++ = '\0';
+    }
+}
+
+static void words_free(words *w)
+{
+    free(w->buf);
+    w->buf = NULL;
+    w->n = 0;
+}
+
+/* "Keyword value" / "Keyword=value": copy the keyword, point *rest at the
+ * value (leading blanks and one '=' skipped).  0 or -1. */
+static int split_keyword(const char *line, char *kwout, size_t kwsz, const char **rest)
+{
+    while (*line == ' ' || *line == '\t')
+        line++;
+    size_t kl = strcspn(line, " \t=");
+    if (kl == 0 || kl >= kwsz)
+        return -1;
+    memcpy(kwout, line, kl);
+    kwout[kl] = '\0';
+    const char *v = line + kl;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v == '=')
+        v++;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    *rest = v;
+    return 0;
+}
+
+/* A malloc'd copy of `s` without trailing blanks. */
+static char *dup_trimmed(const char *s)
+{
+    size_t l = strlen(s);
+    while (l && isspace((unsigned char)s[l - 1]))
+        l--;
+    char *r = malloc(l + 1);
+    if (r) {
+        memcpy(r, s, l);
+        r[l] = '\0';
+    }
+    return r;
+}
+
+/* ---- value parsers --------------------------------------------------------------- */
+
+static int parse_yesno(const char *v, int *out)
+{
+    if (strcasecmp(v, "yes") == 0) {
+        *out = 1;
+        return 0;
+    }
+    if (strcasecmp(v, "no") == 0) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+/* Decimal integer in [min, max], nothing else. */
+static int parse_int(const char *v, long min, long max, long *out)
+{
+    if (!isdigit((unsigned char)v[0]) && !(v[0] == '-' && isdigit((unsigned char)v[1])))
+        return -1;
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno || *end != '\0' || n < min || n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* sshd_config(5) TIME FORMATS: "90", "90s", "1h30m", "2d", "1w". */
+static int parse_time(const char *v, int64_t *out)
+{
+    int64_t total = 0;
+    const char *p = v;
+    if (*p == '\0')
+        return -1;
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        char *end;
+        errno = 0;
+        long long n = strtoll(p, &end, 10);
+        if (errno || n < 0)
+            return -1;
+        /* a unit letter, or none (seconds) */
+        static const char units[] = "smhdw";
+        static const int64_t mult[] = {1, 60, 3600, 86400, 604800};
+        int64_t m = 1;
+        if (*end != '\0') {
+            const char *u = strchr(units, tolower((unsigned char)*end));
+            if (u == NULL)
+                return -1;
+            m = mult[u - units];
+            end++;
+        }
+        if (n > (INT64_MAX - total) / m)
+            return -1;
+        total += n * m;
+        p = end;
+    }
+    *out = total;
+    return 0;
+}
+
+static int parse_time_int(const char *v, int *out)
+{
+    int64_t t;
+    if (parse_time(v, &t) != 0 || t > INT_MAX)
+        return -1;
+    *out = (int)t;
+    return 0;
+}
+
+/* "1024", "64K", "500M", "1G", "1T". */
+static int parse_size(const char *v, int64_t *out)
+{
+    if (!isdigit((unsigned char)v[0]))
+        return -1;
+    char *end;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || n < 0)
+        return -1;
+    int64_t mult = 1;
+    switch (toupper((unsigned char)*end)) {
+    case '\0':
+        break;
+    case 'K':
+        mult = 1LL << 10;
+        end++;
+        break;
+    case 'M':
+        mult = 1LL << 20;
+        end++;
+        break;
+    case 'G':
+        mult = 1LL << 30;
+        end++;
+        break;
+    case 'T':
+        mult = 1LL << 40;
+        end++;
+        break;
+    default:
+        return -1;
+    }
+    if (*end != '\0' || n > INT64_MAX / mult)
+        return -1;
+    *out = n * mult;
+    return 0;
+}
+
+static int valid_port(const char *s, int star_ok)
+{
+    long p;
+    if (star_ok && strcmp(s, "*") == 0)
+        return 1;
+    return parse_int(s, 1, 65535, &p) == 0;
+}
+
+/* Host names and IPv4 addresses as they may appear in ListenAddress,
+ * PermitOpen and PermitListen. */
+static int valid_hostname(const char *h, int star_ok)
+{
+    if (star_ok && strcmp(h, "*") == 0)
+        return 1;
+    if (*h == '\0' || strlen(h) > 255)
+        return 0;
+    for (const char *p = h; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
+            return 0;
+    return 1;
+}
+
+static int valid_ipv6(const char *s, size_t len)
+{
+    char tmp[INET6_ADDRSTRLEN + 32];
+    uint8_t b[16];
+    if (len == 0 || len >= sizeof(tmp))
+        return 0;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    /* A scope ("fe80::1%eth0") is allowed for listening. */
+    char *pct = strchr(tmp, '%');
+    if (pct) {
+        if (pct[1] == '\0')
+            return 0;
+        *pct = '\0';
+    }
+    return inet_pton(AF_INET6, tmp, b) == 1;
+}
+
+/*
+ * Is `s` "host:port" or "[v6]:port"?  With `port_optional` also "host",
+ * "[v6]" or a bare IPv6 address; with `bare_port_ok` also "port" alone;
+ * with `star_ok`, "*" may stand for the host or the port.  1 valid, 0 not.
+ */
+static int valid_hostport(const char *s, int star_ok, int port_optional, int bare_port_ok)
+{
+    const char *colon;
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (rb == NULL || !valid_ipv6(s + 1, (size_t)(rb - s - 1)))
+            return 0;
+        if (rb[1] == '\0')
+            return port_optional;
+        return rb[1] == ':' && valid_port(rb + 2, star_ok);
+    }
+    colon = strchr(s, ':');
+    if (colon == NULL) {
+        if (bare_port_ok && valid_port(s, star_ok))
+            return 1;
+        return port_optional && valid_hostname(s, star_ok);
+    }
+    if (strchr(colon + 1, ':') != NULL) /* bare IPv6 address: no port */
+        return port_optional && valid_ipv6(s, strlen(s));
+    char host[256];
+    size_t hl = (size_t)(colon - s);
+    if (hl == 0 || hl >= sizeof(host))
+        return 0;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    return valid_hostname(host, star_ok) && valid_port(colon + 1, star_ok);
+}
+
+/* "addr/len" with a valid address and prefix length. */
+static int valid_cidr(const char *s)
+{
+    const char *slash = strchr(s, '/');
+    char host[INET6_ADDRSTRLEN + 1];
+    uint8_t b[16];
+    long bits;
+    if (slash == NULL || slash == s || (size_t)(slash - s) >= sizeof(host))
+        return 0;
+    memcpy(host, s, (size_t)(slash - s));
+    host[slash - s] = '\0';
+    if (inet_pton(AF_INET, host, b) == 1)
+        return parse_int(slash + 1, 0, 32, &bits) == 0;
+    if (inet_pton(AF_INET6, host, b) == 1)
+        return parse_int(slash + 1, 0, 128, &bits) == 0;
+    return 0;
+}
+
+/* Each comma-separated entry of a pattern list is non-empty (after '!');
+ * with `cidr`, entries containing '/' are valid CIDR blocks. */
+static int valid_pattern_list(const char *list, int cidr)
+{
+    const char *p = list;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        char ent[1024];
+        if (l > 0 && *p == '!') {
+            p++;
+            l--;
+        }
+        if (l == 0 || l >= sizeof(ent))
+            return 0;
+        memcpy(ent, p, l);
+        ent[l] = '\0';
+        if (cidr && strchr(ent, '/') && !valid_cidr(ent))
+            return 0;
+        if (e == NULL)
+            return 1;
+        p = e + 1;
+    }
+}
+
+/* AuthorizedKeysFile: only the tokens %h, %u and %% are defined. */
+static int valid_akfile(const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        if (*p != '%')
+            continue;
+        p++;
+        if (*p != '%' && *p != 'h' && *p != 'u')
+            return 0;
+    }
+    return *s != '\0';
+}
+
+/* ChannelTimeout "type=interval": the type is a channel type name or a
+ * pattern for one ("session", "direct-tcpip", "global", "*"...). */
+static int valid_channel_timeout(const char *s)
+{
+    const char *eq = strchr(s, '=');
+    int t;
+    if (eq == NULL || eq == s)
+        return 0;
+    for (const char *p = s; p < eq; p++)
+        if (!isalnum((unsigned char)*p) && strchr("-_.@:*?", *p) == NULL)
+            return 0;
+    return parse_time_int(eq + 1, &t) == 0;
+}
+
+/* ---- storing -------------------------------------------------------------------- */
+
+static int bad_value(const char *where, const char *kwname, const char *v)
+{
+    tun_error("%s: invalid %s value \"%s\"", where, kwname, v);
+    return -1;
+}
+
+static int set_int(int *f, int v)
+{
+    if (*f == -1)
+        *f = v;
+    return 0;
+}
+
+static int set_str(char **f, const char *v)
+{
+    if (*f != NULL)
+        return 0;
+    *f = strdup(v);
+    return *f ? 0 : -1;
+}
+
+static int list_has(char *const *v, int n, const char *s)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(v[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+/* Append (duplicates dropped).  Too many entries is an error: silently
+ * dropping a DenyUsers pattern would let someone in. */
+static int list_add(char **v, int *n, const char *s, const char *where, const char *kwname)
+{
+    if (list_has(v, *n, s))
+        return 0;
+    if (*n >= TUN_SRV_MAX_LIST) {
+        tun_error("%s: too many %s entries (at most %d)", where, kwname, TUN_SRV_MAX_LIST);
+        return -1;
+    }
+    if ((v[*n] = strdup(s)) == NULL)
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+/* Replace-once list (first line wins): all words of the line. */
+static int list_set_once(char **v, int *n, const words *w, const char *where, const char *kwname)
+{
+    if (*n > 0)
+        return 0;
+    if (w->n > TUN_SRV_MAX_LIST) {
+        tun_error("%s: too many %s entries (at most %d)", where, kwname, TUN_SRV_MAX_LIST);
+        return -1;
+    }
+    for (int i = 0; i < w->n; i++) {
+        if (list_add(v, n, w->w[i], where, kwname) != 0) {
+            free_list(v, n);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int one_arg(const words *w, const char *where, const char *kwname)
+{
+    if (w->n > 1) {
+        tun_error("%s: %s: extra arguments at end of line", where, kwname);
+        return -1;
+    }
+    return 0;
+}
+
+/* "any" and "none" stand alone in PermitOpen/PermitListen/... */
+static int check_alone(const words *w, const char *where, const char *kwname, const char *a,
+                       const char *b)
+{
+    for (int i = 0; i < w->n; i++) {
+        if ((strcasecmp(w->w[i], a) == 0 || (b && strcasecmp(w->w[i], b) == 0)) && w->n > 1) {
+            tun_error("%s: %s: \"%s\" must be the only argument", where, kwname, w->w[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static const char *const level_names[] = {"QUIET",   "FATAL",  "ERROR",  "INFO",
+                                          "VERBOSE", "DEBUG1", "DEBUG2", "DEBUG3"};
+
+/* Apply one parsed keyword: global keywords to `c`, per-connection ones to
+ * `o` (c->global or a Match block's options).  `rest` is the raw value
+ * text (for the commands of ForceCommand and Subsystem). */
+static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest, const words *w,
+                    const char *where)
+{
+    void *base = (k->flags & KF_OPTS) ? (void *)o : (void *)c;
+    const char *v = w->n ? w->w[0] : "";
+    long n;
+    int b, t;
+
+    switch (k->type) {
+    case K_PORT:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (parse_int(v, 1, 65535, &n) != 0)
+            return bad_value(where, k->name, v);
+        for (int i = 0; i < c->n_ports; i++)
+            if (c->ports[i] == (int)n)
+                return 0;
+        if (c->n_ports >= TUN_SRV_MAX_LIST) {
+            tun_error("%s: too many %s entries (at most %d)", where, k->name, TUN_SRV_MAX_LIST);
+            return -1;
+        }
+        c->ports[c->n_ports++] = (int)n;
+        return 0;
+    case K_LISTEN:
+        if (w->n == 3 && strcasecmp(w->w[1], "rdomain") == 0) {
+            tun_error("%s: ListenAddress ... rdomain is not supported by sshtund", where);
+            return -1;
+        }
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (!valid_hostport(v, 0, 1, 0))
+            return bad_value(where, k->name, v);
+        return list_add(c->listen_addresses, &c->n_listen_addresses, v, where, k->name);
+    case K_HOSTKEY:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        return list_add(c->host_keys, &c->n_host_keys, v, where, k->name);
+    case K_GSTR:
+    case K_OSTR:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (*v == '\0')
+            return bad_value(where, k->name, v);
+        return set_str(FIELD(base, k->off, char *), v);
+    case K_MAXSTARTUPS: {
+        long s, r, f;
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        const char *c1 = strchr(v, ':');
+        if (c1 == NULL) {
+            if (parse_int(v, 1, INT_MAX, &f) != 0)
+                return bad_value(where, k->name, v);
+            s = f; /* refuse beyond `full`, never early */
+            r = 100;
+        } else {
+            char a[32], bb[32];
+            const char *c2 = strchr(c1 + 1, ':');
+            if (c2 == NULL || (size_t)(c1 - v) >= sizeof(a) || (size_t)(c2 - c1 - 1) >= sizeof(bb))
+                return bad_value(where, k->name, v);
+            memcpy(a, v, (size_t)(c1 - v));
+            a[c1 - v] = '\0';
+            memcpy(bb, c1 + 1, (size_t)(c2 - c1 - 1));
+            bb[c2 - c1 - 1] = '\0';
+            if (parse_int(a, 0, INT_MAX, &s) != 0 || parse_int(bb, 1, 100, &r) != 0 ||
+                parse_int(c2 + 1, 1, INT_MAX, &f) != 0 || s > f)
+                return bad_value(where, k->name, v);
+        }
+        if (c->max_startups_full == -1) {
+            c->max_startups_begin = (int)s;
+            c->max_startups_rate = (int)r;
+            c->max_startups_full = (int)f;
+        }
+        return 0;
+    }
+    case K_GTIME:
+    case K_TIME:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (parse_time_int(v, &t) != 0)
+            return bad_value(where, k->name, v);
+        return set_int(FIELD(base, k->off, int), t);
+    case K_TIME_NONE:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (strcasecmp(v, "none") == 0)
+            t = 0;
+        else if (parse_time_int(v, &t) != 0)
+            return bad_value(where, k->name, v);
+        return set_int(FIELD(base, k->off, int), t);
+    case K_ALGS: {
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        /* Checked only for shape here; names and +/-/^ are resolved by
+         * the caller against what the engine supports (tun_alg_list). */
+        const char *names = (*v == '+' || *v == '-' || *v == '^') ? v + 1 : v;
+        size_t l = strlen(names);
+        if (l == 0 || names[0] == ',' || names[l - 1] == ',' || strstr(names, ",,"))
+            return bad_value(where, k->name, v);
+        return set_str(FIELD(base, k->off, char *), v);
+    }
+    case K_REKEY: {
+        int64_t bytes = 0, secs = 0;
+        if (w->n > 2) {
+            tun_error("%s: %s: extra arguments at end of line", where, k->name);
+            return -1;
+        }
+        if (strcasecmp(v, "default") != 0 &&
+            (parse_size(v, &bytes) != 0 || (bytes != 0 && bytes < 16)))
+            return bad_value(where, k->name, v);
+        if (w->n == 2 && strcasecmp(w->w[1], "none") != 0 && strcasecmp(w->w[1], "default") != 0 &&
+            parse_time(w->w[1], &secs) != 0)
+            return bad_value(where, k->name, w->w[1]);
+        if (c->rekey_bytes == -1) {
+            c->rekey_bytes = bytes;
+            c->rekey_seconds = secs;
+        }
+        return 0;
+    }
+    case K_LOGLEVEL:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if ((t = tun_log_level_from_name(v)) < 0)
+            return bad_value(where, k->name, v);
+        return set_int(&c->log_level, t);
+    case K_SUBSYSTEM: {
+        if (w->n < 2) {
+            tun_error("%s: Subsystem: missing command for \"%s\"", where, v);
+            return -1;
+        }
+        for (const char *p = v; *p; p++)
+            if (!isalnum((unsigned char)*p) && strchr("-_.@", *p) == NULL)
+                return bad_value(where, k->name, v);
+        for (int i = 0; i < c->n_subsystems; i++) {
+            if (strcmp(c->subsystem_name[i], v) == 0) {
+                tun_debug("%s: Subsystem '%s' already defined, ignored", where, v);
+                return 0;
+            }
+        }
+        if (c->n_subsystems >= TUN_SRV_MAX_LIST) {
+            tun_error("%s: too many %s entries (at most %d)", where, k->name, TUN_SRV_MAX_LIST);
+            return -1;
+        }
+        char *name = strdup(v), *cmd = dup_trimmed(rest + w->off[1]);
+        if (name == NULL || cmd == NULL) {
+            free(name);
+            free(cmd);
+            return -1;
+        }
+        c->subsystem_name[c->n_subsystems] = name;
+        c->subsystem_command[c->n_subsystems] = cmd;
+        c->n_subsystems++;
+        return 0;
+    }
+    case K_GPOSINT:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (parse_int(v, 1, INT_MAX, &n) != 0)
+            return bad_value(where, k->name, v);
+        return set_int(FIELD(base, k->off, int), (int)n);
+    case K_INT:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (parse_int(v, 0, INT_MAX, &n) != 0)
+            return bad_value(where, k->name, v);
+        return set_int(FIELD(base, k->off, int), (int)n);
+    case K_AF:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (strcasecmp(v, "any") == 0)
+            t = AF_UNSPEC;
+        else if (strcasecmp(v, "inet") == 0)
+            t = AF_INET;
+        else if (strcasecmp(v, "inet6") == 0)
+            t = AF_INET6;
+        else
+            return bad_value(where, k->name, v);
+        return set_int(&c->address_family, t);
+    case K_USEPAM:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (parse_yesno(v, &b) != 0)
+            return bad_value(where, k->name, v);
+        if (b)
+            tun_info("%s: warning: UsePAM yes is ignored: sshtund does not use PAM (no PAM "
+                     "authentication, account or session modules run)",
+                     where);
+        else
+            tun_debug("%s: UsePAM no", where);
+        return 0;
+    case K_AKFILE:
+        for (int i = 0; i < w->n; i++)
+            if (strcasecmp(w->w[i], "none") != 0 && !valid_akfile(w->w[i]))
+                return bad_value(where, k->name, w->w[i]);
+        if (check_alone(w, where, k->name, "none", NULL) != 0)
+            return -1;
+        return list_set_once(FIELD(base, k->off, char *), FIELD(base, k->noff, int), w, where,
+                             k->name);
+    case K_BOOL:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (parse_yesno(v, &b) != 0)
+            return bad_value(where, k->name, v);
+        return set_int(FIELD(base, k->off, int), b);
+    case K_PRL:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (strcasecmp(v, "prohibit-password") == 0 || strcasecmp(v, "without-password") == 0)
+            t = PRL_PROHIBIT_PASSWORD;
+        else if (strcasecmp(v, "forced-commands-only") == 0)
+            t = PRL_FORCED_ONLY;
+        else if (parse_yesno(v, &b) == 0)
+            t = b ? PRL_YES : PRL_NO;
+        else
+            return bad_value(where, k->name, v);
+        return set_int(&o->permit_root_login, t);
+    case K_USERS:
+        for (int i = 0; i < w->n; i++) {
+            /* "user@host": the host part may be a CIDR block. */
+            const char *at = strrchr(w->w[i], '@');
+            if (w->w[i][0] == '\0' || (at && (at == w->w[i] || at[1] == '\0')) ||
+                (at && strchr(at, '/') && !valid_cidr(at + 1)))
+                return bad_value(where, k->name, w->w[i]);
+        }
+        for (int i = 0; i < w->n; i++)
+            if (list_add(FIELD(base, k->off, char *), FIELD(base, k->noff, int), w->w[i], where,
+                         k->name) != 0)
+                return -1;
+        return 0;
+    case K_FWD:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "all") == 0)
+            t = FWA_ALL;
+        else if (strcasecmp(v, "no") == 0)
+            t = FWA_NO;
+        else if (strcasecmp(v, "local") == 0)
+            t = FWA_LOCAL;
+        else if (strcasecmp(v, "remote") == 0)
+            t = FWA_REMOTE;
+        else
+            return bad_value(where, k->name, v);
+        return set_int(FIELD(base, k->off, int), t);
+    case K_PERMITOPEN:
+    case K_PERMITLISTEN:
+        for (int i = 0; i < w->n; i++) {
+            const char *e = w->w[i];
+            if (strcasecmp(e, "any") == 0 || strcasecmp(e, "none") == 0)
+                continue;
+            int ok =
+                k->type == K_PERMITOPEN ? valid_hostport(e, 1, 0, 0) : valid_hostport(e, 1, 0, 1);
+            if (!ok)
+                return bad_value(where, k->name, e);
+        }
+        if (check_alone(w, where, k->name, "any", "none") != 0)
+            return -1;
+        return list_set_once(FIELD(base, k->off, char *), FIELD(base, k->noff, int), w, where,
+                             k->name);
+    case K_GATEWAY:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (strcasecmp(v, "clientspecified") == 0)
+            t = GWP_CLIENTSPECIFIED;
+        else if (parse_yesno(v, &b) == 0)
+            t = b ? GWP_YES : GWP_NO;
+        else
+            return bad_value(where, k->name, v);
+        return set_int(&o->gateway_ports, t);
+    case K_CHANTIMEOUT:
+        for (int i = 0; i < w->n; i++)
+            if (strcasecmp(w->w[i], "none") != 0 && !valid_channel_timeout(w->w[i]))
+                return bad_value(where, k->name, w->w[i]);
+        if (check_alone(w, where, k->name, "none", NULL) != 0)
+            return -1;
+        return list_set_once(FIELD(base, k->off, char *), FIELD(base, k->noff, int), w, where,
+                             k->name);
+    case K_ENV:
+        for (int i = 0; i < w->n; i++)
+            if (w->w[i][0] == '\0' || strchr(w->w[i], '=') != NULL)
+                return bad_value(where, k->name, w->w[i]);
+        for (int i = 0; i < w->n; i++)
+            if (list_add(FIELD(base, k->off, char *), FIELD(base, k->noff, int), w->w[i], where,
+                         k->name) != 0)
+                return -1;
+        return 0;
+    case K_CMD: {
+        char **f = FIELD(base, k->off, char *);
+        if (*f != NULL)
+            return 0;
+        /* A single quoted word ("ForceCommand 'internal-sftp'") loses its
+         * quotes; anything longer goes to the shell as written. */
+        *f = (w->n == 1 && (rest[0] == '"' || rest[0] == '\'')) ? strdup(v) : dup_trimmed(rest);
+        return *f ? 0 : -1;
+    }
+    case K_IGNORED_BOOL:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (parse_yesno(v, &b) != 0)
+            return bad_value(where, k->name, v);
+        /* fall through */
+    case K_IGNORED:
+        tun_debug("%s: option %s has no effect in sshtund, ignored", where, k->name);
+        return 0;
+    case K_IF_VALUE:
+        if (w->n == 1 && strcasecmp(v, k->arg) == 0) {
+            tun_debug("%s: %s %s: nothing to do", where, k->name, k->arg);
+            return 0;
+        }
+        tun_error("%s: %s other than \"%s\" is not supported by sshtund", where, k->name, k->arg);
+        return -1;
+    case K_DEPRECATED:
+        tun_debug("%s: Deprecated option %s, ignored", where, k->name);
+        return 0;
+    case K_UNSUPPORTED:
+        tun_error("%s: %s is not supported by sshtund", where, k->name);
+        return -1;
+    }
+    return -1;
+}
+
+/* Parse a line for the global scope (`blk` NULL) or a Match block. */
+static int apply_line(tun_srvcfg *c, tun_match_block *blk, const char *line, const char *where)
+{
+    char name[64];
+    const char *rest;
+    if (split_keyword(line, name, sizeof(name), &rest) != 0) {
+        tun_error("%s: Bad configuration option: %s", where, line);
+        return -1;
+    }
+    const kw *k = lookup(name);
+    if (k == NULL) {
+        tun_error("%s: Bad configuration option: %s", where, name);
+        return -1;
+    }
+    if (k->type == K_UNSUPPORTED) {
+        tun_error("%s: %s is not supported by sshtund", where, k->name);
+        return -1;
+    }
+    if (blk && !(k->flags & KF_MATCH)) {
+        tun_error("%s: Directive '%s' is not allowed within a Match block", where, k->name);
+        return -1;
+    }
+    words w;
+    int rv = tokenize(rest, &w);
+    if (rv != 0) {
+        if (rv == -1)
+            tun_error("%s: %s: unterminated quote", where, k->name);
+        else if (rv == -2)
+            tun_error("%s: %s: too many arguments", where, k->name);
+        words_free(&w);
+        return -1;
+    }
+    if (w.n == 0) {
+        tun_error("%s: Missing argument for %s.", where, k->name);
+        words_free(&w);
+        return -1;
+    }
+    rv = apply_kw(c, blk ? &blk->opts : &c->global, k, rest, &w, where);
+    words_free(&w);
+    return rv;
+}
+
+int tun_srvcfg_apply(tun_srvcfg *c, const char *line, const char *where)
+{
+    char name[64];
+    const char *rest;
+    if (split_keyword(line, name, sizeof(name), &rest) == 0 &&
+        (strcasecmp(name, "Match") == 0 || strcasecmp(name, "Include") == 0)) {
+        tun_error("%s: %s is only allowed in a configuration file", where, name);
+        return -1;
+    }
+    return apply_line(c, NULL, line, where);
+}
+
+/* ---- Match ----------------------------------------------------------------------- */
+
+/* '*' and '?' wildcards, case-sensitive (for user names). */
+static int wild_match(const char *s, const char *p)
+{
+    const char *star_p = NULL, *star_s = NULL;
+    for (;;) {
+        if (*p == '*') {
+            star_p = ++p;
+            star_s = s;
+            continue;
+        }
+        if (*s == '\0')
+            return *p == '\0';
+        if (*p == '?' || *p == *s) {
+            p++;
+            s++;
+            continue;
+        }
+        if (star_p == NULL)
+            return 0;
+        p = star_p;
+        s = ++star_s;
+    }
+}
+
+/* 1 if `name` matches a positive entry of the list and no '!' entry. */
+static int user_list_match(const char *name, const char *list)
+{
+    int got = 0;
+    const char *p = list;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        int neg = l > 0 && *p == '!';
+        char pat[1024];
+        if (l - (size_t)neg < sizeof(pat)) {
+            memcpy(pat, p + neg, l - (size_t)neg);
+            pat[l - (size_t)neg] = '\0';
+            if (pat[0] && wild_match(name, pat)) {
+                if (neg)
+                    return 0;
+                got = 1;
+            }
+        }
+        if (e == NULL)
+            return got;
+        p = e + 1;
+    }
+}
+
+/* Parse the criteria of a Match line into `b`.  0 or -1 after a message. */
+static int parse_match(tun_match_block *b, const char *rest, const char *where)
+{
+    words w;
+    int rv = tokenize(rest, &w);
+    if (rv != 0 || w.n == 0) {
+        tun_error("%s: %s", where, rv ? "Match: bad arguments" : "Missing Match criteria");
+        words_free(&w);
+        return -1;
+    }
+    rv = 0;
+    for (int i = 0; i < w.n && rv == 0; i++) {
+        const char *crit = w.w[i];
+        if (strcasecmp(crit, "all") == 0) {
+            if (w.n != 1) {
+                tun_error("%s: Match: 'all' cannot be combined with other criteria", where);
+                rv = -1;
+            }
+            b->all = 1;
+            continue;
+        }
+        char **slot;
+        int cidr;
+        if (strcasecmp(crit, "user") == 0) {
+            slot = &b->users;
+            cidr = 0;
+        } else if (strcasecmp(crit, "address") == 0) {
+            slot = &b->addrs;
+            cidr = 1;
+        } else {
+            static const char *const known[] = {
+                "group",        "host",   "localaddress", "localport",   "rdomain",
+                "invalid-user", "tagged", "version",      "sessiontype", "command"};
+            int is_known = 0;
+            for (size_t j = 0; j < sizeof(known) / sizeof(known[0]); j++)
+                if (strcasecmp(crit, known[j]) == 0)
+                    is_known = 1;
+            if (is_known)
+                tun_error("%s: Match %s is not supported by sshtund", where, crit);
+            else
+                tun_error("%s: Unsupported Match attribute %s", where, crit);
+            rv = -1;
+            break;
+        }
+        if (i + 1 >= w.n) {
+            tun_error("%s: Match %s: missing argument", where, crit);
+            rv = -1;
+            break;
+        }
+        const char *arg = w.w[++i];
+        if (*slot != NULL) {
+            tun_error("%s: Match %s given twice", where, crit);
+            rv = -1;
+        } else if (!valid_pattern_list(arg, cidr)) {
+            tun_error("%s: Match %s: invalid pattern list \"%s\"", where, crit, arg);
+            rv = -1;
+        } else if ((*slot = strdup(arg)) == NULL) {
+            rv = -1;
+        }
+    }
+    words_free(&w);
+    return rv;
+}
+
+static int block_matches(const tun_match_block *b, const char *user, const char *addr)
+{
+    if (b->never)
+        return 0;
+    if (b->all)
+        return 1;
+    /* Criteria that cannot be evaluated yet (user unknown) do not match. */
+    if (b->users && (user == NULL || user_list_match(user, b->users) != 1))
+        return 0;
+    if (b->addrs && (addr == NULL || tun_match_address_list(addr, b->addrs) != 1))
+        return 0;
+    return 1;
+}
+
+/* ---- files ------------------------------------------------------------------------ */
+
+typedef struct parser {
+    tun_srvcfg *c;
+    tun_match_block *block; /* current Match block, NULL: global */
+    int depth;
+    int errors;
+} parser;
+
+static void read_file(parser *x, const char *path, const char *where);
+
+static tun_match_block *new_block(tun_srvcfg *c)
+{
+    tun_match_block *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return NULL;
+    opts_init(&b->opts);
+    tun_match_block **tail = &c->matches;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = b;
+    return b;
+}
+
+static void include(parser *x, const char *rest, const char *where)
+{
+    if (x->depth >= INCLUDE_DEPTH) {
+        tun_error("%s: Include nested too deeply", where);
+        x->errors++;
+        return;
+    }
+    words w;
+    if (tokenize(rest, &w) != 0 || w.n == 0) {
+        tun_error("%s: Include: %s", where, w.n == 0 ? "missing argument" : "bad arguments");
+        x->errors++;
+        words_free(&w);
+        return;
+    }
+    for (int i = 0; i < w.n; i++) {
+        char pat[PATH_MAX];
+        int l = w.w[i][0] == '/' ? snprintf(pat, sizeof(pat), "%s", w.w[i])
+                                 : snprintf(pat, sizeof(pat), "%s/%s", INCLUDE_BASE, w.w[i]);
+        if (l < 0 || (size_t)l >= sizeof(pat)) {
+            tun_error("%s: Include: path too long", where);
+            x->errors++;
+            continue;
+        }
+        glob_t g;
+        int gr = glob(pat, 0, NULL, &g);
+        if (gr == GLOB_NOMATCH) {
+            tun_debug("%s: Include: no match for %s", where, pat);
+            continue;
+        }
+        if (gr != 0) {
+            tun_error("%s: Include: glob failed for %s", where, pat);
+            x->errors++;
+            continue;
+        }
+        for (size_t j = 0; j < g.gl_pathc; j++) {
+            tun_debug("%s: including %s", where, g.gl_pathv[j]);
+            x->depth++;
+            read_file(x, g.gl_pathv[j], where);
+            x->depth--;
+        }
+        globfree(&g);
+    }
+    words_free(&w);
+}
+
+/* The line loop for files and memory: `data` is NUL-terminated and cut in
+ * place; `name` prefixes messages.  A Match block started here ends with
+ * this text. */
+static void parse_lines(parser *x, char *data, const char *name)
+{
+    tun_match_block *saved = x->block;
+    unsigned lineno = 0;
+    char *p = data;
+    while (*p) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        lineno++;
+        char where[1200];
+        snprintf(where, sizeof(where), "%s: line %u", name, lineno);
+        char *line = p;
+        size_t ll = strlen(line);
+        if (ll && line[ll - 1] == '\r')
+            line[ll - 1] = '\0';
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (*line != '\0' && *line != '#') {
+            char kwname[64];
+            const char *rest;
+            if (split_keyword(line, kwname, sizeof(kwname), &rest) != 0) {
+                tun_error("%s: Bad configuration option: %s", where, line);
+                x->errors++;
+            } else if (strcasecmp(kwname, "Match") == 0) {
+                x->block = new_block(x->c);
+                if (x->block == NULL) {
+                    x->errors++;
+                    break;
+                }
+                if (parse_match(x->block, rest, where) != 0) {
+                    x->block->never = 1;
+                    x->errors++;
+                }
+            } else if (strcasecmp(kwname, "Include") == 0) {
+                include(x, rest, where);
+            } else if (apply_line(x->c, x->block, line, where) != 0) {
+                x->errors++;
+            }
+        }
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    x->block = saved;
+}
+
+static void read_file(parser *x, const char *path, const char *where)
+{
+    struct stat st;
+    uint8_t *data;
+    size_t len;
+    const char *why = NULL;
+    if (stat(path, &st) != 0)
+        why = strerror(errno);
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file";
+    else if (tun_read_file(path, CONFIG_MAX, &data, &len) != 0)
+        why = strerror(errno);
+    if (why) {
+        tun_error("%s: Include %s: %s", where, path, why);
+        x->errors++;
+        return;
+    }
+    tun_debug("Reading configuration data %s", path);
+    parse_lines(x, (char *)data, path);
+    free(data);
+}
+
+int tun_srvcfg_read(tun_srvcfg *c, const char *path)
+{
+    parser x = {c, NULL, 0, 0};
+    struct stat st;
+    uint8_t *data;
+    size_t len;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        tun_error("%s: not a regular file", path);
+        return -1;
+    }
+    if (tun_read_file(path, CONFIG_MAX, &data, &len) != 0) {
+        tun_error("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    tun_debug("Reading configuration data %s", path);
+    parse_lines(&x, (char *)data, path);
+    free(data);
+    if (x.errors) {
+        tun_error("%s: terminating, %d bad configuration options", path, x.errors);
+        return -1;
+    }
+    return 0;
+}
+
+int tun_srvcfg_read_mem(tun_srvcfg *c, const char *data, size_t len, const char *name)
+{
+    parser x = {c, NULL, 0, 0};
+    if (len > CONFIG_MAX) {
+        tun_error("%s: configuration too large", name);
+        return -1;
+    }
+    /* Private NUL-terminated copy; a NUL inside ends it, as in a file. */
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return -1;
+    if (len)
+        memcpy(copy, data, len);
+    copy[len] = '\0';
+    parse_lines(&x, copy, name);
+    free(copy);
+    if (x.errors) {
+        tun_error("%s: terminating, %d bad configuration options", name, x.errors);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- defaults ----------------------------------------------------------------------- */
+
+static void dflt(int *f, int v)
+{
+    if (*f == -1)
+        *f = v;
+}
+
+static int dflt_list(char **v, int *n, const char *words_)
+{
+    if (*n > 0)
+        return 0;
+    char tmp[512];
+    char *save = NULL;
+    snprintf(tmp, sizeof(tmp), "%s", words_);
+    for (char *t = strtok_r(tmp, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (*n >= TUN_SRV_MAX_LIST || (v[*n] = strdup(t)) == NULL)
+            return -1;
+        (*n)++;
+    }
+    return 0;
+}
+
+static int dflt_str(char **f, const char *v)
+{
+    if (*f == NULL && (*f = strdup(v)) == NULL)
+        return -1;
+    return 0;
+}
+
+int tun_srvcfg_finish(tun_srvcfg *c)
+{
+    tun_srvopts *g = &c->global;
+    if (c->n_ports == 0)
+        c->ports[c->n_ports++] = 22;
+    if (dflt_list(c->host_keys, &c->n_host_keys,
+                  "/etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key "
+                  "/etc/ssh/ssh_host_rsa_key") != 0 ||
+        dflt_str(&c->pid_file, "/run/sshtund.pid") != 0 ||
+        dflt_str(&c->sshtund_user, "nobody") != 0)
+        goto nomem;
+    if (c->max_startups_full == -1) {
+        c->max_startups_begin = 1000;
+        c->max_startups_rate = 30;
+        c->max_startups_full = 10000;
+    }
+    dflt(&c->login_grace_time, 120);
+    if (c->rekey_bytes == -1) {
+        c->rekey_bytes = 0;
+        c->rekey_seconds = 0;
+    }
+    dflt(&c->log_level, TUN_LOG_INFO);
+    dflt(&c->max_channels, 1024);
+    dflt(&c->address_family, AF_UNSPEC);
+
+    if (dflt_list(g->authorized_keys_file, &g->n_authorized_keys_file,
+                  ".ssh/authorized_keys .ssh/authorized_keys2") != 0 ||
+        dflt_list(g->permit_open, &g->n_permit_open, "any") != 0 ||
+        dflt_list(g->permit_listen, &g->n_permit_listen, "any") != 0)
+        goto nomem;
+    dflt(&g->password_authentication, 1);
+    dflt(&g->pubkey_authentication, 1);
+    dflt(&g->permit_root_login, PRL_PROHIBIT_PASSWORD);
+    dflt(&g->max_sessions, 10);
+    dflt(&g->max_auth_tries, 6);
+    dflt(&g->client_alive_interval, 0);
+    dflt(&g->client_alive_count_max, 3);
+    dflt(&g->allow_tcp_forwarding, FWA_ALL);
+    dflt(&g->allow_streamlocal_forwarding, FWA_ALL);
+    dflt(&g->gateway_ports, GWP_NO);
+    dflt(&g->unused_connection_timeout, 0);
+    dflt(&g->permit_tty, 1);
+    return 0;
+nomem:
+    tun_error("out of memory");
+    return -1;
+}
+
+/* ---- per connection ------------------------------------------------------------------ */
+
+static void take_int(int *dst, int src)
+{
+    if (*dst == -1)
+        *dst = src;
+}
+
+static void take_list(char **dst, int *dn, char *const *src, int sn)
+{
+    if (*dn > 0)
+        return;
+    for (int i = 0; i < sn; i++)
+        dst[i] = src[i];
+    *dn = sn;
+}
+
+/* Accumulating lists: append (borrowed).  Returns -1 when full. */
+static int acc_list(char **dst, int *dn, char *const *src, int sn)
+{
+    for (int i = 0; i < sn; i++) {
+        if (list_has(dst, *dn, src[i]))
+            continue;
+        if (*dn >= TUN_SRV_MAX_LIST)
+            return -1;
+        dst[(*dn)++] = src[i];
+    }
+    return 0;
+}
+
+/* Merge `s` into `d` where `d` has nothing yet.  `acc`: also concatenate
+ * the accumulating lists (between Match blocks, not from the globals). */
+static void merge(tun_srvopts *d, const tun_srvopts *s, int acc)
+{
+    take_list(d->authorized_keys_file, &d->n_authorized_keys_file, s->authorized_keys_file,
+              s->n_authorized_keys_file);
+    take_int(&d->password_authentication, s->password_authentication);
+    take_int(&d->pubkey_authentication, s->pubkey_authentication);
+    take_int(&d->permit_root_login, s->permit_root_login);
+    if (acc) {
+        /* Too many allowed users or accepted variables: the extra are
+         * dropped, which only refuses more.  Too many denied users: deny
+         * everyone rather than let an unchecked name through. */
+        if (acc_list(d->allow_users, &d->n_allow_users, s->allow_users, s->n_allow_users) != 0)
+            tun_error("Match: more than %d AllowUsers entries; extra ignored", TUN_SRV_MAX_LIST);
+        if (acc_list(d->deny_users, &d->n_deny_users, s->deny_users, s->n_deny_users) != 0) {
+            static char deny_all[] = "*";
+            tun_error("Match: more than %d DenyUsers entries; denying everyone", TUN_SRV_MAX_LIST);
+            d->deny_users[0] = deny_all;
+            d->n_deny_users = 1;
+        }
+        if (acc_list(d->accept_env, &d->n_accept_env, s->accept_env, s->n_accept_env) != 0)
+            tun_error("Match: more than %d AcceptEnv entries; extra ignored", TUN_SRV_MAX_LIST);
+    } else {
+        take_list(d->allow_users, &d->n_allow_users, s->allow_users, s->n_allow_users);
+        take_list(d->deny_users, &d->n_deny_users, s->deny_users, s->n_deny_users);
+        take_list(d->accept_env, &d->n_accept_env, s->accept_env, s->n_accept_env);
+    }
+    take_int(&d->max_sessions, s->max_sessions);
+    take_int(&d->max_auth_tries, s->max_auth_tries);
+    take_int(&d->client_alive_interval, s->client_alive_interval);
+    take_int(&d->client_alive_count_max, s->client_alive_count_max);
+    take_int(&d->allow_tcp_forwarding, s->allow_tcp_forwarding);
+    take_int(&d->allow_streamlocal_forwarding, s->allow_streamlocal_forwarding);
+    take_list(d->permit_open, &d->n_permit_open, s->permit_open, s->n_permit_open);
+    take_list(d->permit_listen, &d->n_permit_listen, s->permit_listen, s->n_permit_listen);
+    take_int(&d->gateway_ports, s->gateway_ports);
+    take_list(d->channel_timeout, &d->n_channel_timeout, s->channel_timeout, s->n_channel_timeout);
+    take_int(&d->unused_connection_timeout, s->unused_connection_timeout);
+    if (d->force_command == NULL)
+        d->force_command = s->force_command;
+    take_int(&d->permit_tty, s->permit_tty);
+    if (d->banner == NULL)
+        d->banner = s->banner;
+}
+
+void tun_srvcfg_for(const tun_srvcfg *c, const char *user, const char *addr, tun_srvopts *out)
+{
+    opts_init(out);
+    for (const tun_match_block *b = c->matches; b; b = b->next)
+        if (block_matches(b, user, addr))
+            merge(out, &b->opts, 1);
+    merge(out, &c->global, 0);
+    /* Fold "none" away (see the top of the file). */
+    if (out->force_command && strcasecmp(out->force_command, "none") == 0)
+        out->force_command = NULL;
+    if (out->banner && strcasecmp(out->banner, "none") == 0)
+        out->banner = NULL;
+    if (out->n_authorized_keys_file == 1 && strcasecmp(out->authorized_keys_file[0], "none") == 0)
+        out->n_authorized_keys_file = 0;
+    if (out->n_channel_timeout == 1 && strcasecmp(out->channel_timeout[0], "none") == 0)
+        out->n_channel_timeout = 0;
+}
+
+void tun_srvopts_release(tun_srvopts *o)
+{
+    /* Every string is borrowed from the configuration; the arrays are part
+     * of the struct.  Nothing to free, but leave no dangling pointers. */
+    opts_init(o);
+}
+
+/* ---- -T ------------------------------------------------------------------------------ */
+
+static const char *yesno_str(int v)
+{
+    return v > 0 ? "yes" : "no";
+}
+
+static void dump_words(FILE *f, const char *name, char *const *v, int n, const char *empty)
+{
+    if (n == 0) {
+        if (empty)
+            fprintf(f, "%s %s\n", name, empty);
+        return;
+    }
+    fprintf(f, "%s", name);
+    for (int i = 0; i < n; i++)
+        fprintf(f, " %s", v[i]);
+    fprintf(f, "\n");
+}
+
+static void dump_lines(FILE *f, const char *name, char *const *v, int n)
+{
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s %s\n", name, v[i]);
+}
+
+static const char *fwd_name(int v)
+{
+    switch (v) {
+    case FWA_NO:
+        return "no";
+    case FWA_LOCAL:
+        return "local";
+    case FWA_REMOTE:
+        return "remote";
+    default:
+        return "yes";
+    }
+}
+
+void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
+{
+    const tun_srvopts *g = &c->global;
+    for (int i = 0; i < c->n_ports; i++)
+        fprintf(f, "port %d\n", c->ports[i]);
+    fprintf(f, "addressfamily %s\n",
+            c->address_family == AF_INET    ? "inet"
+            : c->address_family == AF_INET6 ? "inet6"
+                                            : "any");
+    dump_lines(f, "listenaddress", c->listen_addresses, c->n_listen_addresses);
+    dump_lines(f, "hostkey", c->host_keys, c->n_host_keys);
+    fprintf(f, "pidfile %s\n", c->pid_file ? c->pid_file : "none");
+    fprintf(f, "maxstartups %d:%d:%d\n", c->max_startups_begin, c->max_startups_rate,
+            c->max_startups_full);
+    fprintf(f, "logingracetime %d\n", c->login_grace_time);
+    /* Specs as configured: +/-/^ are resolved by the server itself. */
+    fprintf(f, "ciphers %s\n", c->ciphers ? c->ciphers : SSH_DEFAULT_CIPHERS);
+    fprintf(f, "macs %s\n", c->macs ? c->macs : SSH_DEFAULT_MACS);
+    fprintf(f, "kexalgorithms %s\n", c->kex_algorithms ? c->kex_algorithms : SSH_DEFAULT_KEX);
+    fprintf(f, "hostkeyalgorithms %s\n",
+            c->hostkey_algorithms ? c->hostkey_algorithms : SSH_DEFAULT_HOSTKEY_ALGS);
+    fprintf(f, "rekeylimit %lld %lld\n", (long long)c->rekey_bytes, (long long)c->rekey_seconds);
+    fprintf(f, "loglevel %s\n",
+            level_names[c->log_level >= 0 && c->log_level < 8 ? c->log_level : TUN_LOG_INFO]);
+    for (int i = 0; i < c->n_subsystems; i++)
+        fprintf(f, "subsystem %s %s\n", c->subsystem_name[i], c->subsystem_command[i]);
+    fprintf(f, "sshtunduser %s\n", c->sshtund_user ? c->sshtund_user : "none");
+    fprintf(f, "maxchannels %d\n", c->max_channels);
+
+    dump_words(f, "authorizedkeysfile", g->authorized_keys_file, g->n_authorized_keys_file, "none");
+    fprintf(f, "passwordauthentication %s\n", yesno_str(g->password_authentication));
+    fprintf(f, "pubkeyauthentication %s\n", yesno_str(g->pubkey_authentication));
+    static const char *const prl[] = {"no", "yes", "prohibit-password", "forced-commands-only"};
+    fprintf(f, "permitrootlogin %s\n",
+            g->permit_root_login >= 0 && g->permit_root_login <= PRL_FORCED_ONLY
+                ? prl[g->permit_root_login]
+                : "prohibit-password");
+    dump_lines(f, "allowusers", g->allow_users, g->n_allow_users);
+    dump_lines(f, "denyusers", g->deny_users, g->n_deny_users);
+    fprintf(f, "maxsessions %d\n", g->max_sessions);
+    fprintf(f, "maxauthtries %d\n", g->max_auth_tries);
+    fprintf(f, "clientaliveinterval %d\n", g->client_alive_interval);
+    fprintf(f, "clientalivecountmax %d\n", g->client_alive_count_max);
+    fprintf(f, "allowtcpforwarding %s\n", fwd_name(g->allow_tcp_forwarding));
+    fprintf(f, "allowstreamlocalforwarding %s\n", fwd_name(g->allow_streamlocal_forwarding));
+    dump_words(f, "permitopen", g->permit_open, g->n_permit_open, "any");
+    dump_words(f, "permitlisten", g->permit_listen, g->n_permit_listen, "any");
+    fprintf(f, "gatewayports %s\n",
+            g->gateway_ports == GWP_CLIENTSPECIFIED ? "clientspecified"
+            : g->gateway_ports == GWP_YES           ? "yes"
+                                                    : "no");
+    dump_words(f, "channeltimeout", g->channel_timeout, g->n_channel_timeout, "none");
+    if (g->unused_connection_timeout > 0)
+        fprintf(f, "unusedconnectiontimeout %d\n", g->unused_connection_timeout);
+    else
+        fprintf(f, "unusedconnectiontimeout none\n");
+    dump_lines(f, "acceptenv", g->accept_env, g->n_accept_env);
+    fprintf(f, "forcecommand %s\n", g->force_command ? g->force_command : "none");
+    fprintf(f, "permittty %s\n", yesno_str(g->permit_tty));
+    fprintf(f, "banner %s\n", g->banner ? g->banner : "none");
+}

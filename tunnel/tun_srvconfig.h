@@ -1,0 +1,122 @@
+/*
+ * tun_srvconfig.h - sshtund's configuration: sshd_config(5) keywords with
+ * sshd's meaning, plus a few of sshtund's own.
+ *
+ * Global keywords: Port, ListenAddress, HostKey, PidFile, MaxStartups,
+ * LoginGraceTime, Ciphers, MACs, KexAlgorithms, HostKeyAlgorithms,
+ * RekeyLimit, LogLevel, Subsystem, SshtundUser (sshtund: the unprivileged
+ * user of the network process), MaxChannels (sshtund: channels per
+ * connection).
+ *
+ * Per-connection keywords, also allowed in "Match User/Address" blocks:
+ * AuthorizedKeysFile, PasswordAuthentication, PubkeyAuthentication,
+ * PermitRootLogin, AllowUsers, DenyUsers, MaxSessions, MaxAuthTries,
+ * ClientAliveInterval, ClientAliveCountMax, AllowTcpForwarding,
+ * AllowStreamLocalForwarding, PermitOpen, PermitListen, GatewayPorts,
+ * ChannelTimeout, UnusedConnectionTimeout, AcceptEnv, ForceCommand,
+ * PermitTTY, Banner (file path).
+ *
+ * As in sshd, the first value obtained for a keyword wins (so -o on the
+ * command line beats the file); inside Match blocks, the first matching
+ * block's value wins over the global one.  An unknown keyword is an error
+ * naming the file and line.
+ */
+#ifndef SSHTUN_TUN_SRVCONFIG_H
+#define SSHTUN_TUN_SRVCONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define TUN_SRV_MAX_LIST 32
+
+enum tun_permit_root { PRL_UNSET = -1, PRL_NO = 0, PRL_YES, PRL_PROHIBIT_PASSWORD, PRL_FORCED_ONLY };
+enum tun_fwd_allow { FWA_UNSET = -1, FWA_NO = 0, FWA_ALL, FWA_LOCAL, FWA_REMOTE };
+enum tun_gateway { GWP_UNSET = -1, GWP_NO = 0, GWP_YES, GWP_CLIENTSPECIFIED };
+
+/* Settings that may differ per user/address (Match). */
+typedef struct tun_srvopts {
+    char *authorized_keys_file[TUN_SRV_MAX_LIST]; /* tokens %h %u %% unexpanded */
+    int n_authorized_keys_file;
+    int password_authentication;
+    int pubkey_authentication;
+    int permit_root_login;  /* enum tun_permit_root */
+    char *allow_users[TUN_SRV_MAX_LIST];
+    int n_allow_users;
+    char *deny_users[TUN_SRV_MAX_LIST];
+    int n_deny_users;
+    int max_sessions;
+    int max_auth_tries;
+    int client_alive_interval;
+    int client_alive_count_max;
+    int allow_tcp_forwarding;        /* enum tun_fwd_allow */
+    int allow_streamlocal_forwarding; /* enum tun_fwd_allow */
+    char *permit_open[TUN_SRV_MAX_LIST]; /* "any", "none", host:port */
+    int n_permit_open;
+    char *permit_listen[TUN_SRV_MAX_LIST];
+    int n_permit_listen;
+    int gateway_ports;               /* enum tun_gateway */
+    char *channel_timeout[TUN_SRV_MAX_LIST]; /* "type=interval" */
+    int n_channel_timeout;
+    int unused_connection_timeout;   /* seconds, 0 none */
+    char *accept_env[TUN_SRV_MAX_LIST];
+    int n_accept_env;
+    char *force_command;
+    int permit_tty;
+    char *banner;
+} tun_srvopts;
+
+typedef struct tun_match_block tun_match_block;
+
+typedef struct tun_srvcfg {
+    int ports[TUN_SRV_MAX_LIST];
+    int n_ports;
+    char *listen_addresses[TUN_SRV_MAX_LIST]; /* "addr", "addr:port", "[v6]:port" */
+    int n_listen_addresses;
+    char *host_keys[TUN_SRV_MAX_LIST];
+    int n_host_keys;
+    char *pid_file;
+    int max_startups_begin, max_startups_rate, max_startups_full;
+    int login_grace_time; /* seconds, 0 none */
+    char *ciphers, *macs, *kex_algorithms, *hostkey_algorithms;
+    int64_t rekey_bytes, rekey_seconds;
+    int log_level;        /* tun_log_level */
+    char *subsystem_name[TUN_SRV_MAX_LIST];
+    char *subsystem_command[TUN_SRV_MAX_LIST];
+    int n_subsystems;
+    char *sshtund_user;
+    int max_channels;
+    int address_family;   /* AddressFamily: AF_UNSPEC (any), AF_INET, AF_INET6 */
+    tun_srvopts global;
+    tun_match_block *matches; /* in file order */
+} tun_srvcfg;
+
+void tun_srvcfg_init(tun_srvcfg *c);
+void tun_srvcfg_free(tun_srvcfg *c);
+/* Apply "Keyword value" (or "Keyword=value").  `where` names the source
+ * for messages.  Returns 0, or -1 after printing
+ * "<where>: Bad configuration option: <kw>" / a bad value message. */
+int tun_srvcfg_apply(tun_srvcfg *c, const char *line, const char *where);
+/* Read a file (Match blocks included).  0, or -1 after messages and
+ * "<file>: terminating, N bad configuration options". */
+int tun_srvcfg_read(tun_srvcfg *c, const char *path);
+/* The same from memory (fuzzing, tests); `name` is used in messages. */
+int tun_srvcfg_read_mem(tun_srvcfg *c, const char *data, size_t len, const char *name);
+/* Fill defaults (sshd's, except MaxStartups which is far larger: sshtund
+ * holds thousands of connections).  0 or -1 with a message. */
+int tun_srvcfg_finish(tun_srvcfg *c);
+
+/* The effective per-connection settings for `user` (NULL before it is
+ * known) connecting from `addr`: matching Match blocks first, then the
+ * global values.  The result borrows strings from `c`; free it with
+ * tun_srvopts_release() (frees only the arrays, not the strings).
+ * "none" is folded away in the result: ForceCommand none and Banner none
+ * give NULL, AuthorizedKeysFile none and ChannelTimeout none an empty
+ * list; PermitOpen/PermitListen keep "any"/"none" for tun_permit_match().
+ * A criterion that cannot be evaluated (user NULL) does not match. */
+void tun_srvcfg_for(const tun_srvcfg *c, const char *user, const char *addr, tun_srvopts *out);
+void tun_srvopts_release(tun_srvopts *o);
+
+/* Print the effective configuration (-T style, lowercase keywords). */
+void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f);
+
+#endif
