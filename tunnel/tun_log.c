@@ -9,9 +9,25 @@
 #include <stdarg.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
 
 static enum tun_log_level level = TUN_LOG_INFO;
 static FILE *out;
+static int use_syslog;
+static int stamp;
+
+void tun_log_set_syslog(const char *ident)
+{
+    openlog(ident, LOG_PID | LOG_NDELAY, LOG_AUTH);
+    use_syslog = 1;
+}
+
+void tun_log_set_stamp(int on)
+{
+    stamp = on;
+}
 
 void tun_log_set_level(enum tun_log_level lvl)
 {
@@ -65,5 +81,22 @@ void tun_log(enum tun_log_level lvl, const char *fmt, ...)
     for (char *p = line; *p; p++)
         if ((unsigned char)*p < 0x20 && *p != '\t')
             *p = '?';
+    if (use_syslog) {
+        int pri = lvl <= TUN_LOG_FATAL ? LOG_CRIT
+                  : lvl == TUN_LOG_ERROR ? LOG_ERR
+                  : lvl <= TUN_LOG_VERBOSE ? LOG_INFO
+                                           : LOG_DEBUG;
+        syslog(pri, "%s%s", prefix, line);
+        return;
+    }
+    if (stamp) {
+        char ts[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        localtime_r(&now, &tm);
+        strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S", &tm);
+        fprintf(f, "%s [%d] %s%s\n", ts, (int)getpid(), prefix, line);
+        return;
+    }
     fprintf(f, "%s%s\n", prefix, line);
 }

@@ -25,6 +25,12 @@ void tun_log_set_level(enum tun_log_level lvl);
 enum tun_log_level tun_log_get_level(void);
 /* Send log lines to `f` instead of stderr (the -E option). */
 void tun_log_set_file(FILE *f);
+/* Send log lines to syslog (facility AUTH, tag `ident`) instead: the
+ * server's default when it runs detached. */
+void tun_log_set_syslog(const char *ident);
+/* Prefix every line with a timestamp and the pid (servers logging to a
+ * file or stderr). */
+void tun_log_set_stamp(int on);
 /* Parse an OpenSSH LogLevel name; -1 when unknown. */
 int tun_log_level_from_name(const char *name);
 

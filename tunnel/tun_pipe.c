@@ -42,7 +42,7 @@ static void check_auto_close(tun_pipe *p)
 
 static void maybe_shut(tun_pipe *p)
 {
-    if (!p->peer_eof || p->eof_shut || p->pend[0].len > 0)
+    if (!p->peer_eof || p->eof_shut || p->pend[0].len > 0 || p->hold)
         return;
     p->eof_shut = 1;
     if (p->is_socket && p->out_fd >= 0)
@@ -113,6 +113,11 @@ static void pipe_data(tun_chan *ch, int stream, const uint8_t *d, size_t n)
     tun_pipe *p = (tun_pipe *)ch;
     stream = stream ? 1 : 0;
     p->bytes_out += n;
+    if (p->hold) {
+        if (ssh_buf_put(&p->pend[stream], d, n) != 0)
+            out_failed(p, stream, ENOMEM);
+        return;
+    }
     if (fd_of(p, stream) < 0 || p->out_dead[stream]) {
         ssh_channel_consumed(conn_of(p), ch->id, n);
         return;
@@ -212,12 +217,16 @@ static int read_one(tun_pipe *p, int which)
             return 0; /* window closed (resumed by the writable callback) or gone */
         ssize_t r = read(fd, dst, room);
         if (r < 0) {
+            int e = errno;
             ssh_channel_send_commit(c, p->base.id, 0);
-            if (errno == EINTR)
+            if (e == EINTR)
                 continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                return 1;
-            tun_debug("channel %u: read: %s", p->base.id, strerror(errno));
+            if (e == EAGAIN || e == EWOULDBLOCK) {
+                if (!p->draining[which ? 1 : 0])
+                    return 1;
+            } else if (e != EIO) { /* EIO: a pty whose other side closed */
+                tun_debug("channel %u: read: %s", p->base.id, strerror(e));
+            }
             r = 0; /* treat as EOF */
         }
         if (r == 0) {
@@ -360,6 +369,33 @@ void tun_pipe_drop_input(tun_pipe *p, int which)
             p->hooks->inputs_done(p);
         check_auto_close(p);
     }
+}
+
+void tun_pipe_hold_output(tun_pipe *p, int hold)
+{
+    p->hold = hold;
+    if (hold)
+        return;
+    for (int s = 0; s < 2; s++) {
+        if (p->pend[s].len == 0)
+            continue;
+        if (fd_of(p, s) < 0 || p->out_dead[s]) {
+            size_t n = p->pend[s].len;
+            ssh_buf_reset(&p->pend[s]);
+            if (p->base.open)
+                ssh_channel_consumed(conn_of(p), p->base.id, n);
+        } else {
+            write_pending(p, s);
+        }
+    }
+    maybe_shut(p);
+}
+
+void tun_pipe_drain_input(tun_pipe *p, int which)
+{
+    p->draining[which ? 1 : 0] = 1;
+    if (p->reading && p->base.open && !p->base.blocked)
+        try_read(p);
 }
 
 void tun_pipe_start_input(tun_pipe *p)

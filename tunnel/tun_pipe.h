@@ -52,6 +52,8 @@ struct tun_pipe {
     ssh_buf pend[2];
     int reading;   /* input enabled by the owner */
     int in_eof, in2_eof, out_dead[2], peer_eof, eof_shut;
+    int draining[2]; /* tun_pipe_drain_input */
+    int hold;        /* tun_pipe_hold_output */
     uint64_t bytes_in, bytes_out;
 };
 
@@ -67,6 +69,17 @@ void tun_pipe_set_input2(tun_pipe *p, int fd);
 /* Stop reading input `which` (0, or 2 for the second) and close it: the
  * peer sent eow@openssh.com.  Counts as EOF of that input. */
 void tun_pipe_drop_input(tun_pipe *p, int which);
+
+/* The writer of input `which` is gone (a pty whose session process
+ * exited while a background job may still hold it): send what can be read
+ * now, then treat "nothing more to read" as EOF. */
+void tun_pipe_drain_input(tun_pipe *p, int which);
+
+/* Hold data from the channel in memory (bounded by the window we grant)
+ * instead of writing it: for a server session whose process is not
+ * running yet.  Releasing writes what was held and, if the peer's EOF came
+ * meanwhile, passes it on. */
+void tun_pipe_hold_output(tun_pipe *p, int hold);
 
 /* Attach the local descriptors later (forwards that connect after the
  * channel exists).  Watchers must not be running. */

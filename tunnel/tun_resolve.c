@@ -8,11 +8,17 @@
  *
  * A lookup cannot be cancelled individually in c-ares; cancelling just
  * detaches the caller, and the lookup record is freed when c-ares reports.
+ *
+ * Literal addresses never reach c-ares: the c-ares of Debian 12 (1.18)
+ * sends a DNS query even for "127.0.0.1" when the family is AF_UNSPEC,
+ * which is slow, depends on a reachable DNS server and can stall under
+ * load.  They are parsed with inet_pton() and answered from the loop.
  */
 #include "tun_resolve.h"
 #include "tun_log.h"
 
 #include <ares.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -214,6 +220,49 @@ static void on_later(struct ev_loop *loop, ev_timer *w, int revents)
     free(l);
 }
 
+/* A numeric IPv4 or IPv6 address (IPv6 possibly with a %scope): fill in
+ * l's answer and return 1; anything else: 0. */
+static int literal(tun_lookup *l, const char *host, unsigned port, int family)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    char buf[INET6_ADDRSTRLEN + 1];
+    int is4 = inet_pton(AF_INET, host, &a4) == 1;
+    int is6 = 0;
+    if (!is4) {
+        /* A scope id needs the interface table: leave those to c-ares. */
+        if (strlen(host) >= sizeof(buf) || strchr(host, '%') != NULL)
+            return 0;
+        is6 = inet_pton(AF_INET6, host, &a6) == 1;
+    }
+    if (!is4 && !is6)
+        return 0;
+    if ((is4 && family == AF_INET6) || (is6 && family == AF_INET)) {
+        l->err = "Address family for hostname not supported";
+        return 1;
+    }
+    l->addrs = calloc(1, sizeof(*l->addrs));
+    if (l->addrs == NULL) {
+        l->err = "out of memory";
+        return 1;
+    }
+    if (is4) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&l->addrs[0].ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        sin->sin_addr = a4;
+        l->addrs[0].len = sizeof(*sin);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&l->addrs[0].ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        sin6->sin6_addr = a6;
+        l->addrs[0].len = sizeof(*sin6);
+    }
+    l->n = 1;
+    return 1;
+}
+
 tun_lookup *tun_resolve(tun_resolver *r, const char *host, unsigned port, int family,
                         tun_resolve_cb cb, void *arg)
 {
@@ -225,6 +274,10 @@ tun_lookup *tun_resolve(tun_resolver *r, const char *host, unsigned port, int fa
     l->arg = arg;
     ev_timer_init(&l->later, on_later, 0., 0.);
     l->later.data = l;
+    if (literal(l, host, port, family)) {
+        ev_timer_start(r->loop, &l->later);
+        return l;
+    }
     char service[16];
     snprintf(service, sizeof(service), "%u", port);
     struct ares_addrinfo_hints hints;

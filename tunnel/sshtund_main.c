@@ -1,0 +1,463 @@
+/*
+ * sshtund_main.c - command line and life cycle of the sshtund server.
+ *
+ *   sshtund [-DdeqTt] [-E log_file] [-f config_file] [-h host_key_file]
+ *           [-o option] [-p port]
+ *
+ * Start-up order matters for privilege separation (root only):
+ *   1. read the configuration and host keys (as root);
+ *   2. detach (unless -D/-d);
+ *   3. fork the privileged helper, before any other watcher exists;
+ *   4. bind the listening ports and write the PidFile;
+ *   5. drop the network process to SshtundUser for good;
+ *   6. start the resolver and signal watchers, and run the loop.
+ * Started by an ordinary user, there is no helper and no drop: the server
+ * serves that one user.
+ *
+ * SIGHUP re-reads the configuration and host keys (through the helper,
+ * which alone can read them after the drop) for new connections.  SIGTERM
+ * or SIGINT stop listening; the server exits when its last connection
+ * ends, or at once on a second signal.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* asprintf */
+#endif
+#include "tun_log.h"
+#include "tun_priv.h"
+#include "tun_srv.h"
+#include "tun_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#define DEFAULT_CONFIG "/etc/sshtund/sshtund_config"
+#define MAX_ARGS       128
+#define FILE_MAX       (1024 * 1024)
+
+/* What the command line says; the loader runs it again on every reload. */
+typedef struct args {
+    const char *config;
+    int config_given;
+    const char *lines[MAX_ARGS]; /* -o, -p and -h as configuration lines */
+    char *owned[MAX_ARGS];
+    int n_lines;
+} args;
+
+static tun_server server;
+static args g_args;
+static int debug_level;
+static int log_stderr;
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: sshtund [-DdeqTt] [-E log_file] [-f config_file] [-h host_key_file]\n"
+                    "               [-o option] [-p port]\n");
+}
+
+/* ---- configuration loading ------------------------------------------------------------------------ */
+
+/* Build a configuration from the command line and the file's text. */
+static int build_cfg(const args *a, tun_srvcfg *cfg, const uint8_t *text, size_t len, int have_file)
+{
+    tun_srvcfg_init(cfg);
+    for (int i = 0; i < a->n_lines; i++)
+        if (tun_srvcfg_apply(cfg, a->lines[i], "command line") != 0)
+            return -1;
+    if (have_file && tun_srvcfg_read_mem(cfg, (const char *)text, len, a->config) != 0)
+        return -1;
+    return tun_srvcfg_finish(cfg);
+}
+
+/* The loader (privileged side): the configuration file's text plus the
+ * contents of every host key file it names. */
+static int load_bundle(void *ctx, ssh_buf *out)
+{
+    const args *a = ctx;
+    uint8_t *text = NULL;
+    size_t len = 0;
+    int have_file = 1;
+    if (tun_read_file(a->config, FILE_MAX, &text, &len) != 0) {
+        if (a->config_given || errno != ENOENT) {
+            tun_error("%s: %s", a->config, strerror(errno));
+            return -1;
+        }
+        have_file = 0;
+    }
+    tun_srvcfg cfg;
+    int rv = build_cfg(a, &cfg, text, len, have_file);
+    if (rv == 0) {
+        ssh_buf_put_bool(out, have_file);
+        ssh_buf_put_string(out, have_file ? text : (const uint8_t *)"", have_file ? len : 0);
+        ssh_buf_put_u32(out, (uint32_t)cfg.n_host_keys);
+        for (int i = 0; i < cfg.n_host_keys; i++) {
+            uint8_t *k = NULL;
+            size_t kl = 0;
+            ssh_buf_put_cstring(out, cfg.host_keys[i]);
+            if (tun_read_file(cfg.host_keys[i], FILE_MAX, &k, &kl) != 0) {
+                ssh_buf_put_bool(out, 0);
+                ssh_buf_put_cstring(out, strerror(errno));
+                continue;
+            }
+            ssh_buf_put_bool(out, 1);
+            ssh_buf_put_string(out, k, kl);
+            tun_free_secret(k, kl);
+        }
+    }
+    tun_srvcfg_free(&cfg);
+    free(text);
+    return rv;
+}
+
+/* The network side: settings from a bundle.  NULL after messages. */
+static tun_srvsettings *settings_from_bundle(const args *a, const uint8_t *data, size_t len)
+{
+    ssh_cur c;
+    ssh_cur_init(&c, data, len);
+    int have_file;
+    const uint8_t *text;
+    size_t tl;
+    uint32_t n;
+    if (ssh_cur_get_bool(&c, &have_file) != 0 || ssh_cur_get_string(&c, &text, &tl) != 0 ||
+        ssh_cur_get_u32(&c, &n) != 0) {
+        tun_error("bad configuration bundle");
+        return NULL;
+    }
+    tun_srvsettings *s = calloc(1, sizeof(*s));
+    if (s == NULL)
+        return NULL;
+    s->refs = 1;
+    if (build_cfg(a, &s->cfg, text, tl, have_file) != 0) {
+        tun_srvcfg_free(&s->cfg);
+        free(s);
+        return NULL;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        char path[1024];
+        int ok;
+        const uint8_t *k;
+        size_t kl;
+        if (ssh_cur_get_cstr(&c, path, sizeof(path)) != 0 || ssh_cur_get_bool(&c, &ok) != 0 ||
+            ssh_cur_get_string(&c, &k, &kl) != 0)
+            break;
+        if (!ok) {
+            tun_error("Unable to load host key: %s: %.*s", path, (int)kl, (const char *)k);
+            continue;
+        }
+        ssh_key *key = NULL;
+        int rv = ssh_key_parse_private(k, kl, NULL, &key, NULL);
+        if (rv != 0) {
+            tun_error("Unable to load host key \"%s\": %s", path, ssh_strerror(rv));
+            continue;
+        }
+        int dup = 0;
+        for (size_t j = 0; j < s->n_keys; j++)
+            if (ssh_key_type(s->keys[j]) == ssh_key_type(key))
+                dup = 1;
+        if (dup || s->n_keys >= TUN_SRV_MAX_LIST) {
+            tun_error("Ignoring host key %s: a key of this type is already loaded", path);
+            ssh_key_free(key);
+            continue;
+        }
+        tun_debug("loaded host key %s: %s", path, ssh_key_type_name(key));
+        s->keys[s->n_keys++] = key;
+    }
+    if (s->n_keys == 0) {
+        tun_error("sshtund: no hostkeys available -- exiting.");
+        tun_srvsettings_unref(s);
+        return NULL;
+    }
+    return s;
+}
+
+static tun_srvsettings *load_settings_now(const args *a)
+{
+    ssh_buf b;
+    ssh_buf_init(&b, 16u * 1024 * 1024, SSH_BUF_SECRET);
+    tun_srvsettings *s = NULL;
+    if (load_bundle((void *)a, &b) == 0)
+        s = settings_from_bundle(a, ssh_buf_ptr(&b), ssh_buf_len(&b));
+    ssh_buf_free(&b);
+    return s;
+}
+
+static void apply_log_level(const tun_srvcfg *cfg)
+{
+    if (debug_level > 0)
+        tun_log_set_level((enum tun_log_level)(TUN_LOG_DEBUG1 + (debug_level > 3 ? 2 : debug_level - 1)));
+    else
+        tun_log_set_level((enum tun_log_level)cfg->log_level);
+}
+
+/* ---- signals ---------------------------------------------------------------------------------------- */
+
+static int same_listen(const tun_srvcfg *a, const tun_srvcfg *b)
+{
+    if (a->n_ports != b->n_ports || a->n_listen_addresses != b->n_listen_addresses ||
+        a->address_family != b->address_family)
+        return 0;
+    for (int i = 0; i < a->n_ports; i++)
+        if (a->ports[i] != b->ports[i])
+            return 0;
+    for (int i = 0; i < a->n_listen_addresses; i++)
+        if (strcmp(a->listen_addresses[i], b->listen_addresses[i]) != 0)
+            return 0;
+    return 1;
+}
+
+static void on_loaded(void *arg, int ok, const uint8_t *data, size_t len)
+{
+    (void)arg;
+    tun_srvsettings *s = ok ? settings_from_bundle(&g_args, data, len) : NULL;
+    if (s == NULL) {
+        tun_error("Received SIGHUP, but the new configuration is not usable; keeping the "
+                  "current one");
+        return;
+    }
+    if (!same_listen(&s->cfg, &server.set->cfg))
+        tun_info("Port, ListenAddress and AddressFamily changes take effect after a restart");
+    apply_log_level(&s->cfg);
+    tun_server_set_settings(&server, s);
+    tun_srvsettings_unref(s);
+    tun_info("Received SIGHUP; configuration reloaded for new connections");
+}
+
+static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    if (tun_priv_load(server.priv, on_loaded, NULL) != 0)
+        tun_error("Received SIGHUP, but the configuration could not be read");
+}
+
+static void on_idle(tun_server *s)
+{
+    ev_break(s->loop, EVBREAK_ALL);
+}
+
+static void on_sigterm(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)revents;
+    if (server.stopping) {
+        tun_info("Received signal %d; closing %u connections", w->signum, server.n_conns);
+        tun_server_close_all(&server, "server shutting down");
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    tun_info("Received signal %d; no longer accepting connections%s", w->signum,
+             server.n_conns ? ", exiting when the last one ends" : "");
+    tun_server_stop_listening(&server);
+}
+
+/* ---- start-up ---------------------------------------------------------------------------------------- */
+
+static int add_line(args *a, const char *keyword, const char *v)
+{
+    if (a->n_lines >= MAX_ARGS) {
+        fprintf(stderr, "sshtund: too many options\n");
+        return -1;
+    }
+    char *l;
+    if (asprintf(&l, "%s%s%s", keyword, keyword[0] ? " " : "", v) < 0)
+        return -1;
+    a->owned[a->n_lines] = l;
+    a->lines[a->n_lines++] = l;
+    return 0;
+}
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int daemonize(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid > 0)
+        _exit(0);
+    if (setsid() < 0)
+        return -1;
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2)
+            close(fd);
+    }
+    if (chdir("/") != 0)
+        return -1;
+    return 0;
+}
+
+static void write_pidfile(const char *path, int root)
+{
+    if (path == NULL || strcmp(path, "none") == 0)
+        return;
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        if (root)
+            tun_error("Couldn't create pid file \"%s\": %s", path, strerror(errno));
+        else
+            tun_debug("Couldn't create pid file \"%s\": %s", path, strerror(errno));
+        return;
+    }
+    fprintf(f, "%ld\n", (long)getpid());
+    fclose(f);
+}
+
+int main(int argc, char **argv)
+{
+    int foreground = 0, test = 0, dump = 0, quiet = 0;
+    const char *logfile = NULL;
+    args *a = &g_args;
+    a->config = DEFAULT_CONFIG;
+    int ch;
+    while ((ch = getopt(argc, argv, "DdeqTtE:f:h:o:p:")) != -1) {
+        switch (ch) {
+        case 'D': foreground = 1; break;
+        case 'd': debug_level++; foreground = 1; log_stderr = 1; break;
+        case 'e': log_stderr = 1; break;
+        case 'q': quiet = 1; break;
+        case 'T': dump = 1; test = 1; break;
+        case 't': test = 1; break;
+        case 'E': logfile = optarg; break;
+        case 'f': a->config = optarg; a->config_given = 1; break;
+        case 'h':
+            if (add_line(a, "HostKey", optarg) != 0)
+                return 255;
+            break;
+        case 'o':
+            if (add_line(a, "", optarg) != 0)
+                return 255;
+            break;
+        case 'p': {
+            char *end;
+            long p = strtol(optarg, &end, 10);
+            if (*end != '\0' || p <= 0 || p > 65535) {
+                fprintf(stderr, "sshtund: Bad port number \"%s\".\n", optarg);
+                return 255;
+            }
+            if (add_line(a, "Port", optarg) != 0)
+                return 255;
+            break;
+        }
+        default:
+            usage();
+            return 255;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "sshtund: extra argument %s.\n", argv[optind]);
+        usage();
+        return 255;
+    }
+    if (quiet)
+        tun_log_set_level(TUN_LOG_QUIET);
+    if (logfile) {
+        FILE *f = fopen(logfile, "a");
+        if (f == NULL) {
+            fprintf(stderr, "sshtund: %s: %s\n", logfile, strerror(errno));
+            return 255;
+        }
+        setvbuf(f, NULL, _IOLBF, 0);
+        tun_log_set_file(f);
+        tun_log_set_stamp(1);
+    }
+    if (debug_level)
+        tun_log_set_level(TUN_LOG_DEBUG1);
+
+    signal(SIGPIPE, SIG_IGN);
+    int root = geteuid() == 0;
+    tun_srvsettings *set = load_settings_now(a);
+    if (set == NULL)
+        return 255;
+    if (!quiet)
+        apply_log_level(&set->cfg);
+    if (dump)
+        tun_srvcfg_dump(&set->cfg, stdout);
+    if (test) {
+        tun_srvsettings_unref(set);
+        return 0;
+    }
+
+    struct passwd *self = getpwuid(getuid());
+    if (self == NULL) {
+        tun_error("sshtund: cannot find my own user (uid %ld)", (long)getuid());
+        return 255;
+    }
+    snprintf(server.self_user, sizeof(server.self_user), "%s", self->pw_name);
+    if (root && getpwnam(set->cfg.sshtund_user) == NULL) {
+        tun_error("sshtund: SshtundUser %s does not exist", set->cfg.sshtund_user);
+        return 255;
+    }
+    raise_fd_limit();
+    if (!foreground && daemonize() != 0) {
+        tun_error("sshtund: cannot detach: %s", strerror(errno));
+        return 255;
+    }
+    if (!log_stderr && logfile == NULL && !foreground)
+        tun_log_set_syslog("sshtund");
+
+    struct ev_loop *loop = EV_DEFAULT;
+    server.loop = loop;
+    server.root = root;
+    server.idle = on_idle;
+    tun_server_set_settings(&server, set);
+    tun_srvsettings_unref(set);
+    server.priv = tun_priv_new(loop, root, tun_server_child_exited, &server, load_bundle, a);
+    if (server.priv == NULL) {
+        tun_error("sshtund: cannot start the privileged helper: %s", strerror(errno));
+        return 255;
+    }
+    if (tun_server_listen(&server) != 0)
+        return 255;
+    write_pidfile(server.set->cfg.pid_file, root);
+    if (root) {
+        if (tun_priv_drop(server.set->cfg.sshtund_user) != 0) {
+            tun_error("sshtund: cannot drop privileges to %s: %s", server.set->cfg.sshtund_user,
+                      strerror(errno));
+            return 255;
+        }
+        tun_debug("network process running as %s", server.set->cfg.sshtund_user);
+    }
+    server.res = tun_resolver_new(loop);
+    if (server.res == NULL)
+        return 255;
+
+    ev_signal shup, sterm, sint;
+    ev_signal_init(&shup, on_sighup, SIGHUP);
+    ev_signal_init(&sterm, on_sigterm, SIGTERM);
+    ev_signal_init(&sint, on_sigterm, SIGINT);
+    ev_signal_start(loop, &shup);
+    ev_signal_start(loop, &sterm);
+    ev_signal_start(loop, &sint);
+
+    tun_info("sshtund %s ready: %s mode, %u listening sockets", SSHTUN_VERSION,
+             root ? "privilege-separated" : "single-user", (unsigned)server.n_listeners);
+    ev_run(loop, 0);
+
+    tun_server_close_all(&server, "server shutting down");
+    tun_resolver_free(server.res);
+    tun_priv_free(server.priv);
+    tun_srvsettings_unref(server.set);
+    for (int i = 0; i < a->n_lines; i++)
+        free(a->owned[i]);
+    return 0;
+}

@@ -1,0 +1,308 @@
+/*
+ * tun_server.c - sshtund's listening side (see tun_srv.h).
+ *
+ * MaxStartups is applied as sshd applies it, "start:rate:full" over the
+ * connections that have not authenticated yet: below `start` all are
+ * accepted; from `start` on, a new one is dropped with a probability
+ * rising linearly from rate% to 100% at `full`.  sshtund's default is far
+ * higher than sshd's 10:30:100 - a handshake costs it a few kilobytes, not
+ * a process.
+ */
+#include "tun_srv.h"
+#include "tun_log.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#define EARLY_EXITS 64
+
+/* Exits reported before their session knew its pid (the spawn reply and
+ * the exit can race in one loop iteration). */
+static struct {
+    pid_t pid;
+    int status;
+} early[EARLY_EXITS];
+static unsigned early_next;
+
+tun_srvsettings *tun_srvsettings_ref(tun_srvsettings *s)
+{
+    s->refs++;
+    return s;
+}
+
+void tun_srvsettings_unref(tun_srvsettings *s)
+{
+    if (s == NULL || --s->refs > 0)
+        return;
+    for (size_t i = 0; i < s->n_keys; i++)
+        ssh_key_free(s->keys[i]);
+    tun_srvcfg_free(&s->cfg);
+    free(s);
+}
+
+/* ---- session processes by pid -------------------------------------------------------------------- */
+
+static unsigned bucket(pid_t pid)
+{
+    return (unsigned)pid % TUN_SRV_PID_BUCKETS;
+}
+
+void tun_server_pid_add(tun_server *s, tun_srvsess *ss)
+{
+    pid_t pid = tun_srvsess_pid(ss);
+    for (unsigned i = 0; i < EARLY_EXITS; i++) {
+        if (early[i].pid == pid && pid > 0) {
+            early[i].pid = 0;
+            tun_srvsess_set_next_by_pid(ss, NULL);
+            /* Not in the table: tun_srvsess_exited's removal is a no-op. */
+            tun_srvsess_exited(ss, early[i].status);
+            return;
+        }
+    }
+    unsigned b = bucket(pid);
+    tun_srvsess_set_next_by_pid(ss, s->by_pid[b]);
+    s->by_pid[b] = ss;
+}
+
+void tun_server_pid_del(tun_server *s, tun_srvsess *ss)
+{
+    unsigned b = bucket(tun_srvsess_pid(ss));
+    tun_srvsess *prev = NULL;
+    for (tun_srvsess *cur = s->by_pid[b]; cur; prev = cur, cur = tun_srvsess_next_by_pid(cur)) {
+        if (cur != ss)
+            continue;
+        if (prev)
+            tun_srvsess_set_next_by_pid(prev, tun_srvsess_next_by_pid(cur));
+        else
+            s->by_pid[b] = tun_srvsess_next_by_pid(cur);
+        tun_srvsess_set_next_by_pid(cur, NULL);
+        return;
+    }
+}
+
+void tun_server_child_exited(void *arg, pid_t pid, int status)
+{
+    tun_server *s = arg;
+    for (tun_srvsess *ss = s->by_pid[bucket(pid)]; ss; ss = tun_srvsess_next_by_pid(ss)) {
+        if (tun_srvsess_pid(ss) == pid) {
+            tun_srvsess_exited(ss, status);
+            return;
+        }
+    }
+    early[early_next % EARLY_EXITS].pid = pid;
+    early[early_next % EARLY_EXITS].status = status;
+    early_next++;
+}
+
+/* ---- accepting -------------------------------------------------------------------------------------- */
+
+static int past_max_startups(tun_server *s)
+{
+    const tun_srvcfg *c = &s->set->cfg;
+    unsigned n = s->n_unauth;
+    if (c->max_startups_begin <= 0 || n < (unsigned)c->max_startups_begin)
+        return 0;
+    if (n >= (unsigned)c->max_startups_full)
+        return 1;
+    int span = c->max_startups_full - c->max_startups_begin;
+    int p = c->max_startups_rate;
+    if (span > 0)
+        p += (100 - c->max_startups_rate) * (int)(n - (unsigned)c->max_startups_begin) / span;
+    unsigned char r;
+    if (RAND_bytes(&r, 1) != 1)
+        return 1;
+    return (int)(r % 100) < p;
+}
+
+static void on_accept(tun_acceptor *a, int fd, const struct sockaddr_storage *peer,
+                      socklen_t peerlen)
+{
+    (void)peerlen;
+    tun_server *s = a->data;
+    if (s->stopping) {
+        close(fd);
+        return;
+    }
+    s->n_accepted++;
+    if (past_max_startups(s)) {
+        char host[64];
+        int port;
+        tun_sockaddr_desc(peer, host, sizeof(host), &port);
+        s->n_dropped++;
+        tun_info("drop connection #%llu from [%s]:%d past MaxStartups (%u unauthenticated)",
+                 (unsigned long long)s->n_accepted, host, port, s->n_unauth);
+        close(fd);
+        return;
+    }
+    tun_srvconn_new(s, fd, peer);
+}
+
+static int add_listener(tun_server *s, int fd)
+{
+    tun_acceptor **n = realloc(s->listeners, (s->n_listeners + 1) * sizeof(*n));
+    tun_acceptor *a = calloc(1, sizeof(*a));
+    if (n)
+        s->listeners = n;
+    if (n == NULL || a == NULL) {
+        free(a);
+        close(fd);
+        return -1;
+    }
+    tun_acceptor_start(a, s->loop, fd, on_accept, s);
+    s->listeners[s->n_listeners++] = a;
+    return 0;
+}
+
+/* "addr", "addr:port", "[v6]:port" (ListenAddress); -1 if malformed. */
+static int split_listen(const char *spec, char *host, size_t hl, int *port)
+{
+    *port = 0;
+    if (spec[0] == '[') {
+        const char *end = strchr(spec, ']');
+        if (end == NULL || (size_t)(end - spec - 1) >= hl)
+            return -1;
+        memcpy(host, spec + 1, (size_t)(end - spec - 1));
+        host[end - spec - 1] = '\0';
+        if (end[1] == ':')
+            *port = atoi(end + 2);
+        else if (end[1] != '\0')
+            return -1;
+        return 0;
+    }
+    const char *colon = strchr(spec, ':');
+    if (colon && strchr(colon + 1, ':') == NULL) {
+        if ((size_t)(colon - spec) >= hl)
+            return -1;
+        memcpy(host, spec, (size_t)(colon - spec));
+        host[colon - spec] = '\0';
+        *port = atoi(colon + 1);
+        return 0;
+    }
+    if (strlen(spec) >= hl)
+        return -1;
+    strcpy(host, spec);
+    return 0;
+}
+
+static int listen_one(tun_server *s, const char *host, int port)
+{
+    int family;
+    unsigned char addr[16];
+    char err[256];
+    if (!tun_parse_numeric(host, &family, addr)) {
+        tun_error("ListenAddress %s: only numeric addresses are supported", host);
+        return -1;
+    }
+    int fd = tun_listen_tcp(family, addr, port, err, sizeof(err));
+    if (fd < 0) {
+        tun_error("%s", err);
+        return -1;
+    }
+    tun_info("Server listening on %s port %d.", host, port);
+    return add_listener(s, fd);
+}
+
+int tun_server_listen(tun_server *s)
+{
+    const tun_srvcfg *c = &s->set->cfg;
+    int bad = 0;
+    if (c->n_listen_addresses == 0) {
+        /* sshd's default: every address of both families. */
+        for (int i = 0; i < c->n_ports; i++) {
+            if (c->address_family != AF_INET6 && listen_one(s, "0.0.0.0", c->ports[i]) != 0)
+                bad++;
+            if (c->address_family != AF_INET) {
+                unsigned char a6[16] = {0};
+                char err[256];
+                int fd = tun_listen_tcp(AF_INET6, a6, c->ports[i], err, sizeof(err));
+                if (fd >= 0) {
+                    tun_info("Server listening on :: port %d.", c->ports[i]);
+                    add_listener(s, fd);
+                } else if (fd == -1) {
+                    tun_error("%s", err);
+                    bad++;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < c->n_listen_addresses; i++) {
+        char host[256];
+        int port;
+        if (split_listen(c->listen_addresses[i], host, sizeof(host), &port) != 0) {
+            tun_error("bad ListenAddress %s", c->listen_addresses[i]);
+            bad++;
+            continue;
+        }
+        if (port) {
+            bad += listen_one(s, host, port) != 0;
+            continue;
+        }
+        for (int j = 0; j < c->n_ports; j++)
+            bad += listen_one(s, host, c->ports[j]) != 0;
+    }
+    if (s->n_listeners == 0) {
+        tun_error("Cannot bind any address.");
+        return -1;
+    }
+    return bad ? -1 : 0;
+}
+
+void tun_server_stop_listening(tun_server *s)
+{
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        tun_acceptor_close(s->listeners[i]);
+        free(s->listeners[i]);
+    }
+    free(s->listeners);
+    s->listeners = NULL;
+    s->n_listeners = 0;
+    s->stopping = 1;
+    if (s->n_conns == 0 && s->idle)
+        s->idle(s);
+}
+
+void tun_server_set_settings(tun_server *s, tun_srvsettings *set)
+{
+    tun_srvsettings *old = s->set;
+    s->set = tun_srvsettings_ref(set);
+    if (old)
+        tun_srvsettings_unref(old);
+}
+
+void tun_server_close_all(tun_server *s, const char *why)
+{
+    while (s->conns) {
+        tun_srvconn *sc = s->conns;
+        if (!sc->dead && sc->c && ssh_conn_error(sc->c) == 0) {
+            ssh_conn_disconnect(sc->c, SSH_DISCONNECT_BY_APPLICATION, why);
+            tun_transport_kick(&sc->t); /* best effort: the DISCONNECT */
+        }
+        tun_srvconn_free(sc);
+    }
+}
+
+void tun_server_conn_authenticated(tun_server *s)
+{
+    if (s->n_unauth > 0)
+        s->n_unauth--;
+}
+
+void tun_server_conn_gone(tun_server *s, tun_srvconn *sc)
+{
+    if (sc->prev)
+        sc->prev->next = sc->next;
+    else
+        s->conns = sc->next;
+    if (sc->next)
+        sc->next->prev = sc->prev;
+    s->n_conns--;
+    if (!sc->authenticated && s->n_unauth > 0)
+        s->n_unauth--;
+    if (s->stopping && s->n_conns == 0 && s->idle)
+        s->idle(s);
+}

@@ -1,0 +1,804 @@
+/*
+ * tun_srvconn.c - one client connection of sshtund (see tun_srv.h).
+ *
+ * Authentication never blocks the loop: every request the engine asks
+ * about is deferred while the privileged side (tun_priv) looks the user
+ * up, reads authorized_keys or checks a password, and decided when the
+ * answer arrives.  The engine pauses the connection's input meanwhile, so
+ * requests are answered in order without being queued here.
+ *
+ * Refusals say why, in words a user can act on: the rule that refused a
+ * forward, the limit that refused a session.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "tun_srv.h"
+#include "tun_log.h"
+#include "tun_util.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#ifndef SSHTUN_VERSION
+#define SSHTUN_VERSION "0"
+#endif
+
+/* A deferred authentication request: what the engine showed us, copied
+ * (its pointers are valid during the callback only). */
+typedef struct tun_pendauth {
+    enum ssh_auth_method method;
+    int query;
+    char alg[64];
+    uint8_t *blob, *sig, *data;
+    size_t bloblen, siglen, datalen;
+    char *password;
+    size_t pwlen;
+    char keydesc[160]; /* "ED25519 SHA256:..." for the log */
+} tun_pendauth;
+
+static uint64_t next_serial;
+
+/* ---- small helpers ---------------------------------------------------------------------------- */
+
+static void pendauth_free(tun_pendauth *pa)
+{
+    if (pa == NULL)
+        return;
+    free(pa->blob);
+    free(pa->sig);
+    free(pa->data);
+    if (pa->password)
+        tun_free_secret(pa->password, pa->pwlen);
+    free(pa);
+}
+
+static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+{
+    uint8_t *d = malloc(n ? n : 1);
+    if (d && n)
+        memcpy(d, p, n);
+    return d;
+}
+
+/* sshd's pattern lists: "user" or "user@address" entries, '*' and '?'
+ * wildcards. */
+static int user_pattern_match(const char *pat, const char *user, const char *ip)
+{
+    char buf[256];
+    snprintf(buf, sizeof(buf), "%s", pat);
+    char *at = strchr(buf, '@');
+    if (at) {
+        *at = '\0';
+        if (!tun_match_address_list(ip, at + 1))
+            return 0;
+    }
+    return fnmatch(buf, user, 0) == 0;
+}
+
+static int list_match(char *const *list, int n, const char *user, const char *ip)
+{
+    for (int i = 0; i < n; i++)
+        if (user_pattern_match(list[i], user, ip))
+            return 1;
+    return 0;
+}
+
+/* Seconds with an optional s/m/h/d/w suffix ("5m"); -1 if malformed. */
+static int parse_interval(const char *s)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || v < 0)
+        return -1;
+    long mul = 1;
+    switch (*end) {
+    case '\0': case 's': case 'S': break;
+    case 'm': case 'M': mul = 60; break;
+    case 'h': case 'H': mul = 3600; break;
+    case 'd': case 'D': mul = 86400; break;
+    case 'w': case 'W': mul = 604800; break;
+    default: return -1;
+    }
+    if (*end && end[1] != '\0')
+        return -1;
+    if (v > 0x7fffffffL / mul)
+        return -1;
+    return (int)(v * mul);
+}
+
+/* ChannelTimeout for a channel type ("session", "direct-tcpip", ...; "global"
+ * for the connection as a whole); 0 none. */
+static int channel_timeout_for(const tun_srvopts *o, const char *type)
+{
+    for (int i = 0; i < o->n_channel_timeout; i++) {
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%s", o->channel_timeout[i]);
+        char *eq = strchr(buf, '=');
+        if (eq == NULL)
+            continue;
+        *eq = '\0';
+        if (strcmp(type, "global") == 0 ? strcmp(buf, "global") != 0
+                                        : (strcmp(buf, "global") == 0 || fnmatch(buf, type, 0) != 0))
+            continue;
+        int v = parse_interval(eq + 1);
+        return v > 0 ? v : 0;
+    }
+    return 0;
+}
+
+static void set_opts(tun_srvconn *sc, const char *user)
+{
+    if (sc->have_opts)
+        tun_srvopts_release(&sc->opts);
+    tun_srvcfg_for(&sc->set->cfg, user, sc->ip, &sc->opts);
+    sc->have_opts = 1;
+    char m[64] = "";
+    if (sc->opts.pubkey_authentication)
+        strcat(m, "publickey");
+    if (sc->opts.password_authentication)
+        strcat(m, m[0] ? ",password" : "password");
+    snprintf(sc->methods, sizeof(sc->methods), "%s", m);
+    if (sc->c)
+        ssh_auth_set_methods(sc->c, sc->methods);
+}
+
+/* ---- the end of a connection --------------------------------------------------------------------- */
+
+static void reap(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_srvconn_free(w->data);
+}
+
+static void on_dead(tun_transport *t, int err, void *arg)
+{
+    (void)t;
+    tun_srvconn *sc = arg;
+    if (sc->dead)
+        return;
+    sc->dead = 1;
+    if (sc->authenticated)
+        tun_verbose("Disconnected from user %s %s port %d", sc->user.name, sc->ip, sc->port);
+    else
+        tun_verbose("Connection closed by %s port %d%s%s", sc->ip, sc->port,
+                    err && err != SSH_ERR_CLOSED && err != SSH_ERR_CONN_LOST ? ": " : "",
+                    err && err != SSH_ERR_CLOSED && err != SSH_ERR_CONN_LOST ? ssh_strerror(err)
+                                                                              : "");
+    /* Free from the loop, not from deep inside a callback chain that may
+     * still hold pointers into this connection. */
+    ev_timer_stop(sc->srv->loop, &sc->unused_timer);
+    ev_timer_stop(sc->srv->loop, &sc->sweep_timer);
+    ev_timer_init(&sc->sweep_timer, reap, 0., 0.);
+    sc->sweep_timer.data = sc;
+    ev_timer_start(sc->srv->loop, &sc->sweep_timer);
+}
+
+void tun_srvconn_disconnect(tun_srvconn *sc, const char *why)
+{
+    if (sc->dead || sc->c == NULL)
+        return;
+    if (ssh_conn_error(sc->c) == 0)
+        ssh_conn_disconnect(sc->c, SSH_DISCONNECT_BY_APPLICATION, why);
+    tun_transport_kick(&sc->t);
+}
+
+void tun_srvconn_free(tun_srvconn *sc)
+{
+    tun_server *s = sc->srv;
+    tun_priv_cancel(s->priv, sc);
+    ev_timer_stop(s->loop, &sc->unused_timer);
+    ev_timer_stop(s->loop, &sc->sweep_timer);
+    while (sc->chans)
+        sc->chans->destroy(sc->chans); /* detaches it */
+    tun_srvfwd_close_listeners(sc);
+    if (sc->token)
+        tun_priv_release(s->priv, sc->token);
+    tun_transport_close(&sc->t);
+    if (sc->c)
+        ssh_conn_free(sc->c);
+    pendauth_free(sc->pa);
+    if (sc->have_opts)
+        tun_srvopts_release(&sc->opts);
+    if (sc->have_kopts)
+        tun_keyopts_free(&sc->kopts);
+    tun_server_conn_gone(s, sc);
+    tun_srvsettings_unref(sc->set);
+    free(sc);
+}
+
+/* ---- engine callbacks ------------------------------------------------------------------------------ */
+
+static void on_rand(void *user, uint8_t *buf, size_t n)
+{
+    (void)user;
+    if (RAND_bytes(buf, (int)n) != 1)
+        abort(); /* no randomness: nothing safe to do */
+}
+
+static void on_log(ssh_conn *c, int level, const char *msg, void *user)
+{
+    (void)c;
+    tun_srvconn *sc = user;
+    int lvl = level <= 1 ? TUN_LOG_DEBUG1 : level == 2 ? TUN_LOG_DEBUG2 : TUN_LOG_DEBUG3;
+    tun_log(lvl, "[%s port %d] %s", sc->ip, sc->port, msg);
+}
+
+static void on_disconnect(ssh_conn *c, int err, uint32_t reason, const char *msg, void *user)
+{
+    (void)c;
+    (void)reason;
+    tun_srvconn *sc = user;
+    if (err == SSH_ERR_DISCONNECTED)
+        tun_verbose("Received disconnect from %s port %d: %s", sc->ip, sc->port,
+                    msg && *msg ? msg : "(no reason)");
+    else if (err == SSH_ERR_AUTH_TOO_MANY)
+        tun_info("Disconnecting %s user %s %s port %d: Too many authentication failures",
+                 sc->user_state == 2 ? "authenticating" : "invalid", sc->user.name, sc->ip,
+                 sc->port);
+    else if (err == SSH_ERR_TIMEOUT && !sc->authenticated)
+        tun_info("Timeout before authentication for %s port %d", sc->ip, sc->port);
+    else if (err == SSH_ERR_TIMEOUT)
+        tun_info("Timeout, client not responding from user %s %s port %d", sc->user.name,
+                 sc->ip, sc->port);
+    else if (err != SSH_ERR_CONN_LOST && err != SSH_ERR_CLOSED)
+        tun_info("Connection from %s port %d: %s%s%s", sc->ip, sc->port, ssh_strerror(err),
+                 msg && *msg ? ": " : "", msg ? msg : "");
+}
+
+/* ---- authentication ---------------------------------------------------------------------------------- */
+
+static void finish_auth(tun_srvconn *sc, int decision)
+{
+    pendauth_free(sc->pa);
+    sc->pa = NULL;
+    if (sc->dead)
+        return;
+    ssh_auth_decide(sc->c, decision);
+    tun_transport_kick(&sc->t);
+}
+
+/* sshd's access checks once the user is known: DenyUsers, AllowUsers,
+ * PermitRootLogin.  0 allowed, -1 refused (logged). */
+static int access_check(tun_srvconn *sc, enum ssh_auth_method m)
+{
+    const tun_srvopts *o = &sc->opts;
+    const char *u = sc->user.name;
+    if (o->n_deny_users && list_match(o->deny_users, o->n_deny_users, u, sc->ip)) {
+        tun_info("User %s from %s not allowed because listed in DenyUsers", u, sc->ip);
+        return -1;
+    }
+    if (o->n_allow_users && !list_match(o->allow_users, o->n_allow_users, u, sc->ip)) {
+        tun_info("User %s from %s not allowed because not listed in AllowUsers", u, sc->ip);
+        return -1;
+    }
+    if (sc->user.uid == 0) {
+        int prl = o->permit_root_login;
+        if (prl == PRL_NO || (m == SSH_AUTH_PASSWORD && prl != PRL_YES)) {
+            tun_info("ROOT LOGIN REFUSED FROM %s port %d", sc->ip, sc->port);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void keyfiles(const tun_srvconn *sc, char *out, size_t outsz)
+{
+    out[0] = '\0';
+    size_t o = 0;
+    for (int i = 0; i < sc->opts.n_authorized_keys_file; i++) {
+        int n = snprintf(out + o, outsz - o, "%s%s", o ? " " : "", sc->opts.authorized_keys_file[i]);
+        if (n < 0 || (size_t)n >= outsz - o)
+            break;
+        o += (size_t)n;
+    }
+}
+
+static void on_password_result(void *arg, const tun_auth_result *r)
+{
+    tun_srvconn *sc = arg;
+    if (r->ok) {
+        sc->token = r->token;
+        tun_info("Accepted password for %s from %s port %d ssh2", sc->user.name, sc->ip,
+                 sc->port);
+        finish_auth(sc, SSH_AUTH_ACCEPT);
+        return;
+    }
+    tun_info("Failed password for %s from %s port %d ssh2", sc->user.name, sc->ip, sc->port);
+    finish_auth(sc, SSH_AUTH_REJECT);
+}
+
+static int copy_keyopts(tun_keyopts *dst, const tun_keyopts *src)
+{
+    ssh_buf b;
+    ssh_buf_init(&b, 1u << 20, 0);
+    int rv = tun_keyopts_encode(src, &b);
+    if (rv == 0) {
+        ssh_cur c;
+        ssh_cur_from_buf(&c, &b);
+        memset(dst, 0, sizeof(*dst));
+        rv = tun_keyopts_decode(&c, dst);
+    }
+    ssh_buf_free(&b);
+    return rv;
+}
+
+static void on_key_result(void *arg, const tun_auth_result *r)
+{
+    tun_srvconn *sc = arg;
+    tun_pendauth *pa = sc->pa;
+    if (r->ak == TUN_AK_DENIED)
+        tun_info("Authentication refused for %s from %s port %d: %s", sc->user.name, sc->ip,
+                 sc->port, r->why[0] ? r->why : "key options forbid it");
+    else if (!r->ok && r->why[0])
+        tun_verbose("%s", r->why);
+    if (!r->ok) {
+        if (!pa->query)
+            tun_info("Failed publickey for %s from %s port %d ssh2: %s", sc->user.name, sc->ip,
+                     sc->port, pa->keydesc);
+        finish_auth(sc, SSH_AUTH_REJECT);
+        return;
+    }
+    if (pa->query) {
+        tun_debug("Public key %s is acceptable for %s", pa->keydesc, sc->user.name);
+        finish_auth(sc, SSH_AUTH_ACCEPT);
+        return;
+    }
+    if (sc->have_kopts)
+        tun_keyopts_free(&sc->kopts);
+    sc->have_kopts = copy_keyopts(&sc->kopts, &r->opts) == 0;
+    if (!sc->have_kopts || (sc->user.uid == 0 && sc->opts.permit_root_login == PRL_FORCED_ONLY &&
+                            sc->kopts.command == NULL)) {
+        if (sc->have_kopts)
+            tun_info("ROOT LOGIN REFUSED FROM %s port %d: key has no forced command", sc->ip,
+                     sc->port);
+        tun_priv_release(sc->srv->priv, r->token);
+        finish_auth(sc, SSH_AUTH_REJECT);
+        return;
+    }
+    sc->token = r->token;
+    tun_info("Accepted publickey for %s from %s port %d ssh2: %s", sc->user.name, sc->ip,
+             sc->port, pa->keydesc);
+    finish_auth(sc, SSH_AUTH_ACCEPT);
+}
+
+/* Decide on sc->pa now that the user is known: a decision, or
+ * SSH_AUTH_DEFER when the privileged side was asked. */
+static int evaluate(tun_srvconn *sc)
+{
+    tun_pendauth *pa = sc->pa;
+    set_opts(sc, sc->user.name);
+    if (sc->user_state != 2) {
+        if (pa->method == SSH_AUTH_PASSWORD)
+            tun_info("Failed password for invalid user %s from %s port %d ssh2", sc->user.name,
+                     sc->ip, sc->port);
+        return SSH_AUTH_REJECT;
+    }
+    if (pa->method == SSH_AUTH_NONE || pa->method == SSH_AUTH_KBDINT)
+        return SSH_AUTH_REJECT;
+    if (access_check(sc, pa->method) != 0)
+        return SSH_AUTH_REJECT;
+    tun_priv *priv = sc->srv->priv;
+    if (pa->method == SSH_AUTH_PASSWORD) {
+        /* PermitEmptyPasswords is always no. */
+        if (!sc->opts.password_authentication || pa->password == NULL || pa->password[0] == '\0')
+            return SSH_AUTH_REJECT;
+        if (tun_priv_auth_password(priv, sc->user.name, pa->password, on_password_result, sc) != 0)
+            return SSH_AUTH_REJECT;
+        return SSH_AUTH_DEFER;
+    }
+    /* publickey */
+    if (!sc->opts.pubkey_authentication)
+        return SSH_AUTH_REJECT;
+    char files[2048];
+    keyfiles(sc, files, sizeof(files));
+    int rv;
+    if (pa->query)
+        rv = tun_priv_check_key(priv, sc->user.name, pa->blob, pa->bloblen, sc->ip, files,
+                                on_key_result, sc);
+    else
+        rv = tun_priv_auth_pubkey(priv, sc->user.name, pa->alg, pa->blob, pa->bloblen, pa->sig,
+                                  pa->siglen, pa->data, pa->datalen, sc->ip, files,
+                                  on_key_result, sc);
+    return rv == 0 ? SSH_AUTH_DEFER : SSH_AUTH_REJECT;
+}
+
+static void on_user(void *arg, const tun_user_info *u)
+{
+    tun_srvconn *sc = arg;
+    char name[sizeof(sc->user.name)];
+    snprintf(name, sizeof(name), "%s", sc->user.name);
+    sc->user = *u;
+    snprintf(sc->user.name, sizeof(sc->user.name), "%s", name);
+    sc->user_state = u->found ? 2 : 3;
+    if (sc->user_state == 2 && !sc->srv->root && strcmp(name, sc->srv->self_user) != 0)
+        sc->user_state = 3; /* not root: only our own user */
+    if (sc->user_state == 3)
+        tun_info("Invalid user %s from %s port %d", name, sc->ip, sc->port);
+    int d = evaluate(sc);
+    if (d != SSH_AUTH_DEFER)
+        finish_auth(sc, d);
+}
+
+static int on_auth_request(ssh_conn *c, const ssh_auth_request *r, void *user)
+{
+    (void)c;
+    tun_srvconn *sc = user;
+    pendauth_free(sc->pa);
+    tun_pendauth *pa = calloc(1, sizeof(*pa));
+    if (pa == NULL)
+        return SSH_AUTH_REJECT;
+    sc->pa = pa;
+    pa->method = r->method;
+    if (r->method == SSH_AUTH_PASSWORD && r->password) {
+        pa->pwlen = strlen(r->password);
+        pa->password = strdup(r->password);
+        if (pa->password == NULL)
+            return SSH_AUTH_REJECT;
+    }
+    if (r->method == SSH_AUTH_PUBLICKEY) {
+        ssh_buf b;
+        ssh_buf_init(&b, 64 * 1024, 0);
+        pa->query = !r->has_signature;
+        snprintf(pa->alg, sizeof(pa->alg), "%s", r->key_alg);
+        char fp[128] = "";
+        ssh_key_fingerprint(r->key, fp, sizeof(fp));
+        snprintf(pa->keydesc, sizeof(pa->keydesc), "%s %s", ssh_key_type_name(r->key), fp);
+        if (ssh_key_to_blob(r->key, &b) != 0) {
+            ssh_buf_free(&b);
+            return SSH_AUTH_REJECT;
+        }
+        pa->bloblen = ssh_buf_len(&b);
+        pa->blob = dup_bytes(ssh_buf_ptr(&b), pa->bloblen);
+        ssh_buf_free(&b);
+        if (r->has_signature) {
+            pa->siglen = r->signature_len;
+            pa->sig = dup_bytes(r->signature, r->signature_len);
+            pa->datalen = r->signed_len;
+            pa->data = dup_bytes(r->signed_data, r->signed_len);
+        }
+        if (pa->blob == NULL || (r->has_signature && (pa->sig == NULL || pa->data == NULL)))
+            return SSH_AUTH_REJECT;
+    }
+    if (sc->user_state == 0) {
+        snprintf(sc->user.name, sizeof(sc->user.name), "%s", r->user);
+        if (strlen(r->user) >= sizeof(sc->user.name)) {
+            sc->user_state = 3;
+            return evaluate(sc);
+        }
+        sc->user_state = 1;
+        if (tun_priv_user(sc->srv->priv, r->user, on_user, sc) != 0)
+            return SSH_AUTH_REJECT;
+        return SSH_AUTH_DEFER;
+    }
+    return evaluate(sc);
+}
+
+static void on_unused_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_srvconn *sc = w->data;
+    tun_info("Connection from user %s %s port %d: no open channels for %d seconds (UnusedConnectionTimeout)",
+             sc->user.name, sc->ip, sc->port, sc->opts.unused_connection_timeout);
+    tun_srvconn_disconnect(sc, "unused connection timeout");
+}
+
+static void update_unused_timer(tun_srvconn *sc)
+{
+    if (sc->dead || !sc->authenticated || sc->opts.unused_connection_timeout <= 0)
+        return;
+    if (sc->n_chans == 0 && !ev_is_active(&sc->unused_timer)) {
+        ev_timer_set(&sc->unused_timer, sc->opts.unused_connection_timeout, 0.);
+        ev_timer_start(sc->srv->loop, &sc->unused_timer);
+    } else if (sc->n_chans > 0) {
+        ev_timer_stop(sc->srv->loop, &sc->unused_timer);
+    }
+}
+
+static void on_auth_success(ssh_conn *c, const char *user, void *user_data)
+{
+    (void)c;
+    (void)user;
+    tun_srvconn *sc = user_data;
+    sc->authenticated = 1;
+    tun_server_conn_authenticated(sc->srv);
+    sc->min_chan_timeout = 0;
+    update_unused_timer(sc);
+}
+
+/* ---- channels ----------------------------------------------------------------------------------------- */
+
+static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    tun_srvconn *sc = w->data;
+    ev_tstamp now = ev_now(loop);
+    int global = channel_timeout_for(&sc->opts, "global");
+    ev_tstamp newest = 0;
+    for (tun_srvchan *ch = sc->chans; ch; ch = ch->next) {
+        uint64_t b = ch->pipe.bytes_in + ch->pipe.bytes_out;
+        if (b != ch->seen_bytes) {
+            ch->seen_bytes = b;
+            ch->last_active = now;
+        }
+        if (ch->last_active > newest)
+            newest = ch->last_active;
+    }
+    int closing_all = global > 0 && sc->chans && now - newest >= global;
+    for (tun_srvchan *ch = sc->chans; ch; ch = ch->next) {
+        if (!ch->has_id || !ch->pipe.base.open)
+            continue;
+        if (closing_all || (ch->timeout > 0 && now - ch->last_active >= ch->timeout)) {
+            tun_verbose("channel %u: closing after %.0f seconds of inactivity (ChannelTimeout)",
+                        ch->id, now - ch->last_active);
+            ssh_channel_close(sc->c, ch->id);
+        }
+    }
+    tun_transport_kick(&sc->t);
+}
+
+void tun_srvchan_attach(tun_srvconn *sc, tun_srvchan *ch, enum tun_srvchan_kind kind,
+                        const char *type)
+{
+    ch->sc = sc;
+    ch->kind = kind;
+    ch->timeout = channel_timeout_for(&sc->opts, type);
+    ch->last_active = ev_now(sc->srv->loop);
+    ch->seen_bytes = 0;
+    ch->prev = NULL;
+    ch->next = sc->chans;
+    if (sc->chans)
+        sc->chans->prev = ch;
+    sc->chans = ch;
+    sc->n_chans++;
+    if (kind == SC_SESSION)
+        sc->n_sessions++;
+    int g = channel_timeout_for(&sc->opts, "global");
+    int t = ch->timeout;
+    if (g > 0 && (t == 0 || g < t))
+        t = g;
+    if (t > 0 && (sc->min_chan_timeout == 0 || t < sc->min_chan_timeout)) {
+        sc->min_chan_timeout = t;
+        double every = t / 4.0 < 1.0 ? 1.0 : t / 4.0;
+        ev_timer_stop(sc->srv->loop, &sc->sweep_timer);
+        ev_timer_set(&sc->sweep_timer, every, every);
+        ev_timer_start(sc->srv->loop, &sc->sweep_timer);
+    }
+    update_unused_timer(sc);
+}
+
+void tun_srvchan_detach(tun_srvchan *ch)
+{
+    tun_srvconn *sc = ch->sc;
+    if (sc == NULL)
+        return;
+    if (ch->prev)
+        ch->prev->next = ch->next;
+    else
+        sc->chans = ch->next;
+    if (ch->next)
+        ch->next->prev = ch->prev;
+    ch->next = ch->prev = NULL;
+    sc->n_chans--;
+    if (ch->kind == SC_SESSION)
+        sc->n_sessions--;
+    tun_link_unblock(&sc->link, &ch->pipe.base);
+    ch->sc = NULL;
+    if (sc->n_chans == 0 && !sc->dead) {
+        ev_timer_stop(sc->srv->loop, &sc->sweep_timer);
+        sc->min_chan_timeout = 0;
+    }
+    update_unused_timer(sc);
+}
+
+int tun_srvconn_fwd_allowed(tun_srvconn *sc, int remote, int streamlocal, char *why, size_t whysz)
+{
+    int allow = streamlocal ? sc->opts.allow_streamlocal_forwarding : sc->opts.allow_tcp_forwarding;
+    const char *kw = streamlocal ? "AllowStreamLocalForwarding" : "AllowTcpForwarding";
+    if (allow == FWA_NO) {
+        snprintf(why, whysz, "%s no", kw);
+        return 0;
+    }
+    if (allow == FWA_LOCAL && remote) {
+        snprintf(why, whysz, "%s local (remote forwarding disabled)", kw);
+        return 0;
+    }
+    if (allow == FWA_REMOTE && !remote) {
+        snprintf(why, whysz, "%s remote (local forwarding disabled)", kw);
+        return 0;
+    }
+    if (sc->have_kopts && sc->kopts.no_port_forwarding) {
+        snprintf(why, whysz, "no-port-forwarding in authorized_keys");
+        return 0;
+    }
+    return 1;
+}
+
+static char whybuf[512];
+
+static int on_channel_open(ssh_conn *c, uint32_t id, const ssh_channel_open_info *info,
+                           const char **why, void *user)
+{
+    (void)c;
+    tun_srvconn *sc = user;
+    *why = whybuf;
+    if (!sc->authenticated || sc->dead) {
+        snprintf(whybuf, sizeof(whybuf), "not authenticated");
+        return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+    }
+    int maxch = sc->set->cfg.max_channels;
+    if (maxch > 0 && sc->n_chans >= maxch) {
+        snprintf(whybuf, sizeof(whybuf), "channel limit reached (MaxChannels %d)", maxch);
+        tun_info("%s port %d: refused channel %s: %s", sc->ip, sc->port, info->type, whybuf);
+        return -SSH_OPEN_RESOURCE_SHORTAGE;
+    }
+    char rule[256];
+    switch (info->kind) {
+    case SSH_CHAN_SESSION:
+        if (sc->no_more_sessions) {
+            snprintf(whybuf, sizeof(whybuf),
+                     "no more sessions (the client sent no-more-sessions@openssh.com)");
+            return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+        }
+        if (sc->n_sessions >= sc->opts.max_sessions) {
+            snprintf(whybuf, sizeof(whybuf), "session limit reached (MaxSessions %d)",
+                     sc->opts.max_sessions);
+            tun_info("%s port %d: refused session for %s: %s", sc->ip, sc->port, sc->user.name,
+                     whybuf);
+            return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+        }
+        return tun_srvsess_open(sc, id, why);
+    case SSH_CHAN_DIRECT_TCPIP:
+    case SSH_CHAN_DIRECT_STREAMLOCAL: {
+        int sl = info->kind == SSH_CHAN_DIRECT_STREAMLOCAL;
+        if (!tun_srvconn_fwd_allowed(sc, 0, sl, rule, sizeof(rule))) {
+            snprintf(whybuf, sizeof(whybuf), "%s forwarding refused by %s",
+                     sl ? "streamlocal" : "port", rule);
+            if (sl)
+                tun_info("refused local forward for %s to %s: %s", sc->user.name, info->path,
+                         rule);
+            else
+                tun_info("refused local forward for %s to %s port %u: %s", sc->user.name,
+                         info->host, info->port, rule);
+            return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+        }
+        if (!sl) {
+            if (sc->opts.n_permit_open &&
+                !tun_permit_match(sc->opts.permit_open, sc->opts.n_permit_open, info->host,
+                                  info->port)) {
+                snprintf(whybuf, sizeof(whybuf), "%s:%u is not allowed by PermitOpen", info->host,
+                         info->port);
+                tun_info("refused direct-tcpip for %s: %s", sc->user.name, whybuf);
+                return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+            }
+            if (sc->have_kopts && sc->kopts.n_permitopen &&
+                !tun_permit_match(sc->kopts.permitopen, sc->kopts.n_permitopen, info->host,
+                                  info->port)) {
+                snprintf(whybuf, sizeof(whybuf),
+                         "%s:%u is not allowed by permitopen in authorized_keys", info->host,
+                         info->port);
+                tun_info("refused direct-tcpip for %s: %s", sc->user.name, whybuf);
+                return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+            }
+        }
+        return tun_srvfwd_direct(sc, id, info, why);
+    }
+    default:
+        snprintf(whybuf, sizeof(whybuf), "unknown channel type %s", info->type);
+        return -SSH_OPEN_UNKNOWN_CHANNEL_TYPE;
+    }
+}
+
+static int on_global_request(ssh_conn *c, const ssh_global_req *r, ssh_buf *reply, void *user)
+{
+    (void)c;
+    tun_srvconn *sc = user;
+    if (!sc->authenticated)
+        return SSH_REQUEST_FAILURE;
+    if (strcmp(r->name, "no-more-sessions@openssh.com") == 0) {
+        sc->no_more_sessions = 1;
+        return SSH_REQUEST_SUCCESS;
+    }
+    if (strcmp(r->name, "tcpip-forward") == 0 || strcmp(r->name, "cancel-tcpip-forward") == 0 ||
+        strcmp(r->name, "streamlocal-forward@openssh.com") == 0 ||
+        strcmp(r->name, "cancel-streamlocal-forward@openssh.com") == 0)
+        return tun_srvfwd_global(sc, r, reply);
+    tun_debug("%s port %d: unsupported global request %s", sc->ip, sc->port, r->name);
+    return SSH_REQUEST_FAILURE;
+}
+
+static void on_drained(tun_transport *t, void *arg)
+{
+    (void)t;
+    tun_srvconn *sc = arg;
+    tun_link_resume_all(&sc->link);
+}
+
+/* ---- creation ------------------------------------------------------------------------------------------ */
+
+tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storage *peer)
+{
+    tun_srvconn *sc = calloc(1, sizeof(*sc));
+    if (sc == NULL) {
+        close(fd);
+        return NULL;
+    }
+    sc->srv = s;
+    sc->set = tun_srvsettings_ref(s->set);
+    sc->serial = ++next_serial;
+    tun_sockaddr_desc(peer, sc->ip, sizeof(sc->ip), &sc->port);
+    struct sockaddr_storage ls;
+    socklen_t ll = sizeof(ls);
+    if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0)
+        tun_sockaddr_desc(&ls, sc->lip, sizeof(sc->lip), &sc->lport);
+    ev_init(&sc->unused_timer, on_unused_timeout);
+    sc->unused_timer.data = sc;
+    ev_init(&sc->sweep_timer, on_sweep);
+    sc->sweep_timer.data = sc;
+    set_opts(sc, NULL);
+
+    const tun_srvcfg *cfg = &sc->set->cfg;
+    ssh_conn_config cc;
+    ssh_conn_config_init(&cc, SSH_ROLE_SERVER);
+    cc.ident = "sshtund_" SSHTUN_VERSION;
+    cc.kex_algs = cfg->kex_algorithms;
+    cc.hostkey_algs = cfg->hostkey_algorithms;
+    cc.ciphers = cfg->ciphers;
+    cc.macs = cfg->macs;
+    cc.rekey_bytes = cfg->rekey_bytes > 0 ? (uint64_t)cfg->rekey_bytes : 0;
+    cc.rekey_time_ms = cfg->rekey_seconds > 0 ? (uint64_t)cfg->rekey_seconds * 1000 : 0;
+    cc.host_keys = sc->set->keys;
+    cc.n_host_keys = sc->set->n_keys;
+    cc.login_grace_ms = cfg->login_grace_time > 0 ? (uint64_t)cfg->login_grace_time * 1000
+                                                  : UINT64_MAX;
+    cc.max_auth_tries = sc->opts.max_auth_tries > 0 ? (uint32_t)sc->opts.max_auth_tries : 6;
+    cc.auth_methods = sc->methods;
+    if (sc->opts.client_alive_interval > 0) {
+        cc.alive_interval_ms = (uint64_t)sc->opts.client_alive_interval * 1000;
+        cc.alive_count_max = (uint32_t)sc->opts.client_alive_count_max;
+    }
+    /* The engine's table a little above our cap, so that the cap's clear
+     * refusal is what a client sees. */
+    cc.max_channels = cfg->max_channels > 0 ? (uint32_t)cfg->max_channels + 16 : 0;
+
+    ssh_callbacks cb = {0};
+    tun_chan_install_callbacks(&cb);
+    cb.rand = on_rand;
+    cb.log = on_log;
+    cb.disconnect = on_disconnect;
+    cb.auth_request = on_auth_request;
+    cb.auth_success = on_auth_success;
+    cb.channel_open = on_channel_open;
+    cb.global_request = on_global_request;
+    if (ssh_conn_new(&sc->c, &cc, &cb, sc) != 0) {
+        tun_error("cannot set up a connection (check the algorithm settings)");
+        close(fd);
+        tun_srvopts_release(&sc->opts);
+        tun_srvsettings_unref(sc->set);
+        free(sc);
+        return NULL;
+    }
+    sc->link.c = sc->c;
+    sc->link.t = &sc->t;
+    tun_transport_cbs tcb = {on_dead, on_drained};
+    tun_transport_init(&sc->t, s->loop, fd, sc->c, &tcb, sc);
+    sc->next = s->conns;
+    if (s->conns)
+        s->conns->prev = sc;
+    s->conns = sc;
+    s->n_conns++;
+    s->n_unauth++;
+    tun_verbose("Connection from %s port %d on %s port %d", sc->ip, sc->port, sc->lip, sc->lport);
+    ssh_conn_start(sc->c, tun_now_ms());
+    tun_transport_kick(&sc->t);
+    return sc;
+}

@@ -1,0 +1,435 @@
+/*
+ * tun_srvsess.c - session channels of sshtund (see tun_srv.h).
+ *
+ * A session collects pty-req and env, then exec/shell/subsystem asks the
+ * privileged side to spawn the process as the user.  Its stdout and stderr
+ * (or the pty) are the channel's inputs, its stdin the channel's output,
+ * all plain pipes on the loop.  Nothing is lost at the end: the channel
+ * sends EOF once both outputs of the process reached EOF (all their data
+ * sent), then exit-status or exit-signal once the process has been reaped,
+ * then CLOSE - the order OpenSSH clients expect.
+ *
+ * With a pty, the pty stays open as long as any process holds it; once
+ * the session's process has exited, what the pty still holds is sent and
+ * the channel finishes (a background job cannot keep it open forever).
+ * A client that can no longer write its output (eow@openssh.com) makes us
+ * stop reading the process's stdout, which then gets EPIPE as with a
+ * closed pipe locally.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "tun_srv.h"
+#include "tun_log.h"
+#include "tun_util.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#define MAX_ENV 64
+
+struct tun_srvsess {
+    tun_srvchan ch; /* first */
+    int want_pty;
+    char term[64];
+    uint32_t cols, rows, wpx, hpx;
+    uint8_t *modes;
+    size_t modes_len;
+    char *env[MAX_ENV];
+    int n_env;
+    int started;  /* exec/shell/subsystem accepted or under way */
+    int running;  /* the process exists and has not been reaped */
+    int exited;
+    int status;
+    pid_t pid;
+    int pty_fd;   /* master side, for window-change and break */
+    int fds[3];   /* what we own: stdin write end, stdout read end, stderr read end */
+    int finished; /* exit status and CLOSE sent */
+    tun_srvsess *next_pid;
+};
+
+static tun_srvconn *conn_of(tun_srvsess *ss)
+{
+    return ss->ch.sc;
+}
+
+pid_t tun_srvsess_pid(const tun_srvsess *ss)
+{
+    return ss->pid;
+}
+
+tun_srvsess *tun_srvsess_next_by_pid(const tun_srvsess *ss)
+{
+    return ss->next_pid;
+}
+
+void tun_srvsess_set_next_by_pid(tun_srvsess *ss, tun_srvsess *next)
+{
+    ss->next_pid = next;
+}
+
+/* ---- the end --------------------------------------------------------------------------------- */
+
+static void maybe_finish(tun_srvsess *ss)
+{
+    tun_srvconn *sc = conn_of(ss);
+    tun_pipe *p = &ss->ch.pipe;
+    if (ss->finished || sc == NULL || !ss->exited || !p->base.open)
+        return;
+    if (!(p->in_eof && (p->in2_fd < 0 || p->in2_eof)))
+        return; /* output still coming */
+    ss->finished = 1;
+    ssh_channel_req r = {0};
+    r.want_reply = 0;
+    if (WIFSIGNALED(ss->status)) {
+        const char *name = sigabbrev_np(WTERMSIG(ss->status));
+        r.type = "exit-signal";
+        r.name = name ? name : "KILL";
+        r.core_dumped = WCOREDUMP(ss->status) ? 1 : 0;
+        r.error_msg = "";
+        tun_debug("session %u: process %d killed by signal %s", ss->ch.id, (int)ss->pid, r.name);
+    } else {
+        r.type = "exit-status";
+        r.exit_status = (uint32_t)WEXITSTATUS(ss->status);
+        tun_debug("session %u: process %d exited with status %u", ss->ch.id, (int)ss->pid,
+                  r.exit_status);
+    }
+    ssh_channel_request_send(sc->c, ss->ch.id, &r, NULL);
+    ssh_channel_close(sc->c, ss->ch.id);
+    tun_link_kick(&sc->link);
+}
+
+void tun_srvsess_exited(tun_srvsess *ss, int status)
+{
+    ss->exited = 1;
+    ss->running = 0;
+    ss->status = status;
+    tun_server_pid_del(conn_of(ss)->srv, ss);
+    /* The process is gone: nothing will read what is still queued for its
+     * stdin. */
+    if (ss->pty_fd >= 0)
+        tun_pipe_drain_input(&ss->ch.pipe, 0);
+    maybe_finish(ss);
+}
+
+/* The channel is gone (or its connection is): hang up a process still
+ * running - like a terminal hangup, the client is gone and so is the
+ * session - then free everything. */
+static void sess_destroy(tun_srvchan *ch)
+{
+    tun_srvsess *ss = (tun_srvsess *)ch;
+    tun_srvconn *sc = conn_of(ss);
+    if (sc) {
+        tun_priv_cancel(sc->srv->priv, ss);
+        if (ss->running) {
+            tun_priv_signal(sc->srv->priv, sc->token, ss->pid, SIGHUP);
+            tun_server_pid_del(sc->srv, ss);
+            ss->running = 0;
+        }
+        tun_srvchan_detach(ch);
+    }
+    tun_pipe_free(&ss->ch.pipe);
+    for (int i = 0; i < 3; i++)
+        if (ss->fds[i] >= 0)
+            close(ss->fds[i]);
+    for (int i = 0; i < ss->n_env; i++)
+        free(ss->env[i]);
+    free(ss->modes);
+    free(ss);
+}
+
+/* ---- pipe hooks --------------------------------------------------------------------------------- */
+
+static void h_closed(tun_pipe *p)
+{
+    tun_srvsess *ss = p->owner;
+    sess_destroy(&ss->ch);
+}
+
+static void h_inputs_done(tun_pipe *p)
+{
+    maybe_finish(p->owner);
+}
+
+static void h_drained_eof(tun_pipe *p)
+{
+    tun_srvsess *ss = p->owner;
+    /* The client's EOF, written through: close the process's stdin.  With
+     * a pty there is nothing to half-close. */
+    if (ss->pty_fd < 0 && ss->fds[0] >= 0) {
+        ev_io_stop(p->loop, &p->wout);
+        close(ss->fds[0]);
+        ss->fds[0] = -1;
+        p->out_fd = -1;
+    }
+}
+
+static int h_request(tun_pipe *p, const ssh_channel_req *r);
+
+static const tun_pipe_hooks sess_hooks = {
+    .request = h_request,
+    .closed = h_closed,
+    .inputs_done = h_inputs_done,
+    .drained_eof = h_drained_eof,
+};
+
+/* ---- spawning -------------------------------------------------------------------------------------- */
+
+static void on_spawned(void *arg, const tun_spawn_result *r)
+{
+    tun_srvsess *ss = arg;
+    tun_srvconn *sc = conn_of(ss);
+    if (r->err != 0 || sc == NULL) {
+        if (sc) {
+            tun_error("session for %s: cannot start the process: %s", sc->user.name,
+                      strerror(r->err));
+            ssh_channel_request_reply(sc->c, ss->ch.id, 0);
+            tun_link_kick(&sc->link);
+        }
+        return;
+    }
+    ss->pid = r->pid;
+    ss->running = 1;
+    ss->fds[0] = r->fd_in;
+    ss->fds[1] = r->fd_out;
+    ss->fds[2] = r->fd_err;
+    for (int i = 0; i < 3; i++)
+        if (ss->fds[i] >= 0)
+            tun_set_nonblock(ss->fds[i], 1);
+    if (ss->want_pty) {
+        ss->pty_fd = r->fd_in;
+        if (r->tty[0])
+            tun_debug("session %u: allocated %s", ss->ch.id, r->tty);
+    }
+    tun_pipe *p = &ss->ch.pipe;
+    tun_pipe_set_fds(p, r->fd_out, r->fd_in);
+    if (r->fd_err >= 0)
+        tun_pipe_set_input2(p, r->fd_err);
+    tun_pipe_hold_output(p, 0);
+    ssh_channel_request_reply(sc->c, ss->ch.id, 1);
+    tun_server_pid_add(sc->srv, ss); /* may report an exit that came first */
+    tun_pipe_start_input(p);
+    tun_link_kick(&sc->link);
+}
+
+static const char *subsystem_command(const tun_srvcfg *cfg, const char *name)
+{
+    for (int i = 0; i < cfg->n_subsystems; i++)
+        if (strcmp(cfg->subsystem_name[i], name) == 0)
+            return cfg->subsystem_command[i];
+    return NULL;
+}
+
+static int add_env(tun_srvsess *ss, const char *name, const char *value)
+{
+    if (ss->n_env >= MAX_ENV)
+        return -1;
+    char *e;
+    if (asprintf(&e, "%s=%s", name, value) < 0)
+        return -1;
+    /* A later value for the same name replaces the earlier one. */
+    size_t nl = strlen(name);
+    for (int i = 0; i < ss->n_env; i++) {
+        if (strncmp(ss->env[i], name, nl) == 0 && ss->env[i][nl] == '=') {
+            free(ss->env[i]);
+            ss->env[i] = e;
+            return 0;
+        }
+    }
+    ss->env[ss->n_env++] = e;
+    return 0;
+}
+
+static int start_process(tun_srvsess *ss, const char *what, const char *command)
+{
+    tun_srvconn *sc = conn_of(ss);
+    const char *forced = sc->have_kopts && sc->kopts.command ? sc->kopts.command
+                                                               : sc->opts.force_command;
+    char conn_env[256];
+    snprintf(conn_env, sizeof(conn_env), "%s %d %s %d", sc->ip, sc->port, sc->lip, sc->lport);
+    add_env(ss, "SSH_CONNECTION", conn_env);
+    snprintf(conn_env, sizeof(conn_env), "%s %d %d", sc->ip, sc->port, sc->lport);
+    add_env(ss, "SSH_CLIENT", conn_env);
+    if (forced) {
+        if (command)
+            add_env(ss, "SSH_ORIGINAL_COMMAND", command);
+        tun_verbose("session %u: forced command for %s (%s): %s", ss->ch.id, sc->user.name,
+                    sc->have_kopts && sc->kopts.command ? "authorized_keys" : "ForceCommand",
+                    forced);
+        command = forced;
+    }
+    tun_verbose("Starting session: %s%s%s for %s from %s port %d id %u", what,
+                command ? " " : "", command ? command : "", sc->user.name, sc->ip, sc->port,
+                ss->ch.id);
+    tun_spawn_req req = {0};
+    req.token = sc->token;
+    req.command = command;
+    req.pty = ss->want_pty;
+    req.term = ss->term;
+    req.cols = ss->cols;
+    req.rows = ss->rows;
+    req.width_px = ss->wpx;
+    req.height_px = ss->hpx;
+    req.modes = ss->modes;
+    req.modes_len = ss->modes_len;
+    req.env = ss->env;
+    req.n_env = ss->n_env;
+    if (tun_priv_spawn(sc->srv->priv, &req, on_spawned, ss) != 0)
+        return SSH_REQUEST_FAILURE;
+    ss->started = 1;
+    return SSH_REQUEST_DEFER;
+}
+
+/* ---- requests ----------------------------------------------------------------------------------------- */
+
+static int accept_env(const tun_srvopts *o, const char *name)
+{
+    for (int i = 0; i < o->n_accept_env; i++)
+        if (fnmatch(o->accept_env[i], name, 0) == 0)
+            return 1;
+    return 0;
+}
+
+static int signal_number(const char *name)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } sigs[] = {{"ABRT", SIGABRT}, {"ALRM", SIGALRM}, {"FPE", SIGFPE},   {"HUP", SIGHUP},
+                {"ILL", SIGILL},   {"INT", SIGINT},   {"KILL", SIGKILL}, {"PIPE", SIGPIPE},
+                {"QUIT", SIGQUIT}, {"SEGV", SIGSEGV}, {"TERM", SIGTERM}, {"USR1", SIGUSR1},
+                {"USR2", SIGUSR2}};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        if (strcmp(sigs[i].name, name) == 0)
+            return sigs[i].sig;
+    return 0;
+}
+
+static int h_request(tun_pipe *p, const ssh_channel_req *r)
+{
+    tun_srvsess *ss = p->owner;
+    tun_srvconn *sc = conn_of(ss);
+    const char *t = r->type;
+    if (strcmp(t, "pty-req") == 0) {
+        if (ss->started || ss->want_pty)
+            return SSH_REQUEST_FAILURE;
+        if (!sc->opts.permit_tty || (sc->have_kopts && sc->kopts.no_pty)) {
+            tun_verbose("session %u: pty refused for %s (%s)", ss->ch.id, sc->user.name,
+                        !sc->opts.permit_tty ? "PermitTTY no" : "no-pty in authorized_keys");
+            return SSH_REQUEST_FAILURE;
+        }
+        ss->want_pty = 1;
+        snprintf(ss->term, sizeof(ss->term), "%s", r->term ? r->term : "");
+        ss->cols = r->cols;
+        ss->rows = r->rows;
+        ss->wpx = r->width_px;
+        ss->hpx = r->height_px;
+        if (r->modes_len) {
+            ss->modes = malloc(r->modes_len);
+            if (ss->modes == NULL)
+                return SSH_REQUEST_FAILURE;
+            memcpy(ss->modes, r->modes, r->modes_len);
+            ss->modes_len = r->modes_len;
+        }
+        return SSH_REQUEST_SUCCESS;
+    }
+    if (strcmp(t, "env") == 0) {
+        if (ss->started || r->name == NULL || r->value == NULL)
+            return SSH_REQUEST_FAILURE;
+        if (!accept_env(&sc->opts, r->name) || strncmp(r->name, "LD_", 3) == 0) {
+            tun_debug2("session %u: ignoring env %s (not in AcceptEnv)", ss->ch.id, r->name);
+            return SSH_REQUEST_FAILURE;
+        }
+        return add_env(ss, r->name, r->value) == 0 ? SSH_REQUEST_SUCCESS : SSH_REQUEST_FAILURE;
+    }
+    if (strcmp(t, "exec") == 0 || strcmp(t, "shell") == 0 || strcmp(t, "subsystem") == 0) {
+        if (ss->started)
+            return SSH_REQUEST_FAILURE;
+        if (strcmp(t, "shell") == 0)
+            return start_process(ss, "shell", NULL);
+        if (strcmp(t, "exec") == 0) {
+            if (r->command == NULL || memchr(r->command, '\0', r->command_len) != NULL)
+                return SSH_REQUEST_FAILURE;
+            char *cmd = strndup(r->command, r->command_len); /* not NUL-terminated */
+            if (cmd == NULL)
+                return SSH_REQUEST_FAILURE;
+            int rv = start_process(ss, "command", cmd);
+            free(cmd);
+            return rv;
+        }
+        const char *cmd = r->name ? subsystem_command(&sc->set->cfg, r->name) : NULL;
+        if (cmd == NULL || strcmp(cmd, "internal-sftp") == 0) {
+            tun_info("subsystem request for %s by user %s failed, %s", r->name ? r->name : "?",
+                     sc->user.name, cmd ? "internal-sftp is not supported" : "subsystem not found");
+            return SSH_REQUEST_FAILURE;
+        }
+        return start_process(ss, "subsystem", cmd);
+    }
+    if (strcmp(t, "window-change") == 0) {
+        if (ss->pty_fd >= 0) {
+            struct winsize ws = {(unsigned short)r->rows, (unsigned short)r->cols,
+                                 (unsigned short)r->width_px, (unsigned short)r->height_px};
+            ioctl(ss->pty_fd, TIOCSWINSZ, &ws);
+        } else if (ss->want_pty) {
+            ss->cols = r->cols;
+            ss->rows = r->rows;
+            ss->wpx = r->width_px;
+            ss->hpx = r->height_px;
+        }
+        return SSH_REQUEST_SUCCESS;
+    }
+    if (strcmp(t, "signal") == 0) {
+        int sig = r->name ? signal_number(r->name) : 0;
+        if (sig == 0 || !ss->running)
+            return SSH_REQUEST_FAILURE;
+        tun_debug("session %u: signal %s to process %d", ss->ch.id, r->name, (int)ss->pid);
+        tun_priv_signal(sc->srv->priv, sc->token, ss->pid, sig);
+        return SSH_REQUEST_SUCCESS;
+    }
+    if (strcmp(t, "eow@openssh.com") == 0) {
+        tun_debug("session %u: the client cannot take more output", ss->ch.id);
+        tun_pipe_drop_input(p, 0);
+        return SSH_REQUEST_SUCCESS;
+    }
+    if (strcmp(t, "break") == 0) {
+        if (ss->pty_fd < 0)
+            return SSH_REQUEST_FAILURE;
+        tcsendbreak(ss->pty_fd, 0);
+        return SSH_REQUEST_SUCCESS;
+    }
+    tun_debug("session %u: unsupported request %s", ss->ch.id, t);
+    return SSH_REQUEST_FAILURE;
+}
+
+/* ---- opening ------------------------------------------------------------------------------------------- */
+
+int tun_srvsess_open(tun_srvconn *sc, uint32_t id, const char **why)
+{
+    tun_srvsess *ss = calloc(1, sizeof(*ss));
+    if (ss == NULL) {
+        *why = "out of memory";
+        return -SSH_OPEN_RESOURCE_SHORTAGE;
+    }
+    ss->pty_fd = -1;
+    ss->fds[0] = ss->fds[1] = ss->fds[2] = -1;
+    tun_pipe_init(&ss->ch.pipe, sc->srv->loop, &sc->link, -1, -1, -1, &sess_hooks, ss);
+    ss->ch.pipe.base.id = id;
+    ss->ch.pipe.base.open = 1;
+    /* Clients send stdin right after exec, before our reply: keep it until
+     * the process exists. */
+    tun_pipe_hold_output(&ss->ch.pipe, 1);
+    ss->ch.id = id;
+    ss->ch.has_id = 1;
+    ss->ch.destroy = sess_destroy;
+    tun_srvchan_attach(sc, &ss->ch, SC_SESSION, "session");
+    ssh_channel_set_user(sc->c, id, &ss->ch.pipe.base);
+    return 0;
+}
