@@ -55,10 +55,16 @@ it_cleanup() {
 
 # A TCP port nobody listens on (the server started on it retries on a
 # collision, see it_start_sshd).
+# Ports come from below the kernel's ephemeral range: a port that some
+# outgoing connection uses as its local port cannot be bound on 127.0.0.1
+# even though nothing listens on it (and benchmarks or other tests running
+# at the same time hold thousands of such connections).
 it_free_port() {
-    local p
+    local p lo=0
+    read -r lo _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || lo=0
+    [ "$lo" -gt 12000 ] || lo=61000
     while :; do
-        p=$((20000 + RANDOM % 40000))
+        p=$((10000 + RANDOM % (lo - 10000)))
         if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then echo $p; return; fi
     done
 }
