@@ -9,6 +9,7 @@
  * refused with a clear message instead.
  */
 #include "tun_options.h"
+#include "tun_cfgval.h"
 #include "tun_knownhosts.h"
 #include "tun_log.h"
 
@@ -222,60 +223,6 @@ static int yesno(const char *v, int *out)
     return -1;
 }
 
-/* "1G", "500M", "1024" */
-static int parse_size(const char *v, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || n < 0 || end == v)
-        return -1;
-    int64_t mult = 1;
-    switch (toupper((unsigned char)*end)) {
-    case '\0': break;
-    case 'K': mult = 1024; end++; break;
-    case 'M': mult = 1024 * 1024; end++; break;
-    case 'G': mult = 1024LL * 1024 * 1024; end++; break;
-    default: return -1;
-    }
-    if (*end != '\0' || n > INT64_MAX / mult)
-        return -1;
-    *out = n * mult;
-    return 0;
-}
-
-/* "3600", "1h", "30m", "1h30m" (sshd_config(5) TIME FORMATS) */
-static int parse_time(const char *v, int64_t *out)
-{
-    int64_t total = 0;
-    const char *p = v;
-    if (*p == '\0')
-        return -1;
-    while (*p) {
-        char *end;
-        errno = 0;
-        long long n = strtoll(p, &end, 10);
-        if (errno || n < 0 || end == p)
-            return -1;
-        int64_t m = 1;
-        switch (tolower((unsigned char)*end)) {
-        case '\0': break;
-        case 's': end++; break;
-        case 'm': m = 60; end++; break;
-        case 'h': m = 3600; end++; break;
-        case 'd': m = 86400; end++; break;
-        case 'w': m = 604800; end++; break;
-        default: return -1;
-        }
-        if (n > (INT64_MAX - total) / m)
-            return -1;
-        total += n * m;
-        p = end;
-    }
-    *out = total;
-    return 0;
-}
-
 static int set_words(char **v, int *n, const char *val, int accumulate)
 {
     if (!accumulate && *n > 0)
@@ -386,17 +333,17 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         return set_int(FIELD(o, k->off, int), (int)p);
     }
     case K_INT:
-        if (parse_size(val, &n64) != 0 || n64 > INT_MAX)
+        if (tun_parse_size(val, &n64) != 0 || n64 > INT_MAX)
             return bad_value(where, k->name, val);
         return set_int(FIELD(o, k->off, int), (int)n64);
     case K_TIME:
-        if (parse_time(val, &n64) != 0 || n64 > INT_MAX)
+        if (tun_parse_time(val, &n64) != 0 || n64 > INT_MAX)
             return bad_value(where, k->name, val);
         return set_int(FIELD(o, k->off, int), (int)n64);
     case K_CONNTIMEOUT:
         if (strcasecmp(val, "none") == 0)
             return set_int(&o->connect_timeout, 0);
-        if (parse_time(val, &n64) != 0 || n64 > INT_MAX)
+        if (tun_parse_time(val, &n64) != 0 || n64 > INT_MAX)
             return bad_value(where, k->name, val);
         return set_int(&o->connect_timeout, (int)n64);
     case K_FILES_ACC:
@@ -455,10 +402,10 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         if (sscanf(val, "%63s %63s", a, t) < 1)
             return bad_value(where, k->name, val);
         int64_t bytes = 0, secs = 0;
-        if (strcasecmp(a, "default") != 0 && (parse_size(a, &bytes) != 0 || bytes < 16))
+        if (strcasecmp(a, "default") != 0 && (tun_parse_size(a, &bytes) != 0 || bytes < 16))
             return bad_value(where, k->name, val);
         if (t[0] && strcasecmp(t, "none") != 0 && strcasecmp(t, "default") != 0 &&
-            parse_time(t, &secs) != 0)
+            tun_parse_time(t, &secs) != 0)
             return bad_value(where, k->name, val);
         if (o->rekey_bytes == -1) {
             o->rekey_bytes = bytes;
@@ -509,7 +456,7 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         int p;
         if (yesno(val, &b) == 0)
             p = b ? -2 : 0;
-        else if (parse_time(val, &n64) == 0 && n64 <= INT_MAX)
+        else if (tun_parse_time(val, &n64) == 0 && n64 <= INT_MAX)
             p = n64 == 0 ? -2 : (int)n64;
         else
             return bad_value(where, k->name, val);

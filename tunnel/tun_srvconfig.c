@@ -53,6 +53,7 @@
  * code is taken from OpenSSH.
  */
 #include "tun_srvconfig.h"
+#include "tun_cfgval.h"
 #include "tun_authkeys.h"
 #include "tun_log.h"
 #include "tun_util.h"
@@ -466,233 +467,7 @@ static char *dup_trimmed(const char *s)
     return r;
 }
 
-/* ---- value parsers --------------------------------------------------------------- */
-
-static int parse_yesno(const char *v, int *out)
-{
-    if (strcasecmp(v, "yes") == 0) {
-        *out = 1;
-        return 0;
-    }
-    if (strcasecmp(v, "no") == 0) {
-        *out = 0;
-        return 0;
-    }
-    return -1;
-}
-
-/* Decimal integer in [min, max], nothing else. */
-static int parse_int(const char *v, long min, long max, long *out)
-{
-    if (!isdigit((unsigned char)v[0]) && !(v[0] == '-' && isdigit((unsigned char)v[1])))
-        return -1;
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || *end != '\0' || n < min || n > max)
-        return -1;
-    *out = n;
-    return 0;
-}
-
-/* sshd_config(5) TIME FORMATS: "90", "90s", "1h30m", "2d", "1w". */
-static int parse_time(const char *v, int64_t *out)
-{
-    int64_t total = 0;
-    const char *p = v;
-    if (*p == '\0')
-        return -1;
-    while (*p) {
-        if (!isdigit((unsigned char)*p))
-            return -1;
-        char *end;
-        errno = 0;
-        long long n = strtoll(p, &end, 10);
-        if (errno || n < 0)
-            return -1;
-        /* a unit letter, or none (seconds) */
-        static const char units[] = "smhdw";
-        static const int64_t mult[] = {1, 60, 3600, 86400, 604800};
-        int64_t m = 1;
-        if (*end != '\0') {
-            const char *u = strchr(units, tolower((unsigned char)*end));
-            if (u == NULL)
-                return -1;
-            m = mult[u - units];
-            end++;
-        }
-        if (n > (INT64_MAX - total) / m)
-            return -1;
-        total += n * m;
-        p = end;
-    }
-    *out = total;
-    return 0;
-}
-
-static int parse_time_int(const char *v, int *out)
-{
-    int64_t t;
-    if (parse_time(v, &t) != 0 || t > INT_MAX)
-        return -1;
-    *out = (int)t;
-    return 0;
-}
-
-/* "1024", "64K", "500M", "1G", "1T". */
-static int parse_size(const char *v, int64_t *out)
-{
-    if (!isdigit((unsigned char)v[0]))
-        return -1;
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || n < 0)
-        return -1;
-    int64_t mult = 1;
-    switch (toupper((unsigned char)*end)) {
-    case '\0':
-        break;
-    case 'K':
-        mult = 1LL << 10;
-        end++;
-        break;
-    case 'M':
-        mult = 1LL << 20;
-        end++;
-        break;
-    case 'G':
-        mult = 1LL << 30;
-        end++;
-        break;
-    case 'T':
-        mult = 1LL << 40;
-        end++;
-        break;
-    default:
-        return -1;
-    }
-    if (*end != '\0' || n > INT64_MAX / mult)
-        return -1;
-    *out = n * mult;
-    return 0;
-}
-
-static int valid_port(const char *s, int star_ok)
-{
-    long p;
-    if (star_ok && strcmp(s, "*") == 0)
-        return 1;
-    return parse_int(s, 1, 65535, &p) == 0;
-}
-
-/* Host names and IPv4 addresses as they may appear in ListenAddress,
- * PermitOpen and PermitListen. */
-static int valid_hostname(const char *h, int star_ok)
-{
-    if (star_ok && strcmp(h, "*") == 0)
-        return 1;
-    if (*h == '\0' || strlen(h) > 255)
-        return 0;
-    for (const char *p = h; *p; p++)
-        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '-' && *p != '_')
-            return 0;
-    return 1;
-}
-
-static int valid_ipv6(const char *s, size_t len)
-{
-    char tmp[INET6_ADDRSTRLEN + 32];
-    uint8_t b[16];
-    if (len == 0 || len >= sizeof(tmp))
-        return 0;
-    memcpy(tmp, s, len);
-    tmp[len] = '\0';
-    /* A scope ("fe80::1%eth0") is allowed for listening. */
-    char *pct = strchr(tmp, '%');
-    if (pct) {
-        if (pct[1] == '\0')
-            return 0;
-        *pct = '\0';
-    }
-    return inet_pton(AF_INET6, tmp, b) == 1;
-}
-
-/*
- * Is `s` "host:port" or "[v6]:port"?  With `port_optional` also "host",
- * "[v6]" or a bare IPv6 address; with `bare_port_ok` also "port" alone;
- * with `star_ok`, "*" may stand for the host or the port.  1 valid, 0 not.
- */
-static int valid_hostport(const char *s, int star_ok, int port_optional, int bare_port_ok)
-{
-    const char *colon;
-    if (s[0] == '[') {
-        const char *rb = strchr(s, ']');
-        if (rb == NULL || !valid_ipv6(s + 1, (size_t)(rb - s - 1)))
-            return 0;
-        if (rb[1] == '\0')
-            return port_optional;
-        return rb[1] == ':' && valid_port(rb + 2, star_ok);
-    }
-    colon = strchr(s, ':');
-    if (colon == NULL) {
-        if (bare_port_ok && valid_port(s, star_ok))
-            return 1;
-        return port_optional && valid_hostname(s, star_ok);
-    }
-    if (strchr(colon + 1, ':') != NULL) /* bare IPv6 address: no port */
-        return port_optional && valid_ipv6(s, strlen(s));
-    char host[256];
-    size_t hl = (size_t)(colon - s);
-    if (hl == 0 || hl >= sizeof(host))
-        return 0;
-    memcpy(host, s, hl);
-    host[hl] = '\0';
-    return valid_hostname(host, star_ok) && valid_port(colon + 1, star_ok);
-}
-
-/* "addr/len" with a valid address and prefix length. */
-static int valid_cidr(const char *s)
-{
-    const char *slash = strchr(s, '/');
-    char host[INET6_ADDRSTRLEN + 1];
-    uint8_t b[16];
-    long bits;
-    if (slash == NULL || slash == s || (size_t)(slash - s) >= sizeof(host))
-        return 0;
-    memcpy(host, s, (size_t)(slash - s));
-    host[slash - s] = '\0';
-    if (inet_pton(AF_INET, host, b) == 1)
-        return parse_int(slash + 1, 0, 32, &bits) == 0;
-    if (inet_pton(AF_INET6, host, b) == 1)
-        return parse_int(slash + 1, 0, 128, &bits) == 0;
-    return 0;
-}
-
-/* Each comma-separated entry of a pattern list is non-empty (after '!');
- * with `cidr`, entries containing '/' are valid CIDR blocks. */
-static int valid_pattern_list(const char *list, int cidr)
-{
-    const char *p = list;
-    for (;;) {
-        const char *e = strchr(p, ',');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        char ent[1024];
-        if (l > 0 && *p == '!') {
-            p++;
-            l--;
-        }
-        if (l == 0 || l >= sizeof(ent))
-            return 0;
-        memcpy(ent, p, l);
-        ent[l] = '\0';
-        if (cidr && strchr(ent, '/') && !valid_cidr(ent))
-            return 0;
-        if (e == NULL)
-            return 1;
-        p = e + 1;
-    }
-}
+/* ---- value checks ----------------------------------------------------------------- */
 
 /* AuthorizedKeysFile: only the tokens %h, %u and %% are defined. */
 static int valid_akfile(const char *s)
@@ -718,7 +493,7 @@ static int valid_channel_timeout(const char *s)
     for (const char *p = s; p < eq; p++)
         if (!isalnum((unsigned char)*p) && strchr("-_.@:*?", *p) == NULL)
             return 0;
-    return parse_time_int(eq + 1, &t) == 0;
+    return tun_parse_time_int(eq + 1, &t) == 0;
 }
 
 /* ---- storing -------------------------------------------------------------------- */
@@ -826,7 +601,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
     case K_PORT:
         if (one_arg(w, where, k->name) != 0)
             return -1;
-        if (parse_int(v, 1, 65535, &n) != 0)
+        if (tun_parse_int(v, 1, 65535, &n) != 0)
             return bad_value(where, k->name, v);
         for (int i = 0; i < c->n_ports; i++)
             if (c->ports[i] == (int)n)
@@ -844,7 +619,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         }
         if (one_arg(w, where, k->name) != 0)
             return -1;
-        if (!valid_hostport(v, 0, 1, 0))
+        if (!tun_valid_hostport(v, 0, 1, 0))
             return bad_value(where, k->name, v);
         return list_add(c->listen_addresses, &c->n_listen_addresses, v, where, k->name);
     case K_HOSTKEY:
@@ -864,7 +639,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
             return -1;
         const char *c1 = strchr(v, ':');
         if (c1 == NULL) {
-            if (parse_int(v, 1, INT_MAX, &f) != 0)
+            if (tun_parse_int(v, 1, INT_MAX, &f) != 0)
                 return bad_value(where, k->name, v);
             s = f; /* refuse beyond `full`, never early */
             r = 100;
@@ -877,8 +652,8 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
             a[c1 - v] = '\0';
             memcpy(bb, c1 + 1, (size_t)(c2 - c1 - 1));
             bb[c2 - c1 - 1] = '\0';
-            if (parse_int(a, 0, INT_MAX, &s) != 0 || parse_int(bb, 1, 100, &r) != 0 ||
-                parse_int(c2 + 1, 1, INT_MAX, &f) != 0 || s > f)
+            if (tun_parse_int(a, 0, INT_MAX, &s) != 0 || tun_parse_int(bb, 1, 100, &r) != 0 ||
+                tun_parse_int(c2 + 1, 1, INT_MAX, &f) != 0 || s > f)
                 return bad_value(where, k->name, v);
         }
         if (c->max_startups_full == -1) {
@@ -892,7 +667,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
     case K_TIME:
         if (one_arg(w, where, k->name) != 0)
             return -1;
-        if (parse_time_int(v, &t) != 0)
+        if (tun_parse_time_int(v, &t) != 0)
             return bad_value(where, k->name, v);
         return set_int(FIELD(base, k->off, int), t);
     case K_TIME_NONE:
@@ -900,7 +675,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
             return -1;
         if (strcasecmp(v, "none") == 0)
             t = 0;
-        else if (parse_time_int(v, &t) != 0)
+        else if (tun_parse_time_int(v, &t) != 0)
             return bad_value(where, k->name, v);
         return set_int(FIELD(base, k->off, int), t);
     case K_ALGS: {
@@ -921,10 +696,10 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
             return -1;
         }
         if (strcasecmp(v, "default") != 0 &&
-            (parse_size(v, &bytes) != 0 || (bytes != 0 && bytes < 16)))
+            (tun_parse_size(v, &bytes) != 0 || (bytes != 0 && bytes < 16)))
             return bad_value(where, k->name, v);
         if (w->n == 2 && strcasecmp(w->w[1], "none") != 0 && strcasecmp(w->w[1], "default") != 0 &&
-            parse_time(w->w[1], &secs) != 0)
+            tun_parse_time(w->w[1], &secs) != 0)
             return bad_value(where, k->name, w->w[1]);
         if (c->rekey_bytes == -1) {
             c->rekey_bytes = bytes;
@@ -970,13 +745,13 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
     case K_GPOSINT:
         if (one_arg(w, where, k->name) != 0)
             return -1;
-        if (parse_int(v, 1, INT_MAX, &n) != 0)
+        if (tun_parse_int(v, 1, INT_MAX, &n) != 0)
             return bad_value(where, k->name, v);
         return set_int(FIELD(base, k->off, int), (int)n);
     case K_INT:
         if (one_arg(w, where, k->name) != 0)
             return -1;
-        if (parse_int(v, 0, INT_MAX, &n) != 0)
+        if (tun_parse_int(v, 0, INT_MAX, &n) != 0)
             return bad_value(where, k->name, v);
         return set_int(FIELD(base, k->off, int), (int)n);
     case K_AF:
@@ -994,7 +769,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
     case K_USEPAM:
         if (one_arg(w, where, k->name) != 0)
             return -1;
-        if (parse_yesno(v, &b) != 0)
+        if (tun_parse_yesno(v, &b) != 0)
             return bad_value(where, k->name, v);
         if (b)
             tun_info("%s: warning: UsePAM yes is ignored: sshtund does not use PAM (no PAM "
@@ -1014,7 +789,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
     case K_BOOL:
         if (one_arg(w, where, k->name) != 0)
             return -1;
-        if (parse_yesno(v, &b) != 0)
+        if (tun_parse_yesno(v, &b) != 0)
             return bad_value(where, k->name, v);
         return set_int(FIELD(base, k->off, int), b);
     case K_PRL:
@@ -1024,7 +799,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
             t = PRL_PROHIBIT_PASSWORD;
         else if (strcasecmp(v, "forced-commands-only") == 0)
             t = PRL_FORCED_ONLY;
-        else if (parse_yesno(v, &b) == 0)
+        else if (tun_parse_yesno(v, &b) == 0)
             t = b ? PRL_YES : PRL_NO;
         else
             return bad_value(where, k->name, v);
@@ -1034,7 +809,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
             /* "user@host": the host part may be a CIDR block. */
             const char *at = strrchr(w->w[i], '@');
             if (w->w[i][0] == '\0' || (at && (at == w->w[i] || at[1] == '\0')) ||
-                (at && strchr(at, '/') && !valid_cidr(at + 1)))
+                (at && strchr(at, '/') && !tun_valid_cidr(at + 1)))
                 return bad_value(where, k->name, w->w[i]);
         }
         for (int i = 0; i < w->n; i++)
@@ -1063,7 +838,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
             if (strcasecmp(e, "any") == 0 || strcasecmp(e, "none") == 0)
                 continue;
             int ok =
-                k->type == K_PERMITOPEN ? valid_hostport(e, 1, 0, 0) : valid_hostport(e, 1, 0, 1);
+                k->type == K_PERMITOPEN ? tun_valid_hostport(e, 1, 0, 0) : tun_valid_hostport(e, 1, 0, 1);
             if (!ok)
                 return bad_value(where, k->name, e);
         }
@@ -1076,7 +851,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
             return -1;
         if (strcasecmp(v, "clientspecified") == 0)
             t = GWP_CLIENTSPECIFIED;
-        else if (parse_yesno(v, &b) == 0)
+        else if (tun_parse_yesno(v, &b) == 0)
             t = b ? GWP_YES : GWP_NO;
         else
             return bad_value(where, k->name, v);
@@ -1110,7 +885,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
     case K_IGNORED_BOOL:
         if (one_arg(w, where, k->name) != 0)
             return -1;
-        if (parse_yesno(v, &b) != 0)
+        if (tun_parse_yesno(v, &b) != 0)
             return bad_value(where, k->name, v);
         /* fall through */
     case K_IGNORED:
@@ -1291,7 +1066,7 @@ static int parse_match(tun_match_block *b, const char *rest, const char *where)
         if (*slot != NULL) {
             tun_error("%s: Match %s given twice", where, crit);
             rv = -1;
-        } else if (!valid_pattern_list(arg, cidr)) {
+        } else if (!tun_valid_pattern_list(arg, cidr)) {
             tun_error("%s: Match %s: invalid pattern list \"%s\"", where, crit, arg);
             rv = -1;
         } else if ((*slot = strdup(arg)) == NULL) {

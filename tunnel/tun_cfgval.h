@@ -1,0 +1,44 @@
+/*
+ * tun_cfgval.h - value syntaxes shared by the client's ssh_config reader
+ * and sshtund's sshd_config reader (ssh_config(5), sshd_config(5)).
+ *
+ * Every parser takes the whole string: trailing junk, a sign where none
+ * belongs, or an overflow is an error (-1); on success it returns 0 and
+ * fills `out`.
+ */
+#ifndef SSHTUN_TUN_CFGVAL_H
+#define SSHTUN_TUN_CFGVAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* "yes" / "no", any case. */
+int tun_parse_yesno(const char *v, int *out);
+/* A decimal integer in [min, max]. */
+int tun_parse_int(const char *v, long min, long max, long *out);
+/* TIME FORMATS: "90", "90s", "30m", "1h30m", "2d", "1w" -> seconds. */
+int tun_parse_time(const char *v, int64_t *out);
+/* The same, at most INT_MAX seconds. */
+int tun_parse_time_int(const char *v, int *out);
+/* A byte count with an optional K, M, G or T suffix (powers of 1024). */
+int tun_parse_size(const char *v, int64_t *out);
+
+/* Address syntax of ListenAddress, PermitOpen, PermitListen and Match
+ * Address; each returns 1 when valid, 0 when not.  `star_ok`: "*" may
+ * stand for the host or the port. */
+int tun_valid_port(const char *s, int star_ok);
+/* Host names and IPv4 addresses (letters, digits, '.', '-', '_'). */
+int tun_valid_hostname(const char *h, int star_ok);
+/* The first `len` bytes of `s` are an IPv6 address, with an optional
+ * "%scope". */
+int tun_valid_ipv6(const char *s, size_t len);
+/* "host:port" or "[v6]:port"; with `port_optional` also "host", "[v6]" or
+ * a bare IPv6 address; with `bare_port_ok` also "port" alone. */
+int tun_valid_hostport(const char *s, int star_ok, int port_optional, int bare_port_ok);
+/* "addr/len" with a valid address and prefix length. */
+int tun_valid_cidr(const char *s);
+/* A comma-separated pattern list without empty entries (a leading '!'
+ * negates); with `cidr`, entries containing '/' must be CIDR blocks. */
+int tun_valid_pattern_list(const char *list, int cidr);
+
+#endif
