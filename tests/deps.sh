@@ -1,9 +1,11 @@
 # deps.sh - install what sshtun needs to build and test, on Debian 12.
 # Sourced by tests/run.sh and examples/demo.sh.  Installs only what is
 # missing (apt-get; needs root or sudo) so a ready machine pays nothing.
+# Arguments, if any, replace the package list (examples/demo.sh needs less).
 sshtun_install_deps() {
     local pkgs="gcc make cmake pkg-config libssl-dev libc-ares-dev libev-dev libcmocka-dev \
 openssh-server openssh-client socat curl python3 procps"
+    [ $# -gt 0 ] && pkgs="$*"
     local missing=""
     for p in $pkgs; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||

@@ -4,7 +4,8 @@
 #
 #   tests/bench/bench.sh [build-dir] [section...]
 #
-# Sections: connect, exec, forward, idle, latency (default: all).  The build
+# Sections: connect, exec, forward, idle, latency, and sshtund against
+# sshd: server-idle, server-rate, server-bulk (default: all).  The build
 # directory should be an optimised build without sanitizers (default: a
 # Release build in build-rel, made if missing).  Times are wall-clock on a
 # shared machine: read the ratios, not the absolute numbers.
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD=${1:-build-rel}
 shift || true
-SECTIONS=${*:-connect exec forward idle latency}
+SECTIONS=${*:-connect exec forward idle latency server-idle server-rate server-bulk}
 if [ ! -x "$BUILD/sshtun" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSSHTUN_TESTS=OFF >/dev/null &&
         cmake --build "$BUILD" -j"$(nproc)" --target sshtun >/dev/null || exit 1
@@ -140,4 +141,232 @@ if [[ " $SECTIONS " == *" latency "* ]]; then
     read -r t50 t99 <<<"$sshtun_lat"
     printf "1000 concurrent round trips via -L: ssh p50 %s ms p99 %s ms; sshtun p50 %s ms p99 %s ms; p50 %sx p99 %sx\n" \
         "$s50" "$s99" "$t50" "$t99" "$(ratio "$t50" "$s50")" "$(ratio "$t99" "$s99")"
+fi
+
+# ---- sshtund against OpenSSH sshd --------------------------------------------------------
+# Both servers run side by side with the same host keys, their default
+# limits (sshd: MaxStartups 10:30:100, MaxSessions 10), and serve the same
+# user: as root, a throwaway user with /bin/sh (so a login shell's rc files
+# do not dominate `true`), else the user running the bench.  The clients
+# are tests/bench/sshload.py (many real authenticated connections from one
+# process: curve25519, aes128-gcm, ed25519 publickey) and OpenSSH ssh for
+# -L.  A server's cost is that of its whole process tree: sshd's
+# per-connection processes (which setsid away from its group) and children
+# it reaped, sshtund's network process, helper and session children.
+if [[ " $SECTIONS " == *" server-"* ]]; then
+    SSHTUND="$BUILD/sshtund"
+    if [ ! -x "$SSHTUND" ]; then
+        cmake --build "$BUILD" -j"$(nproc)" --target sshtund >/dev/null || exit 1
+    fi
+    python3 -c 'import cryptography' 2>/dev/null ||
+        { echo "server sections need python3-cryptography (apt-get install python3-cryptography)"; exit 1; }
+    LOAD="python3 $ROOT/tests/bench/sshload.py"
+    SRV_USER=$USER_NAME
+    mkdir -p "$T/bhome/.ssh"
+    cp "$T/user_ed25519.pub" "$T/bhome/.ssh/authorized_keys"
+    chmod 700 "$T/bhome/.ssh"
+    chmod 600 "$T/bhome/.ssh/authorized_keys"
+    if [ "$(id -u)" = 0 ]; then
+        SRV_USER=sshtun-bench$$
+        useradd -M -d "$T/bhome" -s /bin/sh -p '*' "$SRV_USER" || exit 1
+        chown -R "$SRV_USER" "$T/bhome"
+        chmod 755 "$T" "$T/bhome"
+    fi
+    # every process under $1 (sshd's connection processes leave its group)
+    tree_pids() {
+        ps -e -o pid=,ppid= | awk -v r="$1" '{ up[$1] = $2 }
+            END { for (p in up) { q = p; while (q != "" && q != r && q > 1) q = up[q]; if (q == r) print p } }'
+    }
+    # "rss_kib pss_kib processes" of the tree
+    mem_tree() {
+        local p r=0 s=0 n=0
+        for p in $(tree_pids "$1"); do
+            r=$((r + $(awk '/^VmRSS/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)))
+            s=$((s + $(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)))
+            n=$((n + 1))
+        done
+        echo "$r $s $n"
+    }
+    # CPU seconds of the tree, reaped children included
+    cpu_tree() {
+        local p t=0
+        for p in $(tree_pids "$1"); do
+            t=$((t + $(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+        done
+        awk -v t="$t" -v k="$TICK" 'BEGIN { printf "%.3f", t / k }'
+    }
+    # wait (at most $2 s) until the tree of $1 is down to its idle processes
+    settle() {
+        local want=1 i
+        [ "$1" = "${SRV_PID[sshtund]}" ] && want=${SRV_BASE_PROCS:-1}
+        for i in $(seq 1 $((${2:-30} * 10))); do
+            [ "$(tree_pids "$1" | wc -l)" -le "$want" ] && return 0
+            sleep 0.1
+        done
+        return 1
+    }
+    declare -A SRV_PID SRV_PORT
+    srv_start() { # sshd|sshtund
+        local p c="$T/srv_$1_config" k try
+        for try in 1 2 3 4 5; do # a free port can be taken meanwhile: retry
+            p=$(it_free_port)
+            {
+                echo "Port $p"
+                echo "ListenAddress 127.0.0.1"
+                for k in ed25519 ecdsa rsa; do echo "HostKey $T/host_$k"; done
+                echo "AuthorizedKeysFile $T/bhome/.ssh/authorized_keys"
+                echo "PidFile $T/srv_$1.pid"
+                [ "$1" = sshd ] && printf 'StrictModes no\nUsePAM no\n'
+            } > "$c"
+            if [ "$1" = sshd ]; then setsid "$SSHD" -D -e -f "$c" > "$T/srv_sshd.log" 2>&1 &
+            else setsid "$SSHTUND" -D -e -f "$c" > "$T/srv_sshtund.log" 2>&1 & fi
+            SRV_PID[$1]=$! SRV_PORT[$1]=$p
+            it_wait_port "$p" && break
+            grep -q "Address already in use" "$T/srv_$1.log" && [ $try -lt 5 ] && continue
+            echo "$1 did not start:"; cat "$T/srv_$1.log"; exit 1
+        done
+        echo "[127.0.0.1]:$p $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >> "$T/srv_known_hosts"
+    }
+    srv_stop() {
+        local s p
+        for s in "${!SRV_PID[@]}"; do
+            p=${SRV_PID[$s]}
+            [ -n "$p" ] || continue
+            kill -TERM $(tree_pids "$p") 2>/dev/null
+            wait "$p" 2>/dev/null
+            SRV_PID[$s]=
+        done
+        [ "$SRV_USER" != "$USER_NAME" ] && { pkill -KILL -u "$SRV_USER" 2>/dev/null; userdel "$SRV_USER" 2>/dev/null; }
+        SRV_USER=$USER_NAME
+    }
+    SRV_PREV_TRAP=$(trap -p EXIT | sed -e "s/^trap -- '//" -e "s/' EXIT\$//")
+    srv_cleanup() { local rc=$?; srv_stop; (exit $rc); eval "${SRV_PREV_TRAP:-it_cleanup}"; }
+    trap srv_cleanup EXIT INT TERM
+    : > "$T/srv_known_hosts"
+    srv_start sshd
+    srv_start sshtund
+    SRV_BASE_PROCS=$(tree_pids "${SRV_PID[sshtund]}" | wc -l) # network process (+ helper)
+    srv_alive() { # note it when sshtund died under a test
+        kill -0 "${SRV_PID[sshtund]}" 2>/dev/null && return 0
+        echo "sshtund died ($1): $(tail -3 "$T/srv_sshtund.log")"
+        srv_start sshtund
+        SRV_BASE_PROCS=$(tree_pids "${SRV_PID[sshtund]}" | wc -l)
+    }
+fi
+
+# server-idle: N (SRV_IDLE_CONNS, default 1000) authenticated idle
+# connections opened in one burst; the ones a server drops before
+# authentication are counted, then opened again at most 8 handshakes at a
+# time (under sshd's MaxStartups) until all N are held; the memory the
+# server tree gained, per connection.  sshd holds at most what fits in half
+# the available memory (at about 2 MiB per connection).
+if [[ " $SECTIONS " == *" server-idle "* ]]; then
+    N=${SRV_IDLE_CONNS:-1000}
+    fdmax=$(ulimit -n)
+    [ "$N" -gt $((fdmax - 64)) ] && { N=$((fdmax - 64)); echo "server-idle: fd limit $fdmax: $N connections"; }
+    NS=$(awk -v n="$N" '/MemAvailable/ { m = int($2 / 2 / 2048); print (m < n ? m : n) }' /proc/meminfo)
+    for s in sshd sshtund; do
+        n=$N
+        [ $s = sshd ] && n=$NS
+        settle "${SRV_PID[$s]}" 30
+        read -r r0 p0 _ <<<"$(mem_tree "${SRV_PID[$s]}")"
+        $LOAD hold "${SRV_PORT[$s]}" "$SRV_USER" "$T/user_ed25519" "$n" 600 8 > "$T/srv_hold.log" 2>&1 &
+        H=$!
+        BG_PIDS="${BG_PIDS:-} $H"
+        for _ in $(seq 1 3000); do grep -q '^ready' "$T/srv_hold.log" && break; kill -0 $H 2>/dev/null || break; sleep 0.1; done
+        sleep 1
+        read -r r1 p1 np <<<"$(mem_tree "${SRV_PID[$s]}")"
+        held=$(sed -n 's/^ready held=\([0-9]*\).*/\1/p' "$T/srv_hold.log")
+        drop=$(sed -n 's/^burst ok=[0-9]* dropped=\([0-9]*\).*/\1/p' "$T/srv_hold.log")
+        kill $H 2>/dev/null; wait $H 2>/dev/null
+        [ "${held:-0}" = "$n" ] || echo "warning: $s held ${held:-0} of $n connections: $(grep -v '^ready' "$T/srv_hold.log" | tail -2)"
+        eval "${s}_ih=\"${held:-0} ${drop:-?} $np\""
+        eval "${s}_im=\"$(awk -v a="$r0" -v b="$r1" -v c="$p0" -v d="$p1" -v n="${held:-0}" 'BEGIN { if (n > 0) printf "%.1f %.1f", (b-a)/n, (d-c)/n; else print "0 0" }')\""
+        settle "${SRV_PID[$s]}" 60 || echo "warning: $s still has $(tree_pids "${SRV_PID[$s]}" | wc -l) processes"
+        [ $s = sshtund ] && srv_alive server-idle
+    done
+    read -r sh sd sn <<<"$sshd_ih"
+    read -r th td tn <<<"$sshtund_ih"
+    read -r sr sp <<<"$sshd_im"
+    read -r tr tp <<<"$sshtund_im"
+    printf "server-idle: idle authenticated connections: sshd %d held, %s KiB RSS/conn (PSS %s, %d processes); sshtund %d held, %s KiB RSS/conn (PSS %s, %d processes); sshd/sshtund RSS %sx, PSS %sx\n" \
+        "$sh" "$sr" "$sp" "$sn" "$th" "$tr" "$tp" "$tn" "$(ratio "$sr" "$tr")" "$(ratio "$sp" "$tp")"
+    printf "server-idle: a burst of connections: sshd dropped %s of %d before authentication (MaxStartups 10:30:100); sshtund dropped %s of %d (MaxStartups 1000:30:10000)\n" \
+        "$sd" "$NS" "$td" "$N"
+fi
+
+# server-rate: SRV_RATE_CONNS (default 200; sshtund 5 times as many, its
+# CPU time is counted in 10 ms ticks) connections, each connect + key
+# exchange + publickey auth, then either nothing ("auth") or `true` in a
+# session ("exec"), one at a time and 8 at a time.  Connections per second
+# (the one-process client can be what limits sshtund) and the server
+# tree's CPU per connection.
+if [[ " $SECTIONS " == *" server-rate "* ]]; then
+    RN=${SRV_RATE_CONNS:-200}
+    for mode in auth exec; do
+        for par in 1 8; do
+            for s in sshd sshtund; do
+                n=$RN
+                [ $s = sshtund ] && n=$((RN * 5))
+                settle "${SRV_PID[$s]}" 30
+                c0=$(cpu_tree "${SRV_PID[$s]}")
+                read -r secs ok bad <<<"$(timeout 600 $LOAD rate "${SRV_PORT[$s]}" "$SRV_USER" "$T/user_ed25519" "$n" "$par" "$mode" 2>"$T/srv_rate.err")"
+                settle "${SRV_PID[$s]}" 30
+                c1=$(cpu_tree "${SRV_PID[$s]}")
+                [ "${ok:-0}" = "$n" ] || echo "warning: $s $mode x$par: ${ok:-0} of $n ok: $(head -1 "$T/srv_rate.err")"
+                eval "${s}_r=\"$(awk -v t="${secs:-0}" -v k="${ok:-0}" -v a="$c0" -v b="$c1" 'BEGIN { if (k > 0 && t > 0) printf "%.0f %.2f", k/t, (b-a)*1000/k; else print "0 0" }')\""
+                [ $s = sshtund ] && srv_alive "server-rate $mode x$par"
+            done
+            read -r sr sc <<<"$sshd_r"
+            read -r tr tc <<<"$sshtund_r"
+            printf "server-rate %s%s, %d at a time: sshd %s conn/s %s ms CPU/conn; sshtund %s conn/s %s ms CPU/conn; rate %sx, CPU/conn %sx cheaper\n" \
+                "connect+auth" "$([ $mode = exec ] && echo "+exec true")" "$par" "$sr" "$sc" "$tr" "$tc" \
+                "$(ratio "$tr" "$sr")" "$(ratio "$sc" "$tc")"
+        done
+    done
+fi
+
+# server-bulk: OpenSSH ssh -N -L to each server, 512 MiB through it to a
+# local sink, three times, the servers taking turns (five busy processes
+# share two cores here: single runs vary by a third); the median
+# throughput and the server tree's mean CPU per transfer.
+if [[ " $SECTIONS " == *" server-bulk "* ]]; then
+    BSINK=$(it_free_port)
+    socat -u TCP-LISTEN:"$BSINK",bind=127.0.0.1,fork,reuseaddr OPEN:/dev/null &
+    BG_PIDS="${BG_PIDS:-} $!"
+    it_wait_port "$BSINK"
+    declare -A BLP BPID
+    for c in aes128-gcm@openssh.com chacha20-poly1305@openssh.com; do
+        for s in sshd sshtund; do
+            BLP[$s]=$(it_free_port)
+            "$SSH" -F none -p "${SRV_PORT[$s]}" -l "$SRV_USER" -i "$T/user_ed25519" -o IdentitiesOnly=yes \
+                -o IdentityAgent=none -o UserKnownHostsFile="$T/srv_known_hosts" -o BatchMode=yes \
+                -c "$c" -N -L "${BLP[$s]}:127.0.0.1:$BSINK" 127.0.0.1 &
+            BPID[$s]=$!
+            it_wait_port "${BLP[$s]}" || echo "warning: ssh -L to $s did not start"
+            : > "$T/bulk_$s"
+        done
+        sleep 0.3
+        for _ in 1 2 3; do
+            for s in sshd sshtund; do
+                c0=$(cpu_tree "${SRV_PID[$s]}")
+                r=$(timed timeout 120 bash -c "head -c 536870912 /dev/zero | socat -u - TCP:127.0.0.1:${BLP[$s]}")
+                sleep 0.3
+                c1=$(cpu_tree "${SRV_PID[$s]}")
+                w=${r%% *}
+                awk -v w="$w" 'BEGIN { exit !(w >= 119) }' && echo "warning: $s bulk transfer timed out"
+                echo "$w $(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')" >> "$T/bulk_$s"
+            done
+        done
+        for s in sshd sshtund; do
+            kill "${BPID[$s]}" 2>/dev/null; wait "${BPID[$s]}" 2>/dev/null
+            eval "${s}_b=\"$(sort -n "$T/bulk_$s" | awk '{ w[NR] = $1; c += $2 } END { printf "%s %.2f", w[int((NR + 1) / 2)], c / NR }')\""
+        done
+        srv_alive "server-bulk $c"
+        read -r sw sc <<<"$sshd_b"
+        read -r tw tc <<<"$sshtund_b"
+        printf "server-bulk ssh -L 512 MiB, %s: sshd %.0f MB/s %.2f server CPU s; sshtund %.0f MB/s %.2f server CPU s; throughput %sx, CPU %sx\n" \
+            "$c" "$(awk -v w="$sw" 'BEGIN { print (w > 0 ? 512 / w : 0) }')" "$sc" \
+            "$(awk -v w="$tw" 'BEGIN { print (w > 0 ? 512 / w : 0) }')" "$tc" "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
+    done
 fi
