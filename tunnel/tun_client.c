@@ -38,6 +38,7 @@ typedef struct tun_client {
     int session_over;
     int session_status;
     int backgrounded;
+    int persisting;    /* the ControlPersist master, forked off by persist_detach */
     int exit_status;
     int finished;
 } tun_client;
@@ -103,6 +104,15 @@ static void go_background(tun_client *cl)
     int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (fd >= 0) {
         dup2(fd, 0);
+        /* -N: nothing of ours writes to stdout any more.  Let go of it (and
+         * of stderr, unless it is needed for -E or debugging), as ssh does,
+         * so that a pipe or $(...) reading the foreground process does not
+         * wait for the background one. */
+        if (cl->args->no_command && cl->args->stdio_host == NULL) {
+            dup2(fd, 1);
+            if (!cl->args->keep_stderr && tun_log_get_level() < TUN_LOG_DEBUG1)
+                dup2(fd, 2);
+        }
         if (fd > 2)
             close(fd);
     }
@@ -235,8 +245,10 @@ static tun_fwd *mux_fwd(void *arg)
 static void mux_idle(void *arg)
 {
     tun_client *cl = arg;
-    /* Background master: ControlPersist's time is up. */
-    if (cl->backgrounded) {
+    /* Background master: ControlPersist's time is up.  (A master merely
+     * backgrounded by -f is not persisting: it lives as long as its own
+     * session or -N, like a foreground one.) */
+    if (cl->persisting) {
         really_done(cl, 0);
         return;
     }
@@ -267,6 +279,7 @@ static void persist_detach(tun_client *cl)
         setsid();
         ev_loop_fork(cl->loop);
         cl->backgrounded = 1;
+        cl->persisting = 1;
         int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (fd >= 0) {
             dup2(fd, 0);
@@ -307,8 +320,12 @@ static void start_master(tun_client *cl)
     tun_mux_hooks mh = {mux_idle, mux_terminate, mux_fwd};
     cl->mux = tun_mux_master_start(cl->loop, cl->args->control_path, cl->o, cl->host, cl->res,
                                    &cl->ids, cl->conn, &mh, cl);
-    if (cl->mux == NULL)
-        return; /* a message was printed; go on without sharing */
+    if (cl->mux == NULL && errno == EEXIST)
+        return; /* a live master has it (message printed): go on without sharing */
+    if (cl->mux == NULL) {
+        client_fail(cl, NULL); /* as ssh: a master that cannot listen exits 255 */
+        return;
+    }
     if (cl->o->control_persist != 0)
         persist_detach(cl);
 }
@@ -323,6 +340,8 @@ static void on_ready(tun_conn *c, void *arg)
         return;
     if (cl->args->control_path) {
         start_master(cl);
+        if (cl->finished)
+            return;
         if (cl->mux && cl->o->control_persist != 0)
             return; /* the background master serves; sessions come via mux */
     }
@@ -363,6 +382,10 @@ static int on_channel_open(tun_conn *c, uint32_t id, const ssh_channel_open_info
 
 int tun_client_run(const tun_client_args *args)
 {
+    /* A ControlPath that cannot be a socket fails now, not after
+     * connecting and authenticating (ssh would fail only then). */
+    if (args->control_path && tun_mux_check_path(args->control_path) != 0)
+        return 255;
     tun_client cl;
     memset(&cl, 0, sizeof(cl));
     cl.args = args;

@@ -38,7 +38,9 @@ typedef struct tun_mux_hooks {
 } tun_mux_hooks;
 
 /* Create the control socket at `path` and start serving.  NULL (with a
- * message) when it cannot be created or a live master already owns it. */
+ * message) when it cannot be created: errno is EEXIST when a live master
+ * already owns it (go on without sharing, as ssh does), anything else for
+ * a failure (too long a path, no such directory...: ssh exits 255). */
 tun_mux *tun_mux_master_start(struct ev_loop *loop, const char *path, const tun_options *o,
                               const char *host, tun_resolver *res, tun_idstore *ids,
                               tun_conn *primary, const tun_mux_hooks *hooks, void *arg);

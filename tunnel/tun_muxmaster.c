@@ -13,6 +13,14 @@
  * master (connect() refused) is replaced; a live one is never taken over.
  * Every accepted client's uid is checked with SO_PEERCRED: only our uid
  * and root may use the master, whatever the socket's mode.
+ *
+ * Lifetimes: almost anything can end a mux client or a session from deep
+ * inside a callback (a failed write, a connection dying during a kick,
+ * MUX_C_TERMINATE tearing the master down), so mux clients and sessions
+ * are never freed where they are dropped: a dropped client goes to a
+ * graveyard emptied from a timer, a finished session is freed by its own
+ * `reap` timer.  Every session, whether its client is connected or gone,
+ * is on the master's list, so a dying connection finds all of its own.
  */
 #define _GNU_SOURCE /* struct ucred, accept4 */
 #include "tun_log.h"
@@ -67,6 +75,7 @@ struct msess {
     int stdio;
     tun_session *s;
     uint32_t sid;
+    int started;  /* SESSION_OPENED sent (sid is valid; channel ids start at 0) */
     int refusals;
     int waiting;  /* queued for a connection */
     int running;  /* a channel exists (session or stdio forward) */
@@ -75,6 +84,7 @@ struct msess {
     ev_timer retry;
     ev_timer reap;
     tun_session *stale; /* refused session to free */
+    msess *next, *prev; /* tun_mux.sessions */
 };
 
 typedef struct fwdctx {
@@ -100,7 +110,9 @@ struct mclient {
     msess *sess;
     fwdctx *fwds;
     int closing;
+    int dead;           /* dropped; freed from the graveyard */
     mclient *next, *prev;
+    mclient *next_dead; /* tun_mux.graveyard */
 };
 
 struct tun_mux {
@@ -116,6 +128,10 @@ struct tun_mux {
     void *arg;
     mconn *conns;
     mclient *clients;
+    mclient *graveyard; /* dropped clients, freed by `gc` */
+    ev_timer gc;
+    msess *sessions;    /* every session, with or without its client */
+    int learned_limit;  /* sessions per connection the server allows (0: unknown) */
     int nclients;
     int own_sessions;
     int orphans; /* running sessions whose client has gone */
@@ -142,6 +158,8 @@ static int ask_permission(tun_mux *m, const char *what)
 
 static void client_flush(mclient *mc)
 {
+    if (mc->dead)
+        return;
     while (mc->out.len > 0) {
         ssize_t w = write(mc->fd, ssh_buf_ptr(&mc->out), mc->out.len);
         if (w < 0) {
@@ -165,27 +183,36 @@ static void client_flush(mclient *mc)
 
 static void reply_u32(mclient *mc, uint32_t type, uint32_t rid, uint32_t v)
 {
+    if (mc->dead)
+        return;
     tun_mux_put_u32(&mc->out, type, rid, v);
     client_flush(mc);
 }
 
 static void reply_text(mclient *mc, uint32_t type, uint32_t rid, const char *text)
 {
+    if (mc->dead)
+        return;
     tun_mux_put_text(&mc->out, type, rid, text);
     client_flush(mc);
 }
 
 static void reply_ok(mclient *mc, uint32_t rid)
 {
+    if (mc->dead)
+        return;
     tun_mux_put_simple(&mc->out, MUX_S_OK, rid);
     client_flush(mc);
 }
 
 /* Send what is queued, then close (after a session ended, after a fatal
- * reply). */
+ * reply).  Nothing more is read from it. */
 static void client_finish(mclient *mc)
 {
+    if (mc->dead)
+        return;
     mc->closing = 1;
+    ev_io_stop(mc->m->loop, &mc->rio);
     client_flush(mc);
 }
 
@@ -249,10 +276,11 @@ static void on_extra_ready(tun_conn *tc, void *arg)
     mconn *c = arg;
     c->ready = 1;
     tun_debug("extra connection to %s ready", c->m->host);
-    /* Place everything that waits for a connection. */
-    for (mclient *mc = c->m->clients; mc; mc = mc->next)
-        if (mc->sess && mc->sess->waiting && mc->sess->conn == c)
-            place(c->m, mc->sess);
+    /* Place everything that waits for this connection.  (Placing never
+     * frees a session, so the list stays walkable.) */
+    for (msess *ms = c->m->sessions; ms; ms = ms->next)
+        if (ms->waiting && ms->conn == c && !ms->done && ms->mc)
+            place(c->m, ms);
 }
 
 static void on_extra_dead(tun_conn *tc, const char *msg, void *arg)
@@ -265,9 +293,10 @@ static void on_extra_dead(tun_conn *tc, const char *msg, void *arg)
     if (msg && *msg)
         tun_error("extra connection to %s: %s", m->host, msg);
     fail_waiting_on(m, c, msg && *msg ? msg : "connection closed");
-    for (mclient *mc = m->clients; mc; mc = mc->next)
-        if (mc->sess && mc->sess->conn == c && mc->sess->s && !mc->sess->waiting)
-            tun_session_abort(mc->sess->s, "connection to the server lost");
+    /* Every session running on it, also those whose client has gone. */
+    for (msess *ms = m->sessions; ms; ms = ms->next)
+        if (ms->conn == c && ms->s && !ms->waiting && !ms->done)
+            tun_session_abort(ms->s, "connection to the server lost");
     ev_timer_set(&c->reap, 0., 0.);
     ev_timer_start(m->loop, &c->reap);
 }
@@ -282,6 +311,9 @@ static mconn *conn_add(tun_mux *m, tun_conn *tc, int primary)
     c->primary = primary;
     c->ready = primary;
     c->limit = m->o->max_sessions;
+    /* The same server refused more than this on another connection. */
+    if (m->learned_limit > 0 && m->learned_limit < c->limit)
+        c->limit = m->learned_limit;
     ev_timer_init(&c->idle, conn_idle, EXTRA_IDLE_SECS, 0.);
     c->idle.data = c;
     ev_timer_init(&c->reap, conn_reap, 0., 0.);
@@ -324,6 +356,12 @@ static void msess_free(msess *ms)
 {
     if (ms == NULL)
         return;
+    if (ms->prev)
+        ms->prev->next = ms->next;
+    else if (ms->m->sessions == ms)
+        ms->m->sessions = ms->next;
+    if (ms->next)
+        ms->next->prev = ms->prev;
     ev_timer_stop(ms->m->loop, &ms->retry);
     ev_timer_stop(ms->m->loop, &ms->reap);
     if (ms->s)
@@ -352,6 +390,20 @@ static void ms_reap(struct ev_loop *loop, ev_timer *w, int revents)
     check_idle(m);
 }
 
+/* A session that never ran (its client left, or it was refused before
+ * running): free it soon, never here. */
+static void ms_discard(msess *ms)
+{
+    if (ms->done)
+        return;
+    ms->done = 1;
+    ms->waiting = 0;
+    ms->conn = NULL;
+    ev_timer_stop(ms->m->loop, &ms->retry);
+    ev_timer_set(&ms->reap, 0., 0.);
+    ev_timer_start(ms->m->loop, &ms->reap);
+}
+
 /* The session is over: free it soon (we may be inside its callbacks). */
 static void ms_finished(msess *ms)
 {
@@ -370,6 +422,7 @@ static void ms_started(void *arg, uint32_t id)
 {
     msess *ms = arg;
     ms->sid = id;
+    ms->started = 1;
     if (ms->mc)
         reply_u32(ms->mc, MUX_S_SESSION_OPENED, ms->req.rid, id);
 }
@@ -386,8 +439,8 @@ static void ms_done(void *arg, int status, const char *msg)
     /* An exec that never started answers the request; otherwise the exit
      * status (OpenSSH sends none after a signal: the client then exits
      * 255, which is what we send). */
-    if (ms->sid == 0 && !ms->stdio && msg)
-        tun_mux_put_text(&mc->out, MUX_S_FAILURE, ms->req.rid, msg);
+    if (!ms->started && !ms->stdio)
+        tun_mux_put_text(&mc->out, MUX_S_FAILURE, ms->req.rid, msg ? msg : "session failed");
     else if (!ms->stdio)
         tun_mux_put_u32(&mc->out, MUX_S_EXIT_MESSAGE, ms->sid, (uint32_t)status);
     client_finish(mc);
@@ -409,8 +462,8 @@ static void ms_retry(struct ev_loop *loop, ev_timer *w, int revents)
         tun_session_free(ms->stale);
         ms->stale = NULL;
     }
-    if (ms->mc)
-        place(ms->mc->m, ms);
+    if (ms->mc && !ms->done)
+        place(ms->m, ms);
 }
 
 /* The server refused the session (MaxSessions, typically): remember this
@@ -427,11 +480,28 @@ static int ms_refused(void *arg, uint32_t reason, const char *msg)
     (void)reason;
     if (++ms->refusals >= MAX_REFUSALS)
         return 0;
-    int accepted = c->sessions - 1;
+    /* The server answers opens in order, so every session it accepted on
+     * this connection before refusing this one is confirmed by now: that
+     * is its limit.  (Counting the opens still in flight instead would
+     * learn nothing when many are sent at once.) */
+    tun_mux *m = ms->m;
+    int accepted = c->primary ? m->own_sessions : 0;
+    for (msess *o = m->sessions; o; o = o->next)
+        if (o != ms && o->conn == c && o->running && !o->done && o->started && !o->stdio)
+            accepted++;
     ms->running = 0;
     tun_verbose("server refused a session on a connection with %d open (%s); using another "
                 "connection", accepted, msg ? msg : "");
-    c->limit = accepted > 0 ? accepted : 1;
+    int limit = accepted > 0 ? accepted : 1;
+    if (limit < c->limit)
+        c->limit = limit;
+    if (m->learned_limit == 0 || limit < m->learned_limit) {
+        m->learned_limit = limit;
+        /* Connections still on their way up will be no different. */
+        for (mconn *o = m->conns; o; o = o->next)
+            if (!o->ready && !o->dead && o->limit > limit)
+                o->limit = limit;
+    }
     conn_session_ended(c);
     ms->conn = NULL;
     ms->stale = ms->s; /* freed from the loop, not from inside its callback */
@@ -439,6 +509,23 @@ static int ms_refused(void *arg, uint32_t reason, const char *msg)
     ev_timer_set(&ms->retry, 0., 0.);
     ev_timer_start(ms->mc->m->loop, &ms->retry);
     return 1;
+}
+
+static void kick_primary(tun_mux *m)
+{
+    if (m->conns && m->conns->primary && !m->conns->dead)
+        tun_conn_kick(m->conns->tc);
+}
+
+/* Answer a session request that cannot be served, and end its client. */
+static void refuse(msess *ms, const char *why)
+{
+    mclient *mc = ms->mc;
+    ms_discard(ms);
+    if (mc) {
+        reply_text(mc, MUX_S_FAILURE, ms->req.rid, why);
+        client_finish(mc);
+    }
 }
 
 static void start_on(tun_mux *m, mconn *c, msess *ms)
@@ -476,8 +563,7 @@ static void start_on(tun_mux *m, mconn *c, msess *ms)
         conn_session_ended(c);
         ms->conn = NULL;
         ms->running = 0;
-        reply_text(ms->mc, MUX_S_FAILURE, r->rid, "could not open a session channel");
-        client_finish(ms->mc);
+        refuse(ms, "could not open a session channel");
         return;
     }
     tun_conn_kick(c->tc);
@@ -487,6 +573,7 @@ static void stdio_opened(void *arg, uint32_t id)
 {
     msess *ms = arg;
     ms->sid = id;
+    ms->started = 1;
     if (ms->mc)
         reply_u32(ms->mc, MUX_S_SESSION_OPENED, ms->req.rid, id);
 }
@@ -498,7 +585,7 @@ static void stdio_done(void *arg, int status)
     ms_finished(ms);
     if (mc == NULL)
         return;
-    if (ms->sid == 0 && status != 0)
+    if (!ms->started && status != 0)
         tun_mux_put_text(&mc->out, MUX_S_FAILURE, ms->req.rid, "stdio forwarding failed");
     client_finish(mc);
 }
@@ -511,14 +598,15 @@ static void place(tun_mux *m, msess *ms)
         if (f == NULL || tun_fwd_stdio(f, ms->req.connect_host, (int)ms->req.connect_port,
                                        ms->fds[0], ms->fds[1], 0, stdio_opened, stdio_done,
                                        ms) != 0) {
-            reply_text(ms->mc, MUX_S_FAILURE, ms->req.rid, "stdio forwarding failed");
-            client_finish(ms->mc);
+            refuse(ms, "stdio forwarding failed");
             return;
         }
         ms->fds[0] = ms->fds[1] = -1; /* the forward owns them now */
         close(ms->fds[2]);
         ms->fds[2] = -1;
         ms->running = 1;
+        /* Send the queued CHANNEL_OPEN now: nothing else would. */
+        kick_primary(m);
         return;
     }
     mconn *target = NULL;
@@ -534,8 +622,8 @@ static void place(tun_mux *m, msess *ms)
         if (c->ready || c->dead)
             continue;
         int queued = 0;
-        for (mclient *mc = m->clients; mc; mc = mc->next)
-            if (mc->sess && mc->sess->waiting && mc->sess->conn == c)
+        for (msess *o = m->sessions; o; o = o->next)
+            if (o->waiting && o->conn == c)
                 queued++;
         if (queued < c->limit)
             target = c;
@@ -543,8 +631,7 @@ static void place(tun_mux *m, msess *ms)
     if (target == NULL)
         target = conn_new_extra(m);
     if (target == NULL) {
-        reply_text(ms->mc, MUX_S_FAILURE, ms->req.rid, "cannot open another connection");
-        client_finish(ms->mc);
+        refuse(ms, "cannot open another connection");
         return;
     }
     ms->waiting = 1;
@@ -553,15 +640,11 @@ static void place(tun_mux *m, msess *ms)
 
 static void fail_waiting_on(tun_mux *m, mconn *c, const char *why)
 {
-    for (mclient *mc = m->clients; mc; mc = mc->next) {
-        msess *ms = mc->sess;
-        if (ms && ms->waiting && ms->conn == c) {
+    for (msess *ms = m->sessions; ms; ms = ms->next) {
+        if (ms->waiting && ms->conn == c && !ms->done) {
             char msg[600];
             snprintf(msg, sizeof(msg), "no connection for the session: %s", why);
-            ms->conn = NULL;
-            ms->waiting = 0;
-            reply_text(mc, MUX_S_FAILURE, ms->req.rid, msg);
-            client_finish(mc);
+            refuse(ms, msg);
         }
     }
 }
@@ -714,6 +797,9 @@ static void handle(mclient *mc, tun_mux_req *r, int parse_rv)
         mc->fwds = x;
         tun_fwd_add_cb(f, &sp, fwd_done, x);
         tun_fwdspec_free(&sp);
+        /* A remote forward's request is only queued: send it now (nothing
+         * else may write to the connection for a long while). */
+        kick_primary(m);
         return;
     }
     case MUX_C_PROXY:
@@ -758,8 +844,13 @@ static void handle_with_fds(mclient *mc)
     ms->retry.data = ms;
     ev_timer_init(&ms->reap, ms_reap, 0., 0.);
     ms->reap.data = ms;
+    ms->next = m->sessions;
+    if (m->sessions)
+        m->sessions->prev = ms;
+    m->sessions = ms;
     mc->sess = ms;
     if (!stdio && !ask_permission(m, "Allow shared connection to")) {
+        ms_discard(ms);
         reply_text(mc, MUX_S_PERMISSION_DENIED, ms->req.rid, "Permission denied");
         client_finish(mc);
         return;
@@ -804,7 +895,7 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     mclient *mc = w->data;
-    for (int guard = 0; guard < 64; guard++) {
+    for (int guard = 0; guard < 64 && !mc->dead; guard++) {
         if (mc->fds_need > 0) {
             int fd;
             int r = recv_fd(mc->fd, &fd);
@@ -822,7 +913,7 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
                 mc->fds_need = 0;
                 mc->have_pend = 0;
                 handle_with_fds(mc);
-                if (mc->closing)
+                if (mc->closing || mc->dead)
                     return;
             }
             continue;
@@ -880,7 +971,9 @@ static void on_client_read(struct ev_loop *loop, ev_io *w, int revents)
         }
         handle(mc, &r, rv);
         tun_mux_req_free(&r);
-        if (mc->closing || mc->fd < 0)
+        /* The request may have ended this client, or the whole master
+         * (MUX_C_TERMINATE): `mc` itself is still valid (graveyard). */
+        if (mc->closing || mc->dead)
             return;
     }
 }
@@ -892,23 +985,47 @@ static void on_client_write(struct ev_loop *loop, ev_io *w, int revents)
     client_flush(w->data);
 }
 
+static void gc_clients(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_mux *m = w->data;
+    while (m->graveyard) {
+        mclient *mc = m->graveyard;
+        m->graveyard = mc->next_dead;
+        free(mc);
+    }
+}
+
+/* Close the client and forget it everywhere; the memory itself goes to
+ * the graveyard (our callers, up the stack, may still look at it). */
 static void client_drop(mclient *mc)
 {
     tun_mux *m = mc->m;
-    if (mc->fd < 0)
+    if (mc->dead)
         return;
+    mc->dead = 1;
     ev_io_stop(m->loop, &mc->rio);
     ev_io_stop(m->loop, &mc->wio);
     close(mc->fd);
     mc->fd = -1;
     for (int i = 0; i < mc->fds_got && mc->fds_need > 0; i++)
         close(mc->fds[i]);
+    mc->fds_got = mc->fds_need = 0;
     if (mc->have_pend)
         tun_mux_req_free(&mc->pend);
-    for (fwdctx *x = mc->fwds; x; x = x->next)
-        x->mc = NULL; /* answers to a gone client are dropped */
-    mc->fwds = NULL;
+    mc->have_pend = 0;
+    /* Forward requests still waiting for the server: nobody to answer. */
+    tun_fwd *f = mc->fwds && m->hooks.fwd ? m->hooks.fwd(m->arg) : NULL;
+    while (mc->fwds) {
+        fwdctx *x = mc->fwds;
+        mc->fwds = x->next;
+        if (f)
+            tun_fwd_forget(f, x);
+        free(x);
+    }
     msess *ms = mc->sess;
+    mc->sess = NULL;
     if (mc->prev)
         mc->prev->next = mc->next;
     else
@@ -929,14 +1046,21 @@ static void client_drop(mclient *mc)
             ms->orphan = 1;
             if (ms->s) {
                 tun_session_close(ms->s);
-                if (ms->conn)
+                if (ms->conn && !ms->conn->dead)
                     tun_conn_kick(ms->conn->tc);
             }
         } else {
-            msess_free(ms);
+            ms_discard(ms); /* waiting for a connection, or between retries */
         }
     }
-    free(mc);
+    /* `next` stays as it was: a caller walking the client list may step
+     * from here to the rest. */
+    mc->next_dead = m->graveyard;
+    m->graveyard = mc;
+    if (!ev_is_active(&m->gc)) {
+        ev_timer_set(&m->gc, 0., 0.);
+        ev_timer_start(m->loop, &m->gc);
+    }
     check_idle(m);
 }
 
@@ -1061,8 +1185,10 @@ tun_mux *tun_mux_master_start(struct ev_loop *loop, const char *path, const tun_
                               tun_conn *primary, const tun_mux_hooks *hooks, void *arg)
 {
     int fd = create_listener(path);
-    if (fd < 0)
+    if (fd < 0) {
+        errno = fd == -2 ? EEXIST : EINVAL;
         return NULL;
+    }
     tun_mux *m = calloc(1, sizeof(*m));
     if (m == NULL) {
         close(fd);
@@ -1080,6 +1206,8 @@ tun_mux *tun_mux_master_start(struct ev_loop *loop, const char *path, const tun_
         m->hooks = *hooks;
     m->arg = arg;
     ev_timer_init(&m->idle, NULL, 0., 0.);
+    ev_timer_init(&m->gc, gc_clients, 0., 0.);
+    m->gc.data = m;
     ev_io_init(&m->lio, on_accept, fd, EV_READ);
     m->lio.data = m;
     ev_io_start(loop, &m->lio);
@@ -1150,12 +1278,12 @@ void tun_mux_primary_gone(tun_mux *m)
         m->conns->dead = 1;
         m->conns->ready = 0;
     }
-    while (m->clients) {
-        mclient *mc = m->clients;
-        if (mc->sess && mc->sess->s && !mc->sess->waiting && mc->sess->conn && mc->sess->conn->primary)
-            tun_session_abort(mc->sess->s, "connection to the server lost");
-        client_drop(mc);
-    }
+    mconn *p = m->conns && m->conns->primary ? m->conns : NULL;
+    for (msess *ms = m->sessions; ms && p; ms = ms->next)
+        if (ms->conn == p && ms->s && !ms->waiting && !ms->done)
+            tun_session_abort(ms->s, "connection to the server lost");
+    while (m->clients)
+        client_drop(m->clients);
 }
 
 void tun_mux_free(tun_mux *m)
@@ -1167,6 +1295,9 @@ void tun_mux_free(tun_mux *m)
     while (m->clients)
         client_drop(m->clients);
     ev_timer_stop(m->loop, &m->idle);
+    /* Sessions before the connections they run on. */
+    while (m->sessions)
+        msess_free(m->sessions);
     while (m->conns) {
         mconn *c = m->conns;
         m->conns = c->next;
@@ -1176,6 +1307,8 @@ void tun_mux_free(tun_mux *m)
             tun_conn_free(c->tc);
         free(c);
     }
+    ev_timer_stop(m->loop, &m->gc);
+    gc_clients(m->loop, &m->gc, 0);
     free(m->path);
     free(m->host);
     free(m);

@@ -4,7 +4,7 @@
 #
 #   tests/bench/bench.sh [build-dir] [section...]
 #
-# Sections: connect, exec, forward, idle, latency, and sshtund against
+# Sections: connect, exec, forward, idle, latency, mux, and sshtund against
 # sshd: server-idle, server-rate, server-bulk (default: all).  The build
 # directory should be an optimised build without sanitizers (default: a
 # Release build in build-rel, made if missing).  Times are wall-clock on a
@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD=${1:-build-rel}
 shift || true
-SECTIONS=${*:-connect exec forward idle latency server-idle server-rate server-bulk}
+SECTIONS=${*:-connect exec forward idle latency mux server-idle server-rate server-bulk}
 if [ ! -x "$BUILD/sshtun" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSSHTUN_TESTS=OFF >/dev/null &&
         cmake --build "$BUILD" -j"$(nproc)" --target sshtun >/dev/null || exit 1
@@ -68,6 +68,98 @@ if [[ " $SECTIONS " == *" exec "* ]]; then
         printf "1 GiB stdout via exec, %s: ssh %.0f MB/s %.2f CPU s/GiB; sshtun %.0f MB/s %.2f CPU s/GiB; speed %sx, CPU %sx\n" \
             "$c" "$(awk -v w="$sw" 'BEGIN{print 1024/w}')" "$sc" "$(awk -v w="$tw" 'BEGIN{print 1024/w}')" "$tc" \
             "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
+    done
+fi
+
+# Connection sharing: `true` through a running master (-M -N -f), sshtun's
+# against ssh's, same sshd; then each master's RSS with idle mux clients
+# (each an open session running `cat` on an idle pipe; closing the pipe
+# ends them all).  The server allows 100 sessions per connection: sshtun's
+# master is told so (-o MaxSessions=100) for the like-for-like figure, and
+# measured once more with its default of 10 per connection (it then opens
+# more connections, as it does against a default sshd).
+if [[ " $SECTIONS " == *" mux "* ]]; then
+    N=50
+    IDLE=100
+    mux_master() { # prog socket [options...]: start a master, print its pid
+        local prog=$1 sock=$2
+        shift 2
+        "$prog" "${COMMON[@]}" "$@" -M -S "$sock" -N -f 127.0.0.1 >/dev/null 2>&1 || return 1
+        "$prog" "${COMMON[@]}" -S "$sock" -O check 127.0.0.1 2>&1 |
+            sed -n 's/^Master running (pid=\([0-9]*\)).*/\1/p' | head -1
+    }
+    accepted() { grep -c "Accepted publickey" "$T/sshd.log"; }
+    # ms of one `true` by passenger $1 through socket $2
+    one_true() {
+        local t0
+        t0=$(date +%s%N)
+        "$1" "${COMMON[@]}" -S "$2" 127.0.0.1 true </dev/null >/dev/null 2>&1
+        echo $((($(date +%s%N) - t0) / 1000))
+    }
+    # mean ms of `true` through each "passenger socket" pair given, $N
+    # rounds, interleaved (load on a shared machine hits them alike)
+    mux_true() {
+        local i k a0 sums=() args=("$@")
+        for ((k = 0; k < ${#args[@]}; k += 2)); do
+            one_true "${args[k]}" "${args[k + 1]}" >/dev/null # warm-up
+            sums[k]=0
+        done
+        a0=$(accepted)
+        for ((i = 0; i < N; i++)); do
+            for ((k = 0; k < ${#args[@]}; k += 2)); do
+                sums[k]=$((sums[k] + $(one_true "${args[k]}" "${args[k + 1]}")))
+            done
+        done
+        [ "$(accepted)" = "$a0" ] || echo "warning: a passenger connected by itself" >&2
+        for ((k = 0; k < ${#args[@]}; k += 2)); do
+            awk -v s="${sums[k]}" -v n=$N 'BEGIN { printf "%.2f ", s / 1000 / n }'
+        done
+    }
+    # KiB the master $3 grows by with $IDLE idle sessions of passenger $1
+    # through socket $2
+    mux_idle() {
+        local prog=$1 sock=$2 mpid=$3 r0 r1 s0 nc pids="" i
+        rm -f "$T/idle.fifo" && mkfifo "$T/idle.fifo"
+        exec 7<>"$T/idle.fifo"
+        sleep 0.3
+        r0=$(rss_of "$mpid")
+        s0=$(grep -c "Starting session" "$T/sshd.log")
+        for i in $(seq $IDLE); do
+            "$prog" "${COMMON[@]}" -S "$sock" 127.0.0.1 'cat >/dev/null' <"$T/idle.fifo" >/dev/null 2>&1 7>&- &
+            pids="$pids $!"
+        done
+        for i in $(seq 600); do
+            [ $(($(grep -c "Starting session" "$T/sshd.log") - s0)) -ge $IDLE ] && break
+            sleep 0.1
+        done
+        [ "$i" = 600 ] && echo "warning: $(basename "$prog"): not all $IDLE sessions started" >&2
+        sleep 1
+        r1=$(rss_of "$mpid")
+        # connections of an sshtun master (an ssh master does not tell: 1)
+        nc=$("$TUN" "${COMMON[@]}" -S "$sock" -O status 127.0.0.1 2>/dev/null | grep -c "^connection [0-9]")
+        exec 7>&- # EOF on every passenger's stdin: the sessions end
+        for p in $pids; do wait "$p" 2>/dev/null; done
+        echo "$r0 $r1 $((nc > 0 ? nc : 1))"
+    }
+    MS="$T/mux-ssh" MT="$T/mux-tun" MD="$T/mux-tun10"
+    PS=$(mux_master "$SSH" "$MS")
+    PT=$(mux_master "$TUN" "$MT" -o MaxSessions=$IDLE)
+    PD=$(mux_master "$TUN" "$MD")
+    if [ -z "$PS" ] || [ -z "$PT" ] || [ -z "$PD" ]; then
+        echo "mux: a master did not start (ssh '$PS', sshtun '$PT' '$PD')"
+    else
+        read -r ss_t tt_t st_t <<<"$(mux_true "$SSH" "$MS" "$TUN" "$MT" "$SSH" "$MT")"
+        printf "mux: \`true\` through a running master, mean of %d: ssh -S on ssh -M %s ms; sshtun on sshtun %s ms (%sx); ssh -S on an sshtun master %s ms (%sx)\n" \
+            $N "$ss_t" "$tt_t" "$(ratio "$tt_t" "$ss_t")" "$st_t" "$(ratio "$st_t" "$ss_t")"
+        read -r s0 s1 _ <<<"$(mux_idle "$SSH" "$MS" "$PS")"
+        read -r t0 t1 nt <<<"$(mux_idle "$TUN" "$MT" "$PT")"
+        read -r d0 d1 nd <<<"$(mux_idle "$TUN" "$MD" "$PD")"
+        printf "mux: master RSS with %d idle mux clients: ssh %d KiB (+%d); sshtun %d KiB (+%d, %d connection%s), %sx; sshtun at 10 sessions per connection %d KiB (+%d, %d connections), %sx\n" \
+            $IDLE "$s1" $((s1 - s0)) "$t1" $((t1 - t0)) "$nt" "$([ "$nt" = 1 ] || echo s)" \
+            "$(ratio "$t1" "$s1")" "$d1" $((d1 - d0)) "$nd" "$(ratio "$d1" "$s1")"
+    fi
+    for s in "$MS" "$MT" "$MD"; do
+        [ -S "$s" ] && "$TUN" "${COMMON[@]}" -S "$s" -O exit 127.0.0.1 >/dev/null 2>&1
     done
 fi
 
