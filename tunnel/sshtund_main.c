@@ -28,6 +28,7 @@
 #include "tun_util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
@@ -306,13 +307,27 @@ static int daemonize(void)
     return 0;
 }
 
+/* `path` made absolute against the directory sshtund started in (a
+ * detached server works from "/"); a static buffer, or `path` itself. */
+static const char *absolute(const char *path, char *buf, size_t len)
+{
+    char cwd[PATH_MAX];
+    if (path == NULL || path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+        return path;
+    if ((size_t)snprintf(buf, len, "%s/%s", cwd, path) >= len)
+        return path;
+    return buf;
+}
+
 static void write_pidfile(const char *path, int root)
 {
     if (path == NULL || strcmp(path, "none") == 0)
         return;
     FILE *f = fopen(path, "w");
     if (f == NULL) {
-        if (root)
+        /* An ordinary user cannot write the default /run/sshtund.pid; only
+         * a PidFile they configured is worth an error. */
+        if (root || strcmp(path, "/run/sshtund.pid") != 0)
             tun_error("Couldn't create pid file \"%s\": %s", path, strerror(errno));
         else
             tun_debug("Couldn't create pid file \"%s\": %s", path, strerror(errno));
@@ -338,7 +353,13 @@ int main(int argc, char **argv)
         case 'T': dump = 1; test = 1; break;
         case 't': test = 1; break;
         case 'E': logfile = optarg; break;
-        case 'f': a->config = optarg; a->config_given = 1; break;
+        case 'f': {
+            /* SIGHUP re-reads it after the detached server chdir()ed to "/". */
+            static char cfgbuf[PATH_MAX];
+            a->config = absolute(optarg, cfgbuf, sizeof(cfgbuf));
+            a->config_given = 1;
+            break;
+        }
         case 'h':
             if (add_line(a, "HostKey", optarg) != 0)
                 return 255;
@@ -408,6 +429,8 @@ int main(int argc, char **argv)
         return 255;
     }
     raise_fd_limit();
+    char pidbuf[PATH_MAX];
+    const char *pid_file = absolute(set->cfg.pid_file, pidbuf, sizeof(pidbuf));
     if (!foreground && daemonize() != 0) {
         tun_error("sshtund: cannot detach: %s", strerror(errno));
         return 255;
@@ -428,7 +451,7 @@ int main(int argc, char **argv)
     }
     if (tun_server_listen(&server) != 0)
         return 255;
-    write_pidfile(server.set->cfg.pid_file, root);
+    write_pidfile(pid_file, root);
     if (root) {
         if (tun_priv_drop(server.set->cfg.sshtund_user) != 0) {
             tun_error("sshtund: cannot drop privileges to %s: %s", server.set->cfg.sshtund_user,

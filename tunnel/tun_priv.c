@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #endif
 #include "tun_priv.h"
+#include "tun_spawn.h"
 #include "tun_log.h"
 #include "tun_util.h"
 
@@ -22,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pty.h>
 #include <pwd.h>
 #include <shadow.h>
 #include <signal.h>
@@ -35,10 +35,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
-#include <utmp.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -358,215 +356,6 @@ static int op_password(const tun_user_info *u, const char *password)
              CRYPTO_memcmp(res, hash, strlen(hash)) == 0;
     OPENSSL_cleanse(&cd, sizeof(cd));
     return ok;
-}
-
-/* ---- spawning ------------------------------------------------------------------------------------------ */
-
-/* Apply RFC 4254 section 8 modes to termios. */
-static void apply_modes(struct termios *t, const uint8_t *m, size_t len)
-{
-    static const struct {
-        uint8_t op;
-        int cc;
-    } ccs[] = {{1, VINTR}, {2, VQUIT}, {3, VERASE}, {4, VKILL}, {5, VEOF}, {6, VEOL},
-               {7, VEOL2}, {8, VSTART}, {9, VSTOP}, {10, VSUSP}, {12, VREPRINT},
-               {13, VWERASE}, {14, VLNEXT}, {18, VDISCARD}};
-    static const struct {
-        uint8_t op;
-        int which;
-        tcflag_t bit;
-    } flags[] = {{30, 0, IGNPAR}, {31, 0, PARMRK}, {32, 0, INPCK},  {33, 0, ISTRIP}, {34, 0, INLCR},
-                 {35, 0, IGNCR},  {36, 0, ICRNL},  {38, 0, IXON},   {39, 0, IXANY},  {40, 0, IXOFF},
-                 {41, 0, IMAXBEL}, {42, 0, IUTF8}, {50, 1, ISIG},   {51, 1, ICANON}, {53, 1, ECHO},
-                 {54, 1, ECHOE},  {55, 1, ECHOK},  {56, 1, ECHONL}, {57, 1, NOFLSH}, {58, 1, TOSTOP},
-                 {59, 1, IEXTEN}, {60, 1, ECHOCTL}, {61, 1, ECHOKE}, {62, 1, PENDIN}, {70, 2, OPOST},
-                 {72, 2, ONLCR},  {73, 2, OCRNL},  {74, 2, ONOCR},  {75, 2, ONLRET}, {92, 3, PARENB},
-                 {93, 3, PARODD}};
-    ssh_cur c;
-    ssh_cur_init(&c, m, len);
-    uint8_t op;
-    uint32_t v;
-    while (ssh_cur_get_u8(&c, &op) == 0 && op != 0 && op < 160) {
-        if (ssh_cur_get_u32(&c, &v) != 0)
-            return;
-        for (size_t i = 0; i < sizeof(ccs) / sizeof(ccs[0]); i++)
-            if (ccs[i].op == op)
-                t->c_cc[ccs[i].cc] = (cc_t)v;
-        for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-            if (flags[i].op != op)
-                continue;
-            tcflag_t *f = flags[i].which == 0   ? &t->c_iflag
-                          : flags[i].which == 1 ? &t->c_lflag
-                          : flags[i].which == 2 ? &t->c_oflag
-                                                : &t->c_cflag;
-            if (v)
-                *f |= flags[i].bit;
-            else
-                *f &= ~flags[i].bit;
-        }
-        if (op == 90 && v)
-            t->c_cflag = (t->c_cflag & ~(tcflag_t)CSIZE) | CS7;
-        if (op == 91 && v)
-            t->c_cflag = (t->c_cflag & ~(tcflag_t)CSIZE) | CS8;
-    }
-}
-
-static void close_from(int lowfd)
-{
-    long max = sysconf(_SC_OPEN_MAX);
-    if (max < 0 || max > 65536)
-        max = 65536;
-    for (int fd = lowfd; fd < max; fd++)
-        close(fd);
-}
-
-/* Child side: become the user and run the command.  Never returns. */
-static void run_child(const privstate *st, const tun_user_info *u, const char *command,
-                      char *const *env, int n_env, const char *tty, const char *term)
-{
-    if (st->root) {
-        if (setgid(u->gid) != 0 || initgroups(u->name, u->gid) != 0 || setuid(u->uid) != 0 ||
-            getuid() != u->uid || geteuid() != u->uid) {
-            fprintf(stderr, "sshtund: cannot become %s\n", u->name);
-            _exit(254);
-        }
-    }
-    if (chdir(u->home) != 0 && chdir("/") != 0)
-        _exit(254);
-    char **ev = calloc((size_t)n_env + 16, sizeof(char *));
-    int n = 0;
-    char buf[1024];
-#define PUTENV(...)                                                                                \
-    do {                                                                                           \
-        snprintf(buf, sizeof(buf), __VA_ARGS__);                                                   \
-        ev[n++] = strdup(buf);                                                                     \
-    } while (0)
-    if (ev == NULL)
-        _exit(254);
-    PUTENV("USER=%s", u->name);
-    PUTENV("LOGNAME=%s", u->name);
-    PUTENV("HOME=%s", u->home);
-    PUTENV("SHELL=%s", u->shell);
-    PUTENV("PATH=%s", u->uid == 0 ? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-                                  : "/usr/local/bin:/usr/bin:/bin:/usr/games");
-    PUTENV("MAIL=/var/mail/%s", u->name);
-    if (tty && *tty)
-        PUTENV("SSH_TTY=%s", tty);
-    if (term && *term)
-        PUTENV("TERM=%s", term);
-    for (int i = 0; i < n_env; i++)
-        ev[n++] = env[i];
-    ev[n] = NULL;
-#undef PUTENV
-    const char *base = strrchr(u->shell, '/') ? strrchr(u->shell, '/') + 1 : u->shell;
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGCHLD, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (command) {
-        char *argv[] = {(char *)base, "-c", (char *)command, NULL};
-        execve(u->shell, argv, ev);
-    } else {
-        char login[300];
-        snprintf(login, sizeof(login), "-%s", base);
-        char *argv[] = {login, NULL};
-        execve(u->shell, argv, ev);
-    }
-    fprintf(stderr, "sshtund: %s: %s\n", u->shell, strerror(errno));
-    _exit(127);
-}
-
-static int valid_env(const char *e)
-{
-    const char *eq = strchr(e, '=');
-    if (eq == NULL || eq == e)
-        return 0;
-    for (const char *p = e; p < eq; p++)
-        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-              *p == '_'))
-            return 0;
-    /* Never let a client steer the dynamic linker. */
-    return strncmp(e, "LD_", 3) != 0;
-}
-
-/* Fork the session process.  Fills fds (stdin write, stdout read, stderr
- * read or -1) and returns the pid, or -1 with errno. */
-static pid_t op_spawn(const privstate *st, const tun_user_info *u, const char *command, int pty,
-                      const char *term, const struct winsize *ws, const uint8_t *modes,
-                      size_t modes_len, char *const *env, int n_env, int fds[3], char *tty,
-                      size_t ttysz)
-{
-    int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-    int master = -1, slave = -1;
-    tty[0] = '\0';
-    if (pty) {
-        if (openpty(&master, &slave, NULL, NULL, ws) != 0)
-            return -1;
-        struct termios t;
-        if (tcgetattr(slave, &t) == 0) {
-            apply_modes(&t, modes, modes_len);
-            tcsetattr(slave, TCSANOW, &t);
-        }
-        if (ttyname_r(slave, tty, ttysz) != 0)
-            tty[0] = '\0';
-        if (st->root && tty[0])
-            if (chown(tty, u->uid, (gid_t)-1) != 0 || chmod(tty, 0620) != 0) {
-                /* the session still works; only mesg/write suffer */
-            }
-    } else if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-               pipe2(err, O_CLOEXEC) != 0) {
-        int e = errno;
-        for (int i = 0; i < 2; i++) {
-            if (in[i] >= 0)
-                close(in[i]);
-            if (out[i] >= 0)
-                close(out[i]);
-            if (err[i] >= 0)
-                close(err[i]);
-        }
-        errno = e;
-        return -1;
-    }
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
-        if (pty) {
-            close(master);
-            close(slave);
-        } else {
-            close(in[0]), close(in[1]), close(out[0]), close(out[1]), close(err[0]), close(err[1]);
-        }
-        errno = e;
-        return -1;
-    }
-    if (pid == 0) {
-        if (pty) {
-            close(master);
-            if (login_tty(slave) != 0)
-                _exit(254);
-        } else {
-            setsid();
-            if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
-                _exit(254);
-        }
-        close_from(3);
-        run_child(st, u, command, env, n_env, tty, term);
-    }
-    if (pty) {
-        close(slave);
-        fds[0] = master;
-        fds[1] = dup(master);
-        fds[2] = -1;
-    } else {
-        close(in[0]);
-        close(out[1]);
-        close(err[1]);
-        fds[0] = in[1];
-        fds[1] = out[0];
-        fds[2] = err[0];
-    }
-    return pid;
 }
 
 /* Connect to / listen on a Unix socket as the user: in a child that has
@@ -897,7 +686,7 @@ static int dispatch(privstate *st, uint32_t type, ssh_cur *c, ssh_buf *reply, in
             char *e;
             if (ssh_cur_get_strdup(c, 8192, &e) != 0)
                 goto badenv;
-            if (!valid_env(e)) {
+            if (!tun_spawn_valid_env(e)) {
                 free(e);
                 continue;
             }
@@ -916,7 +705,7 @@ static int dispatch(privstate *st, uint32_t type, ssh_cur *c, ssh_buf *reply, in
             ws.ws_row = (unsigned short)(rows > 4096 ? 24 : rows);
             ws.ws_xpixel = (unsigned short)(wpx > 65535 ? 0 : wpx);
             ws.ws_ypixel = (unsigned short)(hpx > 65535 ? 0 : hpx);
-            pid = op_spawn(st, &t->u, has_cmd ? cmd : NULL, pty, term, &ws, modes, ml, env, ne, fds,
+            pid = tun_spawn_session(st->root, &t->u, has_cmd ? cmd : NULL, pty, term, &ws, modes, ml, env, ne, fds,
                            tty, sizeof(tty));
             if (pid < 0)
                 e = errno;

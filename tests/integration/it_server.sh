@@ -167,6 +167,8 @@ for CL in ssh sshtun; do
     out=$(TERM=vt220 script -qec "stty rows 33 cols 101; $T/cl_$CL -t 127.0.0.1 'stty size; echo \$TERM'" /dev/null </dev/null | tr -d '\r' | sed 's/\^@//g' | tr '\n' ' ')
     # (script(1) echoes the EOF of its /dev/null stdin as "^@", with sshd too)
     it_check "$CL: pty size and TERM from the client" "33 101 vt220 " "$out"
+    out=$(C -tt 127.0.0.1 'stty -a' </dev/null | tr -d '\r' | grep -o 'eol = [^;]*')
+    it_check "$CL: characters the client leaves undefined stay undefined" "eol = <undef>" "$out"
 
     # -- -L with 300 concurrent connections
     LP=$(it_free_port)
