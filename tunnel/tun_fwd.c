@@ -22,6 +22,7 @@
 #include "tun_knownhosts.h"
 #include "tun_log.h"
 #include "tun_pipe.h"
+#include "tun_sock.h"
 #include "tun_socks.h"
 #include "tun_transport.h"
 #include "tun_util.h"
@@ -38,8 +39,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define ACCEPT_BATCH     64
-#define ACCEPT_BACKOFF   1.0  /* seconds without accepting after EMFILE */
 #define SOCKS_TIMEOUT    30.0 /* seconds to send a complete SOCKS request */
 #define SOCKS_BUF_MAX    1024
 #define CONNECT_TIMEOUT  30.0
@@ -47,8 +46,7 @@
 typedef struct fspec fspec;
 
 typedef struct listener {
-    ev_io io;
-    ev_timer backoff;
+    tun_acceptor acc; /* first */
     tun_fwd *f;
     fspec *fs;
     int unix_path; /* unlink at close */
@@ -141,20 +139,6 @@ static void settle_check(tun_fwd *f)
 {
     if (f->pending == 0 && f->hooks.settled)
         f->hooks.settled(f->arg, f->failures);
-}
-
-static void sockaddr_desc(const struct sockaddr_storage *ss, char *host, size_t hl, int *port)
-{
-    tun_addr a;
-    memcpy(&a.ss, ss, sizeof(*ss));
-    a.len = sizeof(*ss);
-    if (ss->ss_family == AF_UNIX) {
-        snprintf(host, hl, "127.0.0.1"); /* as OpenSSH reports for Unix peers */
-        *port = 65535;
-        return;
-    }
-    tun_addr_str(&a, host, hl);
-    *port = (int)tun_addr_port(&a);
 }
 
 static fconn *fconn_new(tun_fwd *f, fspec *fs, enum fc_mode mode, int fd)
@@ -313,7 +297,7 @@ static int open_direct(fconn *fc, const char *host, int port, const char *path)
     char ohost[64] = "127.0.0.1";
     int oport = 0;
     if (getpeername(fc->fd, (struct sockaddr *)&ss, &sl) == 0)
-        sockaddr_desc(&ss, ohost, sizeof(ohost), &oport);
+        tun_sockaddr_desc(&ss, ohost, sizeof(ohost), &oport);
     ssh_channel_open_info info = {0};
     if (path) {
         info.kind = SSH_CHAN_DIRECT_STREAMLOCAL;
@@ -407,55 +391,30 @@ static void socks_readable(struct ev_loop *loop, ev_io *w, int revents)
     tun_link_kick(fc->f->link);
 }
 
-static void on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
+static void on_accept(tun_acceptor *a, int fd, const struct sockaddr_storage *peer,
+                      socklen_t peerlen)
 {
-    (void)revents;
-    listener *l = w->data;
-    ev_io_start(loop, &l->io);
-}
-
-static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
-{
-    (void)revents;
-    listener *l = (listener *)w;
+    (void)peer;
+    (void)peerlen;
+    listener *l = (listener *)a;
     tun_fwd *f = l->f;
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                /* Out of descriptors: keep serving what we have, try again
-                 * in a while instead of spinning on a ready listener. */
-                tun_error("accept: %s; pausing new connections for %.0fs", strerror(errno),
-                          ACCEPT_BACKOFF);
-                ev_io_stop(loop, w);
-                ev_timer_set(&l->backoff, ACCEPT_BACKOFF, 0.);
-                ev_timer_start(loop, &l->backoff);
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                       errno != ECONNABORTED) {
-                tun_debug("accept: %s", strerror(errno));
-            }
-            break;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        const tun_fwdspec *sp = &l->fs->spec;
-        fconn *fc = fconn_new(f, l->fs, sp->dynamic ? FC_SOCKS : FC_LOCAL, fd);
-        if (fc == NULL) {
-            close(fd);
-            continue;
-        }
-        if (sp->dynamic) {
-            tun_socks_init(&fc->socks);
-            snprintf(fc->target, sizeof(fc->target), "socks client fd %d", fd);
-            ev_io_init(&fc->sio, socks_readable, fd, EV_READ);
-            fc->sio.data = fc;
-            ev_io_start(loop, &fc->sio);
-            ev_timer_init(&fc->timer, socks_timeout, SOCKS_TIMEOUT, 0.);
-            fc->timer.data = fc;
-            ev_timer_start(loop, &fc->timer);
-        } else if (open_direct(fc, sp->connect_host, sp->connect_port, sp->connect_path) != 0) {
-            fconn_free(fc);
-        }
+    const tun_fwdspec *sp = &l->fs->spec;
+    fconn *fc = fconn_new(f, l->fs, sp->dynamic ? FC_SOCKS : FC_LOCAL, fd);
+    if (fc == NULL) {
+        close(fd);
+        return;
+    }
+    if (sp->dynamic) {
+        tun_socks_init(&fc->socks);
+        snprintf(fc->target, sizeof(fc->target), "socks client fd %d", fd);
+        ev_io_init(&fc->sio, socks_readable, fd, EV_READ);
+        fc->sio.data = fc;
+        ev_io_start(f->loop, &fc->sio);
+        ev_timer_init(&fc->timer, socks_timeout, SOCKS_TIMEOUT, 0.);
+        fc->timer.data = fc;
+        ev_timer_start(f->loop, &fc->timer);
+    } else if (open_direct(fc, sp->connect_host, sp->connect_port, sp->connect_path) != 0) {
+        fconn_free(fc);
     }
     tun_link_kick(f->link);
 }
@@ -470,10 +429,7 @@ static void add_listener(tun_fwd *f, fspec *fs, int fd, int unix_path)
     l->f = f;
     l->fs = fs;
     l->unix_path = unix_path;
-    ev_io_init(&l->io, on_accept, fd, EV_READ);
-    ev_timer_init(&l->backoff, on_backoff, ACCEPT_BACKOFF, 0.);
-    l->backoff.data = l;
-    ev_io_start(f->loop, &l->io);
+    tun_acceptor_start(&l->acc, f->loop, fd, on_accept, l);
     l->next = f->listeners;
     f->listeners = l;
 }
@@ -481,41 +437,11 @@ static void add_listener(tun_fwd *f, fspec *fs, int fd, int unix_path)
 static int bind_tcp(tun_fwd *f, fspec *fs, int family, const void *addr, int port,
                     char *err, size_t errsz)
 {
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    memset(&ss, 0, sizeof(ss));
-    if (family == AF_INET) {
-        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons((uint16_t)port);
-        memcpy(&s4->sin_addr, addr, 4);
-        sl = sizeof(*s4);
-    } else {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons((uint16_t)port);
-        memcpy(&s6->sin6_addr, addr, 16);
-        sl = sizeof(*s6);
-    }
+    int fd = tun_listen_tcp(family, addr, port, err, errsz);
+    if (fd < 0)
+        return fd;
     char host[64];
     inet_ntop(family, addr, host, sizeof(host));
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errsz, "socket: %s", strerror(errno));
-        return errno == EAFNOSUPPORT ? -2 : -1;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (family == AF_INET6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, SOMAXCONN) != 0) {
-        int e = errno;
-        snprintf(err, errsz, "bind [%s]:%d: %s", host, port, strerror(e));
-        close(fd);
-        /* A missing address family is not a failure of the forward; a
-         * port taken by someone else is. */
-        return (e == EADDRNOTAVAIL || e == EAFNOSUPPORT) ? -2 : -1;
-    }
     tun_debug("Local forwarding listening on %s port %d.", host, port);
     add_listener(f, fs, fd, 0);
     return 0;
@@ -523,30 +449,19 @@ static int bind_tcp(tun_fwd *f, fspec *fs, int family, const void *addr, int por
 
 static int bind_unix(tun_fwd *f, fspec *fs, const char *path, char *err, size_t errsz)
 {
-    struct sockaddr_un sun;
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        snprintf(err, errsz, "unix socket path too long: %s", path);
-        return -1;
-    }
-    strcpy(sun.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        snprintf(err, errsz, "socket: %s", strerror(errno));
-        return -1;
-    }
     /* 0600 like OpenSSH's default StreamLocalBindMask 0177. */
-    mode_t old = umask(0177);
-    int rv = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-    umask(old);
-    if (rv != 0 || listen(fd, SOMAXCONN) != 0) {
-        snprintf(err, errsz, "bind %s: %s", path, strerror(errno));
-        close(fd);
+    int fd = tun_listen_unix(path, 0177, err, errsz);
+    if (fd < 0)
         return -1;
-    }
     add_listener(f, fs, fd, 1);
     return 0;
+}
+
+static void listener_close(listener *l)
+{
+    tun_acceptor_close(&l->acc);
+    if (l->unix_path && l->fs->spec.listen_path)
+        unlink(l->fs->spec.listen_path);
 }
 
 static void close_listeners_of(tun_fwd *f, fspec *fs)
@@ -555,9 +470,7 @@ static void close_listeners_of(tun_fwd *f, fspec *fs)
         listener *l = *pp;
         if (l->fs == fs) {
             *pp = l->next;
-            ev_io_stop(f->loop, &l->io);
-            ev_timer_stop(f->loop, &l->backoff);
-            close(l->io.fd);
+            listener_close(l);
             free(l);
         } else {
             pp = &l->next;
@@ -728,28 +641,6 @@ static void local_connected(void *arg, int fd, const tun_addr *addr, const char 
     tun_link_kick(f->link);
 }
 
-static int connect_unix_path(const char *path)
-{
-    struct sockaddr_un sun;
-    memset(&sun, 0, sizeof(sun));
-    sun.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sun.sun_path)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    strcpy(sun.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 && errno != EINPROGRESS) {
-        int e = errno;
-        close(fd);
-        errno = e;
-        return -1;
-    }
-    return fd;
-}
-
 static void local_resolved(void *arg, const tun_addr *addrs, size_t n, const char *err)
 {
     fconn *fc = arg;
@@ -768,7 +659,7 @@ static void connect_local(fconn *fc, const char *host, int port, const char *pat
 {
     if (path) {
         snprintf(fc->target, sizeof(fc->target), "%s", path);
-        int fd = connect_unix_path(path);
+        int fd = tun_connect_unix(path);
         local_connected(fc, fd, NULL, fd < 0 ? strerror(errno) : NULL);
         return;
     }
@@ -1075,11 +966,11 @@ void tun_fwd_describe(const tun_fwd *f, char *buf, size_t len)
         for (const fconn *fc = f->conns; fc; fc = fc->next)
             if (fc->fs == fs)
                 conns++;
-        int n = snprintf(buf + o, len - o, "  -%c %s%s%s -> %s, %d connection%s\n",
-                         (char)fs->spec.kind, l,
-                         fs->spec.kind == TUN_FWD_REMOTE && fs->allocated ? " (allocated " : "",
-                         fs->spec.kind == TUN_FWD_REMOTE && fs->allocated ? "port)" : "", c, conns,
-                         conns == 1 ? "" : "s");
+        char alloc[40] = "";
+        if (fs->spec.kind == TUN_FWD_REMOTE && fs->allocated)
+            snprintf(alloc, sizeof(alloc), " (allocated port %d)", fs->allocated);
+        int n = snprintf(buf + o, len - o, "  -%c %s%s -> %s, %d connection%s\n",
+                         (char)fs->spec.kind, l, alloc, c, conns, conns == 1 ? "" : "s");
         if (n < 0)
             break;
         o += (size_t)n;
@@ -1097,15 +988,6 @@ static int spec_same_listen(const tun_fwdspec *a, const tun_fwdspec *b)
     const char *ha = a->listen_host ? a->listen_host : "";
     const char *hb = b->listen_host ? b->listen_host : "";
     return b->listen_host == NULL || strcmp(ha, hb) == 0;
-}
-
-static void listener_close(tun_fwd *f, listener *l)
-{
-    ev_io_stop(f->loop, &l->io);
-    ev_timer_stop(f->loop, &l->backoff);
-    close(l->io.fd);
-    if (l->unix_path && l->fs->spec.listen_path)
-        unlink(l->fs->spec.listen_path);
 }
 
 int tun_fwd_cancel(tun_fwd *f, const tun_fwdspec *spec)
@@ -1126,16 +1008,7 @@ int tun_fwd_cancel(tun_fwd *f, const tun_fwdspec *spec)
                                          NULL);
             continue;
         }
-        for (listener **pp = &f->listeners; *pp;) {
-            listener *l = *pp;
-            if (l->fs == fs) {
-                *pp = l->next;
-                listener_close(f, l);
-                free(l);
-            } else {
-                pp = &l->next;
-            }
-        }
+        close_listeners_of(f, fs);
     }
     tun_link_kick(f->link);
     return found ? 0 : -1;
@@ -1167,7 +1040,7 @@ void tun_fwd_free(tun_fwd *f)
     while (f->listeners) {
         listener *l = f->listeners;
         f->listeners = l->next;
-        listener_close(f, l);
+        listener_close(l);
         free(l);
     }
     while (f->conns) {

@@ -202,6 +202,10 @@ esac
 if [ -n "$RPORT" ]; then
     out=$(timeout 30 $NU roundtrip "$RPORT" 5 10 2>&1)
     it_check "traffic through the server's allocated port" "ok" "$out"
+    mx -S "$M1" -O status 127.0.0.1 > "$T/status" 2>&1
+    grep -q "(allocated port $RPORT)" "$T/status" &&
+        it_pass "-O status shows the allocated port $RPORT" ||
+        it_fail "-O status lacks the allocated port: $(cat "$T/status")"
 fi
 RP=$(it_free_port)
 mx -S "$M1" -O forward -R "$RP:127.0.0.1:$EP" 127.0.0.1 2>"$T/err"
