@@ -123,6 +123,26 @@ int tun_parse_size(const char *v, int64_t *out)
     return 0;
 }
 
+int tun_cfg_split_keyword(const char *line, char *kwout, size_t kwsz, const char **rest)
+{
+    while (*line == ' ' || *line == '\t')
+        line++;
+    size_t kl = strcspn(line, " \t=");
+    if (kl == 0 || kl >= kwsz)
+        return -1;
+    memcpy(kwout, line, kl);
+    kwout[kl] = '\0';
+    const char *v = line + kl;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (*v == '=')
+        v++;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    *rest = v;
+    return 0;
+}
+
 /* ---- address syntax ------------------------------------------------------------- */
 
 int tun_valid_port(const char *s, int star_ok)

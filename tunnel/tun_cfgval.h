@@ -12,6 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* "Keyword value" / "Keyword=value" (leading blanks allowed): copy the
+ * keyword into kwout and point *rest at the value, with the blanks around
+ * one '=' skipped.  0, or -1 for no keyword or one too long. */
+int tun_cfg_split_keyword(const char *line, char *kwout, size_t kwsz, const char **rest);
+
 /* "yes" / "no", any case. */
 int tun_parse_yesno(const char *v, int *out);
 /* A decimal integer in [min, max]. */

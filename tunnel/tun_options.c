@@ -246,20 +246,9 @@ static int set_words(char **v, int *n, const char *val, int accumulate)
 
 int tun_options_split(const char *line, char *kwout, size_t kwsz, char *val, size_t valsz)
 {
-    while (isspace((unsigned char)*line))
-        line++;
-    size_t kl = strcspn(line, " \t=");
-    if (kl == 0 || kl >= kwsz)
+    const char *v;
+    if (tun_cfg_split_keyword(line, kwout, kwsz, &v) != 0)
         return -1;
-    memcpy(kwout, line, kl);
-    kwout[kl] = '\0';
-    const char *v = line + kl;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    if (*v == '=')
-        v++;
-    while (*v == ' ' || *v == '\t')
-        v++;
     snprintf(val, valsz, "%s", v);
     size_t vl = strlen(val);
     while (vl && isspace((unsigned char)val[vl - 1]))

@@ -431,28 +431,6 @@ static void words_free(words *w)
     w->n = 0;
 }
 
-/* "Keyword value" / "Keyword=value": copy the keyword, point *rest at the
- * value (leading blanks and one '=' skipped).  0 or -1. */
-static int split_keyword(const char *line, char *kwout, size_t kwsz, const char **rest)
-{
-    while (*line == ' ' || *line == '\t')
-        line++;
-    size_t kl = strcspn(line, " \t=");
-    if (kl == 0 || kl >= kwsz)
-        return -1;
-    memcpy(kwout, line, kl);
-    kwout[kl] = '\0';
-    const char *v = line + kl;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    if (*v == '=')
-        v++;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    *rest = v;
-    return 0;
-}
-
 /* A malloc'd copy of `s` without trailing blanks. */
 static char *dup_trimmed(const char *s)
 {
@@ -913,7 +891,7 @@ static int apply_line(tun_srvcfg *c, tun_match_block *blk, const char *line, con
 {
     char name[64];
     const char *rest;
-    if (split_keyword(line, name, sizeof(name), &rest) != 0) {
+    if (tun_cfg_split_keyword(line, name, sizeof(name), &rest) != 0) {
         tun_error("%s: Bad configuration option: %s", where, line);
         return -1;
     }
@@ -954,7 +932,7 @@ int tun_srvcfg_apply(tun_srvcfg *c, const char *line, const char *where)
 {
     char name[64];
     const char *rest;
-    if (split_keyword(line, name, sizeof(name), &rest) == 0 &&
+    if (tun_cfg_split_keyword(line, name, sizeof(name), &rest) == 0 &&
         (strcasecmp(name, "Match") == 0 || strcasecmp(name, "Include") == 0)) {
         tun_error("%s: %s is only allowed in a configuration file", where, name);
         return -1;
@@ -1184,7 +1162,7 @@ static void parse_lines(parser *x, char *data, const char *name)
         if (*line != '\0' && *line != '#') {
             char kwname[64];
             const char *rest;
-            if (split_keyword(line, kwname, sizeof(kwname), &rest) != 0) {
+            if (tun_cfg_split_keyword(line, kwname, sizeof(kwname), &rest) != 0) {
                 tun_error("%s: Bad configuration option: %s", where, line);
                 x->errors++;
             } else if (strcasecmp(kwname, "Match") == 0) {
