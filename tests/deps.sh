@@ -4,7 +4,8 @@
 # Arguments, if any, replace the package list (examples/demo.sh needs less).
 sshtun_install_deps() {
     local pkgs="gcc make cmake pkg-config libssl-dev libc-ares-dev libev-dev libcmocka-dev \
-openssh-server openssh-client socat curl python3 procps"
+openssh-server openssh-client socat curl python3 procps \
+util-linux bsdutils passwd"
     [ $# -gt 0 ] && pkgs="$*"
     local missing=""
     for p in $pkgs; do
