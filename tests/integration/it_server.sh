@@ -48,8 +48,9 @@ write_sshtund_config() {
     } > "$T/sshtund_config"
 }
 
-# it_start_sshtund [config lines...]; PRE (optional) wraps the command
-# (e.g. "unshare -m sh -c ...").
+# it_start_sshtund [config lines...]; HOSTS_FILE (optional) replaces
+# /etc/hosts for it (a private mount namespace); WRAP (optional) is a
+# command prefix (e.g. "prlimit --nofile=40:40").
 it_start_sshtund() {
     stop_sshtund
     local try
@@ -61,7 +62,7 @@ it_start_sshtund() {
             setsid unshare -m sh -c "mount --bind '$HOSTS_FILE' /etc/hosts && exec '$SSHTUND' -D -e -f '$T/sshtund_config'" \
                 > "$T/sshtund.log" 2>&1 &
         else
-            setsid "$SSHTUND" -D -e -f "$T/sshtund_config" > "$T/sshtund.log" 2>&1 &
+            setsid ${WRAP:-} "$SSHTUND" -D -e -f "$T/sshtund_config" > "$T/sshtund.log" 2>&1 &
         fi
         SSHTUND_PID=$!
         for _ in $(seq 1 200); do
@@ -391,6 +392,24 @@ print("closed" if d == b"" and time.time() - t < 10 else "open")
 EOF
 )
 it_check "ChannelTimeout closes an idle forwarded channel" closed "$out"
+kill_bg "$BG_PID"
+
+# ---- out of descriptors: refuse with the reason, keep serving --------------------------------
+WRAP="prlimit --nofile=40:40" it_start_sshtund
+LP=$(it_free_port)
+CL=ssh LL=INFO bg_client "$T/emfile.log" -N -L "$LP:127.0.0.1:$ECHO_PORT" 127.0.0.1
+it_wait_port "$LP"
+timeout 30 $NU roundtrip "$LP" 60 2 >/dev/null 2>&1
+grep -q "open failed: connect failed: Too many open files" "$T/emfile.log" &&
+    it_pass "out of descriptors: direct-tcpip refused with 'Too many open files'" ||
+    it_fail "EMFILE refusal: $(head -5 "$T/emfile.log")"
+kill -0 "$SSHTUND_PID" 2>/dev/null && it_pass "sshtund survives running out of descriptors" ||
+    it_fail "sshtund died when out of descriptors: $(tail -5 "$T/sshtund.log")"
+sleep 0.5
+out=$(timeout 30 $NU roundtrip "$LP" 5 2 2>&1)
+it_check "after the burst, the forward works again" ok "$out"
+out=$(run_ssh 127.0.0.1 'echo alive')
+it_check "after the burst, new connections and sessions work" alive "$out"
 kill_bg "$BG_PID"
 
 # ---- SIGTERM: stop listening, let connections finish -----------------------------------------
