@@ -11,7 +11,8 @@
 it_init "$1"
 SSHTUND="$BUILD/sshtund"
 [ -x "$SSHTUND" ] || { echo "FAIL: $SSHTUND not built"; exit 1; }
-NU="python3 $(cd "$(dirname "$0")" && pwd)/netutil.py"
+ROOT_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+NU="python3 $ROOT_DIR/tests/integration/netutil.py"
 TUSER=sshtun-it$$
 TUSER_CREATED=0
 
@@ -393,6 +394,21 @@ EOF
 )
 it_check "ChannelTimeout closes an idle forwarded channel" closed "$out"
 kill_bg "$BG_PID"
+
+# ---- a burst of authentications ----------------------------------------------------------------
+# 900 connections authenticating at once (under MaxStartups' 1000): the
+# network process and the privileged helper exchange thousands of requests
+# and replies; neither may block on the other (both blocked in sendmsg()
+# on a full socket was a deadlock once).
+it_start_sshtund
+out=$( (ulimit -n 4096 && timeout 120 python3 "$ROOT_DIR/tests/bench/sshload.py" hold "$PORT" \
+        "$USER_NAME" "$T/user_ed25519" 900 1 900) 2>&1 | tail -2 | tr '\n' ' ')
+case "$out" in
+"burst ok=900 dropped=0 failed=0 ready held=900 "*) it_pass "900 simultaneous authentications all succeed" ;;
+*) it_fail "burst of 900 authentications: $out" ;;
+esac
+out=$(run_ssh 127.0.0.1 'echo alive')
+it_check "after the burst, a new session works" alive "$out"
 
 # ---- out of descriptors: refuse with the reason, keep serving --------------------------------
 WRAP="prlimit --nofile=40:40" it_start_sshtund
