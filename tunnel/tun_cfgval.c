@@ -4,11 +4,13 @@
  * parser here first checks that a digit comes first.
  */
 #include "tun_cfgval.h"
+#include "tun_log.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -120,6 +122,46 @@ int tun_parse_size(const char *v, int64_t *out)
     if (*end != '\0' || n > INT64_MAX / mult)
         return -1;
     *out = n * mult;
+    return 0;
+}
+
+void tun_cfg_lines(char *data, const char *name, tun_cfg_line_fn fn, void *arg)
+{
+    unsigned lineno = 0;
+    char *p = data;
+    while (*p) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        lineno++;
+        char *line = p;
+        size_t ll = strlen(line);
+        if (ll && line[ll - 1] == '\r')
+            line[ll - 1] = '\0';
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (*line != '\0' && *line != '#') {
+            char where[1200];
+            snprintf(where, sizeof(where), "%s: line %u", name, lineno);
+            if (fn(arg, line, where) != 0)
+                break;
+        }
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+}
+
+int tun_cfg_bad_value(const char *where, const char *kwname, const char *v)
+{
+    tun_error("%s: invalid %s value \"%s\"", where, kwname, v);
+    return -1;
+}
+
+int tun_cfg_set_int(int *f, int v)
+{
+    if (*f == -1)
+        *f = v;
     return 0;
 }
 

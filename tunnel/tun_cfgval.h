@@ -17,6 +17,19 @@
  * one '=' skipped.  0, or -1 for no keyword or one too long. */
 int tun_cfg_split_keyword(const char *line, char *kwout, size_t kwsz, const char **rest);
 
+/* The lines of a configuration text: `data` is NUL-terminated and cut in
+ * place at each '\n' (a '\r' before it is dropped); lines that are empty
+ * or comments after leading blanks are skipped; `fn` gets the others
+ * without their leading blanks and "<name>: line N" for messages.  A
+ * nonzero return from `fn` stops the loop. */
+typedef int (*tun_cfg_line_fn)(void *arg, char *line, const char *where);
+void tun_cfg_lines(char *data, const char *name, tun_cfg_line_fn fn, void *arg);
+
+/* "<where>: invalid <kwname> value "<v>"" as an error; returns -1. */
+int tun_cfg_bad_value(const char *where, const char *kwname, const char *v);
+/* First value wins: set *f to v unless already set (-1 means unset). */
+int tun_cfg_set_int(int *f, int v);
+
 /* "yes" / "no", any case. */
 int tun_parse_yesno(const char *v, int *out);
 /* A decimal integer in [min, max]. */

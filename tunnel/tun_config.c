@@ -14,6 +14,7 @@
  * "canonical" false.
  */
 #include "tun_config.h"
+#include "tun_cfgval.h"
 #include "tun_knownhosts.h"
 #include "tun_log.h"
 #include "tun_util.h"
@@ -215,57 +216,49 @@ static int include(ctx *x, char *args, const char *where)
     return 0;
 }
 
-/* The line loop shared by files and memory: `data` is NUL-terminated and
- * modified in place (lines are cut at '\n'); `name` prefixes messages. */
+/* One file's or text's Host/Match state. */
+typedef struct {
+    ctx *x;
+    int active;
+} section;
+
+static int parse_line(void *arg, char *line, const char *where)
+{
+    section *sec = arg;
+    ctx *x = sec->x;
+    char kw[64], val[4096];
+    if (tun_options_split(line, kw, sizeof(kw), val, sizeof(val)) != 0) {
+        tun_error("%s: Bad configuration option: %s", where, line);
+        x->errors++;
+    } else if (strcasecmp(kw, "Host") == 0) {
+        sec->active = host_matches(x->host, val);
+    } else if (strcasecmp(kw, "Match") == 0) {
+        int m = match_line(x, val, where);
+        if (m < 0) {
+            x->errors++;
+            sec->active = 0;
+        } else {
+            sec->active = m;
+        }
+    } else if (strcasecmp(kw, "Include") == 0) {
+        if (sec->active && include(x, val, where) != 0)
+            x->errors++;
+    } else if (sec->active) {
+        if (tun_options_apply(x->o, line, where) != 0)
+            x->errors++;
+    } else if (!tun_options_known(kw) &&
+               !(x->o->ignore_unknown && tun_match_pattern_list(kw, x->o->ignore_unknown) == 1)) {
+        tun_error("%s: Bad configuration option: %s", where, kw);
+        x->errors++;
+    }
+    return 0;
+}
+
+/* Files and memory alike: a Host or Match section ends with its text. */
 static void parse_lines(ctx *x, char *data, const char *name)
 {
-    int active = 1;
-    unsigned lineno = 0;
-    char *p = data;
-    while (*p) {
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = '\0';
-        lineno++;
-        char where[1200];
-        snprintf(where, sizeof(where), "%s: line %u", name, lineno);
-        char *line = p;
-        size_t ll = strlen(line);
-        if (ll && line[ll - 1] == '\r')
-            line[ll - 1] = '\0';
-        while (*line == ' ' || *line == '\t')
-            line++;
-        if (*line != '\0' && *line != '#') {
-            char kw[64], val[4096];
-            if (tun_options_split(line, kw, sizeof(kw), val, sizeof(val)) != 0) {
-                tun_error("%s: Bad configuration option: %s", where, line);
-                x->errors++;
-            } else if (strcasecmp(kw, "Host") == 0) {
-                active = host_matches(x->host, val);
-            } else if (strcasecmp(kw, "Match") == 0) {
-                int m = match_line(x, val, where);
-                if (m < 0) {
-                    x->errors++;
-                    active = 0;
-                } else {
-                    active = m;
-                }
-            } else if (strcasecmp(kw, "Include") == 0) {
-                if (active && include(x, val, where) != 0)
-                    x->errors++;
-            } else if (active) {
-                if (tun_options_apply(x->o, line, where) != 0)
-                    x->errors++;
-            } else if (!tun_options_known(kw) &&
-                       !(x->o->ignore_unknown && tun_match_pattern_list(kw, x->o->ignore_unknown) == 1)) {
-                tun_error("%s: Bad configuration option: %s", where, kw);
-                x->errors++;
-            }
-        }
-        if (!nl)
-            break;
-        p = nl + 1;
-    }
+    section sec = {x, 1};
+    tun_cfg_lines(data, name, parse_line, &sec);
 }
 
 static int read_file(ctx *x, const char *path, int required)

@@ -260,19 +260,6 @@ int tun_options_split(const char *line, char *kwout, size_t kwsz, char *val, siz
     return 0;
 }
 
-static int bad_value(const char *where, const char *kwname, const char *v)
-{
-    tun_error("%s: invalid %s value \"%s\"", where, kwname, v);
-    return -1;
-}
-
-static int set_int(int *f, int v)
-{
-    if (*f == -1)
-        *f = v;
-    return 0;
-}
-
 int tun_options_apply(tun_options *o, const char *line, const char *where)
 {
     char name[64], val[4096];
@@ -312,29 +299,29 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
     }
     case K_BOOL:
         if (yesno(val, &b) != 0)
-            return bad_value(where, k->name, val);
-        return set_int(FIELD(o, k->off, int), b);
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(FIELD(o, k->off, int), b);
     case K_PORT: {
         char *end;
         long p = strtol(val, &end, 10);
         if (*end || p <= 0 || p > 65535)
-            return bad_value(where, k->name, val);
-        return set_int(FIELD(o, k->off, int), (int)p);
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(FIELD(o, k->off, int), (int)p);
     }
     case K_INT:
         if (tun_parse_size(val, &n64) != 0 || n64 > INT_MAX)
-            return bad_value(where, k->name, val);
-        return set_int(FIELD(o, k->off, int), (int)n64);
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(FIELD(o, k->off, int), (int)n64);
     case K_TIME:
         if (tun_parse_time(val, &n64) != 0 || n64 > INT_MAX)
-            return bad_value(where, k->name, val);
-        return set_int(FIELD(o, k->off, int), (int)n64);
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(FIELD(o, k->off, int), (int)n64);
     case K_CONNTIMEOUT:
         if (strcasecmp(val, "none") == 0)
-            return set_int(&o->connect_timeout, 0);
+            return tun_cfg_set_int(&o->connect_timeout, 0);
         if (tun_parse_time(val, &n64) != 0 || n64 > INT_MAX)
-            return bad_value(where, k->name, val);
-        return set_int(&o->connect_timeout, (int)n64);
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(&o->connect_timeout, (int)n64);
     case K_FILES_ACC:
     case K_FILES:
         return set_words(FIELD(o, k->off, char *), FIELD(o, k->noff, int), val,
@@ -359,8 +346,8 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         else if (yesno(val, &b) == 0)
             s = b ? SHKC_YES : SHKC_NO;
         else
-            return bad_value(where, k->name, val);
-        return set_int(&o->strict_host_key_checking, s);
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(&o->strict_host_key_checking, s);
     }
     case K_TTY: {
         int t;
@@ -371,8 +358,8 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         else if (yesno(val, &b) == 0)
             t = b ? TTY_YES : TTY_NO;
         else
-            return bad_value(where, k->name, val);
-        return set_int(&o->request_tty, t);
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(&o->request_tty, t);
     }
     case K_AF: {
         int af;
@@ -383,19 +370,19 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         else if (strcasecmp(val, "inet6") == 0)
             af = AF_INET6;
         else
-            return bad_value(where, k->name, val);
-        return set_int(&o->address_family, af);
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(&o->address_family, af);
     }
     case K_REKEY: {
         char a[64] = "", t[64] = "";
         if (sscanf(val, "%63s %63s", a, t) < 1)
-            return bad_value(where, k->name, val);
+            return tun_cfg_bad_value(where, k->name, val);
         int64_t bytes = 0, secs = 0;
         if (strcasecmp(a, "default") != 0 && (tun_parse_size(a, &bytes) != 0 || bytes < 16))
-            return bad_value(where, k->name, val);
+            return tun_cfg_bad_value(where, k->name, val);
         if (t[0] && strcasecmp(t, "none") != 0 && strcasecmp(t, "default") != 0 &&
             tun_parse_time(t, &secs) != 0)
-            return bad_value(where, k->name, val);
+            return tun_cfg_bad_value(where, k->name, val);
         if (o->rekey_bytes == -1) {
             o->rekey_bytes = bytes;
             o->rekey_seconds = secs;
@@ -405,8 +392,8 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
     case K_LOGLEVEL: {
         int l = tun_log_level_from_name(val);
         if (l < 0)
-            return bad_value(where, k->name, val);
-        return set_int(&o->log_level, l);
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(&o->log_level, l);
     }
     case K_SETENV: {
         /* The first SetEnv line sets all its variables (ssh_config(5)). */
@@ -419,7 +406,7 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
             if (strchr(t, '=') == NULL) {
                 free(copy);
-                return bad_value(where, k->name, val);
+                return tun_cfg_bad_value(where, k->name, val);
             }
             if (o->n_set_env < TUN_MAX_LIST)
                 o->set_env[o->n_set_env++] = strdup(t);
@@ -438,8 +425,8 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         else if (yesno(val, &b) == 0)
             m = b;
         else
-            return bad_value(where, k->name, val);
-        return set_int(&o->control_master, m);
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(&o->control_master, m);
     }
     case K_CONTROLPERSIST: {
         int p;
@@ -448,7 +435,7 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         else if (tun_parse_time(val, &n64) == 0 && n64 <= INT_MAX)
             p = n64 == 0 ? -2 : (int)n64;
         else
-            return bad_value(where, k->name, val);
+            return tun_cfg_bad_value(where, k->name, val);
         if (o->control_persist == -1)
             o->control_persist = p;
         return 0;

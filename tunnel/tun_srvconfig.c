@@ -476,19 +476,6 @@ static int valid_channel_timeout(const char *s)
 
 /* ---- storing -------------------------------------------------------------------- */
 
-static int bad_value(const char *where, const char *kwname, const char *v)
-{
-    tun_error("%s: invalid %s value \"%s\"", where, kwname, v);
-    return -1;
-}
-
-static int set_int(int *f, int v)
-{
-    if (*f == -1)
-        *f = v;
-    return 0;
-}
-
 static int set_str(char **f, const char *v)
 {
     if (*f != NULL)
@@ -580,7 +567,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         if (one_arg(w, where, k->name) != 0)
             return -1;
         if (tun_parse_int(v, 1, 65535, &n) != 0)
-            return bad_value(where, k->name, v);
+            return tun_cfg_bad_value(where, k->name, v);
         for (int i = 0; i < c->n_ports; i++)
             if (c->ports[i] == (int)n)
                 return 0;
@@ -598,7 +585,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         if (one_arg(w, where, k->name) != 0)
             return -1;
         if (!tun_valid_hostport(v, 0, 1, 0))
-            return bad_value(where, k->name, v);
+            return tun_cfg_bad_value(where, k->name, v);
         return list_add(c->listen_addresses, &c->n_listen_addresses, v, where, k->name);
     case K_HOSTKEY:
         if (one_arg(w, where, k->name) != 0)
@@ -609,7 +596,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         if (one_arg(w, where, k->name) != 0)
             return -1;
         if (*v == '\0')
-            return bad_value(where, k->name, v);
+            return tun_cfg_bad_value(where, k->name, v);
         return set_str(FIELD(base, k->off, char *), v);
     case K_MAXSTARTUPS: {
         long s, r, f;
@@ -618,21 +605,21 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         const char *c1 = strchr(v, ':');
         if (c1 == NULL) {
             if (tun_parse_int(v, 1, INT_MAX, &f) != 0)
-                return bad_value(where, k->name, v);
+                return tun_cfg_bad_value(where, k->name, v);
             s = f; /* refuse beyond `full`, never early */
             r = 100;
         } else {
             char a[32], bb[32];
             const char *c2 = strchr(c1 + 1, ':');
             if (c2 == NULL || (size_t)(c1 - v) >= sizeof(a) || (size_t)(c2 - c1 - 1) >= sizeof(bb))
-                return bad_value(where, k->name, v);
+                return tun_cfg_bad_value(where, k->name, v);
             memcpy(a, v, (size_t)(c1 - v));
             a[c1 - v] = '\0';
             memcpy(bb, c1 + 1, (size_t)(c2 - c1 - 1));
             bb[c2 - c1 - 1] = '\0';
             if (tun_parse_int(a, 0, INT_MAX, &s) != 0 || tun_parse_int(bb, 1, 100, &r) != 0 ||
                 tun_parse_int(c2 + 1, 1, INT_MAX, &f) != 0 || s > f)
-                return bad_value(where, k->name, v);
+                return tun_cfg_bad_value(where, k->name, v);
         }
         if (c->max_startups_full == -1) {
             c->max_startups_begin = (int)s;
@@ -646,16 +633,16 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         if (one_arg(w, where, k->name) != 0)
             return -1;
         if (tun_parse_time_int(v, &t) != 0)
-            return bad_value(where, k->name, v);
-        return set_int(FIELD(base, k->off, int), t);
+            return tun_cfg_bad_value(where, k->name, v);
+        return tun_cfg_set_int(FIELD(base, k->off, int), t);
     case K_TIME_NONE:
         if (one_arg(w, where, k->name) != 0)
             return -1;
         if (strcasecmp(v, "none") == 0)
             t = 0;
         else if (tun_parse_time_int(v, &t) != 0)
-            return bad_value(where, k->name, v);
-        return set_int(FIELD(base, k->off, int), t);
+            return tun_cfg_bad_value(where, k->name, v);
+        return tun_cfg_set_int(FIELD(base, k->off, int), t);
     case K_ALGS: {
         if (one_arg(w, where, k->name) != 0)
             return -1;
@@ -664,7 +651,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         const char *names = (*v == '+' || *v == '-' || *v == '^') ? v + 1 : v;
         size_t l = strlen(names);
         if (l == 0 || names[0] == ',' || names[l - 1] == ',' || strstr(names, ",,"))
-            return bad_value(where, k->name, v);
+            return tun_cfg_bad_value(where, k->name, v);
         return set_str(FIELD(base, k->off, char *), v);
     }
     case K_REKEY: {
@@ -675,10 +662,10 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         }
         if (strcasecmp(v, "default") != 0 &&
             (tun_parse_size(v, &bytes) != 0 || (bytes != 0 && bytes < 16)))
-            return bad_value(where, k->name, v);
+            return tun_cfg_bad_value(where, k->name, v);
         if (w->n == 2 && strcasecmp(w->w[1], "none") != 0 && strcasecmp(w->w[1], "default") != 0 &&
             tun_parse_time(w->w[1], &secs) != 0)
-            return bad_value(where, k->name, w->w[1]);
+            return tun_cfg_bad_value(where, k->name, w->w[1]);
         if (c->rekey_bytes == -1) {
             c->rekey_bytes = bytes;
             c->rekey_seconds = secs;
@@ -689,8 +676,8 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         if (one_arg(w, where, k->name) != 0)
             return -1;
         if ((t = tun_log_level_from_name(v)) < 0)
-            return bad_value(where, k->name, v);
-        return set_int(&c->log_level, t);
+            return tun_cfg_bad_value(where, k->name, v);
+        return tun_cfg_set_int(&c->log_level, t);
     case K_SUBSYSTEM: {
         if (w->n < 2) {
             tun_error("%s: Subsystem: missing command for \"%s\"", where, v);
@@ -698,7 +685,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         }
         for (const char *p = v; *p; p++)
             if (!isalnum((unsigned char)*p) && strchr("-_.@", *p) == NULL)
-                return bad_value(where, k->name, v);
+                return tun_cfg_bad_value(where, k->name, v);
         for (int i = 0; i < c->n_subsystems; i++) {
             if (strcmp(c->subsystem_name[i], v) == 0) {
                 tun_debug("%s: Subsystem '%s' already defined, ignored", where, v);
@@ -724,14 +711,14 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         if (one_arg(w, where, k->name) != 0)
             return -1;
         if (tun_parse_int(v, 1, INT_MAX, &n) != 0)
-            return bad_value(where, k->name, v);
-        return set_int(FIELD(base, k->off, int), (int)n);
+            return tun_cfg_bad_value(where, k->name, v);
+        return tun_cfg_set_int(FIELD(base, k->off, int), (int)n);
     case K_INT:
         if (one_arg(w, where, k->name) != 0)
             return -1;
         if (tun_parse_int(v, 0, INT_MAX, &n) != 0)
-            return bad_value(where, k->name, v);
-        return set_int(FIELD(base, k->off, int), (int)n);
+            return tun_cfg_bad_value(where, k->name, v);
+        return tun_cfg_set_int(FIELD(base, k->off, int), (int)n);
     case K_AF:
         if (one_arg(w, where, k->name) != 0)
             return -1;
@@ -742,13 +729,13 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         else if (strcasecmp(v, "inet6") == 0)
             t = AF_INET6;
         else
-            return bad_value(where, k->name, v);
-        return set_int(&c->address_family, t);
+            return tun_cfg_bad_value(where, k->name, v);
+        return tun_cfg_set_int(&c->address_family, t);
     case K_USEPAM:
         if (one_arg(w, where, k->name) != 0)
             return -1;
         if (tun_parse_yesno(v, &b) != 0)
-            return bad_value(where, k->name, v);
+            return tun_cfg_bad_value(where, k->name, v);
         if (b)
             tun_info("%s: warning: UsePAM yes is ignored: sshtund does not use PAM (no PAM "
                      "authentication, account or session modules run)",
@@ -759,7 +746,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
     case K_AKFILE:
         for (int i = 0; i < w->n; i++)
             if (strcasecmp(w->w[i], "none") != 0 && !valid_akfile(w->w[i]))
-                return bad_value(where, k->name, w->w[i]);
+                return tun_cfg_bad_value(where, k->name, w->w[i]);
         if (check_alone(w, where, k->name, "none", NULL) != 0)
             return -1;
         return list_set_once(FIELD(base, k->off, char *), FIELD(base, k->noff, int), w, where,
@@ -768,8 +755,8 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         if (one_arg(w, where, k->name) != 0)
             return -1;
         if (tun_parse_yesno(v, &b) != 0)
-            return bad_value(where, k->name, v);
-        return set_int(FIELD(base, k->off, int), b);
+            return tun_cfg_bad_value(where, k->name, v);
+        return tun_cfg_set_int(FIELD(base, k->off, int), b);
     case K_PRL:
         if (one_arg(w, where, k->name) != 0)
             return -1;
@@ -780,15 +767,15 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         else if (tun_parse_yesno(v, &b) == 0)
             t = b ? PRL_YES : PRL_NO;
         else
-            return bad_value(where, k->name, v);
-        return set_int(&o->permit_root_login, t);
+            return tun_cfg_bad_value(where, k->name, v);
+        return tun_cfg_set_int(&o->permit_root_login, t);
     case K_USERS:
         for (int i = 0; i < w->n; i++) {
             /* "user@host": the host part may be a CIDR block. */
             const char *at = strrchr(w->w[i], '@');
             if (w->w[i][0] == '\0' || (at && (at == w->w[i] || at[1] == '\0')) ||
                 (at && strchr(at, '/') && !tun_valid_cidr(at + 1)))
-                return bad_value(where, k->name, w->w[i]);
+                return tun_cfg_bad_value(where, k->name, w->w[i]);
         }
         for (int i = 0; i < w->n; i++)
             if (list_add(FIELD(base, k->off, char *), FIELD(base, k->noff, int), w->w[i], where,
@@ -807,8 +794,8 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         else if (strcasecmp(v, "remote") == 0)
             t = FWA_REMOTE;
         else
-            return bad_value(where, k->name, v);
-        return set_int(FIELD(base, k->off, int), t);
+            return tun_cfg_bad_value(where, k->name, v);
+        return tun_cfg_set_int(FIELD(base, k->off, int), t);
     case K_PERMITOPEN:
     case K_PERMITLISTEN:
         for (int i = 0; i < w->n; i++) {
@@ -818,7 +805,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
             int ok =
                 k->type == K_PERMITOPEN ? tun_valid_hostport(e, 1, 0, 0) : tun_valid_hostport(e, 1, 0, 1);
             if (!ok)
-                return bad_value(where, k->name, e);
+                return tun_cfg_bad_value(where, k->name, e);
         }
         if (check_alone(w, where, k->name, "any", "none") != 0)
             return -1;
@@ -832,12 +819,12 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         else if (tun_parse_yesno(v, &b) == 0)
             t = b ? GWP_YES : GWP_NO;
         else
-            return bad_value(where, k->name, v);
-        return set_int(&o->gateway_ports, t);
+            return tun_cfg_bad_value(where, k->name, v);
+        return tun_cfg_set_int(&o->gateway_ports, t);
     case K_CHANTIMEOUT:
         for (int i = 0; i < w->n; i++)
             if (strcasecmp(w->w[i], "none") != 0 && !valid_channel_timeout(w->w[i]))
-                return bad_value(where, k->name, w->w[i]);
+                return tun_cfg_bad_value(where, k->name, w->w[i]);
         if (check_alone(w, where, k->name, "none", NULL) != 0)
             return -1;
         return list_set_once(FIELD(base, k->off, char *), FIELD(base, k->noff, int), w, where,
@@ -845,7 +832,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
     case K_ENV:
         for (int i = 0; i < w->n; i++)
             if (w->w[i][0] == '\0' || strchr(w->w[i], '=') != NULL)
-                return bad_value(where, k->name, w->w[i]);
+                return tun_cfg_bad_value(where, k->name, w->w[i]);
         for (int i = 0; i < w->n; i++)
             if (list_add(FIELD(base, k->off, char *), FIELD(base, k->noff, int), w->w[i], where,
                          k->name) != 0)
@@ -864,7 +851,7 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         if (one_arg(w, where, k->name) != 0)
             return -1;
         if (tun_parse_yesno(v, &b) != 0)
-            return bad_value(where, k->name, v);
+            return tun_cfg_bad_value(where, k->name, v);
         /* fall through */
     case K_IGNORED:
         tun_debug("%s: option %s has no effect in sshtund, ignored", where, k->name);
@@ -1138,53 +1125,37 @@ static void include(parser *x, const char *rest, const char *where)
     words_free(&w);
 }
 
-/* The line loop for files and memory: `data` is NUL-terminated and cut in
- * place; `name` prefixes messages.  A Match block started here ends with
- * this text. */
+static int parse_line(void *arg, char *line, const char *where)
+{
+    parser *x = arg;
+    char kwname[64];
+    const char *rest;
+    if (tun_cfg_split_keyword(line, kwname, sizeof(kwname), &rest) != 0) {
+        tun_error("%s: Bad configuration option: %s", where, line);
+        x->errors++;
+    } else if (strcasecmp(kwname, "Match") == 0) {
+        x->block = new_block(x->c);
+        if (x->block == NULL) {
+            x->errors++;
+            return -1;
+        }
+        if (parse_match(x->block, rest, where) != 0) {
+            x->block->never = 1;
+            x->errors++;
+        }
+    } else if (strcasecmp(kwname, "Include") == 0) {
+        include(x, rest, where);
+    } else if (apply_line(x->c, x->block, line, where) != 0) {
+        x->errors++;
+    }
+    return 0;
+}
+
+/* Files and memory alike: a Match block started in a text ends with it. */
 static void parse_lines(parser *x, char *data, const char *name)
 {
     tun_match_block *saved = x->block;
-    unsigned lineno = 0;
-    char *p = data;
-    while (*p) {
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = '\0';
-        lineno++;
-        char where[1200];
-        snprintf(where, sizeof(where), "%s: line %u", name, lineno);
-        char *line = p;
-        size_t ll = strlen(line);
-        if (ll && line[ll - 1] == '\r')
-            line[ll - 1] = '\0';
-        while (*line == ' ' || *line == '\t')
-            line++;
-        if (*line != '\0' && *line != '#') {
-            char kwname[64];
-            const char *rest;
-            if (tun_cfg_split_keyword(line, kwname, sizeof(kwname), &rest) != 0) {
-                tun_error("%s: Bad configuration option: %s", where, line);
-                x->errors++;
-            } else if (strcasecmp(kwname, "Match") == 0) {
-                x->block = new_block(x->c);
-                if (x->block == NULL) {
-                    x->errors++;
-                    break;
-                }
-                if (parse_match(x->block, rest, where) != 0) {
-                    x->block->never = 1;
-                    x->errors++;
-                }
-            } else if (strcasecmp(kwname, "Include") == 0) {
-                include(x, rest, where);
-            } else if (apply_line(x->c, x->block, line, where) != 0) {
-                x->errors++;
-            }
-        }
-        if (!nl)
-            break;
-        p = nl + 1;
-    }
+    tun_cfg_lines(data, name, parse_line, x);
     x->block = saved;
 }
 
