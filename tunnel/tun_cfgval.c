@@ -152,6 +152,21 @@ void tun_cfg_lines(char *data, const char *name, tun_cfg_line_fn fn, void *arg)
     }
 }
 
+char *tun_cfg_text_copy(const char *data, size_t len, size_t max, const char *name)
+{
+    if (len > max) {
+        tun_error("%s: configuration too large", name);
+        return NULL;
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return NULL;
+    if (len)
+        memcpy(copy, data, len);
+    copy[len] = '\0';
+    return copy;
+}
+
 int tun_cfg_bad_value(const char *where, const char *kwname, const char *v)
 {
     tun_error("%s: invalid %s value \"%s\"", where, kwname, v);

@@ -25,6 +25,11 @@ int tun_cfg_split_keyword(const char *line, char *kwout, size_t kwsz, const char
 typedef int (*tun_cfg_line_fn)(void *arg, char *line, const char *where);
 void tun_cfg_lines(char *data, const char *name, tun_cfg_line_fn fn, void *arg);
 
+/* A private NUL-terminated copy of a configuration text of `len` bytes
+ * for tun_cfg_lines() (a NUL inside ends it, as in a file); NULL after a
+ * message when it exceeds `max` bytes, or out of memory.  free() it. */
+char *tun_cfg_text_copy(const char *data, size_t len, size_t max, const char *name);
+
 /* "<where>: invalid <kwname> value "<v>"" as an error; returns -1. */
 int tun_cfg_bad_value(const char *where, const char *kwname, const char *v);
 /* First value wins: set *f to v unless already set (-1 means unset). */

@@ -299,18 +299,9 @@ int tun_config_read_mem(tun_options *o, const char *data, size_t len, const char
                         const char *host, unsigned flags)
 {
     ctx x = {o, host, flags, 0, 0};
-    if (len > CONFIG_MAX) {
-        tun_error("%s: configuration too large", name);
-        return -1;
-    }
-    /* A private, NUL-terminated copy: the loop cuts lines in place, and a
-     * NUL inside the data ends it, as for a file. */
-    char *copy = malloc(len + 1);
+    char *copy = tun_cfg_text_copy(data, len, CONFIG_MAX, name);
     if (copy == NULL)
         return -1;
-    if (len)
-        memcpy(copy, data, len);
-    copy[len] = '\0';
     tun_debug("Reading configuration data %s", name);
     parse_lines(&x, copy, name);
     free(copy);

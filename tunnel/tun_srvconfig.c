@@ -1208,17 +1208,9 @@ int tun_srvcfg_read(tun_srvcfg *c, const char *path)
 int tun_srvcfg_read_mem(tun_srvcfg *c, const char *data, size_t len, const char *name)
 {
     parser x = {c, NULL, 0, 0};
-    if (len > CONFIG_MAX) {
-        tun_error("%s: configuration too large", name);
-        return -1;
-    }
-    /* Private NUL-terminated copy; a NUL inside ends it, as in a file. */
-    char *copy = malloc(len + 1);
+    char *copy = tun_cfg_text_copy(data, len, CONFIG_MAX, name);
     if (copy == NULL)
         return -1;
-    if (len)
-        memcpy(copy, data, len);
-    copy[len] = '\0';
     parse_lines(&x, copy, name);
     free(copy);
     if (x.errors) {
