@@ -428,6 +428,48 @@ out=$(run_ssh 127.0.0.1 'echo alive')
 it_check "after the burst, new connections and sessions work" alive "$out"
 kill_bg "$BG_PID"
 
+# ---- LoginGraceTime, MaxAuthTries, ClientAliveInterval ----------------------------------------
+it_start_sshtund "LoginGraceTime 2" "MaxAuthTries 2" "ClientAliveInterval 1" "ClientAliveCountMax 2"
+out=$(timeout 20 python3 - "$PORT" <<'EOF2'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+t = time.time()
+s.settimeout(15)
+try:
+    while s.recv(4096):
+        pass
+except OSError:
+    pass
+print("closed-after-%d" % round(time.time() - t))
+EOF2
+)
+case "$out" in
+closed-after-[234]) it_pass "LoginGraceTime 2 closes a silent connection ($out)" ;;
+*) it_fail "LoginGraceTime 2: $out" ;;
+esac
+ssh -F none -p "$PORT" -o IdentitiesOnly=yes -i "$T/host_ed25519" -i "$T/host_ecdsa" \
+    -i "$T/host_rsa" -o UserKnownHostsFile="$T/known_hosts" -o BatchMode=yes \
+    -o IdentityAgent=none 127.0.0.1 true 2>"$T/err"
+grep -q "Too many authentication failures" "$T/err" "$T/sshtund.log" &&
+    it_pass "MaxAuthTries 2: the third key is not tried" ||
+    it_fail "MaxAuthTries: $(cat "$T/err")"
+# (ssh itself, not through the timeout wrapper, so that SIGSTOP reaches it)
+ssh -F none -p "$PORT" -i "$T/user_ed25519" -o IdentitiesOnly=yes -o IdentityAgent=none \
+    -o UserKnownHostsFile="$T/known_hosts" -o BatchMode=yes -N 127.0.0.1 2>/dev/null &
+BG_PID=$!
+BG_PIDS="${BG_PIDS:-} $BG_PID"
+sleep 1
+kill -STOP "$BG_PID"
+for _ in $(seq 1 100); do
+    grep -q "Timeout, client not responding" "$T/sshtund.log" && break
+    sleep 0.1
+done
+grep -q "Timeout, client not responding" "$T/sshtund.log" &&
+    it_pass "ClientAliveInterval 1 x 2: an unresponsive client is dropped" ||
+    it_fail "ClientAlive: $(tail -3 "$T/sshtund.log")"
+kill -CONT "$BG_PID"
+kill_bg "$BG_PID"
+
 # ---- SIGTERM: stop listening, let connections finish -----------------------------------------
 it_start_sshtund
 run_ssh 127.0.0.1 'sleep 1.5; echo finished' > "$T/late" 2>&1 &
