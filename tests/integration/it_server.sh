@@ -428,6 +428,46 @@ out=$(run_ssh 127.0.0.1 'echo alive')
 it_check "after the burst, new connections and sessions work" alive "$out"
 kill_bg "$BG_PID"
 
+# ---- PermitOpen and authorized_keys options ----------------------------------------------------
+ssh-keygen -q -t ed25519 -N '' -f "$T/forced_key" -C forced >/dev/null
+ssh-keygen -q -t ed25519 -N '' -f "$T/restricted_key" -C restricted >/dev/null
+ssh-keygen -q -t ed25519 -N '' -f "$T/permit_key" -C permit >/dev/null
+{
+    echo "command=\"echo forced \$SSH_ORIGINAL_COMMAND\" $(cat "$T/forced_key.pub")"
+    echo "restrict $(cat "$T/restricted_key.pub")"
+    echo "permitopen=\"127.0.0.1:$ECHO_PORT\" $(cat "$T/permit_key.pub")"
+} >> "$T/authorized_keys"
+it_start_sshtund "PermitOpen 127.0.0.1:$ECHO_PORT"
+CL=ssh
+out=$(echo permitted | C -W "127.0.0.1:$ECHO_PORT" 127.0.0.1 2>&1 | head -c 9)
+it_check "PermitOpen: the permitted target is reached" permitted "$out"
+LL=INFO C -W 127.0.0.1:1 127.0.0.1 </dev/null >/dev/null 2>"$T/err"
+grep -q "administratively prohibited: .*PermitOpen" "$T/err" &&
+    it_pass "PermitOpen: another target refused, naming PermitOpen" ||
+    it_fail "PermitOpen refusal: $(cat "$T/err")"
+out=$(IDENT="$T/forced_key" C 127.0.0.1 'echo asked' 2>&1)
+it_check "authorized_keys command= replaces the command" "forced echo asked" "$out"
+LL=INFO IDENT="$T/restricted_key" C -W "127.0.0.1:$ECHO_PORT" 127.0.0.1 </dev/null >/dev/null 2>"$T/err"
+grep -q "administratively prohibited" "$T/err" &&
+    it_pass "authorized_keys restrict: no port forwarding" ||
+    it_fail "restrict: $(cat "$T/err")"
+# (ssh -tt treats a refused pty as fatal, with sshd too)
+out=$(IDENT="$T/restricted_key" C -tt 127.0.0.1 'tty' </dev/null 2>&1 | tr -d '\r')
+case "$out" in
+*"PTY allocation request failed"*) it_pass "authorized_keys restrict: no pty" ;;
+*) it_fail "restrict pty: $out" ;;
+esac
+grep -q "pty refused for $USER_NAME (no-pty in authorized_keys)" "$T/sshtund.log" &&
+    it_pass "the server log says why the pty was refused" ||
+    it_fail "no pty refusal in the log"
+it_start_sshtund
+out=$(echo allowed | IDENT="$T/permit_key" C -W "127.0.0.1:$ECHO_PORT" 127.0.0.1 2>&1 | head -c 7)
+it_check "authorized_keys permitopen: its target is reached" allowed "$out"
+LL=INFO IDENT="$T/permit_key" C -W 127.0.0.1:1 127.0.0.1 </dev/null >/dev/null 2>"$T/err"
+grep -q "administratively prohibited" "$T/err" &&
+    it_pass "authorized_keys permitopen: another target refused" ||
+    it_fail "permitopen refusal: $(cat "$T/err")"
+
 # ---- LoginGraceTime, MaxAuthTries, ClientAliveInterval ----------------------------------------
 it_start_sshtund "LoginGraceTime 2" "MaxAuthTries 2" "ClientAliveInterval 1" "ClientAliveCountMax 2"
 out=$(timeout 20 python3 - "$PORT" <<'EOF2'
