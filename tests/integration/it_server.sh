@@ -325,6 +325,16 @@ for CL in ssh sshtun; do
     out=$(C -l "$TUSER" 127.0.0.1 'cat /etc/shadow >/dev/null 2>&1 && echo leak || echo denied')
     it_check "$CL: the user's session has no root rights" denied "$out"
 done
+# Match User: a rule for that user only
+it_start_sshtund "Match User $TUSER" "AllowTcpForwarding no"
+CL=ssh
+LL=INFO C -l "$TUSER" -W "127.0.0.1:$ECHO_PORT" 127.0.0.1 </dev/null >/dev/null 2>"$T/err"
+grep -q "administratively prohibited: port forwarding refused by AllowTcpForwarding no" "$T/err" &&
+    it_pass "Match User: the user's block applies to that user" ||
+    it_fail "Match User: $(cat "$T/err")"
+out=$(echo others | C -W "127.0.0.1:$ECHO_PORT" 127.0.0.1 2>&1 | head -c 6)
+it_check "Match User: other users keep the global rule" others "$out"
+it_start_sshtund
 # password authentication (crypt(3) against the shadow file)
 echo "$TUSER:it-Secret-42" | chpasswd
 printf '#!/bin/sh\necho it-Secret-42\n' > "$T/askpass"
