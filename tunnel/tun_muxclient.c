@@ -10,6 +10,7 @@
  * and exits 255 if the master goes away without an exit status.
  */
 #include "tun_log.h"
+#include "tun_sock.h"
 #include "tun_mux.h"
 #include "tun_muxproto.h"
 #include "tun_knownhosts.h"
@@ -102,34 +103,10 @@ static int read_packet(int fd, ssh_buf *b)
     return read_all(fd, p, l);
 }
 
+/* One byte of data carries the descriptor, as ssh sends it. */
 static int send_fd(int sock, int fd)
 {
-    char ch = 0;
-    struct iovec v = {&ch, 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cbuf;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    memset(&cbuf, 0, sizeof(cbuf));
-    msg.msg_iov = &v;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.buf;
-    msg.msg_controllen = sizeof(cbuf.buf);
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof(int));
-    for (;;) {
-        ssize_t n = sendmsg(sock, &msg, 0);
-        if (n == 1)
-            return 0;
-        if (n < 0 && errno == EINTR)
-            continue;
-        return -1;
-    }
+    return tun_send_fds(sock, "", 1, &fd, 1);
 }
 
 typedef struct reply {

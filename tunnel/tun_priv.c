@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #endif
 #include "tun_priv.h"
+#include "tun_sock.h"
 #include "tun_spawn.h"
 #include "tun_log.h"
 #include "tun_util.h"
@@ -392,8 +393,6 @@ static int unix_socket(const char *path, int listen_it)
     return fd;
 }
 
-static int send_fds(int sock, const void *data, size_t len, const int *fds, int nfds);
-static int recv_fds(int sock, void *data, size_t cap, int *fds, int *nfds);
 
 static int op_unix(const privstate *st, const tun_user_info *u, const char *path, int listen_it)
 {
@@ -416,12 +415,12 @@ static int op_unix(const privstate *st, const tun_user_info *u, const char *path
         int fd = unix_socket(path, listen_it);
         if (fd < 0)
             e = errno;
-        send_fds(sp[1], &e, sizeof(e), &fd, fd >= 0 ? 1 : 0);
+        tun_send_fds(sp[1], &e, sizeof(e), &fd, fd >= 0 ? 1 : 0);
         _exit(0);
     }
     close(sp[1]);
     int e = EIO, fd = -1, n = 0;
-    int r = recv_fds(sp[0], &e, sizeof(e), &fd, &n);
+    int r = tun_recv_fds(sp[0], &e, sizeof(e), &fd, &n);
     close(sp[0]);
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
         ;
@@ -430,80 +429,6 @@ static int op_unix(const privstate *st, const tun_user_info *u, const char *path
         return -1;
     }
     return fd;
-}
-
-/* ---- descriptor passing ------------------------------------------------------------------------------------ */
-
-static int send_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
-{
-    struct iovec v = {(void *)data, len};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(3 * sizeof(int))];
-    } cb;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    msg.msg_iov = &v;
-    msg.msg_iovlen = 1;
-    if (nfds > 0) {
-        memset(&cb, 0, sizeof(cb));
-        msg.msg_control = cb.buf;
-        msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
-        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-        c->cmsg_level = SOL_SOCKET;
-        c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
-        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
-    }
-    for (;;) {
-        ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-        if (n >= 0)
-            return 0;
-        if (errno != EINTR)
-            return -1;
-    }
-}
-
-/* One message (SEQPACKET keeps boundaries); returns its length. */
-static int recv_fds(int sock, void *data, size_t cap, int *fds, int *nfds)
-{
-    struct iovec v = {data, cap};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(3 * sizeof(int))];
-    } cb;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    memset(&cb, 0, sizeof(cb));
-    msg.msg_iov = &v;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cb.buf;
-    msg.msg_controllen = sizeof(cb.buf);
-    ssize_t n;
-    do {
-        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    } while (n < 0 && errno == EINTR);
-    *nfds = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-            for (int i = 0; i < k; i++) {
-                int fd;
-                memcpy(&fd, CMSG_DATA(c) + (size_t)i * sizeof(int), sizeof(int));
-                if (*nfds < 3)
-                    fds[(*nfds)++] = fd;
-                else
-                    close(fd);
-            }
-        }
-    }
-    if (n <= 0 || (msg.msg_flags & MSG_TRUNC)) {
-        for (int i = 0; i < *nfds; i++)
-            close(fds[i]);
-        *nfds = 0;
-        return n == 0 ? 0 : -1;
-    }
-    return (int)n;
 }
 
 /* ---- dispatch: the privileged side ---------------------------------------------------------------------------- */
@@ -798,7 +723,7 @@ static void helper_exited(privstate *st, pid_t pid, int status)
     ssh_buf_put_u32(&m, 0);
     ssh_buf_put_u32(&m, (uint32_t)pid);
     ssh_buf_put_u32(&m, (uint32_t)status);
-    send_fds(helper_sock, ssh_buf_ptr(&m), m.len, NULL, 0);
+    tun_send_fds(helper_sock, ssh_buf_ptr(&m), m.len, NULL, 0);
     ssh_buf_free(&m);
 }
 
@@ -808,7 +733,7 @@ static void helper_read(struct ev_loop *loop, ev_io *w, int revents)
     privstate *st = ev_userdata(loop);
     static uint8_t buf[MSG_MAX];
     int fds[3], nfds;
-    int n = recv_fds(w->fd, buf, sizeof(buf), fds, &nfds);
+    int n = tun_recv_fds(w->fd, buf, sizeof(buf), fds, &nfds);
     for (int i = 0; i < nfds; i++)
         close(fds[i]); /* nothing legitimate passes descriptors to us */
     if (n <= 0) {
@@ -833,7 +758,7 @@ static void helper_read(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     if (type != REQ_RELEASE)
-        send_fds(w->fd, ssh_buf_ptr(&reply), reply.len, out, nout);
+        tun_send_fds(w->fd, ssh_buf_ptr(&reply), reply.len, out, nout);
     for (int i = 0; i < nout; i++)
         close(out[i]);
     ssh_buf_free(&reply);
@@ -874,7 +799,7 @@ static void net_read(struct ev_loop *loop, ev_io *w, int revents)
     tun_priv *p = w->data;
     static uint8_t buf[MSG_MAX];
     int fds[3], nfds;
-    int n = recv_fds(w->fd, buf, sizeof(buf), fds, &nfds);
+    int n = tun_recv_fds(w->fd, buf, sizeof(buf), fds, &nfds);
     if (n <= 0) {
         tun_error("sshtund: the privileged helper is gone; exiting");
         exit(1);

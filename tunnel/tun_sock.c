@@ -155,6 +155,79 @@ int tun_parse_numeric(const char *h, int *family, unsigned char addr[16])
     return 0;
 }
 
+/* ---- descriptor passing ---------------------------------------------------------- */
+
+int tun_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
+{
+    struct iovec v = {(void *)data, len};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(3 * sizeof(int))];
+    } cb;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_iov = &v;
+    msg.msg_iovlen = 1;
+    if (nfds > 0) {
+        memset(&cb, 0, sizeof(cb));
+        msg.msg_control = cb.buf;
+        msg.msg_controllen = CMSG_SPACE((size_t)nfds * sizeof(int));
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN((size_t)nfds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, (size_t)nfds * sizeof(int));
+    }
+    for (;;) {
+        ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+        if (n >= 0)
+            return 0;
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+int tun_recv_fds(int sock, void *data, size_t cap, int *fds, int *nfds)
+{
+    struct iovec v = {data, cap};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(3 * sizeof(int))];
+    } cb;
+    struct msghdr msg;
+    memset(&msg, 0, sizeof(msg));
+    memset(&cb, 0, sizeof(cb));
+    msg.msg_iov = &v;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cb.buf;
+    msg.msg_controllen = sizeof(cb.buf);
+    ssize_t n;
+    do {
+        n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    *nfds = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+            for (int i = 0; i < k; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(c) + (size_t)i * sizeof(int), sizeof(int));
+                if (*nfds < 3)
+                    fds[(*nfds)++] = fd;
+                else
+                    close(fd);
+            }
+        }
+    }
+    if (n <= 0 || (msg.msg_flags & MSG_TRUNC)) {
+        for (int i = 0; i < *nfds; i++)
+            close(fds[i]);
+        *nfds = 0;
+        return n == 0 ? 0 : -1;
+    }
+    return (int)n;
+}
+
 /* ---- accepting ------------------------------------------------------------------------- */
 
 static void on_backoff(struct ev_loop *loop, ev_timer *w, int revents)

@@ -31,6 +31,15 @@ void tun_sockaddr_desc(const struct sockaddr_storage *ss, char *host, size_t hl,
  * names included): 1 with family and bytes filled, 0 if not numeric. */
 int tun_parse_numeric(const char *h, int *family, unsigned char addr[16]);
 
+/* Send `data` with up to 3 descriptors (SCM_RIGHTS) in one sendmsg()
+ * (MSG_NOSIGNAL, EINTR retried): 0 or -1 with errno. */
+int tun_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds);
+/* Receive one message (SEQPACKET keeps boundaries) into data[cap] with up
+ * to 3 descriptors (close-on-exec; more are closed): its length, 0 at end
+ * of stream, or -1 (also for a truncated message, whose descriptors are
+ * closed). */
+int tun_recv_fds(int sock, void *data, size_t cap, int *fds, int *nfds);
+
 /* Accepts connections on a listening socket, up to a batch per wake-up,
  * handing each non-blocking, close-on-exec fd to `cb`.  Out of descriptors
  * (EMFILE, ENFILE, ENOBUFS, ENOMEM), it pauses for `backoff` seconds
