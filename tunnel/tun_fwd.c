@@ -322,6 +322,20 @@ static int open_direct(fconn *fc, const char *host, int port, const char *path)
     return 0;
 }
 
+/* Parse what fc->sbuf holds of a SOCKS request (-D from the socket, -R
+ * dynamic from the channel); `reply` gets what to answer. */
+static enum tun_socks_state socks_feed(fconn *fc, ssh_buf *reply)
+{
+    for (;;) {
+        size_t used = 0;
+        enum tun_socks_state st =
+            tun_socks_input(&fc->socks, ssh_buf_ptr(&fc->sbuf), fc->sbuf.len, &used, reply);
+        ssh_buf_consume(&fc->sbuf, used);
+        if (used == 0 || st == SOCKS_DONE || st == SOCKS_FAILED)
+            return st;
+    }
+}
+
 static void socks_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
@@ -352,14 +366,7 @@ static void socks_readable(struct ev_loop *loop, ev_io *w, int revents)
     ssh_buf_commit(&fc->sbuf, (size_t)r);
     ssh_buf reply;
     ssh_buf_init(&reply, 64, 0);
-    enum tun_socks_state st;
-    for (;;) {
-        size_t used = 0;
-        st = tun_socks_input(&fc->socks, ssh_buf_ptr(&fc->sbuf), fc->sbuf.len, &used, &reply);
-        ssh_buf_consume(&fc->sbuf, used);
-        if (used == 0 || st == SOCKS_DONE || st == SOCKS_FAILED)
-            break;
-    }
+    enum tun_socks_state st = socks_feed(fc, &reply);
     if (reply.len && write(fc->fd, ssh_buf_ptr(&reply), reply.len) < 0)
         st = SOCKS_FAILED;
     ssh_buf_free(&reply);
@@ -715,14 +722,7 @@ static void rsocks_data(tun_chan *ch, int stream, const uint8_t *d, size_t n)
     }
     ssh_buf reply;
     ssh_buf_init(&reply, 64, 0);
-    enum tun_socks_state st;
-    for (;;) {
-        size_t used = 0;
-        st = tun_socks_input(&fc->socks, ssh_buf_ptr(&fc->sbuf), fc->sbuf.len, &used, &reply);
-        ssh_buf_consume(&fc->sbuf, used);
-        if (used == 0 || st == SOCKS_DONE || st == SOCKS_FAILED)
-            break;
-    }
+    enum tun_socks_state st = socks_feed(fc, &reply);
     if (reply.len)
         ssh_channel_send(conn_of(f), ch->id, 0, ssh_buf_ptr(&reply), reply.len);
     ssh_buf_free(&reply);

@@ -239,23 +239,14 @@ static int forward(int fd, ssh_buf *b, const tun_fwdspec *sp, int cancel, int pr
     }
 }
 
+static void put_pair(void *arg, const char *pair)
+{
+    ssh_buf_put_cstring(arg, pair);
+}
+
 static void env_strings(const tun_options *o, ssh_buf *body)
 {
-    extern char **environ;
-    for (char **e = environ; o->n_send_env && e && *e; e++) {
-        const char *eq = strchr(*e, '=');
-        if (eq == NULL || (size_t)(eq - *e) >= 256)
-            continue;
-        char name[256];
-        memcpy(name, *e, (size_t)(eq - *e));
-        name[eq - *e] = '\0';
-        for (int i = 0; i < o->n_send_env; i++) {
-            if (o->send_env[i][0] != '-' && tun_match_pattern(name, o->send_env[i])) {
-                ssh_buf_put_cstring(body, *e);
-                break;
-            }
-        }
-    }
+    tun_options_each_send_env(o, put_pair, body);
     for (int i = 0; i < o->n_set_env; i++)
         ssh_buf_put_cstring(body, o->set_env[i]);
 }

@@ -24,6 +24,7 @@
  */
 #define _GNU_SOURCE /* struct ucred, accept4 */
 #include "tun_log.h"
+#include "tun_sock.h"
 #include "tun_mux.h"
 #include "tun_muxproto.h"
 #include "tun_prompt.h"
@@ -569,15 +570,6 @@ static void start_on(tun_mux *m, mconn *c, msess *ms)
     tun_conn_kick(c->tc);
 }
 
-static void stdio_opened(void *arg, uint32_t id)
-{
-    msess *ms = arg;
-    ms->sid = id;
-    ms->started = 1;
-    if (ms->mc)
-        reply_u32(ms->mc, MUX_S_SESSION_OPENED, ms->req.rid, id);
-}
-
 static void stdio_done(void *arg, int status)
 {
     msess *ms = arg;
@@ -596,7 +588,7 @@ static void place(tun_mux *m, msess *ms)
         tun_fwd *f = m->hooks.fwd ? m->hooks.fwd(m->arg) : NULL;
         ms->waiting = 0;
         if (f == NULL || tun_fwd_stdio(f, ms->req.connect_host, (int)ms->req.connect_port,
-                                       ms->fds[0], ms->fds[1], 0, stdio_opened, stdio_done,
+                                       ms->fds[0], ms->fds[1], 0, ms_started, stdio_done,
                                        ms) != 0) {
             refuse(ms, "stdio forwarding failed");
             return;
@@ -862,31 +854,21 @@ static void handle_with_fds(mclient *mc)
 
 /* ---- client I/O ------------------------------------------------------------------------------------ */
 
+/* The one descriptor a client sends with one byte of data: 1 with *fd,
+ * 0 if it has not arrived yet, -1 on anything else. */
 static int recv_fd(int sock, int *fd)
 {
     char ch;
-    struct iovec v = {&ch, 1};
-    union {
-        struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int))];
-    } cbuf;
-    struct msghdr msg;
-    memset(&msg, 0, sizeof(msg));
-    memset(&cbuf, 0, sizeof(cbuf));
-    msg.msg_iov = &v;
-    msg.msg_iovlen = 1;
-    msg.msg_control = cbuf.buf;
-    msg.msg_controllen = sizeof(cbuf.buf);
-    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0)
-        return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ? 0 : -1;
-    if (n != 1)
+    int fds[3], nfds = 0;
+    int n = tun_recv_fds(sock, &ch, 1, fds, &nfds);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (n != 1 || nfds != 1) {
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
         return -1;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    if (c == NULL || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-        c->cmsg_len != CMSG_LEN(sizeof(int)))
-        return -1;
-    memcpy(fd, CMSG_DATA(c), sizeof(int));
+    }
+    *fd = fds[0];
     return 1;
 }
 

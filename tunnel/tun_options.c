@@ -693,3 +693,23 @@ void tun_options_dump(const tun_options *o, FILE *f)
         }
     }
 }
+
+void tun_options_each_send_env(const tun_options *o, void (*fn)(void *arg, const char *pair),
+                               void *arg)
+{
+    extern char **environ;
+    for (char **e = environ; o->n_send_env && e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (eq == NULL || (size_t)(eq - *e) >= 256)
+            continue;
+        char name[256];
+        memcpy(name, *e, (size_t)(eq - *e));
+        name[eq - *e] = '\0';
+        for (int i = 0; i < o->n_send_env; i++) {
+            if (o->send_env[i][0] != '-' && tun_match_pattern(name, o->send_env[i])) {
+                fn(arg, *e);
+                break;
+            }
+        }
+    }
+}

@@ -90,6 +90,10 @@ int tun_options_known(const char *kw);
 int tun_options_finish(tun_options *o);
 /* Print the resolved configuration as `ssh -G` does (lowercase keywords). */
 void tun_options_dump(const tun_options *o, FILE *f);
+/* Call fn with each "NAME=value" of the local environment that SendEnv
+ * selects (patterns; "-pattern" entries select nothing). */
+void tun_options_each_send_env(const tun_options *o, void (*fn)(void *arg, const char *pair),
+                               void *arg);
 
 /* Build an algorithm list from a spec that may start with '+' (append to
  * the default), '-' (remove patterns from it), '^' (prepend), or be a full

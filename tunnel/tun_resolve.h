@@ -4,8 +4,9 @@
  * One resolver per loop: a c-ares channel whose sockets are watched by
  * ev_io watchers (through ARES_OPT_SOCK_STATE_CB) and whose retransmissions
  * are driven by a single ev_timer re-armed from ares_timeout() after every
- * event -- no fixed tick.  Lookups go through ares_getaddrinfo(), which
- * honours /etc/hosts ("files" before DNS) and literal addresses.
+ * event -- no fixed tick.  Names go through ares_getaddrinfo(), which
+ * honours /etc/hosts ("files" before DNS); literal IPv4/IPv6 addresses are
+ * answered without c-ares (from the loop, like any answer).
  */
 #ifndef SSHTUN_TUN_RESOLVE_H
 #define SSHTUN_TUN_RESOLVE_H

@@ -69,27 +69,25 @@ static void send_pair(tun_session *s, uint32_t id, const char *pair)
     send_env(s, id, name, eq + 1);
 }
 
+typedef struct {
+    tun_session *s;
+    uint32_t id;
+} env_target;
+
+static void send_local_pair(void *arg, const char *pair)
+{
+    env_target *t = arg;
+    send_pair(t->s, t->id, pair);
+}
+
 static void send_environment(tun_session *s, uint32_t id)
 {
-    extern char **environ;
     for (int i = 0; i < s->p.n_env; i++)
         send_pair(s, id, s->env[i]);
     if (!s->p.send_local_env)
         return;
-    for (char **e = environ; s->o->n_send_env && e && *e; e++) {
-        const char *eq = strchr(*e, '=');
-        if (eq == NULL || (size_t)(eq - *e) >= 256)
-            continue;
-        char name[256];
-        memcpy(name, *e, (size_t)(eq - *e));
-        name[eq - *e] = '\0';
-        for (int i = 0; i < s->o->n_send_env; i++) {
-            if (s->o->send_env[i][0] != '-' && tun_match_pattern(name, s->o->send_env[i])) {
-                send_env(s, id, name, eq + 1);
-                break;
-            }
-        }
-    }
+    env_target t = {s, id};
+    tun_options_each_send_env(s->o, send_local_pair, &t);
     for (int i = 0; i < s->o->n_set_env; i++)
         send_pair(s, id, s->o->set_env[i]);
 }
