@@ -99,19 +99,9 @@ void tun_conn_close(tun_conn *tc)
     report_dead(tc, NULL);
 }
 
-ssh_conn *tun_conn_ssh(tun_conn *tc)
-{
-    return tc->c;
-}
-
 tun_link *tun_conn_link(tun_conn *tc)
 {
     return &tc->link;
-}
-
-const char *tun_conn_host(const tun_conn *tc)
-{
-    return tc->host;
 }
 
 int tun_conn_is_ready(const tun_conn *tc)

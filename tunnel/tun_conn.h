@@ -45,9 +45,7 @@ void tun_conn_close(tun_conn *c);
 /* Free everything (no hooks run). */
 void tun_conn_free(tun_conn *c);
 
-ssh_conn *tun_conn_ssh(tun_conn *c);
 tun_link *tun_conn_link(tun_conn *c);
-const char *tun_conn_host(const tun_conn *c);
 int tun_conn_is_ready(const tun_conn *c);
 /* Flush queued output now (after acting outside engine callbacks). */
 void tun_conn_kick(tun_conn *c);

@@ -1014,14 +1014,6 @@ int tun_fwd_cancel(tun_fwd *f, const tun_fwdspec *spec)
     return found ? 0 : -1;
 }
 
-int tun_fwd_allocated_port(const tun_fwd *f, const tun_fwdspec *spec)
-{
-    for (fspec *fs = f->specs; fs; fs = fs->next)
-        if (fs->spec.kind == TUN_FWD_REMOTE && spec_same_listen(&fs->spec, spec))
-            return fs->allocated;
-    return 0;
-}
-
 int tun_fwd_active(const tun_fwd *f)
 {
     return f->nconns;

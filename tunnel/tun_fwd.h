@@ -49,9 +49,6 @@ void tun_fwd_forget(tun_fwd *f, void *arg);
 void tun_fwd_describe(const tun_fwd *f, char *buf, size_t len);
 /* Stop a forward matching `spec` (listen side); 0 if found. */
 int tun_fwd_cancel(tun_fwd *f, const tun_fwdspec *spec);
-/* The port the server allocated for a remote forward with port 0 (0 while
- * unknown), for the forward matching `spec`. */
-int tun_fwd_allocated_port(const tun_fwd *f, const tun_fwdspec *spec);
 
 /* The engine's channel_open callback for forwarded-tcpip and
  * forwarded-streamlocal@openssh.com (same return convention). */

@@ -234,15 +234,14 @@ static void on_backoff(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)revents;
     tun_acceptor *a = w->data;
-    if (!a->paused)
-        ev_io_start(loop, &a->io);
+    ev_io_start(loop, &a->io);
 }
 
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)revents;
     tun_acceptor *a = (tun_acceptor *)w;
-    for (int i = 0; i < ACCEPT_BATCH && !a->paused && ev_is_active(&a->io); i++) {
+    for (int i = 0; i < ACCEPT_BATCH && ev_is_active(&a->io); i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         int fd = accept4(w->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -273,20 +272,10 @@ void tun_acceptor_start(tun_acceptor *a, struct ev_loop *loop, int fd, tun_accep
     a->loop = loop;
     a->cb = cb;
     a->data = data;
-    a->paused = 0;
     ev_io_init(&a->io, on_accept, fd, EV_READ);
     ev_timer_init(&a->backoff, on_backoff, ACCEPT_BACKOFF, 0.);
     a->backoff.data = a;
     ev_io_start(loop, &a->io);
-}
-
-void tun_acceptor_pause(tun_acceptor *a, int paused)
-{
-    a->paused = paused;
-    if (paused)
-        ev_io_stop(a->loop, &a->io);
-    else if (!ev_is_active(&a->backoff))
-        ev_io_start(a->loop, &a->io);
 }
 
 void tun_acceptor_close(tun_acceptor *a)

@@ -54,13 +54,10 @@ struct tun_acceptor {
     struct ev_loop *loop;
     tun_accept_cb cb;
     void *data;
-    int paused; /* by the owner (tun_acceptor_pause) */
 };
 
 void tun_acceptor_start(tun_acceptor *a, struct ev_loop *loop, int fd, tun_accept_cb cb,
                         void *data);
-/* Stop accepting for now / again (the socket stays open). */
-void tun_acceptor_pause(tun_acceptor *a, int paused);
 /* Stop and close the listening socket. */
 void tun_acceptor_close(tun_acceptor *a);
 

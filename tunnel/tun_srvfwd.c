@@ -40,7 +40,6 @@ typedef struct fwdconn {
     tun_lookup *lookup;
     tun_connector *connector;
     char target[320];
-    int fd;
 } fwdconn;
 
 struct tun_rlisten {
@@ -72,8 +71,6 @@ static void fwd_destroy(tun_srvchan *ch)
         tun_srvchan_detach(ch);
     }
     tun_pipe_free(&fc->ch.pipe); /* closes the socket (is_socket) */
-    if (!fc->ch.pipe.is_socket && fc->fd >= 0)
-        close(fc->fd);
     free(fc);
 }
 
@@ -82,7 +79,6 @@ static fwdconn *fwd_new(tun_srvconn *sc, enum tun_srvchan_kind kind, const char 
     fwdconn *fc = calloc(1, sizeof(*fc));
     if (fc == NULL)
         return NULL;
-    fc->fd = -1;
     tun_pipe_init(&fc->ch.pipe, sc->srv->loop, &sc->link, -1, -1, -1, &fwd_hooks, fc);
     fc->ch.pipe.auto_close = 1;
     fc->ch.destroy = fwd_destroy;
@@ -92,7 +88,6 @@ static fwdconn *fwd_new(tun_srvconn *sc, enum tun_srvchan_kind kind, const char 
 
 static void attach_socket(fwdconn *fc, int fd)
 {
-    fc->fd = fd;
     tun_pipe_set_fds(&fc->ch.pipe, fd, fd);
     fc->ch.pipe.is_socket = 1;
 }
