@@ -254,7 +254,7 @@ LL=VERBOSE run_sshtun -M -S "$CTL" -o ControlPersist=yes -N -f -E "$T/tmaster.lo
 for i in 1 2 3; do run_sshtun -S "$CTL" 127.0.0.1 "sleep 2; echo s$i" > "$T/t$i" 2>&1 & eval "TP$i=\$!"; sleep 0.3; done
 wait $TP1 $TP2 $TP3
 it_check "sshtun: three sessions with MaxSessions 2 all ran" "s1 s2 s3" "$(cat "$T/t1" "$T/t2" "$T/t3" | tr '\n' ' ' | sed 's/ $//')"
-grep -q "session limit reached (MaxSessions 2)\|MaxSessions" "$T/tmaster.log" "$T/sshtund.log" &&
+grep -q "session limit reached (MaxSessions 2)" "$T/tmaster.log" "$T/sshtund.log" &&
     it_pass "sshtun: the server's refusal was seen" || it_fail "sshtun: no refusal seen"
 run_sshtun -S "$CTL" -O exit 127.0.0.1 2>/dev/null
 
