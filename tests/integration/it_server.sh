@@ -520,6 +520,22 @@ grep -q "Timeout, client not responding" "$T/sshtund.log" &&
 kill -CONT "$BG_PID"
 kill_bg "$BG_PID"
 
+# ---- the privileged helper dies: the network process must not go on without it --------------
+it_start_sshtund
+HELPER=$(pgrep -P "$SSHTUND_PID" -x sshtund-priv | head -1)
+if [ -n "$HELPER" ]; then
+    kill -KILL "$HELPER"
+    for _ in $(seq 1 60); do kill -0 "$SSHTUND_PID" 2>/dev/null || break; sleep 0.05; done
+    kill -0 "$SSHTUND_PID" 2>/dev/null && it_fail "sshtund still running without its helper" ||
+        it_pass "sshtund exits when its privileged helper is gone"
+    grep -q "the privileged helper is gone" "$T/sshtund.log" && it_pass "and says why" ||
+        it_fail "helper loss not logged: $(tail -3 "$T/sshtund.log")"
+    wait "$SSHTUND_PID" 2>/dev/null
+    SSHTUND_PID=
+else
+    it_fail "no sshtund-priv helper process found"
+fi
+
 # ---- SIGTERM: stop listening, let connections finish -----------------------------------------
 it_start_sshtund
 run_ssh 127.0.0.1 'sleep 1.5; echo finished' > "$T/late" 2>&1 &
