@@ -15,4 +15,8 @@ cd "$BUILD"
 # Sanitizers: stop at the first error, report leaks.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-ctest --output-on-failure -j"$(nproc)" "$@"
+# Signal dispositions back to their defaults: a job runner may start us with
+# SIGCHLD or SIGPIPE ignored, exec keeps that, and the tools the tests drive
+# (script(1) for one) then wait forever for a child the kernel already reaped.
+# sshtun and sshtund reset this themselves; it_client checks that they do.
+exec env --default-signal ctest --output-on-failure -j"$(nproc)" "$@"

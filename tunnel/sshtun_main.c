@@ -14,6 +14,7 @@
 #include "tun_mux.h"
 #include "tun_log.h"
 #include "tun_options.h"
+#include "tun_util.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -105,6 +106,7 @@ int main(int argc, char **argv)
     char *cmd_user = NULL;
 
     signal(SIGPIPE, SIG_IGN);
+    tun_signals_reset_inherited();
     while ((opt = getopt(argc, argv, "46fGMNnsTtqvVc:D:E:F:i:L:l:m:O:o:p:R:S:W:")) != -1) {
         switch (opt) {
         case '4': set_kw(&o, "AddressFamily", "inet"); break;

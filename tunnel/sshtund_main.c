@@ -405,6 +405,7 @@ int main(int argc, char **argv)
         tun_log_set_level(TUN_LOG_DEBUG1);
 
     signal(SIGPIPE, SIG_IGN);
+    tun_signals_reset_inherited();
     int root = geteuid() == 0;
     tun_srvsettings *set = load_settings_now(a);
     if (set == NULL)

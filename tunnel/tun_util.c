@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -133,4 +134,15 @@ int tun_set_nonblock(int fd, int on)
     if (nfl != fl && fcntl(fd, F_SETFL, nfl) < 0)
         return -1;
     return fl;
+}
+
+void tun_signals_reset_inherited(void)
+{
+    /* Some job runners start their children with SIGCHLD ignored; exec
+     * keeps SIG_IGN, and then "Match exec" and the askpass helper would
+     * read a status the kernel already threw away. */
+    signal(SIGCHLD, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
 }

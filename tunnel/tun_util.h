@@ -20,5 +20,9 @@ int tun_mkdir_parent(const char *path, unsigned mode);
 int tun_set_nonblock(int fd, int on);
 /* The user's home directory. */
 const char *tun_home(void);
+/* Undo signal state a parent may have handed down: SIGCHLD back to its
+ * default disposition (an inherited SIG_IGN makes the kernel reap children
+ * itself, so waitpid() loses their status) and an empty signal mask. */
+void tun_signals_reset_inherited(void);
 
 #endif

@@ -188,6 +188,18 @@ it_check "IgnoreUnknown" 0 "$?"
     it_pass "list modifier ^" || it_fail "list modifier ^"
 "$SSHTUN" -F none -o HostKeyAlgorithms=+ssh-rsa -G x | grep -q "rsa-sha2-256,ssh-rsa$" &&
     it_pass "list modifier +" || it_fail "list modifier +"
+# Match exec reads the command's exit status, even when sshtun was started
+# with SIGCHLD ignored (some job runners do that, and exec keeps it).
+printf 'Match exec "exit 1"\n  Port 1111\nMatch exec true\n  User matched\n' > "$T/mexec_config"
+for ign in no yes; do
+    if [ $ign = yes ]; then
+        out=$(python3 -c 'import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])' \
+            "$SSHTUN" -F "$T/mexec_config" -G x | grep -E "^(port|user) " | sort | tr '\n' ' ')
+    else
+        out=$("$SSHTUN" -F "$T/mexec_config" -G x | grep -E "^(port|user) " | sort | tr '\n' ' ')
+    fi
+    it_check "Match exec status (SIGCHLD ignored by the parent: $ign)" "port 22 user matched " "$out"
+done
 
 # ---- failures people hit ----------------------------------------------------------
 CLOSED=$(it_free_port)

@@ -166,7 +166,7 @@ for CL in ssh sshtun; do
     # -- pty
     out=$(C -tt 127.0.0.1 'tty' </dev/null | tr -d '\r')
     case "$out" in /dev/pts/*) it_pass "$CL: -tt allocates a pty ($out)" ;; *) it_fail "$CL: -tt: '$out'" ;; esac
-    out=$(TERM=vt220 script -qec "stty rows 33 cols 101; $T/cl_$CL -t 127.0.0.1 'stty size; echo \$TERM'" /dev/null </dev/null | tr -d '\r' | sed 's/\^@//g' | tr '\n' ' ')
+    out=$(TERM=vt220 timeout 90 script -qec "stty rows 33 cols 101; $T/cl_$CL -t 127.0.0.1 'stty size; echo \$TERM'" /dev/null </dev/null | tr -d '\r' | sed 's/\^@//g' | tr '\n' ' ')
     # (script(1) echoes the EOF of its /dev/null stdin as "^@", with sshd too)
     it_check "$CL: pty size and TERM from the client" "33 101 vt220 " "$out"
     out=$(C -tt 127.0.0.1 'stty -a' </dev/null | tr -d '\r' | grep -o 'eol = [^;]*')
