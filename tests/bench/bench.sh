@@ -171,6 +171,18 @@ start_tunnel() {
     it_wait_port "$3" || { echo "tunnel did not start"; exit 1; }
 }
 
+# CPU seconds of a plain socat relay (256 KiB buffers) carrying 1 GiB from
+# the same kind of sender to $SINK: what the kernel alone costs a relay.
+relay_cpu() {
+    local rp
+    rp=$(it_free_port)
+    timed socat -b 262144 -u TCP-LISTEN:"$rp",bind=127.0.0.1,reuseaddr TCP:127.0.0.1:"$SINK" > "$T/relay.t" &
+    local tpid=$!
+    head -c 1073741824 /dev/zero | socat -u - TCP:127.0.0.1:"$rp",retry=100,interval=0.05
+    wait "$tpid"
+    cut -d' ' -f2 "$T/relay.t"
+}
+
 if [[ " $SECTIONS " == *" forward "* ]]; then
     SINK=$(it_free_port)
     socat -u TCP-LISTEN:"$SINK",bind=127.0.0.1,fork,reuseaddr OPEN:/dev/null &
@@ -193,6 +205,18 @@ if [[ " $SECTIONS " == *" forward "* ]]; then
         printf "bulk -L 1 GiB, %s: ssh %.0f MB/s %.2f client CPU s/GiB; sshtun %.0f MB/s %.2f; throughput %sx, CPU %sx\n" \
             "$c" "$(awk -v w="$sw" 'BEGIN{print 1024/w}')" "$sc" "$(awk -v w="$tw" 'BEGIN{print 1024/w}')" "$tc" \
             "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
+        # The floor under any tunnel here: the loopback socket work of a plain
+        # relay (socat, no crypto) moving the same GiB the same way, plus
+        # libcrypto's own time for the cipher on 32 KiB packets.
+        case $c in aes128-gcm*) evp=aes-128-gcm ;; *) evp=chacha20-poly1305 ;; esac
+        cryp=$(openssl speed -evp "$evp" -bytes 32768 -seconds 1 2>/dev/null | tail -1 |
+            awk '{ k = $NF; sub(/k$/, "", k); if (k > 0) printf "%.3f", 1073741824 / (k * 1000) }')
+        if [ -n "$cryp" ]; then
+            relay=$(relay_cpu)
+            fl=$(awk -v a="$relay" -v b="$cryp" 'BEGIN { printf "%.2f", a + b }')
+            printf "bulk -L floor, %s: plain relay %.2f + libcrypto %.2f = %.2f CPU s/GiB, %sx ssh's; sshtun above it by %sx\n" \
+                "$c" "$relay" "$cryp" "$fl" "$(ratio "$fl" "$sc")" "$(ratio "$tc" "$fl")"
+        fi
     done
 fi
 
