@@ -8,12 +8,17 @@
  *
  * Flow control (section 5.2): the peer may send us at most `lwin` bytes;
  * we add to it (WINDOW_ADJUST) only for bytes the application reports as
- * consumed, in batches of at least half the window.  When the application
- * keeps up and half a window is consumed in under ~100 ms, the window
- * doubles (up to cfg.window_max): the window then covers the observed
- * bandwidth times ~200 ms, so a single stream is not capped at
- * window / RTT.  A slow consumer never triggers growth, so memory stays
- * bounded by what it actually reads.
+ * consumed, in batches of at least half the window.  Adjusting at half a
+ * window leaves the peer half a window to send while the adjust travels, so
+ * a stream is not capped by window / RTT as long as half the window covers
+ * the bandwidth-delay product.  When the application keeps up and half a
+ * window went by faster than that allows (rate x RTT > window / 2, with the
+ * RTT the caller reports, or in under 100 ms when it reports none), the
+ * window doubles, up to cfg.window_max.  It does not grow beyond need: a
+ * peer that may send more than the path holds just buffers it (OpenSSH's
+ * channel buffer then grows to the window and costs it CPU to move).  A
+ * slow consumer never triggers growth, so memory stays bounded by what it
+ * actually reads.
  *
  * Half-close (sections 5.3): EOF and CLOSE are tracked per direction; a
  * channel is freed when CLOSE went both ways, and the application hears
@@ -505,6 +510,19 @@ static int send_adjust(ssh_conn *c, ssh_channel *ch, uint32_t add)
     return ssh_pkt_end(c);
 }
 
+/* Did the window, rather than the path or the reader, pace the last half
+ * window?  `lconsumed` bytes took now - adj_time ms; the window should be at
+ * least twice the bandwidth-delay product. */
+static int window_limits(const ssh_conn *c, const ssh_channel *ch)
+{
+    uint64_t ms = c->now - ch->adj_time;
+    if (c->rtt_us == 0)
+        return ms < GROW_FAST_MS;
+    if (ms == 0)
+        ms = 1; /* the clock's resolution: at least this long */
+    return (uint64_t)ch->lconsumed * c->rtt_us * 2 > (uint64_t)ch->lsize * ms * 1000;
+}
+
 int ssh_channel_consumed(ssh_conn *c, uint32_t id, size_t n)
 {
     ssh_channel *ch = lookup(c, id);
@@ -522,7 +540,7 @@ int ssh_channel_consumed(ssh_conn *c, uint32_t id, size_t n)
     /* Window growth: the application keeps up and half a window went by
      * quickly, so the window (not the reader) limits the stream. */
     if (ch->lsize < c->cfg.window_max && ch->lbuffered <= ch->lsize / 8 &&
-        c->now - ch->adj_time < GROW_FAST_MS) {
+        window_limits(c, ch)) {
         uint32_t nsize = ch->lsize > c->cfg.window_max / 2 ? c->cfg.window_max : ch->lsize * 2;
         add += nsize - ch->lsize;
         ch->lsize = nsize;

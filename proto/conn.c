@@ -621,6 +621,12 @@ uint64_t ssh_conn_deadline(const ssh_conn *c)
     return a < d ? a : d;
 }
 
+void ssh_conn_set_rtt(ssh_conn *c, uint32_t rtt_us)
+{
+    if (c)
+        c->rtt_us = rtt_us;
+}
+
 int ssh_conn_tick(ssh_conn *c, uint64_t now_ms)
 {
     int rv = 0;

@@ -158,6 +158,7 @@ struct ssh_conn {
     uint64_t kex_time;        /* when the last KEX completed */
     int rekey_wanted;
     uint64_t now;             /* latest time given by the caller */
+    uint32_t rtt_us;          /* transport round trip, 0 = unknown */
 
     /* keepalive */
     uint64_t last_rx;

@@ -11,7 +11,11 @@
 #include "tun_log.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +24,7 @@
 #define READ_CHUNK       (256 * 1024)
 #define OUT_HIGH         (4u * 1024 * 1024)
 #define OUT_LOW          (1u * 1024 * 1024)
+#define RTT_EVERY_MS     250
 
 uint64_t tun_now_ms(void)
 {
@@ -105,6 +110,26 @@ void tun_transport_kick(tun_transport *t)
     check_dead(t);
 }
 
+/* Hand the engine the TCP round-trip time now and then: it sizes receive
+ * windows to the bandwidth-delay product.  Not a TCP socket (a ProxyCommand
+ * pipe): the engine keeps its fallback. */
+static void sample_rtt(tun_transport *t, uint64_t now)
+{
+    if (now < t->rtt_next)
+        return;
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+    if (getsockopt(t->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_rttvar)) {
+        t->rtt_next = UINT64_MAX;
+        return;
+    }
+    ssh_conn_set_rtt(t->c, ti.tcpi_rtt); /* 0 (no sample yet): unknown */
+    if (t->rtt_next == 0)
+        tun_debug2("round trip %u us: receive windows sized to it", (unsigned)ti.tcpi_rtt);
+    t->rtt_next = now + RTT_EVERY_MS;
+}
+
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
@@ -135,7 +160,9 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             ssh_conn_input_eof(t->c);
             break;
         }
-        if (ssh_conn_input_commit(t->c, (size_t)r, tun_now_ms()) != 0)
+        uint64_t now = tun_now_ms();
+        sample_rtt(t, now);
+        if (ssh_conn_input_commit(t->c, (size_t)r, now) != 0)
             break;
         if ((size_t)r < room)
             break; /* the socket is drained */

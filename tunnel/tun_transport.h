@@ -38,6 +38,7 @@ struct tun_transport {
     int throttled; /* output above the high-water mark */
     int in_kick;
     size_t high, low;
+    uint64_t rtt_next; /* when to read the socket's RTT again; UINT64_MAX: never */
 };
 
 /* Milliseconds on a monotonic clock: the engine's notion of "now". */

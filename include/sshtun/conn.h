@@ -417,6 +417,13 @@ size_t ssh_conn_output_pending(const ssh_conn *c);
  * UINT64_MAX if none. */
 uint64_t ssh_conn_deadline(const ssh_conn *c);
 int ssh_conn_tick(ssh_conn *c, uint64_t now_ms);
+/* The transport's smoothed round-trip time in microseconds (a TCP socket's
+ * TCP_INFO tcpi_rtt, say), 0 when unknown; the caller refreshes it now and
+ * then.  Receive windows grow only as far as the observed bandwidth times
+ * this delay needs: on a short path they stay at their initial size, which
+ * spares the peer from buffering megabytes it has no use for.  Unknown, a
+ * window grows whenever half of it is consumed within 100 ms. */
+void ssh_conn_set_rtt(ssh_conn *c, uint32_t rtt_us);
 
 /* ---- state -------------------------------------------------------------------- */
 

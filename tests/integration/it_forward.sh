@@ -24,7 +24,7 @@ CLOSED=$(it_free_port)
 
 LP1=$(it_free_port); LP2=$(it_free_port); LP3=$(it_free_port); DP=$(it_free_port)
 RP1=$(it_free_port); RDP=$(it_free_port)
-it_sshtun -N -o ExitOnForwardFailure=yes \
+it_sshtun -N -o ExitOnForwardFailure=yes -o LogLevel=DEBUG2 \
     -L "$LP1:127.0.0.1:$SP" -L "$LP2:127.0.0.1:$EP" -L "$LP3:127.0.0.1:$CLOSED" \
     -L "$T/l.sock:127.0.0.1:$EP" -D "$DP" \
     -R "$RP1:127.0.0.1:$SP" -R "0:127.0.0.1:$EP" -R "$T/r.sock:127.0.0.1:$EP" -R "$RDP" \
@@ -42,6 +42,9 @@ sent=$(timeout 120 $NU source "$RP1" $((128 * 1024 * 1024)) 2)
 sleep 0.5
 got=$(tail -1 "$T/sink.out" | cut -d' ' -f1)
 it_check "128 MiB through -R (sha256)" "$sent" "$got"
+grep -q "round trip [0-9]* us: receive windows sized to it" "$T/tun.err" &&
+    it_pass "the connection's TCP round trip reaches the engine (window sizing)" ||
+    it_fail "no round-trip sample logged: $(grep -c . "$T/tun.err") lines of log"
 
 # ---- many connections -------------------------------------------------------------
 out=$(timeout 120 $NU roundtrip "$LP2" 300 20 2>&1)

@@ -560,6 +560,57 @@ static void window_growth(void **state)
     free(buf);
 }
 
+/* Largest window the sender saw over `steps` 32 KiB packets, each arriving
+ * `ms_per_step` after the last and consumed at once, with the receiver's
+ * transport RTT set to rtt_us. */
+static size_t window_after(const ssh_conn_config *sc, uint32_t rtt_us, uint64_t ms_per_step,
+                           int steps)
+{
+    static uint8_t buf[32 * 1024];
+    tp_pair *p = connected_cfg(NULL, sc);
+    ssh_conn_set_rtt(p->srv.c, rtt_us);
+    int id = tp_open_session(p);
+    assert_true(id >= 0);
+    uint32_t cid = (uint32_t)id;
+    size_t maxwin = 0;
+    for (int i = 0; i < steps; i++) {
+        size_t w = ssh_channel_window(p->cli.c, cid);
+        if (w > maxwin)
+            maxwin = w;
+        if (ms_per_step)
+            tp_advance(p, ms_per_step);
+        long n = ssh_channel_send(p->cli.c, cid, 0, buf, sizeof(buf));
+        assert_true(n > 0);
+        tp_pump(p, 0);
+        ssh_buf_reset(&tp_chan_of(&p->srv, 0)->sink);
+    }
+    tp_pair_free(p);
+    return maxwin;
+}
+
+/* With the transport's RTT known, the window grows only while half of it is
+ * less than the observed bandwidth times the RTT. */
+static void window_growth_rtt(void **state)
+{
+    (void)state;
+    ssh_conn_config sc;
+    ssh_conn_config_init(&sc, SSH_ROLE_SERVER);
+    sc.window = 65536;
+    sc.window_max = 1024 * 1024;
+    /* Loopback-like: 50 us; even at the clock's resolution (1 ms per half
+     * window: 32 MB/s) the product is 1.6 KB.  No growth, however fast. */
+    assert_int_equal(window_after(&sc, 50, 0, 128), 65536);
+    /* A 100 ms path at 32 KiB per 10 ms (3.2 MB/s): the product is 320 KiB,
+     * so the window doubles to 1 MiB (the first size above 2 x 320 KiB). */
+    assert_int_equal(window_after(&sc, 100000, 10, 256), 1024 * 1024);
+    /* A 20 ms path at the same rate: 64 KiB product, window 128 KiB... */
+    size_t w = window_after(&sc, 20000, 10, 256);
+    assert_true(w >= 131072 && w <= 262144);
+    /* ...and a reader that needs 100 ms per packet on it (320 KB/s, 6.4 KB
+     * product): no growth. */
+    assert_int_equal(window_after(&sc, 20000, 100, 64), 65536);
+}
+
 /* ---- zero-copy send ----------------------------------------------------------------------- */
 
 static void zero_copy_send(void **state)
@@ -1262,6 +1313,7 @@ int main(void)
         cmocka_unit_test(window_hold_and_resume),
         cmocka_unit_test(window_adjust_batched),
         cmocka_unit_test(window_growth),
+        cmocka_unit_test(window_growth_rtt),
         cmocka_unit_test(zero_copy_send),
         cmocka_unit_test(zero_copy_with_output_flush),
         cmocka_unit_test(channel_request_types),
