@@ -45,7 +45,7 @@
 /* EVP_CipherUpdate counts in int: feed long buffers in slices. */
 #define MAX_SLICE (1 << 30)
 
-static const uint8_t zeros[POLY_KEY_LEN];
+static const uint8_t zeros[64];
 
 static void make_iv(uint8_t iv[16], uint32_t counter, uint64_t nonce)
 {
@@ -73,6 +73,33 @@ static int xor_stream(EVP_CIPHER_CTX *ctx, uint32_t counter, uint64_t nonce, con
             return SSH_ERR_LIBCRYPTO;
         in += n;
         out += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Key the main stream for packet `nonce` at block 0 and take the Poly1305
+ * key from it: that block's first 32 bytes.  The stream is left at the
+ * start of block 1, where the body begins, so the body needs no second IV
+ * set-up. */
+static int main_stream_start(ssh_chachapoly *cp, uint64_t nonce, uint8_t poly_key[POLY_KEY_LEN])
+{
+    uint8_t block[64];
+    int rv = xor_stream(cp->main_ctx, 0, nonce, zeros, block, sizeof(block));
+    memcpy(poly_key, block, POLY_KEY_LEN);
+    OPENSSL_cleanse(block, sizeof(block));
+    return rv;
+}
+
+/* The body: the main stream from where main_stream_start() left it. */
+static int main_stream_body(ssh_chachapoly *cp, uint8_t *buf, size_t len)
+{
+    while (len > 0) {
+        int n = len > MAX_SLICE ? MAX_SLICE : (int)len;
+        int outl = 0;
+        if (EVP_CipherUpdate(cp->main_ctx, buf, &outl, buf, n) != 1 || outl != n)
+            return SSH_ERR_LIBCRYPTO;
+        buf += n;
         len -= (size_t)n;
     }
     return 0;
@@ -145,9 +172,9 @@ int ssh_chachapoly_seal(ssh_chachapoly *cp, uint32_t seq, uint8_t *pkt, size_t l
         return SSH_ERR_ARGUMENT;
     if ((rv = xor_stream(cp->hdr_ctx, 0, seq, pkt, pkt, 4)) != 0)
         return rv;
-    if ((rv = xor_stream(cp->main_ctx, 0, seq, zeros, poly_key, sizeof(poly_key))) != 0)
+    if ((rv = main_stream_start(cp, seq, poly_key)) != 0)
         goto out;
-    if ((rv = xor_stream(cp->main_ctx, 1, seq, pkt + 4, pkt + 4, len - 4)) != 0)
+    if ((rv = main_stream_body(cp, pkt + 4, len - 4)) != 0)
         goto out;
     rv = poly1305(cp->poly, poly_key, pkt, len, tag);
 out:
@@ -177,7 +204,7 @@ int ssh_chachapoly_open(ssh_chachapoly *cp, uint32_t seq, uint8_t *pkt, size_t l
     /* PROTOCOL.chacha20poly1305 has the receiver check the tag over the
      * whole ciphertext before decrypting the body, so a forged packet never
      * yields plaintext. */
-    if ((rv = xor_stream(cp->main_ctx, 0, seq, zeros, poly_key, sizeof(poly_key))) != 0)
+    if ((rv = main_stream_start(cp, seq, poly_key)) != 0)
         goto out;
     if ((rv = poly1305(cp->poly, poly_key, pkt, len, expect)) != 0)
         goto out;
@@ -185,7 +212,7 @@ int ssh_chachapoly_open(ssh_chachapoly *cp, uint32_t seq, uint8_t *pkt, size_t l
         rv = SSH_ERR_MAC_INVALID;
         goto out;
     }
-    rv = xor_stream(cp->main_ctx, 1, seq, pkt + 4, pkt + 4, len - 4);
+    rv = main_stream_body(cp, pkt + 4, len - 4);
 out:
     OPENSSL_cleanse(poly_key, sizeof(poly_key));
     OPENSSL_cleanse(expect, sizeof(expect));
