@@ -174,14 +174,9 @@ int main(int argc, char **argv)
         set_kw(&o, "RequestTTY", "yes");
     else if (tflag > 1)
         set_kw(&o, "RequestTTY", "force");
-    if (logfile) {
-        FILE *f = fopen(logfile, "a");
-        if (f == NULL) {
-            fprintf(stderr, "Couldn't open logfile %s: %s\n", logfile, strerror(errno));
-            return 255;
-        }
-        setvbuf(f, NULL, _IOLBF, 0);
-        tun_log_set_file(f);
+    if (logfile && tun_log_open_file(logfile) != 0) {
+        fprintf(stderr, "Couldn't open logfile %s: %s\n", logfile, strerror(errno));
+        return 255;
     }
     if (quiet)
         tun_log_set_level(TUN_LOG_QUIET);

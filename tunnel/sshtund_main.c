@@ -392,13 +392,10 @@ int main(int argc, char **argv)
     if (quiet)
         tun_log_set_level(TUN_LOG_QUIET);
     if (logfile) {
-        FILE *f = fopen(logfile, "a");
-        if (f == NULL) {
+        if (tun_log_open_file(logfile) != 0) {
             fprintf(stderr, "sshtund: %s: %s\n", logfile, strerror(errno));
             return 255;
         }
-        setvbuf(f, NULL, _IOLBF, 0);
-        tun_log_set_file(f);
         tun_log_set_stamp(1);
     }
     if (debug_level)

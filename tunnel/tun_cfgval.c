@@ -317,3 +317,11 @@ int tun_valid_pattern_list(const char *list, int cidr)
         p = e + 1;
     }
 }
+
+int tun_cfg_verdict(const char *name, int errors)
+{
+    if (errors == 0)
+        return 0;
+    tun_error("%s: terminating, %d bad configuration options", name, errors);
+    return -1;
+}

@@ -29,6 +29,9 @@ void tun_cfg_lines(char *data, const char *name, tun_cfg_line_fn fn, void *arg);
  * for tun_cfg_lines() (a NUL inside ends it, as in a file); NULL after a
  * message when it exceeds `max` bytes, or out of memory.  free() it. */
 char *tun_cfg_text_copy(const char *data, size_t len, size_t max, const char *name);
+/* The end of reading config `name` with `errors` bad lines: 0 when there
+ * were none, else -1 after the one summary line both readers print. */
+int tun_cfg_verdict(const char *name, int errors);
 
 /* "<where>: invalid <kwname> value "<v>"" as an error; returns -1. */
 int tun_cfg_bad_value(const char *where, const char *kwname, const char *v);

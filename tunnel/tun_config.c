@@ -286,13 +286,9 @@ int tun_config_read(tun_options *o, const char *path, const char *host, unsigned
     if (p == NULL)
         return -1;
     read_file(&x, p, (flags & TUN_CONFIG_REQUIRED) != 0);
-    if (x.errors) {
-        tun_error("%s: terminating, %d bad configuration options", p, x.errors);
-        free(p);
-        return -1;
-    }
+    int rv = tun_cfg_verdict(p, x.errors);
     free(p);
-    return 0;
+    return rv;
 }
 
 int tun_config_read_mem(tun_options *o, const char *data, size_t len, const char *name,
@@ -305,11 +301,7 @@ int tun_config_read_mem(tun_options *o, const char *data, size_t len, const char
     tun_debug("Reading configuration data %s", name);
     parse_lines(&x, copy, name);
     free(copy);
-    if (x.errors) {
-        tun_error("%s: terminating, %d bad configuration options", name, x.errors);
-        return -1;
-    }
-    return 0;
+    return tun_cfg_verdict(name, x.errors);
 }
 
 /* ---- tokens ----------------------------------------------------------------------------- */

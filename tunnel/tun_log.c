@@ -44,6 +44,16 @@ void tun_log_set_file(FILE *f)
     out = f;
 }
 
+int tun_log_open_file(const char *path)
+{
+    FILE *f = fopen(path, "a");
+    if (f == NULL)
+        return -1;
+    setvbuf(f, NULL, _IOLBF, 0);
+    out = f;
+    return 0;
+}
+
 int tun_log_level_from_name(const char *name)
 {
     static const struct {

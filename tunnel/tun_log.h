@@ -23,8 +23,12 @@ enum tun_log_level {
 
 void tun_log_set_level(enum tun_log_level lvl);
 enum tun_log_level tun_log_get_level(void);
-/* Send log lines to `f` instead of stderr (the -E option). */
+/* Send log lines to `f` instead of stderr. */
 void tun_log_set_file(FILE *f);
+/* The -E option: append log lines to `path` (line-buffered) from now on.
+ * Returns 0, or -1 with errno set when it cannot be opened (the caller
+ * says so in its own words and exits). */
+int tun_log_open_file(const char *path);
 /* Send log lines to syslog (facility AUTH, tag `ident`) instead: the
  * server's default when it runs detached. */
 void tun_log_set_syslog(const char *ident);

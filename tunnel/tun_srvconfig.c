@@ -1198,11 +1198,7 @@ int tun_srvcfg_read(tun_srvcfg *c, const char *path)
     tun_debug("Reading configuration data %s", path);
     parse_lines(&x, (char *)data, path);
     free(data);
-    if (x.errors) {
-        tun_error("%s: terminating, %d bad configuration options", path, x.errors);
-        return -1;
-    }
-    return 0;
+    return tun_cfg_verdict(path, x.errors);
 }
 
 int tun_srvcfg_read_mem(tun_srvcfg *c, const char *data, size_t len, const char *name)
@@ -1213,11 +1209,7 @@ int tun_srvcfg_read_mem(tun_srvcfg *c, const char *data, size_t len, const char 
         return -1;
     parse_lines(&x, copy, name);
     free(copy);
-    if (x.errors) {
-        tun_error("%s: terminating, %d bad configuration options", name, x.errors);
-        return -1;
-    }
-    return 0;
+    return tun_cfg_verdict(name, x.errors);
 }
 
 /* ---- defaults ----------------------------------------------------------------------- */

@@ -188,6 +188,11 @@ it_check "IgnoreUnknown" 0 "$?"
     it_pass "list modifier ^" || it_fail "list modifier ^"
 "$SSHTUN" -F none -o HostKeyAlgorithms=+ssh-rsa -G x | grep -q "rsa-sha2-256,ssh-rsa$" &&
     it_pass "list modifier +" || it_fail "list modifier +"
+# -E: the log file; one that cannot be opened is a clear error
+"$SSHTUN" -F none -E "$T/no-such-dir/log" -G x >/dev/null 2>"$T/err"
+it_check "-E with an unwritable path exits 255" 255 "$?"
+grep -q "Couldn't open logfile $T/no-such-dir/log: No such file or directory" "$T/err" &&
+    it_pass "-E failure names the file and the reason" || it_fail "-E failure: $(cat "$T/err")"
 # Match exec reads the command's exit status, even when sshtun was started
 # with SIGCHLD ignored (some job runners do that, and exec keeps it).
 printf 'Match exec "exit 1"\n  Port 1111\nMatch exec true\n  User matched\n' > "$T/mexec_config"

@@ -140,6 +140,12 @@ NETPID=$SSHTUND_PID
 [ "$(stat -c %U /proc/$NETPID)" = nobody ] && it_pass "listener process owned by nobody" ||
     it_fail "listener runs as $(stat -c %U /proc/$NETPID)"
 
+# -E: a log file that cannot be opened is a clear error, before anything starts
+"$SSHTUND" -t -E "$T/no-such-dir/sshtund.log" -f "$T/sshtund_config" 2>"$T/err"
+it_check "-E with an unwritable path exits 255" 255 $?
+grep -q "sshtund: $T/no-such-dir/sshtund.log: No such file or directory" "$T/err" &&
+    it_pass "-E failure names the file and the reason" || it_fail "-E failure: $(cat "$T/err")"
+
 for CL in ssh sshtun; do
     echo "== client: $CL"
     # -- exec and exit statuses
