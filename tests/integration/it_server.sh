@@ -104,7 +104,7 @@ for prog in ssh sshtun; do
     [ $prog = sshtun ] && bin=$SSHTUN
     cat > "$T/cl_$prog" <<EOF
 #!/bin/sh
-exec timeout 60 "$bin" -F none -p "\$PORT" -i "\${IDENT:-$T/user_ed25519}" -o IdentitiesOnly=yes \\
+exec timeout \${PTY_WRAP:-} 60 "$bin" -F none -p "\$PORT" -i "\${IDENT:-$T/user_ed25519}" -o IdentitiesOnly=yes \\
     -o IdentityAgent=none -o UserKnownHostsFile="$T/known_hosts" \\
     -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes \\
     -o LogLevel="\${LL:-ERROR}" "\$@"
@@ -172,7 +172,13 @@ for CL in ssh sshtun; do
     # -- pty
     out=$(C -tt 127.0.0.1 'tty' </dev/null | tr -d '\r')
     case "$out" in /dev/pts/*) it_pass "$CL: -tt allocates a pty ($out)" ;; *) it_fail "$CL: -tt: '$out'" ;; esac
-    out=$(TERM=vt220 timeout 90 script -qec "stty rows 33 cols 101; $T/cl_$CL -t 127.0.0.1 'stty size; echo \$TERM'" /dev/null </dev/null | tr -d '\r' | sed 's/\^@//g' | tr '\n' ' ')
+    # The client must be in the terminal's foreground process group: the
+    # wrapper's plain `timeout` would put it in a background group of its
+    # own, and its raw-mode tcsetattr then stops it with SIGTTOU (unless the
+    # group happens to be orphaned, which depends on whether $SHELL execs
+    # its last command). So run the binary under `timeout --foreground`,
+    # with SHELL pinned to dash, as CI has it.
+    out=$(TERM=vt220 SHELL=/bin/sh timeout 90 script -qec "stty rows 33 cols 101; PTY_WRAP='--foreground' $T/cl_$CL -t 127.0.0.1 'stty size; echo \$TERM'" /dev/null </dev/null | tr -d '\r' | sed 's/\^@//g' | tr '\n' ' ')
     # (script(1) echoes the EOF of its /dev/null stdin as "^@", with sshd too)
     it_check "$CL: pty size and TERM from the client" "33 101 vt220 " "$out"
     out=$(C -tt 127.0.0.1 'stty -a' </dev/null | tr -d '\r' | grep -o 'eol = [^;]*')
