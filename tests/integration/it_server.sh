@@ -99,12 +99,15 @@ it_known_hosts_srv() {
 
 # The two clients, same options, as scripts (so that script(1) can run
 # them on a terminal).  $CL selects one; IDENT overrides the key.
+# `timeout --foreground` keeps the client in its caller's process group: a
+# group of timeout's own is a background group on script(1)'s terminal, and
+# the client's raw-mode tcsetattr would stop it there with SIGTTOU.
 for prog in ssh sshtun; do
     bin=$(command -v ssh)
     [ $prog = sshtun ] && bin=$SSHTUN
     cat > "$T/cl_$prog" <<EOF
 #!/bin/sh
-exec timeout \${PTY_WRAP:-} 60 "$bin" -F none -p "\$PORT" -i "\${IDENT:-$T/user_ed25519}" -o IdentitiesOnly=yes \\
+exec timeout --foreground 60 "$bin" -F none -p "\$PORT" -i "\${IDENT:-$T/user_ed25519}" -o IdentitiesOnly=yes \\
     -o IdentityAgent=none -o UserKnownHostsFile="$T/known_hosts" \\
     -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes \\
     -o LogLevel="\${LL:-ERROR}" "\$@"
@@ -125,6 +128,17 @@ bg_client() {  # bg_client <log> args...: a forwarding client in the background
 }
 
 kill_bg() { kill "$1" 2>/dev/null; wait "$1" 2>/dev/null; }
+
+# fwd_roundtrip <label> <L|R> <n>: a -L or -R forward from a fresh port to
+# the echo server, n concurrent connections doing 5 round trips through it.
+fwd_roundtrip() {
+    local port
+    port=$(it_free_port)
+    bg_client "$T/$2.log" -N "-$2" "$port:127.0.0.1:$ECHO_PORT" 127.0.0.1
+    it_wait_port "$port" || it_fail "$1: port $port not listening"
+    it_check "$1" ok "$(timeout 60 $NU roundtrip "$port" "$3" 5)"
+    kill_bg "$BG_PID"
+}
 
 # ---- peers ----------------------------------------------------------------------------
 ECHO_PORT=$(it_free_port)
@@ -172,33 +186,20 @@ for CL in ssh sshtun; do
     # -- pty
     out=$(C -tt 127.0.0.1 'tty' </dev/null | tr -d '\r')
     case "$out" in /dev/pts/*) it_pass "$CL: -tt allocates a pty ($out)" ;; *) it_fail "$CL: -tt: '$out'" ;; esac
-    # The client must be in the terminal's foreground process group: the
-    # wrapper's plain `timeout` would put it in a background group of its
-    # own, and its raw-mode tcsetattr then stops it with SIGTTOU (unless the
-    # group happens to be orphaned, which depends on whether $SHELL execs
-    # its last command). So run the binary under `timeout --foreground`,
-    # with SHELL pinned to dash, as CI has it.
-    out=$(TERM=vt220 SHELL=/bin/sh timeout 90 script -qec "stty rows 33 cols 101; PTY_WRAP='--foreground' $T/cl_$CL -t 127.0.0.1 'stty size; echo \$TERM'" /dev/null </dev/null | tr -d '\r' | sed 's/\^@//g' | tr '\n' ' ')
+    # SHELL pinned to dash, as CI has it: dash -c forks for its last
+    # command, so a client left in a background group (see the wrapper's
+    # --foreground) is stopped here as it would be in CI, not only there.
+    out=$(TERM=vt220 SHELL=/bin/sh timeout 90 script -qec "stty rows 33 cols 101; $T/cl_$CL -t 127.0.0.1 'stty size; echo \$TERM'" /dev/null </dev/null | tr -d '\r' | sed 's/\^@//g' | tr '\n' ' ')
     # (script(1) echoes the EOF of its /dev/null stdin as "^@", with sshd too)
     it_check "$CL: pty size and TERM from the client" "33 101 vt220 " "$out"
     out=$(C -tt 127.0.0.1 'stty -a' </dev/null | tr -d '\r' | grep -o 'eol = [^;]*')
     it_check "$CL: characters the client leaves undefined stay undefined" "eol = <undef>" "$out"
 
     # -- -L with 300 concurrent connections
-    LP=$(it_free_port)
-    bg_client "$T/L.log" -N -L "$LP:127.0.0.1:$ECHO_PORT" 127.0.0.1
-    it_wait_port "$LP" || it_fail "$CL: -L port not listening"
-    out=$(timeout 60 $NU roundtrip "$LP" 300 5)
-    it_check "$CL: -L 300 concurrent connections" ok "$out"
-    kill_bg "$BG_PID"
+    fwd_roundtrip "$CL: -L 300 concurrent connections" L 300
 
     # -- -R fixed and port 0
-    RP=$(it_free_port)
-    bg_client "$T/R.log" -N -R "$RP:127.0.0.1:$ECHO_PORT" 127.0.0.1
-    it_wait_port "$RP" || it_fail "$CL: -R port not listening"
-    out=$(timeout 60 $NU roundtrip "$RP" 20 5)
-    it_check "$CL: -R fixed port" ok "$out"
-    kill_bg "$BG_PID"
+    fwd_roundtrip "$CL: -R fixed port" R 20
     LL=INFO bg_client "$T/R0.log" -N -R "0:127.0.0.1:$ECHO_PORT" 127.0.0.1
     for _ in $(seq 1 100); do grep -q "Allocated port" "$T/R0.log" && break; sleep 0.05; done
     AP=$(sed -n 's/.*Allocated port \([0-9]*\).*/\1/p' "$T/R0.log" | head -1)
