@@ -29,6 +29,7 @@
 #include "tun_config.h"
 #include "tun_fwdspec.h"
 #include "tun_knownhosts.h"
+#include "tun_match.h"
 #include "tun_options.h"
 
 #define SUPPORTED_HOSTKEY SSH_DEFAULT_HOSTKEY_ALGS ",ssh-rsa" /* as tun_options.c */

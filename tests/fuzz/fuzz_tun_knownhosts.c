@@ -23,6 +23,7 @@
 #include "fuzz_tun.h"
 #include "sshtun/key.h"
 #include "tun_knownhosts.h"
+#include "tun_match.h"
 
 #define HOST  "server.example.com"
 #define HOST2 "[server.example.com]:2222"

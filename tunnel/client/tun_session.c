@@ -9,7 +9,6 @@
  */
 #include "tun_session.h"
 #include "tun_log.h"
-#include "tun_knownhosts.h"
 #include "tun_pipe.h"
 #include "tun_tty.h"
 #include "tun_util.h"

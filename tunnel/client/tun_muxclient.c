@@ -13,7 +13,6 @@
 #include "tun_sock.h"
 #include "tun_mux.h"
 #include "tun_muxproto.h"
-#include "tun_knownhosts.h"
 #include "tun_tty.h"
 
 #include <errno.h>

@@ -15,8 +15,8 @@
  */
 #include "tun_config.h"
 #include "tun_cfgval.h"
-#include "tun_knownhosts.h"
 #include "tun_log.h"
+#include "tun_match.h"
 #include "tun_util.h"
 
 #include <ctype.h>

@@ -19,8 +19,8 @@
 #define _GNU_SOURCE /* accept4 */
 #include "tun_fwd.h"
 #include "tun_connect.h"
-#include "tun_knownhosts.h"
 #include "tun_log.h"
+#include "tun_match.h"
 #include "tun_pipe.h"
 #include "tun_sock.h"
 #include "tun_socks.h"

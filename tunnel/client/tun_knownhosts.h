@@ -55,10 +55,4 @@ int tun_knownhosts_algs(const char *const *files, size_t nfiles, const char *hos
  * 0/1 and *key (caller frees) and *revoked.  Exposed for the fuzzer. */
 int tun_knownhosts_line(const char *line, const char *hostname, ssh_key **key, int *revoked);
 
-/* OpenSSH's pattern matching: does `name` match the comma-separated
- * pattern list (with '!' negation)?  1 match, 0 no match, -1 negated. */
-int tun_match_pattern_list(const char *name, const char *list);
-/* Single pattern with '*' and '?', case-insensitive. */
-int tun_match_pattern(const char *s, const char *pattern);
-
 #endif

@@ -10,8 +10,8 @@
  */
 #include "tun_options.h"
 #include "tun_cfgval.h"
-#include "tun_knownhosts.h"
 #include "tun_log.h"
+#include "tun_match.h"
 
 #include <ctype.h>
 #include <errno.h>

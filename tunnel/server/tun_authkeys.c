@@ -63,8 +63,8 @@
 
 #include "sshtun/buf.h"
 #include "sshtun/err.h"
-#include "tun_knownhosts.h"
 #include "tun_log.h"
+#include "tun_match.h"
 
 /* Longest option value, and longest string in the encoding (command=,
  * environment=, permitopen=, permitlisten= entries). */
