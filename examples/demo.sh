@@ -8,7 +8,8 @@
 # removed at the end.
 #
 #   DEMO_SERVER=sshd examples/demo.sh   # the same against OpenSSH's sshd
-#   DEMO_BUILD=dir                      # build directory (default: build)
+#   DEMO_BUILD=dir                      # build directory (default: build-demo;
+#                                       # tests/run.sh builds in build/)
 #
 # Run as root, sshtund separates privileges (the network process becomes
 # nobody, a helper starts sessions) and you log in as root; run as an
@@ -17,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SERVER=${DEMO_SERVER:-sshtund}
 case $SERVER in sshtund | sshd) ;; *) echo "DEMO_SERVER: sshtund or sshd" >&2; exit 2 ;; esac
-BUILD=${DEMO_BUILD:-build}
+BUILD=${DEMO_BUILD:-build-demo}
 . tests/deps.sh
 if [ "$SERVER" = sshd ]; then
     sshtun_install_deps

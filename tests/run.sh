@@ -8,7 +8,10 @@ cd "$(dirname "$0")/.."
 sshtun_install_deps
 
 BUILD=${BUILD:-build}
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSHTUN_WERROR=ON \
+# The options are always given: a cache that another command configured
+# (examples/demo.sh uses build-demo/, but a hand-made build/ may say
+# SSHTUN_TESTS=OFF) must not turn the suite into "No tests were found".
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSSHTUN_WERROR=ON -DSSHTUN_TESTS=ON \
     -DSSHTUN_SANITIZE=ON >/dev/null
 cmake --build "$BUILD" -j"$(nproc)"
 cd "$BUILD"
