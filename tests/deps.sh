@@ -5,7 +5,8 @@
 sshtun_install_deps() {
     local pkgs="gcc make cmake pkg-config libssl-dev libc-ares-dev libev-dev libcmocka-dev \
 openssh-server openssh-client socat curl python3 procps \
-util-linux bsdutils passwd python3-cryptography"
+util-linux bsdutils passwd python3-cryptography \
+git man-db groff-base debhelper dpkg-dev adduser"
     [ $# -gt 0 ] && pkgs="$*"
     local missing=""
     for p in $pkgs; do
