@@ -5,9 +5,15 @@
  * Dispatch rules (RFC 4253 sections 7.1 and 11, RFC 4252 section 6,
  * strict KEX):
  *  - during the first key exchange with strict KEX only KEXINIT, NEWKEYS
- *    and method messages are accepted (DISCONNECT is honoured too);
- *  - while the peer is in a key exchange (its KEXINIT received, its NEWKEYS
- *    not yet) it may only send transport messages (1-49);
+ *    and method messages are accepted (DISCONNECT is honoured too); without
+ *    strict KEX nothing above 49 is accepted before the first NEWKEYS
+ *    either (there is no service yet);
+ *  - during a later key exchange, messages above 49 are handled as at any
+ *    other time, even after the peer's KEXINIT.  RFC 4253 section 7.1 says
+ *    a peer must not send them there, but some do (AsyncSSH keeps sending
+ *    channel data after its KEXINIT) and OpenSSH accepts them: its key
+ *    exchange replaces only the handlers of messages 1-49.  What we send
+ *    meanwhile still waits for our NEWKEYS (packet.c);
  *  - service, authentication and connection messages are only accepted in
  *    their phase; an unknown message number gets SSH_MSG_UNIMPLEMENTED.
  */
@@ -370,8 +376,6 @@ static int dispatch(ssh_conn *c, const uint8_t *payload, size_t len, uint32_t se
         ssh_conn_logf(c, 1, "strict KEX violation: unexpected message %u during initial KEX", type);
         return SSH_ERR_STRICT_KEX;
     }
-    if (c->kex != NULL && ssh_kex_peer_busy(c->kex) && type >= 50)
-        return SSH_ERR_UNEXPECTED;
 
     switch (type) {
     case SSH_MSG_DISCONNECT:

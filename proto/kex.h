@@ -72,12 +72,6 @@ static inline int ssh_kex_sent_newkeys(const ssh_kex *k)
 {
     return (k->flags & KEX_SENT_NEWKEYS) != 0;
 }
-/* The peer's KEXINIT arrived and its NEWKEYS not yet: it may only send
- * transport messages. */
-static inline int ssh_kex_peer_busy(const ssh_kex *k)
-{
-    return (k->flags & KEX_GOT_INIT) && !(k->flags & KEX_GOT_NEWKEYS);
-}
 
 /* Start a key exchange by sending our KEXINIT (no-op if already sent). */
 int ssh_kex_start(ssh_conn *c);

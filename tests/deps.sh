@@ -6,7 +6,8 @@ sshtun_install_deps() {
     local pkgs="gcc make cmake pkg-config libssl-dev libc-ares-dev libev-dev libcmocka-dev \
 openssh-server openssh-client socat curl python3 procps \
 util-linux bsdutils passwd python3-cryptography \
-git man-db groff-base debhelper dpkg-dev adduser"
+git man-db groff-base debhelper dpkg-dev adduser \
+dropbear-bin python3-asyncssh"
     [ $# -gt 0 ] && pkgs="$*"
     local missing=""
     for p in $pkgs; do

@@ -41,6 +41,11 @@ it_cleanup() {
     local rc=$?
     for p in ${BG_PIDS:-}; do kill "$p" 2>/dev/null; done
     for p in ${BG_PIDS:-}; do wait "$p" 2>/dev/null; done
+    [ -n "${IT_SSHTUND_PID:-}" ] && kill -KILL -- "-$IT_SSHTUND_PID" 2>/dev/null
+    if [ -n "${IT_USER:-}" ]; then
+        pkill -KILL -u "$IT_USER" 2>/dev/null
+        userdel "$IT_USER" 2>/dev/null
+    fi
     if [ -n "${SSHD_PID:-}" ]; then
         # sshd's per-connection children outlive its listener: end the
         # whole process group (it was started with setsid).
@@ -176,4 +181,63 @@ it_check() {  # it_check "description" expected actual
 it_done() {
     echo "$PASSES passed, $FAILS failed"
     [ "$FAILS" -eq 0 ]
+}
+
+# ---- sshtund and a test user (root only) -------------------------------------------------
+
+# it_add_user: create a throwaway login user $IT_USER with home $IT_HOME
+# ($T/uhome) holding .ssh/authorized_keys with the test's user keys; it is
+# removed at exit.  $T becomes traversable (755) for it.
+it_add_user() {
+    IT_USER=sshtun-it$$
+    IT_HOME="$T/uhome"
+    useradd -M -d "$IT_HOME" -s /bin/sh "$IT_USER" || { IT_USER=; echo "FAIL: useradd"; exit 1; }
+    mkdir -p "$IT_HOME/.ssh"
+    cp "$T/authorized_keys" "$IT_HOME/.ssh/authorized_keys"
+    chown -R "$IT_USER" "$IT_HOME"
+    chmod 755 "$IT_HOME" "$T"
+    chmod 700 "$IT_HOME/.ssh"
+}
+
+# it_sshtund_start [config lines...]: start $BUILD/sshtund in the foreground
+# (-D -e) on a free port ($PORT) with the test's host keys, config in
+# $T/sshtund_config, log in $T/sshtund.log; waits for "ready".  Sets
+# IT_SSHTUND_PID.  SSHTUND_ARGS (optional) are extra command line options.
+it_sshtund_start() {
+    it_sshtund_stop
+    local try
+    for try in 1 2 3 4 5; do
+        PORT=$(it_free_port)
+        {
+            echo "Port $PORT"
+            echo "ListenAddress 127.0.0.1"
+            for k in ed25519 ecdsa rsa; do echo "HostKey $T/host_$k"; done
+            echo "AuthorizedKeysFile .ssh/authorized_keys $T/authorized_keys"
+            echo "PidFile $T/sshtund.pid"
+            echo "PermitRootLogin yes"
+            echo "LogLevel DEBUG1"
+            for l in "$@"; do echo "$l"; done
+        } > "$T/sshtund_config"
+        : > "$T/sshtund.log"
+        setsid "$BUILD/sshtund" -D -e ${SSHTUND_ARGS:-} -f "$T/sshtund_config" \
+            >> "$T/sshtund.log" 2>&1 &
+        IT_SSHTUND_PID=$!
+        for _ in $(seq 1 200); do
+            grep -q "ready" "$T/sshtund.log" 2>/dev/null && return 0
+            kill -0 "$IT_SSHTUND_PID" 2>/dev/null || break
+            sleep 0.05
+        done
+        grep -q "Address already in use" "$T/sshtund.log" && continue
+        echo "FAIL: sshtund did not start:"; cat "$T/sshtund.log"; exit 1
+    done
+    echo "FAIL: no free port for sshtund"; exit 1
+}
+
+it_sshtund_stop() {
+    [ -n "${IT_SSHTUND_PID:-}" ] || return 0
+    kill -TERM -- "-$IT_SSHTUND_PID" 2>/dev/null
+    for _ in $(seq 1 40); do kill -0 "$IT_SSHTUND_PID" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL -- "-$IT_SSHTUND_PID" 2>/dev/null
+    wait "$IT_SSHTUND_PID" 2>/dev/null
+    IT_SSHTUND_PID=
 }
