@@ -22,7 +22,10 @@
  *
  * Half-close (sections 5.3): EOF and CLOSE are tracked per direction; a
  * channel is freed when CLOSE went both ways, and the application hears
- * about it once, through channel_closed.
+ * about it once, through channel_closed.  The peer's CLOSE is answered at
+ * once unless the application holds our CLOSE (channel_peer_close): a
+ * server whose client closes a session first still owes it the exit
+ * status, which sshd sends before its CLOSE once the process is reaped.
  */
 #include "conn_int.h"
 
@@ -35,6 +38,8 @@
 #define CHF_GOT_CLOSE    0x08u
 #define CHF_CLOSE_WANTED 0x10u /* close as soon as the open is confirmed */
 #define CHF_INCOMING     0x20u
+#define CHF_CLOSE_HELD   0x40u /* peer's CLOSE in, ours held by the application */
+#define CHF_PEER_CLOSING 0x80u /* inside channel_peer_close */
 
 #define GROW_FAST_MS 100
 
@@ -583,7 +588,10 @@ int ssh_channel_close(ssh_conn *c, uint32_t id)
     }
     if (ch->state != CH_OPEN)
         return SSH_ERR_CHANNEL_STATE;
-    return send_close(c, ch);
+    int rv = send_close(c, ch);
+    if (rv == 0 && (ch->flags & CHF_CLOSE_HELD))
+        ch_finish(c, ch);
+    return rv;
 }
 
 int ssh_channel_peer_eof(const ssh_conn *c, uint32_t id)
@@ -737,7 +745,11 @@ static int recv_request(ssh_conn *c, ssh_cur *p)
     if (r.want_reply && (rv = ssh_replyq_push(&ch->req_in)) != 0)
         return rv;
     int ok = 0;
-    if (c->cb.channel_request && !(ch->flags & CHF_SENT_CLOSE))
+    /* After our CLOSE only what wants no reply still reaches the
+     * application: a server that holds its CLOSE until the process is
+     * reaped sends exit-status there (sshd does; Dropbear's client closes
+     * first and takes it). */
+    if (c->cb.channel_request && (!(ch->flags & CHF_SENT_CLOSE) || !r.want_reply))
         ok = c->cb.channel_request(c, id, &r, ch->user);
     /* The callback may have closed the channel; it still exists here (it
      * is freed only when the peer's CLOSE arrives). */
@@ -756,7 +768,12 @@ int ssh_channel_request_send(ssh_conn *c, uint32_t id, const ssh_channel_req *r,
     int rv;
     if (ch == NULL)
         return SSH_ERR_CHANNEL_UNKNOWN;
-    if (ch->state != CH_OPEN || (ch->flags & (CHF_SENT_CLOSE | CHF_GOT_CLOSE)))
+    /* After the peer's CLOSE only while ours is held (or the application
+     * decides about it), and only requests that want no reply (none could
+     * come). */
+    if (ch->state != CH_OPEN || (ch->flags & CHF_SENT_CLOSE) ||
+        ((ch->flags & CHF_GOT_CLOSE) &&
+         (!(ch->flags & (CHF_CLOSE_HELD | CHF_PEER_CLOSING)) || r->want_reply)))
         return SSH_ERR_CHANNEL_STATE;
     if (c->pkt_open)
         return SSH_ERR_STATE;
@@ -865,6 +882,19 @@ int ssh_channel_dispatch(ssh_conn *c, uint8_t type, ssh_cur *p)
             return SSH_ERR_UNEXPECTED;
         ch->flags |= CHF_GOT_CLOSE;
         ssh_conn_logf(c, 2, "channel %u: rcvd close", id);
+        /* The callback may send its last requests and call
+         * ssh_channel_close() itself: without CHF_CLOSE_HELD that only
+         * sends, and the channel is finished here. */
+        if (!(ch->flags & CHF_SENT_CLOSE) && c->cb.channel_peer_close) {
+            ch->flags |= CHF_PEER_CLOSING;
+            int hold = c->cb.channel_peer_close(c, id, ch->user) == SSH_DEFERRED;
+            ch->flags &= ~CHF_PEER_CLOSING;
+            if (hold && !(ch->flags & CHF_SENT_CLOSE)) {
+                ch->flags |= CHF_CLOSE_HELD;
+                ssh_conn_logf(c, 2, "channel %u: close held", id);
+                return 0;
+            }
+        }
         if (!(ch->flags & CHF_SENT_CLOSE) && (rv = send_close(c, ch)) != 0)
             return rv;
         ch_finish(c, ch);

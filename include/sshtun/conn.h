@@ -347,6 +347,13 @@ typedef struct ssh_callbacks {
     /* The channel is closed on both sides and freed: `id` is invalid after
      * this call (and may be reused by a later open). */
     void (*channel_closed)(ssh_conn *c, uint32_t id, void *ch_user);
+    /* The peer sent CLOSE before we did.  The application may still send
+     * requests that want no reply (a server's exit-status, as sshd does
+     * when a client closes first), now or - returning SSH_DEFERRED, which
+     * holds our CLOSE - later, and then calls ssh_channel_close(), which
+     * sends CLOSE and frees the channel.  Returning 0 answers with our
+     * CLOSE at once (channel_closed follows).  Unset: 0. */
+    int (*channel_peer_close)(ssh_conn *c, uint32_t id, void *ch_user);
     /* Incoming channel request.  Return SSH_REQUEST_SUCCESS,
      * SSH_REQUEST_FAILURE, or SSH_REQUEST_DEFER and call
      * ssh_channel_request_reply() later (replies keep the order of
@@ -540,7 +547,8 @@ long ssh_channel_send(ssh_conn *c, uint32_t id, int stream, const void *data, si
 int ssh_channel_consumed(ssh_conn *c, uint32_t id, size_t n);
 /* Send EOF (no more data from us). */
 int ssh_channel_eof(ssh_conn *c, uint32_t id);
-/* Send CLOSE; channel_closed follows when the peer's CLOSE arrives. */
+/* Send CLOSE; channel_closed follows when the peer's CLOSE arrives - or,
+ * for a CLOSE held by channel_peer_close, before this returns. */
 int ssh_channel_close(ssh_conn *c, uint32_t id);
 /* Has the peer sent EOF / CLOSE? */
 int ssh_channel_peer_eof(const ssh_conn *c, uint32_t id);

@@ -148,6 +148,46 @@ n=$(grep -c "kex: algorithm" "$T/err")
     it_fail "asyncssh: $n key exchanges during the upload: $(grep -v '^debug' "$T/err" | tail -3)"
 kill "$BG_PID" 2>/dev/null
 
+# ---- Dropbear's dbclient as a client of sshtund ---------------------------------------------
+echo "== dbclient"
+it_sshtund_start
+dropbearconvert openssh dropbear "$T/user_ed25519" "$T/user_ed25519.db" >/dev/null 2>&1 ||
+    { echo "FAIL: dropbearconvert"; exit 1; }
+# dbclient looks host keys up by the bare host name, whatever the port.
+echo "127.0.0.1 $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" > "$HOME/.ssh/known_hosts"
+db() { timeout 60 dbclient -i "$T/user_ed25519.db" -p "$PORT" "$U@127.0.0.1" "$@"; }
+out=$(db 'echo hello' </dev/null)
+it_check "dbclient: exec output" hello "$out"
+# dbclient sends CLOSE as soon as both EOFs went by, often before sshtund
+# has reaped the process: the exit status must still arrive, every time.
+got=""
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    db 'exit 3' </dev/null
+    got="$got$?"
+done
+it_check "dbclient: exit 3, ten times in a row" 3333333333 "$got"
+db 'exit 0' </dev/null
+it_check "dbclient: exit 0" 0 $?
+# A process that closes its output and exits a second after the client's
+# CLOSE: sshtund waits for it and sends the status first.
+db 'exec >/dev/null 2>&1 </dev/null; sleep 1; exit 4' </dev/null
+it_check "dbclient: status of a process reaped after the client's CLOSE" 4 $?
+# One that never exits does not hold the channel (nor dbclient) forever.
+start=$(date +%s)
+db 'exec >/dev/null 2>&1 </dev/null; trap "" HUP PIPE; sleep 40' </dev/null
+rc=$?
+took=$(( $(date +%s) - start ))
+[ "$rc" != 124 ] && [ "$took" -le 20 ] &&
+    it_pass "dbclient: a process that outlives the client's CLOSE is hung up after a bound (${took} s)" ||
+    it_fail "dbclient: channel held by a lingering process (rc $rc after $took s)"
+grep -q "still running 5 s after the client closed the channel" "$T/sshtund.log" &&
+    it_pass "dbclient: sshtund says why it closed without a status" ||
+    it_fail "dbclient: no message about the lingering process: $(tail -3 "$T/sshtund.log")"
+sum=$(db 'sha256sum' < "$IT_HOME/big16" | cut -d' ' -f1)
+it_check "dbclient: 16 MiB stdin sha256" "$SUM16" "$sum"
+sum=$(db "cat '$IT_HOME/big16'" </dev/null | sha256sum | cut -d' ' -f1)
+it_check "dbclient: 16 MiB stdout sha256" "$SUM16" "$sum"
+
 # ---- AsyncSSH as a client of sshtund --------------------------------------------------------
 echo "== asyncssh client"
 it_sshtund_start "RekeyLimit 1M"

@@ -43,6 +43,7 @@ typedef struct tp_chan {
     int got_exit_status;
     int req_ok, req_fail; /* replies to our requests */
     int writable;       /* channel_writable callbacks */
+    int peer_closes;    /* channel_peer_close callbacks */
     int open_results;   /* channel_open_result callbacks */
     /* replies to our requests in arrival order: req_user and ok */
     void *res_user[32];
@@ -109,6 +110,7 @@ struct tp_side {
     int refuse_open;         /* server: refuse channel opens with this reason */
     int defer_open;
     int defer_global;
+    int hold_close;          /* channel_peer_close returns SSH_DEFERRED */
     /* optional hooks (NULL: default behaviour); `hook_ctx` is for the test */
     void *hook_ctx;
     int (*on_auth_request)(tp_side *s, const ssh_auth_request *r); /* returns the decision */
@@ -119,6 +121,8 @@ struct tp_side {
                            const char **why);
     int (*on_channel_request)(tp_side *s, uint32_t id, const ssh_channel_req *r);
     int (*on_global_request)(tp_side *s, const ssh_global_req *r, ssh_buf *reply);
+    /* returns what channel_peer_close returns (instead of hold_close) */
+    int (*on_peer_close)(tp_side *s, uint32_t id);
     /* replaces appending to the sink (consumption still follows `hold`) */
     void (*on_data)(tp_side *s, uint32_t id, int stream, const uint8_t *data, size_t len);
     tp_chan ch[TP_MAX_CH];

@@ -283,6 +283,16 @@ static void cb_closed(ssh_conn *c, uint32_t id, void *ch_user)
     chan(side_of(ssh_conn_get_user(c)), id)->closed++;
 }
 
+static int cb_peer_close(ssh_conn *c, uint32_t id, void *ch_user)
+{
+    (void)ch_user;
+    tp_side *s = side_of(ssh_conn_get_user(c));
+    chan(s, id)->peer_closes++;
+    if (s->on_peer_close)
+        return s->on_peer_close(s, id);
+    return s->hold_close ? SSH_DEFERRED : 0;
+}
+
 static int cb_channel_request(ssh_conn *c, uint32_t id, const ssh_channel_req *r, void *ch_user)
 {
     (void)ch_user;
@@ -386,6 +396,7 @@ static const ssh_callbacks callbacks = {
     .channel_writable = cb_writable,
     .channel_eof = cb_eof,
     .channel_closed = cb_closed,
+    .channel_peer_close = cb_peer_close,
     .channel_request = cb_channel_request,
     .channel_request_result = cb_request_result,
     .global_request = cb_global_request,

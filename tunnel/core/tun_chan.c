@@ -99,6 +99,16 @@ static void on_closed(ssh_conn *c, uint32_t id, void *u)
         ch->ops->closed(ch);
 }
 
+static int on_peer_close(ssh_conn *c, uint32_t id, void *u)
+{
+    (void)c;
+    (void)id;
+    tun_chan *ch = u;
+    if (ch && ch->ops->peer_close)
+        return ch->ops->peer_close(ch);
+    return 0;
+}
+
 static int on_request(ssh_conn *c, uint32_t id, const ssh_channel_req *r, void *u)
 {
     (void)c;
@@ -125,6 +135,7 @@ void tun_chan_install_callbacks(ssh_callbacks *cb)
     cb->channel_writable = on_writable;
     cb->channel_eof = on_eof;
     cb->channel_closed = on_closed;
+    cb->channel_peer_close = on_peer_close;
     cb->channel_request = on_request;
     cb->channel_request_result = on_request_result;
 }

@@ -41,6 +41,10 @@ typedef struct tun_chan_ops {
     void (*eof)(tun_chan *ch);
     /* The channel is gone (both CLOSEs); the object may be freed. */
     void (*closed)(tun_chan *ch);
+    /* The peer's CLOSE came first: the engine's channel_peer_close
+     * convention (0: answer now, SSH_DEFERRED: ssh_channel_close later).
+     * Unset: 0. */
+    int (*peer_close)(tun_chan *ch);
     int (*request)(tun_chan *ch, const ssh_channel_req *r);
     void (*request_result)(tun_chan *ch, int ok, void *req_user);
     /* The connection's output drained: resume reading local sources. */

@@ -299,12 +299,21 @@ static void pipe_closed(tun_chan *ch)
         p->hooks->closed(p);
 }
 
+static int pipe_peer_close(tun_chan *ch)
+{
+    tun_pipe *p = (tun_pipe *)ch;
+    if (p->hooks && p->hooks->peer_close)
+        return p->hooks->peer_close(p);
+    return 0;
+}
+
 const tun_chan_ops tun_pipe_ops = {
     .open_result = pipe_open_result,
     .data = pipe_data,
     .writable = pipe_writable,
     .eof = pipe_eof,
     .closed = pipe_closed,
+    .peer_close = pipe_peer_close,
     .request = pipe_request,
     .request_result = pipe_request_result,
     .resume = pipe_resume,

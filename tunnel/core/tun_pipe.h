@@ -35,6 +35,8 @@ typedef struct tun_pipe_hooks {
     void (*drained_eof)(tun_pipe *p);
     /* The channel is closed; the owner frees the pipe (tun_pipe_free). */
     void (*closed)(tun_pipe *p);
+    /* The peer's CLOSE came before ours (tun_chan_ops.peer_close). */
+    int (*peer_close)(tun_pipe *p);
     /* Every local input reached EOF and our CHANNEL_EOF went out. */
     void (*inputs_done)(tun_pipe *p);
 } tun_pipe_hooks;
@@ -86,7 +88,8 @@ void tun_pipe_hold_output(tun_pipe *p, int hold);
 void tun_pipe_set_fds(tun_pipe *p, int in_fd, int out_fd);
 /* Write out whatever is buffered, blocking (used at exit). */
 void tun_pipe_flush_blocking(tun_pipe *p);
-/* Stop watchers and free buffers; closes fds if is_socket. */
+/* Stop watchers and free buffers; closes fds if is_socket.  The pipe is
+ * then inert (no descriptors); a second call does nothing more. */
 void tun_pipe_free(tun_pipe *p);
 /* Bytes buffered towards local outputs. */
 size_t tun_pipe_pending(const tun_pipe *p);

@@ -15,6 +15,16 @@
  * A client that can no longer write its output (eow@openssh.com) makes us
  * stop reading the process's stdout, which then gets EPIPE as with a
  * closed pipe locally.
+ *
+ * A client may also send CLOSE first, as soon as both EOFs went by (RFC
+ * 4254 section 5.3 allows it; Dropbear's dbclient does), often before the
+ * process has been reaped.  As sshd, we then hold our CLOSE until the exit
+ * status is known and send it first.  The client takes nothing more: our
+ * ends of the process's descriptors are closed (its stdin reaches EOF, its
+ * writes fail, a pty hangs up, as sshd's channel close does), and a
+ * process that still does not exit within CLOSE_WAIT_S is hung up and the
+ * channel closed without a status, so it cannot hold the channel (and the
+ * client waiting for our CLOSE) forever.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -35,6 +45,8 @@
 #include <unistd.h>
 
 #define MAX_ENV 64
+/* How long a client's early CLOSE waits for the session process to exit. */
+#define CLOSE_WAIT_S 5.0
 
 struct tun_srvsess {
     tun_srvchan ch; /* first */
@@ -53,6 +65,9 @@ struct tun_srvsess {
     int pty_fd;   /* master side, for window-change and break */
     int fds[3];   /* what we own: stdin write end, stdout read end, stderr read end */
     int finished; /* exit status and CLOSE sent */
+    /* The client's CLOSE came first: ours waits for the exit status. */
+    int peer_closed;
+    ev_timer close_wait;
     tun_srvsess *next_pid;
 };
 
@@ -78,14 +93,10 @@ void tun_srvsess_set_next_by_pid(tun_srvsess *ss, tun_srvsess *next)
 
 /* ---- the end --------------------------------------------------------------------------------- */
 
-static void maybe_finish(tun_srvsess *ss)
+/* exit-status or exit-signal for the reaped process. */
+static void send_exit(tun_srvsess *ss)
 {
     tun_srvconn *sc = conn_of(ss);
-    tun_pipe *p = &ss->ch.pipe;
-    if (ss->finished || sc == NULL || !ss->exited || !p->base.open)
-        return;
-    if (!(p->in_eof && (p->in2_fd < 0 || p->in2_eof)))
-        return; /* output still coming */
     ss->finished = 1;
     ssh_channel_req r = {0};
     r.want_reply = 0;
@@ -103,6 +114,20 @@ static void maybe_finish(tun_srvsess *ss)
                   r.exit_status);
     }
     ssh_channel_request_send(sc->c, ss->ch.id, &r, NULL);
+}
+
+static void maybe_finish(tun_srvsess *ss)
+{
+    tun_srvconn *sc = conn_of(ss);
+    tun_pipe *p = &ss->ch.pipe;
+    if (ss->finished || sc == NULL || !ss->exited || !p->base.open)
+        return;
+    if (!ss->peer_closed && !(p->in_eof && (p->in2_fd < 0 || p->in2_eof)))
+        return; /* output still coming */
+    send_exit(ss);
+    if (ss->peer_closed)
+        ev_timer_stop(sc->srv->loop, &ss->close_wait);
+    /* With the client's CLOSE held, this frees the session. */
     ssh_channel_close(sc->c, ss->ch.id);
     tun_link_kick(&sc->link);
 }
@@ -128,6 +153,7 @@ static void sess_destroy(tun_srvchan *ch)
     tun_srvsess *ss = (tun_srvsess *)ch;
     tun_srvconn *sc = conn_of(ss);
     if (sc) {
+        ev_timer_stop(sc->srv->loop, &ss->close_wait);
         tun_priv_cancel(sc->srv->priv, ss);
         if (ss->running) {
             tun_priv_signal(sc->srv->priv, sc->token, ss->pid, SIGHUP);
@@ -172,11 +198,57 @@ static void h_drained_eof(tun_pipe *p)
     }
 }
 
+/* The process outlived the client's CLOSE by CLOSE_WAIT_S: hang it up
+ * (sess_destroy) and close without a status. */
+static void on_close_wait(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_srvsess *ss = w->data;
+    tun_srvconn *sc = conn_of(ss);
+    tun_verbose("session %u: process %d still running %.0f s after the client closed the "
+                "channel: hanging it up",
+                ss->ch.id, (int)ss->pid, CLOSE_WAIT_S);
+    ssh_channel_close(sc->c, ss->ch.id); /* frees the session */
+    tun_link_kick(&sc->link);
+}
+
+static int h_peer_close(tun_pipe *p)
+{
+    tun_srvsess *ss = p->owner;
+    tun_srvconn *sc = conn_of(ss);
+    if (ss->finished || sc == NULL)
+        return 0;
+    if (ss->exited) {
+        /* Reaped while output was still coming: the status, then CLOSE. */
+        send_exit(ss);
+        return 0;
+    }
+    if (!ss->running)
+        return 0; /* nothing started (or the spawn is still under way) */
+    tun_debug("session %u: client closed first; CLOSE held until process %d exits", ss->ch.id,
+              (int)ss->pid);
+    ss->peer_closed = 1;
+    /* The client reads and writes nothing more: let go of the process's
+     * descriptors, as sshd does on a CLOSE. */
+    tun_pipe_free(p);
+    for (int i = 0; i < 3; i++) {
+        if (ss->fds[i] >= 0)
+            close(ss->fds[i]);
+        ss->fds[i] = -1;
+    }
+    ss->pty_fd = -1;
+    ev_timer_set(&ss->close_wait, CLOSE_WAIT_S, 0.);
+    ev_timer_start(sc->srv->loop, &ss->close_wait);
+    return SSH_DEFERRED;
+}
+
 static int h_request(tun_pipe *p, const ssh_channel_req *r);
 
 static const tun_pipe_hooks sess_hooks = {
     .request = h_request,
     .closed = h_closed,
+    .peer_close = h_peer_close,
     .inputs_done = h_inputs_done,
     .drained_eof = h_drained_eof,
 };
@@ -420,6 +492,8 @@ int tun_srvsess_open(tun_srvconn *sc, uint32_t id, const char **why)
     }
     ss->pty_fd = -1;
     ss->fds[0] = ss->fds[1] = ss->fds[2] = -1;
+    ev_timer_init(&ss->close_wait, on_close_wait, CLOSE_WAIT_S, 0.);
+    ss->close_wait.data = ss;
     tun_pipe_init(&ss->ch.pipe, sc->srv->loop, &sc->link, -1, -1, -1, &sess_hooks, ss);
     ss->ch.pipe.base.id = id;
     ss->ch.pipe.base.open = 1;
