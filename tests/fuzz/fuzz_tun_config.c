@@ -138,6 +138,10 @@ static void check_finished(const tun_options *o)
     CHECK(o->connect_timeout >= 0 && o->server_alive_interval >= 0);
     CHECK(o->rekey_bytes >= 0 && o->rekey_seconds >= 0);
     CHECK(o->compression == 0);
+    CHECK(o->session_type >= SESSION_NONE && o->session_type <= SESSION_DEFAULT);
+    CHECK(o->stdin_null == 0 || o->stdin_null == 1);
+    CHECK(o->fork_after_authentication == 0 || o->fork_after_authentication == 1);
+    CHECK(o->required_rsa_size >= 1024);
     CHECK(o->preferred_authentications != NULL);
     for (size_t i = 0; i < 5; i++) {
         const char *l = i == 0   ? o->ciphers
@@ -168,6 +172,7 @@ static void finish(tun_options *o, const char *host)
 {
     if (tun_options_finish(o) == 0) {
         check_finished(o);
+        tun_options_report(o);
         if (tun_options_expand(o, host) == 0) {
             for (int i = 0; i < o->n_identity_files; i++)
                 CHECK(o->identity_files[i] != NULL);

@@ -24,8 +24,9 @@ static int streq(const char *a, const char *b)
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-/* A host field as the parser reads it back: brackets around what would
- * otherwise be cut (':', whitespace) or read as brackets.  A '/' needs
+/* A host or path field as the parser reads it back: brackets around what
+ * would otherwise be cut (':', whitespace) or read as brackets (a bracketed
+ * field with a '/' is a path, as in OpenSSH).  A '/' needs
  * none: no host position is tested for being a path ("-D a/b:1080" binds
  * to the "address" a/b, as in OpenSSH). */
 static size_t put_host(char *out, size_t outsz, const char *h)
@@ -41,7 +42,7 @@ static void canonical(const tun_fwdspec *f, char *out, size_t outsz)
 {
     size_t n = 0;
     if (f->listen_path) {
-        n += (size_t)snprintf(out + n, outsz - n, "%s", f->listen_path);
+        n += put_host(out + n, outsz - n, f->listen_path);
     } else {
         if (f->listen_host) {
             n += put_host(out + n, outsz - n, f->listen_host);
@@ -50,7 +51,8 @@ static void canonical(const tun_fwdspec *f, char *out, size_t outsz)
         n += (size_t)snprintf(out + n, outsz - n, "%d", f->listen_port);
     }
     if (f->connect_path) {
-        n += (size_t)snprintf(out + n, outsz - n, ":%s", f->connect_path);
+        n += (size_t)snprintf(out + n, outsz - n, ":");
+        n += put_host(out + n, outsz - n, f->connect_path);
     } else if (f->connect_host) {
         n += (size_t)snprintf(out + n, outsz - n, ":");
         n += put_host(out + n, outsz - n, f->connect_host);

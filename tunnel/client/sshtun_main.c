@@ -1,12 +1,19 @@
 /*
  * sshtun_main.c - command line of the sshtun client.
  *
- *   sshtun [-46GNnTtqvV] [-p port] [-l user] [-i identity] [-F configfile]
- *          [-o Option=value] [-c ciphers] [-m macs] [-E logfile]
- *          [user@]host[:port] | ssh://[user@]host[:port]  [command ...]
+ *   sshtun [options] destination [command [argument ...]]
  *
- * Options from the command line are applied first, so they win over any
- * configuration file (OpenSSH's "first obtained value" rule).
+ * The command line is read as OpenSSH's ssh reads it: options in POSIX
+ * order up to the destination, options again right after it, and the first
+ * word after that (or everything after "--") starts the command, whose
+ * words are never taken for options ("sshtun host ls -ld /" runs `ls -ld
+ * /`; rsync, scp, git and ssh-copy-id depend on this).  Every flag ssh 9.2
+ * accepts is accepted; the ones that ask for something sshtun does not do
+ * are refused or reported as their configuration keywords are.
+ *
+ * Options are applied in the order given and configuration files after
+ * them, first value winning (OpenSSH's rule): "-l a b@host" logs in as a,
+ * "b@host -l a" as b.
  */
 #include "tun_client.h"
 #include "tun_config.h"
@@ -17,42 +24,109 @@
 #include "tun_util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
 
+#include "sshtun/conn.h"
+
+/* OpenSSH 9.2's option letters; '+': stop at the first non-option (POSIX),
+ * ':' first: a missing argument is reported as such. */
+#define OPTSTRING "+:1246ab:c:e:fgi:kl:m:no:p:qstvxAB:CD:E:F:GI:J:KL:MNO:PQ:R:S:TVw:W:XYy"
+
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: sshtun [-46fGMNnsTtqvV] [-c cipher_spec] [-D [bind_address:]port]\n"
-            "              [-E log_file] [-F configfile] [-i identity_file]\n"
-            "              [-L address] [-l login_name] [-m mac_spec] [-O ctl_cmd]\n"
-            "              [-o option] [-p port] [-R address] [-S ctl_path] [-W host:port]\n"
+            "usage: sshtun [-46AaCfGgKkMNnqsTtVvXxYy] [-B bind_interface] [-b bind_address]\n"
+            "              [-c cipher_spec] [-D [bind_address:]port] [-E log_file]\n"
+            "              [-e escape_char] [-F configfile] [-I pkcs11] [-i identity_file]\n"
+            "              [-J destination] [-L address] [-l login_name] [-m mac_spec]\n"
+            "              [-O ctl_cmd] [-o option] [-p port] [-Q query_option] [-R address]\n"
+            "              [-S ctl_path] [-W host:port] [-w local_tun[:remote_tun]]\n"
             "              destination [command [argument ...]]\n");
 }
 
-/* Split [user@]host[:port] or ssh://[user@]host[:port]. */
-static int parse_destination(const char *dest, char **user, char **host, int *port)
+/* Descriptors 0-2 that are closed are opened on /dev/null (as OpenSSH's
+ * sanitise_stdfd): otherwise the first socket would become "stdin" and
+ * the session would read the connection itself. */
+static void sanitise_stdfd(void)
+{
+    int fd = open("/dev/null", O_RDWR);
+    if (fd < 0)
+        return;
+    while (fd >= 0 && fd <= 2)
+        fd = dup(fd);
+    if (fd > 2)
+        close(fd);
+}
+
+/* ssh://[user[;params]@]host[:port][/]: 0, or -1 when it is not one ssh
+ * accepts (a path, a bad port, an empty host). */
+static int parse_ssh_uri(const char *uri, char **user, char **host, int *port)
 {
     char buf[1024];
-    const char *d = dest;
-    int uri = strncmp(d, "ssh://", 6) == 0;
-    if (uri)
-        d += 6;
-    snprintf(buf, sizeof(buf), "%s", d);
-    if (uri) {
-        size_t l = strlen(buf);
-        if (l && buf[l - 1] == '/')
-            buf[l - 1] = '\0';
+    snprintf(buf, sizeof(buf), "%s", uri + 6);
+    char *h = buf;
+    char *slash = strchr(buf, '/');
+    if (slash) {
+        if (slash[1] != '\0')
+            return -1; /* a path: not for ssh */
+        *slash = '\0';
     }
+    char *at = strrchr(buf, '@');
+    if (at) {
+        *at = '\0';
+        buf[strcspn(buf, ";")] = '\0'; /* connection parameters: none used */
+        if (buf[0] == '\0')
+            return -1;
+        *user = strdup(buf);
+        h = at + 1;
+    }
+    char *portstr = NULL;
+    if (*h == '[') {
+        char *close = strchr(h, ']');
+        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+            return -1;
+        *close = '\0';
+        if (close[1] == ':')
+            portstr = close + 2;
+        h++;
+    } else if ((portstr = strchr(h, ':')) != NULL) {
+        *portstr++ = '\0';
+    }
+    if (portstr) {
+        char *end;
+        long p = strtol(portstr, &end, 10);
+        if (*portstr == '\0' || *end || p <= 0 || p > 65535)
+            return -1;
+        *port = (int)p;
+    }
+    if (*h == '\0')
+        return -1;
+    *host = strdup(h);
+    return 0;
+}
+
+/* [user@]host[:port] (sshtun also takes host:port, and [v6]:port), or an
+ * ssh:// URI.  0, or -1 for one that cannot be used. */
+static int parse_destination(const char *dest, char **user, char **host, int *port)
+{
+    if (strncmp(dest, "ssh://", 6) == 0)
+        return parse_ssh_uri(dest, user, host, port);
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%s", dest);
     char *h = buf;
     char *at = strrchr(buf, '@');
     if (at) {
+        if (at == buf)
+            return -1;
         *at = '\0';
         *user = strdup(buf);
         h = at + 1;
@@ -90,120 +164,271 @@ static int set_kw(tun_options *o, const char *kw, const char *val)
     return tun_options_apply(o, line, "command-line");
 }
 
+/* -Q: what this sshtun supports, one name a line, as ssh -Q prints it. */
+static int query(const char *what)
+{
+    static const char *const keys = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
+                                    "ecdsa-sha2-nistp521,ssh-rsa";
+    static const char *const sigs = SSH_DEFAULT_HOSTKEY_ALGS ",ssh-rsa";
+    static const struct {
+        const char *name;
+        const char *list;
+    } q[] = {
+        {"cipher", SSH_DEFAULT_CIPHERS},
+        {"ciphers", SSH_DEFAULT_CIPHERS},
+        {"cipher-auth", "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,"
+                        "aes256-gcm@openssh.com"},
+        {"compression", "none"},
+        {"kex", SSH_DEFAULT_KEX},
+        {"kexalgorithms", SSH_DEFAULT_KEX},
+        {"kex-gss", ""},
+        {"key", NULL},
+        {"key-plain", NULL},
+        {"key-cert", ""},
+        {"key-sig", NULL},
+        {"sig", NULL},
+        {"hostkeyalgorithms", NULL},
+        {"pubkeyacceptedalgorithms", NULL},
+        {"hostbasedacceptedalgorithms", NULL},
+        {"casignaturealgorithms", NULL},
+        {"mac", SSH_DEFAULT_MACS},
+        {"macs", SSH_DEFAULT_MACS},
+        {"protocol-version", "2"},
+        {"help", "cipher,cipher-auth,compression,kex,kex-gss,key,key-cert,key-plain,key-sig,mac,"
+                 "protocol-version,sig"},
+    };
+    for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+        if (strcasecmp(what, q[i].name) != 0)
+            continue;
+        const char *l = q[i].list;
+        if (l == NULL)
+            l = strncmp(q[i].name, "key", 3) == 0 ? keys : sigs;
+        char buf[2048];
+        snprintf(buf, sizeof(buf), "%s", l);
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            printf("%s\n", t);
+        return 0;
+    }
+    fprintf(stderr, "Unsupported query \"%s\"\n", what);
+    return 255;
+}
+
+/* The remaining words joined by spaces, as ssh sends them (NULL if none). */
+static char *join_words(char **v, int n)
+{
+    if (n <= 0)
+        return NULL;
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(v[i]) + 1;
+    char *s = malloc(len);
+    if (s == NULL)
+        return NULL;
+    s[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        if (i)
+            strcat(s, " ");
+        strcat(s, v[i]);
+    }
+    return s;
+}
+
+typedef struct cli {
+    int verbose, quiet, dump_config, tflag, master_flag, use_syslog;
+    const char *ctl_cmd, *stdio_fwd, *logfile, *config;
+    char *host;
+} cli;
+
+enum { OPT_OK = 0, OPT_EXIT0 = 1, OPT_FAIL = 2 };
+
+/* One option.  OPT_OK, OPT_EXIT0 (-V, -Q: done) or OPT_FAIL (message
+ * printed; exit 255). */
+static int one_option(cli *c, tun_options *o, int opt, const char *arg)
+{
+    switch (opt) {
+    case '1':
+        fprintf(stderr, "SSH protocol v.1 is no longer supported\n");
+        return OPT_FAIL;
+    case '2':
+    case 'P': /* obsolete "use a non-privileged port": nothing to do */
+        return OPT_OK;
+    case '4': return set_kw(o, "AddressFamily", "inet") ? OPT_FAIL : OPT_OK;
+    case '6': return set_kw(o, "AddressFamily", "inet6") ? OPT_FAIL : OPT_OK;
+    case 'A': return set_kw(o, "ForwardAgent", "yes") ? OPT_FAIL : OPT_OK;
+    case 'a': return set_kw(o, "ForwardAgent", "no") ? OPT_FAIL : OPT_OK;
+    case 'X': return set_kw(o, "ForwardX11", "yes") ? OPT_FAIL : OPT_OK;
+    case 'Y':
+        return set_kw(o, "ForwardX11", "yes") || set_kw(o, "ForwardX11Trusted", "yes") ? OPT_FAIL
+                                                                                       : OPT_OK;
+    case 'x': return set_kw(o, "ForwardX11", "no") ? OPT_FAIL : OPT_OK;
+    case 'K':
+        return set_kw(o, "GSSAPIAuthentication", "yes") ||
+                       set_kw(o, "GSSAPIDelegateCredentials", "yes")
+                   ? OPT_FAIL
+                   : OPT_OK;
+    case 'k': return set_kw(o, "GSSAPIDelegateCredentials", "no") ? OPT_FAIL : OPT_OK;
+    case 'C': return set_kw(o, "Compression", "yes") ? OPT_FAIL : OPT_OK;
+    case 'g': return set_kw(o, "GatewayPorts", "yes") ? OPT_FAIL : OPT_OK;
+    case 'y': c->use_syslog = 1; return OPT_OK;
+    case 'e': return set_kw(o, "EscapeChar", arg) ? OPT_FAIL : OPT_OK;
+    case 'b': return set_kw(o, "BindAddress", arg) ? OPT_FAIL : OPT_OK;
+    case 'B': return set_kw(o, "BindInterface", arg) ? OPT_FAIL : OPT_OK;
+    case 'I': return set_kw(o, "PKCS11Provider", arg) ? OPT_FAIL : OPT_OK;
+    case 'J': return set_kw(o, "ProxyJump", arg) ? OPT_FAIL : OPT_OK;
+    case 'w':
+        return set_kw(o, "TunnelDevice", arg) || set_kw(o, "Tunnel", "yes") ? OPT_FAIL : OPT_OK;
+    case 'Q': return query(arg) == 0 ? OPT_EXIT0 : OPT_FAIL;
+    case 'G': c->dump_config = 1; return OPT_OK;
+    case 'M': c->master_flag++; return OPT_OK;
+    case 'S': return set_kw(o, "ControlPath", arg) ? OPT_FAIL : OPT_OK;
+    case 'O': c->ctl_cmd = arg; return OPT_OK;
+    case 's': return set_kw(o, "SessionType", "subsystem") ? OPT_FAIL : OPT_OK;
+    case 'N': return set_kw(o, "SessionType", "none") ? OPT_FAIL : OPT_OK;
+    case 'n': return set_kw(o, "StdinNull", "yes") ? OPT_FAIL : OPT_OK;
+    case 'f': return set_kw(o, "ForkAfterAuthentication", "yes") ? OPT_FAIL : OPT_OK;
+    case 'L': return set_kw(o, "LocalForward", arg) ? OPT_FAIL : OPT_OK;
+    case 'R': return set_kw(o, "RemoteForward", arg) ? OPT_FAIL : OPT_OK;
+    case 'D': return set_kw(o, "DynamicForward", arg) ? OPT_FAIL : OPT_OK;
+    case 'W': c->stdio_fwd = arg; return OPT_OK;
+    case 'T': c->tflag = -1; return OPT_OK;
+    case 't': c->tflag = c->tflag < 0 ? 1 : c->tflag + 1; return OPT_OK;
+    case 'q': c->quiet = 1; return OPT_OK;
+    case 'v': c->verbose++; return OPT_OK;
+    case 'V':
+        fprintf(stderr, "sshtun_%s, %s\n", SSHTUN_VERSION, OpenSSL_version(OPENSSL_VERSION));
+        return OPT_EXIT0;
+    case 'c': return set_kw(o, "Ciphers", arg) ? OPT_FAIL : OPT_OK;
+    case 'm': return set_kw(o, "MACs", arg) ? OPT_FAIL : OPT_OK;
+    case 'E': c->logfile = arg; return OPT_OK;
+    case 'F': c->config = arg; return OPT_OK;
+    case 'i': return set_kw(o, "IdentityFile", arg) ? OPT_FAIL : OPT_OK;
+    case 'l': return set_kw(o, "User", arg) ? OPT_FAIL : OPT_OK;
+    case 'o': return tun_options_apply(o, arg, "command-line") ? OPT_FAIL : OPT_OK;
+    case 'p': return set_kw(o, "Port", arg) ? OPT_FAIL : OPT_OK;
+    }
+    return OPT_FAIL;
+}
+
+/* Read the command line into c and o; *cmd_at is the index of the first
+ * word of the command.  OPT_OK, OPT_EXIT0 or OPT_FAIL (message printed). */
+static int parse_command_line(int argc, char **argv, cli *c, tun_options *o, int *cmd_at)
+{
+    int base = 0; /* argv[base] stands in for argv[0] of the current pass */
+    int terminated = 0;
+    opterr = 0;
+    optind = 0; /* glibc: start afresh (and read the '+' again) */
+    for (;;) {
+        int opt;
+        while ((opt = getopt(argc - base, argv + base, OPTSTRING)) != -1) {
+            if (opt == '?') {
+                fprintf(stderr, "unknown option -- %c\n", optopt);
+                usage();
+                return OPT_FAIL;
+            }
+            if (opt == ':') {
+                fprintf(stderr, "option requires an argument -- %c\n", optopt);
+                usage();
+                return OPT_FAIL;
+            }
+            int r = one_option(c, o, opt, optarg);
+            if (r != OPT_OK)
+                return r;
+        }
+        int next = base + optind;
+        if (optind > 1 && strcmp(argv[next - 1], "--") == 0)
+            terminated = 1;
+        if (c->host != NULL) {
+            *cmd_at = next;
+            return OPT_OK;
+        }
+        if (next >= argc) {
+            usage();
+            return OPT_FAIL;
+        }
+        char *user = NULL;
+        int port = -1;
+        if (parse_destination(argv[next], &user, &c->host, &port) != 0) {
+            free(user);
+            usage();
+            return OPT_FAIL;
+        }
+        /* Applied where it stands: an earlier -l/-p wins over it, a later
+         * one loses to it. */
+        int bad = user && set_kw(o, "User", user) != 0;
+        free(user);
+        if (!bad && port > 0) {
+            char p[16];
+            snprintf(p, sizeof(p), "%d", port);
+            bad = set_kw(o, "Port", p) != 0;
+        }
+        if (bad)
+            return OPT_FAIL;
+        if (next + 1 >= argc || terminated) {
+            *cmd_at = next + 1;
+            return OPT_OK;
+        }
+        /* Options may follow the destination; the destination takes the
+         * place of argv[0] for the next pass. */
+        base = next;
+        optind = 0;
+    }
+}
+
 int main(int argc, char **argv)
 {
     tun_options o;
     tun_options_init(&o);
-    int verbose = 0, quiet = 0, no_command = 0, no_stdin = 0, dump_config = 0, tflag = 0, opt;
-    int fork_after = 0, master_flag = 0, subsystem = 0;
-    const char *ctl_cmd = NULL;
-    const char *stdio_fwd = NULL;
+    cli c;
+    memset(&c, 0, sizeof(c));
     tun_fwdspec fwds[3 * TUN_MAX_LIST];
     int n_fwds = 0;
     char *stdio_host = NULL;
     int stdio_port = 0;
-    const char *logfile = NULL, *config = NULL;
-    char *cmd_user = NULL;
+    char *command = NULL;
+    int status = 255, cmd_at = argc;
 
+    sanitise_stdfd();
     signal(SIGPIPE, SIG_IGN);
     tun_signals_reset_inherited();
-    while ((opt = getopt(argc, argv, "46fGMNnsTtqvVc:D:E:F:i:L:l:m:O:o:p:R:S:W:")) != -1) {
-        switch (opt) {
-        case '4': set_kw(&o, "AddressFamily", "inet"); break;
-        case '6': set_kw(&o, "AddressFamily", "inet6"); break;
-        case 'G': dump_config = 1; break;
-        case 'M': master_flag++; break;
-        case 'S': set_kw(&o, "ControlPath", optarg); break;
-        case 'O': ctl_cmd = optarg; break;
-        case 's': subsystem = 1; break;
-        case 'f': fork_after = 1; break;
-        case 'L': set_kw(&o, "LocalForward", optarg); break;
-        case 'R': set_kw(&o, "RemoteForward", optarg); break;
-        case 'D': set_kw(&o, "DynamicForward", optarg); break;
-        case 'W': stdio_fwd = optarg; break;
-        case 'N': no_command = 1; break;
-        case 'n': no_stdin = 1; break;
-        case 'T': tflag = -1; break;
-        case 't': tflag = tflag < 0 ? 1 : tflag + 1; break;
-        case 'q': quiet = 1; break;
-        case 'v': verbose++; break;
-        case 'V':
-            fprintf(stderr, "sshtun_%s, %s\n", SSHTUN_VERSION, OpenSSL_version(OPENSSL_VERSION));
-            return 0;
-        case 'c':
-            if (set_kw(&o, "Ciphers", optarg) != 0)
-                return 255;
-            break;
-        case 'm':
-            if (set_kw(&o, "MACs", optarg) != 0)
-                return 255;
-            break;
-        case 'E': logfile = optarg; break;
-        case 'F': config = optarg; break;
-        case 'i': set_kw(&o, "IdentityFile", optarg); break;
-        case 'l': cmd_user = optarg; break;
-        case 'o':
-            if (tun_options_apply(&o, optarg, "command-line") != 0)
-                return 255;
-            break;
-        case 'p':
-            if (set_kw(&o, "Port", optarg) != 0)
-                return 255;
-            break;
-        default:
-            usage();
-            return 255;
-        }
+    int pr = parse_command_line(argc, argv, &c, &o, &cmd_at);
+    if (pr != OPT_OK) {
+        status = pr == OPT_EXIT0 ? 0 : 255;
+        goto out;
     }
-    if (optind >= argc) {
-        usage();
-        return 255;
-    }
-    if (master_flag)
-        set_kw(&o, "ControlMaster", master_flag > 1 ? "ask" : "yes");
-    if (stdio_fwd) {
+    if (c.master_flag)
+        set_kw(&o, "ControlMaster", c.master_flag > 1 ? "ask" : "yes");
+    if (c.stdio_fwd) {
         /* -W implies -N, -T, ExitOnForwardFailure and ClearAllForwardings. */
-        no_command = 1;
-        tflag = -1;
+        set_kw(&o, "SessionType", "none");
+        c.tflag = -1;
         set_kw(&o, "ExitOnForwardFailure", "yes");
         set_kw(&o, "ClearAllForwardings", "yes");
     }
-    if (tflag < 0)
+    if (c.tflag < 0)
         set_kw(&o, "RequestTTY", "no");
-    else if (tflag == 1)
+    else if (c.tflag == 1)
         set_kw(&o, "RequestTTY", "yes");
-    else if (tflag > 1)
+    else if (c.tflag > 1)
         set_kw(&o, "RequestTTY", "force");
-    if (logfile && tun_log_open_file(logfile) != 0) {
-        fprintf(stderr, "Couldn't open logfile %s: %s\n", logfile, strerror(errno));
-        return 255;
-    }
-    if (quiet)
-        tun_log_set_level(TUN_LOG_QUIET);
-    else if (verbose)
-        tun_log_set_level(verbose >= 3 ? TUN_LOG_DEBUG3 : verbose == 2 ? TUN_LOG_DEBUG2 : TUN_LOG_DEBUG1);
-
-    char *duser = NULL, *host = NULL, *command = NULL;
-    int dport = -1, status = 255;
-    if (parse_destination(argv[optind], &duser, &host, &dport) != 0) {
-        fprintf(stderr, "sshtun: invalid destination: %s\n", argv[optind]);
+    if (c.logfile && tun_log_open_file(c.logfile) != 0) {
+        fprintf(stderr, "Couldn't open logfile %s: %s\n", c.logfile, strerror(errno));
         goto out;
     }
-    optind++;
-    /* -l wins over user@host, as in ssh (first obtained value). */
-    if (cmd_user)
-        set_kw(&o, "User", cmd_user);
-    if (duser)
-        set_kw(&o, "User", duser);
-    if (dport > 0) {
-        char p[16];
-        snprintf(p, sizeof(p), "%d", dport);
-        set_kw(&o, "Port", p);
-    }
+    if (c.use_syslog && !c.logfile)
+        tun_log_set_syslog("sshtun");
+    if (c.quiet)
+        tun_log_set_level(TUN_LOG_QUIET);
+    else if (c.verbose)
+        tun_log_set_level(c.verbose >= 3   ? TUN_LOG_DEBUG3
+                          : c.verbose == 2 ? TUN_LOG_DEBUG2
+                                           : TUN_LOG_DEBUG1);
+
     /* Configuration files after the command line: first value wins. */
-    if (config) {
-        if (strcmp(config, "none") != 0 &&
-            tun_config_read(&o, config, host, TUN_CONFIG_USER | TUN_CONFIG_REQUIRED) != 0)
+    const char *host = c.host;
+    if (c.config) {
+        if (strcmp(c.config, "none") != 0 &&
+            tun_config_read(&o, c.config, host, TUN_CONFIG_USER | TUN_CONFIG_REQUIRED) != 0)
             goto out;
     } else {
         if (tun_config_read(&o, "~/.ssh/config", host, TUN_CONFIG_USER) != 0 ||
@@ -212,15 +437,26 @@ int main(int argc, char **argv)
     }
     if (tun_options_finish(&o) != 0 || tun_options_expand(&o, host) != 0)
         goto out;
-    if (dump_config) {
+    if (c.dump_config) {
         printf("host %s\nhostname %s\n", host, o.hostname ? o.hostname : host);
         tun_options_dump(&o, stdout);
         fflush(stdout);
         status = 0;
         goto out;
     }
-    if (!quiet && !verbose && o.log_level >= 0)
+    if (!c.quiet && !c.verbose && o.log_level >= 0)
         tun_log_set_level((enum tun_log_level)o.log_level);
+    tun_options_report(&o);
+
+    int no_command = o.session_type == SESSION_NONE;
+    int subsystem = o.session_type == SESSION_SUBSYSTEM;
+    int no_stdin = o.stdin_null;
+    int fork_after = o.fork_after_authentication;
+    if (subsystem && cmd_at >= argc && o.remote_command == NULL) {
+        fprintf(stderr, "You must specify a subsystem to invoke.\n");
+        usage();
+        goto out;
+    }
 
     /* Forwarding specifications: reject bad ones before connecting. */
     if (!o.clear_all_forwardings) {
@@ -245,13 +481,13 @@ int main(int argc, char **argv)
             }
         }
     }
-    if (stdio_fwd) {
+    if (c.stdio_fwd) {
         tun_fwdspec w;
         /* host:port, as the connect half of a local forward. */
         char spec[1100];
-        snprintf(spec, sizeof(spec), "1:%s", stdio_fwd);
+        snprintf(spec, sizeof(spec), "1:%s", c.stdio_fwd);
         if (tun_fwdspec_parse(spec, TUN_FWD_LOCAL, &w) != 0 || w.connect_host == NULL) {
-            fprintf(stderr, "Bad stdio forwarding specification '%s'\n", stdio_fwd);
+            fprintf(stderr, "Bad stdio forwarding specification '%s'\n", c.stdio_fwd);
             tun_fwdspec_free(&w);
             goto out;
         }
@@ -260,15 +496,18 @@ int main(int argc, char **argv)
         stdio_port = w.connect_port;
         tun_fwdspec_free(&w);
     }
-    if (fork_after && optind >= argc && !no_command && o.remote_command == NULL) {
+    if (fork_after && cmd_at >= argc && !no_command && o.remote_command == NULL) {
         fprintf(stderr, "Cannot fork into background without a command to execute.\n");
         goto out;
     }
+    /* The command: remaining arguments joined by spaces, as ssh does. */
+    if (cmd_at < argc && (command = join_words(argv + cmd_at, argc - cmd_at)) == NULL)
+        goto out;
 
     /* Connection sharing. */
     const char *cpath = o.control_path && strcmp(o.control_path, "none") != 0 ? o.control_path
                                                                                : NULL;
-    if (ctl_cmd) {
+    if (c.ctl_cmd) {
         static const struct {
             const char *name;
             enum tun_mux_op op;
@@ -276,7 +515,7 @@ int main(int argc, char **argv)
                    {"exit", MUXOP_EXIT},   {"stop", MUXOP_STOP},       {"status", MUXOP_STATUS}};
         int op = -1;
         for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-            if (strcmp(ctl_cmd, ops[i].name) == 0)
+            if (strcmp(c.ctl_cmd, ops[i].name) == 0)
                 op = (int)ops[i].op;
         if (op < 0) {
             fprintf(stderr, "Invalid multiplex command.\n");
@@ -297,13 +536,13 @@ int main(int argc, char **argv)
     int become_master = 0;
     if (cpath) {
         int cm = o.control_master;
-        if (cm == 0 || cm == 3 || cm == 4) {
+        if ((cm == 0 || cm == 3 || cm == 4) && (!no_command || stdio_host)) {
             /* ControlMaster no/auto: use a running master if there is one. */
             tun_mux_client_args ma = {
                 .op = stdio_host ? MUXOP_STDIO : MUXOP_SESSION,
                 .o = &o,
                 .host = host,
-                .command = NULL,
+                .command = command ? command : o.remote_command,
                 .subsystem = subsystem,
                 .no_stdin = no_stdin,
                 .fwds = fwds,
@@ -311,50 +550,15 @@ int main(int argc, char **argv)
                 .stdio_host = stdio_host,
                 .stdio_port = stdio_port,
             };
-            if (!no_command || stdio_host) {
-                char *cmd = NULL;
-                if (optind < argc) {
-                    size_t len = 0;
-                    for (int i = optind; i < argc; i++)
-                        len += strlen(argv[i]) + 1;
-                    cmd = malloc(len + 1);
-                    if (cmd) {
-                        cmd[0] = '\0';
-                        for (int i = optind; i < argc; i++) {
-                            if (i > optind)
-                                strcat(cmd, " ");
-                            strcat(cmd, argv[i]);
-                        }
-                    }
-                }
-                ma.command = cmd ? cmd : o.remote_command;
-                int rt = o.request_tty;
-                ma.tty = rt == TTY_FORCE || (rt == TTY_YES && isatty(0)) ||
-                         (rt == TTY_AUTO && ma.command == NULL && isatty(0));
-                int rv = tun_mux_client(cpath, &ma, cm != 0, &status);
-                free(cmd);
-                if (rv == 0)
-                    goto out;
-            }
+            int rt = o.request_tty;
+            ma.tty = rt == TTY_FORCE || (rt == TTY_YES && isatty(0)) ||
+                     (rt == TTY_AUTO && ma.command == NULL && isatty(0));
+            if (tun_mux_client(cpath, &ma, cm != 0, &status) == 0)
+                goto out;
         }
         become_master = cm != 0;
     }
 
-    /* The command: remaining arguments joined by spaces, as ssh does. */
-    if (optind < argc) {
-        size_t len = 0;
-        for (int i = optind; i < argc; i++)
-            len += strlen(argv[i]) + 1;
-        command = malloc(len + 1);
-        if (command == NULL)
-            goto out;
-        command[0] = '\0';
-        for (int i = optind; i < argc; i++) {
-            if (i > optind)
-                strcat(command, " ");
-            strcat(command, argv[i]);
-        }
-    }
     tun_client_args args = {
         .opts = &o,
         .host = host,
@@ -368,7 +572,7 @@ int main(int argc, char **argv)
         .stdio_port = stdio_port,
         .subsystem = subsystem,
         .control_path = become_master ? cpath : NULL,
-        .keep_stderr = logfile != NULL,
+        .keep_stderr = c.logfile != NULL,
     };
     status = tun_client_run(&args);
 out:
@@ -376,8 +580,7 @@ out:
         tun_fwdspec_free(&fwds[i]);
     free(stdio_host);
     free(command);
-    free(duser);
-    free(host);
+    free(c.host);
     tun_options_free(&o);
     return status;
 }

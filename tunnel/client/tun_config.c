@@ -204,7 +204,8 @@ static int include(ctx *x, char *args, const char *where)
             for (size_t i = 0; i < g.gl_pathc; i++) {
                 tun_debug("%s: including %s", where, g.gl_pathv[i]);
                 x->depth++;
-                read_file(x, g.gl_pathv[i], 0);
+                if (read_file(x, g.gl_pathv[i], 0) != 0)
+                    x->errors++;
                 x->depth--;
             }
             globfree(&g);
@@ -227,10 +228,17 @@ static int parse_line(void *arg, char *line, const char *where)
     section *sec = arg;
     ctx *x = sec->x;
     char kw[64], val[4096];
-    if (tun_options_split(line, kw, sizeof(kw), val, sizeof(val)) != 0) {
+    const char *rest;
+    if (tun_cfg_split_keyword(line, kw, sizeof(kw), &rest) != 0) {
         tun_error("%s: Bad configuration option: %s", where, line);
         x->errors++;
-    } else if (strcasecmp(kw, "Host") == 0) {
+        return 0;
+    }
+    /* Host, Match and Include take words (quoted ones kept whole by
+     * next_word); a word starting with '#' ends the line. */
+    snprintf(val, sizeof(val), "%s", rest);
+    tun_options_strip_comment(val);
+    if (strcasecmp(kw, "Host") == 0) {
         sec->active = host_matches(x->host, val);
     } else if (strcasecmp(kw, "Match") == 0) {
         int m = match_line(x, val, where);
@@ -268,7 +276,6 @@ static int read_file(ctx *x, const char *path, int required)
     if (tun_read_file(path, CONFIG_MAX, &data, &len) != 0) {
         if (required || errno != ENOENT) {
             tun_error("Can't open user config file %s: %s", path, strerror(errno));
-            x->errors++;
             return -1;
         }
         return 0;
@@ -285,8 +292,10 @@ int tun_config_read(tun_options *o, const char *path, const char *host, unsigned
     char *p = tun_expand_home(path);
     if (p == NULL)
         return -1;
-    read_file(&x, p, (flags & TUN_CONFIG_REQUIRED) != 0);
-    int rv = tun_cfg_verdict(p, x.errors);
+    /* A file that cannot be read is said in one line, as by ssh. */
+    int rv = read_file(&x, p, (flags & TUN_CONFIG_REQUIRED) != 0);
+    if (rv == 0)
+        rv = tun_cfg_verdict(p, x.errors);
     free(p);
     return rv;
 }

@@ -179,6 +179,13 @@ static void auth_next(tun_conn *tc)
         if (strcmp(m, "publickey") == 0) {
             while (tc->id_idx < tc->ids->n) {
                 tun_identity *id = &tc->ids->ids[tc->id_idx];
+                if (ssh_key_type(id->pub) == SSH_KEY_RSA &&
+                    ssh_key_bits(id->pub) < (unsigned)tc->o->required_rsa_size) {
+                    tun_debug("Skipping %s: RSA key of %u bits, below RequiredRSASize %d",
+                              id->path, ssh_key_bits(id->pub), tc->o->required_rsa_size);
+                    tc->id_idx++;
+                    continue;
+                }
                 int sign = id->priv != NULL && !id->agent;
                 tun_debug("Offering public key: %s %s", id->path, ssh_key_type_name(id->pub));
                 int rv = ssh_auth_publickey(tc->c, tc->user, id->pub, sign);
@@ -357,6 +364,12 @@ static int on_hostkey(ssh_conn *c, const ssh_key *key, void *user)
     ssh_key_fingerprint(key, fp, sizeof(fp));
     tun_hk_hostname(kh_name(tc), (unsigned)tc->o->port, hn, sizeof(hn));
     tun_debug("Server host key: %s %s", ssh_key_type_name(key), fp);
+    if (ssh_key_type(key) == SSH_KEY_RSA &&
+        ssh_key_bits(key) < (unsigned)tc->o->required_rsa_size) {
+        tun_error("Bad server host key: Invalid key length (RSA %u bits, RequiredRSASize %d)",
+                  ssh_key_bits(key), tc->o->required_rsa_size);
+        return SSH_ERR_HOSTKEY_REJECTED;
+    }
     tun_hk_result r;
     tun_knownhosts_check(files, n, kh_name(tc), (unsigned)tc->o->port, key, &r);
     switch (r.status) {

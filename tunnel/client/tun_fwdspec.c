@@ -58,9 +58,11 @@ static int split(const char *spec, field *f, int max)
     }
 }
 
+/* A field with a '/' is a Unix socket path, bracketed or not (OpenSSH's
+ * parse_fwd_field: brackets only let a path or an IPv6 address hold ':'). */
 static int is_path(const field *f)
 {
-    return !f->bracketed && strchr(f->text, '/') != NULL;
+    return strchr(f->text, '/') != NULL;
 }
 
 static int port_of(const char *s)

@@ -1,12 +1,22 @@
 /*
  * tun_options.c - OpenSSH-compatible client options (ssh_config(5)).
  *
- * One table describes every keyword: its value syntax and where it goes.
- * Keywords OpenSSH knows that change nothing essential for a tunnel tool
- * (e.g. VisualHostKey, UpdateHostKeys) are accepted and ignored, so that
- * existing ~/.ssh/config files keep working; keywords whose silent omission
- * would change where or how we connect (ProxyCommand, ProxyJump...) are
- * refused with a clear message instead.
+ * One table describes every keyword OpenSSH 9.2 knows: its value syntax
+ * and where it goes.  Every such keyword is accepted or refused in one
+ * line, as the README's "Configuration keywords" section lists:
+ *
+ *  - implemented keywords take effect;
+ *  - keywords that change nothing essential for a tunnel tool (e.g.
+ *    VisualHostKey, IPQoS) are accepted, and a value that asks for
+ *    something is reported once (tun_options_report): at -v, or as a
+ *    warning where the user relies on it (ForwardAgent, ForwardX11,
+ *    CheckHostIP);
+ *  - keywords whose silent omission would change where or how we connect
+ *    or what we trust (ProxyCommand, ProxyJump, RevokedHostKeys...) are
+ *    refused with a clear message, except for their "none" value;
+ *  - OpenSSH's deprecated names are accepted silently, the ones it calls
+ *    unsupported get its own one-line complaint, and its aliases map to
+ *    the keyword they stand for.
  */
 #include "tun_options.h"
 #include "tun_cfgval.h"
@@ -44,9 +54,14 @@ enum ktype {
     K_SETENV,
     K_CONTROLMASTER,
     K_CONTROLPERSIST,
-    K_IGNORED,     /* known to OpenSSH, no effect here */
-    K_UNSUPPORTED, /* known to OpenSSH, refused */
+    K_SESSIONTYPE,
+    K_IGNORED,     /* known to OpenSSH, no effect here (off: slot, noff: KF_ flags) */
+    K_UNSUPPORTED, /* known to OpenSSH, refused (its "none" value is accepted) */
+    K_DEPRECATED,  /* OpenSSH ignores it silently, and so do we */
+    K_OBSOLETE,    /* OpenSSH says "Unsupported option" and goes on; so do we */
 };
+
+#define KF_WARN 1 /* ignoring a value that asks for something: a warning, not debug */
 
 #define F(field) offsetof(tun_options, field)
 #define NOFIELD  ((size_t)-1)
@@ -54,89 +69,148 @@ enum ktype {
 typedef struct kw {
     const char *name;
     enum ktype type;
-    size_t off;   /* field */
-    size_t noff;  /* count field for lists */
+    size_t off;   /* field (K_IGNORED: slot in o->noeffect) */
+    size_t noff;  /* count field for lists (K_IGNORED: KF_ flags) */
+    const char *noop; /* K_IGNORED: a value besides no/none that asks for nothing */
 } kw;
 
+/* OpenSSH's old and alternative names (aliases, deprecated and withdrawn
+ * keywords): read as OpenSSH reads them, named in sshtun(1) in one
+ * sentence rather than one by one (and not offered by the completion). */
+#define LEGACY(name, type, off, noff) {name, type, off, noff, NULL}
+
 static const kw keywords[] = {
-    {"User", K_STR, F(user), 0},
-    {"HostName", K_STR, F(hostname), 0}, /* printed by -G as "hostname" first */
-    {"Port", K_PORT, F(port), 0},
-    {"IdentityFile", K_FILES_ACC, F(identity_files), F(n_identity_files)},
-    {"IdentitiesOnly", K_BOOL, F(identities_only), 0},
-    {"IdentityAgent", K_STR, F(identity_agent), 0},
-    {"UserKnownHostsFile", K_FILES, F(user_known_hosts), F(n_user_known_hosts)},
-    {"GlobalKnownHostsFile", K_FILES, F(global_known_hosts), F(n_global_known_hosts)},
-    {"StrictHostKeyChecking", K_SHKC, F(strict_host_key_checking), 0},
-    {"HashKnownHosts", K_BOOL, F(hash_known_hosts), 0},
-    {"BatchMode", K_BOOL, F(batch_mode), 0},
-    {"ConnectTimeout", K_CONNTIMEOUT, F(connect_timeout), 0},
-    {"ConnectionAttempts", K_INT, F(connection_attempts), 0},
-    {"AddressFamily", K_AF, F(address_family), 0},
-    {"Ciphers", K_ALGS, F(ciphers), 0},
-    {"MACs", K_ALGS, F(macs), 0},
-    {"KexAlgorithms", K_ALGS, F(kex_algorithms), 0},
-    {"HostKeyAlgorithms", K_ALGS, F(hostkey_algorithms), 0},
-    {"PubkeyAcceptedAlgorithms", K_ALGS, F(pubkey_algorithms), 0},
-    {"PubkeyAcceptedKeyTypes", K_ALGS, F(pubkey_algorithms), 0},
-    {"PreferredAuthentications", K_STR, F(preferred_authentications), 0},
-    {"PasswordAuthentication", K_BOOL, F(password_authentication), 0},
-    {"KbdInteractiveAuthentication", K_BOOL, F(kbd_interactive_authentication), 0},
-    {"ChallengeResponseAuthentication", K_BOOL, F(kbd_interactive_authentication), 0},
-    {"PubkeyAuthentication", K_BOOL, F(pubkey_authentication), 0},
-    {"NumberOfPasswordPrompts", K_INT, F(number_of_password_prompts), 0},
-    {"RekeyLimit", K_REKEY, 0, 0},
-    {"LogLevel", K_LOGLEVEL, F(log_level), 0},
-    {"ServerAliveInterval", K_TIME, F(server_alive_interval), 0},
-    {"ServerAliveCountMax", K_INT, F(server_alive_count_max), 0},
-    {"RequestTTY", K_TTY, F(request_tty), 0},
-    {"TCPKeepAlive", K_BOOL, F(tcp_keepalive), 0},
-    {"SendEnv", K_LIST_ACC, F(send_env), F(n_send_env)},
-    {"SetEnv", K_SETENV, 0, 0},
-    {"LocalForward", K_LIST_ACC, F(local_forwards), F(n_local_forwards)},
-    {"RemoteForward", K_LIST_ACC, F(remote_forwards), F(n_remote_forwards)},
-    {"DynamicForward", K_LIST_ACC, F(dynamic_forwards), F(n_dynamic_forwards)},
-    {"GatewayPorts", K_BOOL, F(gateway_ports), 0},
-    {"ExitOnForwardFailure", K_BOOL, F(exit_on_forward_failure), 0},
-    {"ClearAllForwardings", K_BOOL, F(clear_all_forwardings), 0},
-    {"PermitRemoteOpen", K_STR, F(permit_remote_open), 0},
-    {"ControlMaster", K_CONTROLMASTER, F(control_master), 0},
-    {"ControlPath", K_STR, F(control_path), 0},
-    {"ControlPersist", K_CONTROLPERSIST, F(control_persist), 0},
-    {"MaxSessions", K_INT, F(max_sessions), 0},
-    {"IgnoreUnknown", K_STR, F(ignore_unknown), 0},
-    {"HostKeyAlias", K_STR, F(host_key_alias), 0},
-    {"RemoteCommand", K_STR, F(remote_command), 0},
-    {"Compression", K_BOOL, F(compression), 0},
-    /* accepted, no effect in sshtun */
-    {"AddKeysToAgent", K_IGNORED, NOFIELD, 0},
-    {"CanonicalizeHostname", K_IGNORED, NOFIELD, 0},
-    {"CheckHostIP", K_IGNORED, NOFIELD, 0},
-    {"EscapeChar", K_IGNORED, NOFIELD, 0},
-    {"ForwardAgent", K_IGNORED, NOFIELD, 0},
-    {"ForwardX11", K_IGNORED, NOFIELD, 0},
-    {"ForwardX11Trusted", K_IGNORED, NOFIELD, 0},
-    {"GSSAPIAuthentication", K_IGNORED, NOFIELD, 0},
-    {"GSSAPIDelegateCredentials", K_IGNORED, NOFIELD, 0},
-    {"HostbasedAuthentication", K_IGNORED, NOFIELD, 0},
-    {"LocalCommand", K_IGNORED, NOFIELD, 0},
-    {"PermitLocalCommand", K_IGNORED, NOFIELD, 0},
-    {"SessionType", K_IGNORED, NOFIELD, 0},
-    {"StdinNull", K_IGNORED, NOFIELD, 0},
-    {"UpdateHostKeys", K_IGNORED, NOFIELD, 0},
-    {"UseKeychain", K_IGNORED, NOFIELD, 0},
-    {"VerifyHostKeyDNS", K_IGNORED, NOFIELD, 0},
-    {"VisualHostKey", K_IGNORED, NOFIELD, 0},
-    {"XAuthLocation", K_IGNORED, NOFIELD, 0},
-    /* refused: ignoring them would silently connect differently */
-    {"ProxyCommand", K_UNSUPPORTED, NOFIELD, 0},
-    {"ProxyJump", K_UNSUPPORTED, NOFIELD, 0},
-    {"CertificateFile", K_UNSUPPORTED, NOFIELD, 0},
-    {"PKCS11Provider", K_UNSUPPORTED, NOFIELD, 0},
-    {"SecurityKeyProvider", K_UNSUPPORTED, NOFIELD, 0},
-    {"Tunnel", K_UNSUPPORTED, NOFIELD, 0},
-    {"BindAddress", K_UNSUPPORTED, NOFIELD, 0},
-    {"BindInterface", K_UNSUPPORTED, NOFIELD, 0},
+    {"User", K_STR, F(user), 0, NULL},
+    {"HostName", K_STR, F(hostname), 0, NULL}, /* printed by -G as "hostname" first */
+    {"Port", K_PORT, F(port), 0, NULL},
+    {"IdentityFile", K_FILES_ACC, F(identity_files), F(n_identity_files), NULL},
+    {"IdentitiesOnly", K_BOOL, F(identities_only), 0, NULL},
+    {"IdentityAgent", K_STR, F(identity_agent), 0, NULL},
+    {"UserKnownHostsFile", K_FILES, F(user_known_hosts), F(n_user_known_hosts), NULL},
+    {"GlobalKnownHostsFile", K_FILES, F(global_known_hosts), F(n_global_known_hosts), NULL},
+    {"StrictHostKeyChecking", K_SHKC, F(strict_host_key_checking), 0, NULL},
+    {"HashKnownHosts", K_BOOL, F(hash_known_hosts), 0, NULL},
+    {"BatchMode", K_BOOL, F(batch_mode), 0, NULL},
+    {"ConnectTimeout", K_CONNTIMEOUT, F(connect_timeout), 0, NULL},
+    {"ConnectionAttempts", K_INT, F(connection_attempts), 0, NULL},
+    {"AddressFamily", K_AF, F(address_family), 0, NULL},
+    {"Ciphers", K_ALGS, F(ciphers), 0, NULL},
+    {"MACs", K_ALGS, F(macs), 0, NULL},
+    {"KexAlgorithms", K_ALGS, F(kex_algorithms), 0, NULL},
+    {"HostKeyAlgorithms", K_ALGS, F(hostkey_algorithms), 0, NULL},
+    {"PubkeyAcceptedAlgorithms", K_ALGS, F(pubkey_algorithms), 0, NULL},
+    {"PubkeyAcceptedKeyTypes", K_ALGS, F(pubkey_algorithms), 0, NULL},
+    {"PreferredAuthentications", K_STR, F(preferred_authentications), 0, NULL},
+    {"PasswordAuthentication", K_BOOL, F(password_authentication), 0, NULL},
+    {"KbdInteractiveAuthentication", K_BOOL, F(kbd_interactive_authentication), 0, NULL},
+    {"ChallengeResponseAuthentication", K_BOOL, F(kbd_interactive_authentication), 0, NULL},
+    LEGACY("SkeyAuthentication", K_BOOL, F(kbd_interactive_authentication), 0),
+    LEGACY("TISAuthentication", K_BOOL, F(kbd_interactive_authentication), 0),
+    {"PubkeyAuthentication", K_BOOL, F(pubkey_authentication), 0, NULL},
+    LEGACY("DSAAuthentication", K_BOOL, F(pubkey_authentication), 0),
+    {"NumberOfPasswordPrompts", K_INT, F(number_of_password_prompts), 0, NULL},
+    {"RekeyLimit", K_REKEY, 0, 0, NULL},
+    {"LogLevel", K_LOGLEVEL, F(log_level), 0, NULL},
+    {"ServerAliveInterval", K_TIME, F(server_alive_interval), 0, NULL},
+    {"ServerAliveCountMax", K_INT, F(server_alive_count_max), 0, NULL},
+    {"RequestTTY", K_TTY, F(request_tty), 0, NULL},
+    {"TCPKeepAlive", K_BOOL, F(tcp_keepalive), 0, NULL},
+    LEGACY("KeepAlive", K_BOOL, F(tcp_keepalive), 0),
+    {"SendEnv", K_LIST_ACC, F(send_env), F(n_send_env), NULL},
+    {"SetEnv", K_SETENV, 0, 0, NULL},
+    {"LocalForward", K_LIST_ACC, F(local_forwards), F(n_local_forwards), NULL},
+    {"RemoteForward", K_LIST_ACC, F(remote_forwards), F(n_remote_forwards), NULL},
+    {"DynamicForward", K_LIST_ACC, F(dynamic_forwards), F(n_dynamic_forwards), NULL},
+    {"GatewayPorts", K_BOOL, F(gateway_ports), 0, NULL},
+    {"ExitOnForwardFailure", K_BOOL, F(exit_on_forward_failure), 0, NULL},
+    {"ClearAllForwardings", K_BOOL, F(clear_all_forwardings), 0, NULL},
+    {"PermitRemoteOpen", K_STR, F(permit_remote_open), 0, NULL},
+    {"ControlMaster", K_CONTROLMASTER, F(control_master), 0, NULL},
+    {"ControlPath", K_STR, F(control_path), 0, NULL},
+    {"ControlPersist", K_CONTROLPERSIST, F(control_persist), 0, NULL},
+    {"MaxSessions", K_INT, F(max_sessions), 0, NULL},
+    {"IgnoreUnknown", K_STR, F(ignore_unknown), 0, NULL},
+    {"HostKeyAlias", K_STR, F(host_key_alias), 0, NULL},
+    {"RemoteCommand", K_STR, F(remote_command), 0, NULL},
+    {"Compression", K_BOOL, F(compression), 0, NULL},
+    {"SessionType", K_SESSIONTYPE, F(session_type), 0, NULL},
+    {"StdinNull", K_BOOL, F(stdin_null), 0, NULL},
+    {"ForkAfterAuthentication", K_BOOL, F(fork_after_authentication), 0, NULL},
+    {"RequiredRSASize", K_INT, F(required_rsa_size), 0, NULL},
+    /* accepted, no effect in sshtun (reported by tun_options_report) */
+    {"AddKeysToAgent", K_IGNORED, 0, 0, NULL},
+    {"CanonicalDomains", K_IGNORED, 1, 0, NULL},
+    {"CanonicalizeFallbackLocal", K_IGNORED, 2, 0, "yes"},
+    {"CanonicalizeHostname", K_IGNORED, 3, 0, NULL},
+    {"CanonicalizeMaxDots", K_IGNORED, 4, 0, NULL},
+    {"CanonicalizePermittedCNAMEs", K_IGNORED, 5, 0, NULL},
+    {"CASignatureAlgorithms", K_IGNORED, 6, 0, NULL},
+    {"CheckHostIP", K_IGNORED, 7, KF_WARN, NULL},
+    {"EnableEscapeCommandline", K_IGNORED, 8, 0, NULL},
+    {"EnableSSHKeysign", K_IGNORED, 9, 0, NULL},
+    {"EscapeChar", K_IGNORED, 10, 0, NULL},
+    {"FingerprintHash", K_IGNORED, 11, 0, "sha256"},
+    {"ForwardAgent", K_IGNORED, 12, KF_WARN, NULL},
+    {"ForwardX11", K_IGNORED, 13, KF_WARN, NULL},
+    {"ForwardX11Timeout", K_IGNORED, 14, 0, NULL},
+    {"ForwardX11Trusted", K_IGNORED, 15, 0, NULL},
+    {"GSSAPIAuthentication", K_IGNORED, 16, 0, NULL},
+    {"GSSAPIClientIdentity", K_IGNORED, 17, 0, NULL},
+    {"GSSAPIDelegateCredentials", K_IGNORED, 18, 0, NULL},
+    {"GSSAPIKeyExchange", K_IGNORED, 19, 0, NULL},
+    {"GSSAPIRenewalForcesRekey", K_IGNORED, 20, 0, NULL},
+    {"GSSAPIServerIdentity", K_IGNORED, 21, 0, NULL},
+    {"GSSAPITrustDns", K_IGNORED, 22, 0, NULL},
+    {"GSSAPIKexAlgorithms", K_IGNORED, 23, 0, NULL},
+    {"HostbasedAcceptedAlgorithms", K_IGNORED, 24, 0, NULL},
+    LEGACY("HostbasedKeyTypes", K_IGNORED, 24, 0),
+    {"HostbasedAuthentication", K_IGNORED, 25, 0, NULL},
+    {"IPQoS", K_IGNORED, 26, 0, NULL},
+    {"KbdInteractiveDevices", K_IGNORED, 27, 0, NULL},
+    {"LocalCommand", K_IGNORED, 28, 0, NULL},
+    {"LogVerbose", K_IGNORED, 29, 0, NULL},
+    {"NoHostAuthenticationForLocalhost", K_IGNORED, 30, 0, NULL},
+    {"PermitLocalCommand", K_IGNORED, 31, 0, NULL},
+    {"ProxyUseFdpass", K_IGNORED, 32, 0, NULL},
+    {"StreamLocalBindMask", K_IGNORED, 33, 0, NULL},
+    {"StreamLocalBindUnlink", K_IGNORED, 34, 0, NULL},
+    {"SyslogFacility", K_IGNORED, 35, 0, NULL},
+    {"TunnelDevice", K_IGNORED, 36, 0, NULL},
+    {"UpdateHostKeys", K_IGNORED, 37, 0, NULL},
+    {"UseKeychain", K_IGNORED, 38, 0, NULL},
+    {"VerifyHostKeyDNS", K_IGNORED, 39, 0, NULL},
+    {"VisualHostKey", K_IGNORED, 40, 0, NULL},
+    {"XAuthLocation", K_IGNORED, 41, 0, NULL},
+    /* refused: ignoring them would silently connect differently or trust
+     * differently ("none" is accepted: it asks for nothing) */
+    {"ProxyCommand", K_UNSUPPORTED, NOFIELD, 0, NULL},
+    {"ProxyJump", K_UNSUPPORTED, NOFIELD, 0, NULL},
+    {"CertificateFile", K_UNSUPPORTED, NOFIELD, 0, NULL},
+    {"PKCS11Provider", K_UNSUPPORTED, NOFIELD, 0, NULL},
+    LEGACY("SmartcardDevice", K_UNSUPPORTED, NOFIELD, 0),
+    {"SecurityKeyProvider", K_UNSUPPORTED, NOFIELD, 0, "internal"},
+    {"Tunnel", K_UNSUPPORTED, NOFIELD, 0, "no"},
+    {"BindAddress", K_UNSUPPORTED, NOFIELD, 0, NULL},
+    {"BindInterface", K_UNSUPPORTED, NOFIELD, 0, NULL},
+    {"KnownHostsCommand", K_UNSUPPORTED, NOFIELD, 0, NULL},
+    {"RevokedHostKeys", K_UNSUPPORTED, NOFIELD, 0, NULL},
+    /* OpenSSH's deprecated names: silently ignored, as there */
+    LEGACY("Protocol", K_DEPRECATED, NOFIELD, 0),
+    LEGACY("Cipher", K_DEPRECATED, NOFIELD, 0),
+    LEGACY("FallBackToRsh", K_DEPRECATED, NOFIELD, 0),
+    LEGACY("GlobalKnownHostsFile2", K_DEPRECATED, NOFIELD, 0),
+    LEGACY("RhostsAuthentication", K_DEPRECATED, NOFIELD, 0),
+    LEGACY("UserKnownHostsFile2", K_DEPRECATED, NOFIELD, 0),
+    LEGACY("UseRoaming", K_DEPRECATED, NOFIELD, 0),
+    LEGACY("UseRsh", K_DEPRECATED, NOFIELD, 0),
+    LEGACY("UsePrivilegedPort", K_DEPRECATED, NOFIELD, 0),
+    /* OpenSSH's "Unsupported option" names */
+    LEGACY("AFSTokenPassing", K_OBSOLETE, NOFIELD, 0),
+    LEGACY("KerberosAuthentication", K_OBSOLETE, NOFIELD, 0),
+    LEGACY("KerberosTGTPassing", K_OBSOLETE, NOFIELD, 0),
+    LEGACY("RSAAuthentication", K_OBSOLETE, NOFIELD, 0),
+    LEGACY("RhostsRSAAuthentication", K_OBSOLETE, NOFIELD, 0),
+    LEGACY("CompressionLevel", K_OBSOLETE, NOFIELD, 0),
 };
 #define N_KEYWORDS (sizeof(keywords) / sizeof(keywords[0]))
 
@@ -171,6 +245,10 @@ void tun_options_init(tun_options *o)
     o->control_persist = -1;
     o->max_sessions = -1;
     o->compression = -1;
+    o->session_type = SESSION_UNSET;
+    o->stdin_null = -1;
+    o->fork_after_authentication = -1;
+    o->required_rsa_size = -1;
 }
 
 static void free_list(char **v, int n)
@@ -194,6 +272,8 @@ void tun_options_free(tun_options *o)
         }
     }
     free_list(o->set_env, o->n_set_env);
+    free_list(o->noeffect, TUN_MAX_NOEFFECT);
+    free_list(o->noeffect_where, TUN_MAX_NOEFFECT);
     memset(o, 0, sizeof(*o));
 }
 
@@ -260,12 +340,54 @@ int tun_options_split(const char *line, char *kwout, size_t kwsz, char *val, siz
     return 0;
 }
 
+/* Keywords whose value is the rest of the line, '#' included (OpenSSH
+ * takes the commands verbatim; every other value ends at a word that
+ * starts with '#'). */
+static int takes_command(const char *name)
+{
+    return strcasecmp(name, "RemoteCommand") == 0 || strcasecmp(name, "LocalCommand") == 0 ||
+           strcasecmp(name, "ProxyCommand") == 0 || strcasecmp(name, "KnownHostsCommand") == 0;
+}
+
+void tun_options_strip_comment(char *val)
+{
+    int quoted = 0;
+    for (char *p = val; *p; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        else if (*p == '#' && !quoted && (p == val || isspace((unsigned char)p[-1]))) {
+            *p = '\0';
+            break;
+        }
+    }
+    size_t l = strlen(val);
+    while (l && isspace((unsigned char)val[l - 1]))
+        val[--l] = '\0';
+}
+
+static int is_none(const char *v)
+{
+    return strcasecmp(v, "none") == 0;
+}
+
 int tun_options_apply(tun_options *o, const char *line, const char *where)
 {
     char name[64], val[4096];
-    if (tun_options_split(line, name, sizeof(name), val, sizeof(val)) != 0) {
+    const char *rest;
+    if (tun_cfg_split_keyword(line, name, sizeof(name), &rest) != 0) {
         tun_error("%s: Bad configuration option: %s", where, line);
         return -2;
+    }
+    if (takes_command(name)) {
+        tun_options_split(line, name, sizeof(name), val, sizeof(val));
+    } else {
+        snprintf(val, sizeof(val), "%s", rest);
+        tun_options_strip_comment(val);
+        size_t l = strlen(val);
+        if (l >= 2 && val[0] == '"' && val[l - 1] == '"') {
+            memmove(val, val + 1, l - 2);
+            val[l - 2] = '\0';
+        }
     }
     const kw *k = lookup(name);
     if (k == NULL) {
@@ -276,7 +398,7 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         tun_error("%s: Bad configuration option: %s", where, name);
         return -2;
     }
-    if (val[0] == '\0' && k->type != K_STR) {
+    if (val[0] == '\0' && k->type != K_STR && k->type != K_DEPRECATED && k->type != K_OBSOLETE) {
         tun_error("%s: Missing argument for %s.", where, k->name);
         return -1;
     }
@@ -440,12 +562,37 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
             o->control_persist = p;
         return 0;
     }
+    case K_SESSIONTYPE: {
+        int t;
+        if (strcasecmp(val, "none") == 0)
+            t = SESSION_NONE;
+        else if (strcasecmp(val, "subsystem") == 0)
+            t = SESSION_SUBSYSTEM;
+        else if (strcasecmp(val, "default") == 0)
+            t = SESSION_DEFAULT;
+        else
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(&o->session_type, t);
+    }
     case K_IGNORED:
-        tun_debug("%s: option %s has no effect in sshtun, ignored", where, k->name);
+        /* First value wins, as for the keywords that do something; said
+         * once, after all files are read (tun_options_report). */
+        if (o->noeffect[k->off] == NULL) {
+            o->noeffect[k->off] = strdup(val);
+            o->noeffect_where[k->off] = strdup(where);
+        }
         return 0;
     case K_UNSUPPORTED:
+        if (is_none(val) || (k->noop && strcasecmp(val, k->noop) == 0))
+            return 0;
         tun_error("%s: %s is not supported by sshtun", where, k->name);
         return -1;
+    case K_DEPRECATED:
+        tun_debug("%s: Deprecated option \"%s\"", where, k->name);
+        return 0;
+    case K_OBSOLETE:
+        tun_error("%s: Unsupported option \"%s\"", where, k->name);
+        return 0;
     }
     return -1;
 }
@@ -563,6 +710,14 @@ int tun_options_finish(tun_options *o)
     if (o->max_sessions < 1)
         o->max_sessions = 1;
     dflt(&o->compression, 0);
+    dflt(&o->session_type, SESSION_DEFAULT);
+    dflt(&o->stdin_null, 0);
+    dflt(&o->fork_after_authentication, 0);
+    dflt(&o->required_rsa_size, 1024);
+    if (o->required_rsa_size < 1024) {
+        tun_error("RequiredRSASize %d is below the minimum 1024", o->required_rsa_size);
+        return -1;
+    }
     if (o->preferred_authentications == NULL)
         o->preferred_authentications = strdup("publickey,keyboard-interactive,password");
     if (o->compression) {
@@ -578,6 +733,33 @@ int tun_options_finish(tun_options *o)
                     "PubkeyAcceptedAlgorithms") != 0)
         return -1;
     return 0;
+}
+
+/* ---- keywords that do nothing here ----------------------------------------------------- */
+
+void tun_options_report(const tun_options *o)
+{
+    for (size_t i = 0; i < N_KEYWORDS; i++) {
+        const kw *k = &keywords[i];
+        if (k->type != K_IGNORED || o->noeffect[k->off] == NULL)
+            continue;
+        /* Aliases share a slot: report under the first name only. */
+        int first = 1;
+        for (size_t j = 0; j < i; j++)
+            if (keywords[j].type == K_IGNORED && keywords[j].off == k->off)
+                first = 0;
+        if (!first)
+            continue;
+        const char *v = o->noeffect[k->off];
+        int b;
+        if (is_none(v) || (yesno(v, &b) == 0 && !b) || (k->noop && strcasecmp(v, k->noop) == 0))
+            continue; /* asks for nothing */
+        if (k->noff & KF_WARN)
+            tun_info("Warning: %s: %s %s has no effect: sshtun does not implement it", o->noeffect_where[k->off], k->name, v);
+        else
+            tun_debug("%s: %s %s has no effect in sshtun; ignored", o->noeffect_where[k->off],
+                      k->name, v);
+    }
 }
 
 /* ---- -G ---------------------------------------------------------------------------- */
@@ -603,10 +785,13 @@ void tun_options_dump(const tun_options *o, FILE *f)
     char name[64];
     for (size_t i = 0; i < N_KEYWORDS; i++) {
         const kw *k = &keywords[i];
-        if (k->type == K_IGNORED || k->type == K_UNSUPPORTED)
+        if (k->type == K_IGNORED || k->type == K_UNSUPPORTED || k->type == K_DEPRECATED ||
+            k->type == K_OBSOLETE)
             continue;
         if (strcmp(k->name, "PubkeyAcceptedKeyTypes") == 0 || strcmp(k->name, "HostName") == 0 ||
-            strcmp(k->name, "ChallengeResponseAuthentication") == 0)
+            strcmp(k->name, "ChallengeResponseAuthentication") == 0 ||
+            strcmp(k->name, "SkeyAuthentication") == 0 || strcmp(k->name, "TISAuthentication") == 0 ||
+            strcmp(k->name, "DSAAuthentication") == 0 || strcmp(k->name, "KeepAlive") == 0)
             continue; /* aliases */
         lower_kw(k->name, name, sizeof(name));
         switch (k->type) {
@@ -680,6 +865,11 @@ void tun_options_dump(const tun_options *o, FILE *f)
         case K_CONTROLMASTER:
             fprintf(f, "%s %s\n", name, cm[o->control_master >= 0 && o->control_master < 5 ? o->control_master : 0]);
             break;
+        case K_SESSIONTYPE: {
+            static const char *const st[] = {"none", "subsystem", "default"};
+            fprintf(f, "%s %s\n", name, st[o->session_type >= 0 && o->session_type < 3 ? o->session_type : 2]);
+            break;
+        }
         case K_CONTROLPERSIST:
             if (o->control_persist == -2)
                 fprintf(f, "%s yes\n", name);

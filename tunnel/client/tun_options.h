@@ -16,6 +16,12 @@
 
 enum tun_shkc { SHKC_UNSET = -1, SHKC_NO = 0, SHKC_YES, SHKC_ACCEPT_NEW, SHKC_ASK };
 enum tun_tty { TTY_UNSET = -1, TTY_NO = 0, TTY_YES, TTY_FORCE, TTY_AUTO };
+/* SessionType (-N is "none", -s is "subsystem"). */
+enum tun_session_type { SESSION_UNSET = -1, SESSION_NONE = 0, SESSION_SUBSYSTEM, SESSION_DEFAULT };
+
+/* Keywords OpenSSH knows that sshtun accepts without acting on them: the
+ * first value each was given, reported once by tun_options_report(). */
+#define TUN_MAX_NOEFFECT 64
 
 typedef struct tun_options {
     char *user;
@@ -70,6 +76,12 @@ typedef struct tun_options {
     char *host_key_alias;
     char *remote_command;
     int compression;
+    int session_type;               /* enum tun_session_type */
+    int stdin_null;                 /* StdinNull (-n) */
+    int fork_after_authentication;  /* ForkAfterAuthentication (-f) */
+    int required_rsa_size;          /* RequiredRSASize: smallest RSA key used or accepted */
+    char *noeffect[TUN_MAX_NOEFFECT];       /* value of each no-effect keyword, by slot */
+    char *noeffect_where[TUN_MAX_NOEFFECT]; /* where it was given */
 } tun_options;
 
 void tun_options_init(tun_options *o);
@@ -82,12 +94,22 @@ void tun_options_free(tun_options *o);
 int tun_options_apply(tun_options *o, const char *line, const char *where);
 /* Split a line into keyword and value (quotes removed); 0 or -1. */
 int tun_options_split(const char *line, char *kw, size_t kwsz, char *val, size_t valsz);
+/* Cut a value at the first word that starts with '#' (outside double
+ * quotes) and trim it: OpenSSH ends every value but the commands
+ * (RemoteCommand...) there, Host and Match lines included. */
+void tun_options_strip_comment(char *val);
 /* Is this a keyword we know? */
 int tun_options_known(const char *kw);
 
 /* Fill in defaults; resolve algorithm lists with +/-/^ modifiers.
  * Returns 0 or -1 with a message. */
 int tun_options_finish(tun_options *o);
+/* Say once, for each keyword that was given a value sshtun does not act
+ * on, that it has no effect: at -v (debug1), or as a warning at the
+ * default level where ignoring it changes what the user relies on
+ * (ForwardAgent, ForwardX11, CheckHostIP).  Values that ask for nothing
+ * ("no", "none", the default) are not reported. */
+void tun_options_report(const tun_options *o);
 /* Print the resolved configuration as `ssh -G` does (lowercase keywords). */
 void tun_options_dump(const tun_options *o, FILE *f);
 /* Call fn with each "NAME=value" of the local environment that SendEnv
