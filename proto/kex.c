@@ -38,6 +38,9 @@
 #define STRICT_KEX_S  "kex-strict-s-v00@openssh.com"
 
 static const ssh_kexm methods[] = {
+    {"mlkem768x25519-sha256", KEXF_HYBRID, "SHA256", SSH_KEM_MLKEM768},
+    {"sntrup761x25519-sha512", KEXF_HYBRID, "SHA512", SSH_KEM_SNTRUP761},
+    {"sntrup761x25519-sha512@openssh.com", KEXF_HYBRID, "SHA512", SSH_KEM_SNTRUP761},
     {"curve25519-sha256", KEXF_X25519, "SHA256", 0},
     {"curve25519-sha256@libssh.org", KEXF_X25519, "SHA256", 0},
     {"ecdh-sha2-nistp256", KEXF_ECDH, "SHA256", NID_X9_62_prime256v1},
@@ -55,6 +58,12 @@ const ssh_kexm *ssh_kexm_by_name(const char *name)
         if (strcmp(methods[i].name, name) == 0)
             return &methods[i];
     return NULL;
+}
+
+int ssh_kexm_is_pq(const char *name)
+{
+    const ssh_kexm *m = name ? ssh_kexm_by_name(name) : NULL;
+    return m != NULL && m->family == KEXF_HYBRID;
 }
 
 const char *ssh_kexm_all(void)
@@ -102,6 +111,8 @@ static ssh_kex *kex_new(void)
 
 int ssh_kexm_keygen(ssh_conn *c, ssh_kex *k)
 {
+    if (k->m->family == KEXF_HYBRID)
+        return ssh_kex_hybrid_keygen(c, k);
     if (k->m->family == KEXF_X25519 || k->m->family == KEXF_ECDH)
         return ssh_kex_ecdh_keygen(c, k);
     return ssh_kex_dh_keygen(c, k);
@@ -109,6 +120,8 @@ int ssh_kexm_keygen(ssh_conn *c, ssh_kex *k)
 
 int ssh_kexm_derive(ssh_conn *c, ssh_kex *k, ssh_cur *p)
 {
+    if (k->m->family == KEXF_HYBRID)
+        return ssh_kex_hybrid_derive(c, k, p);
     if (k->m->family == KEXF_X25519 || k->m->family == KEXF_ECDH)
         return ssh_kex_ecdh_derive(c, k, p);
     return ssh_kex_dh_derive(c, k, p);
@@ -118,7 +131,9 @@ void ssh_kexm_free(ssh_kex *k)
 {
     if (k->m == NULL || k->priv == NULL)
         return;
-    if (k->m->family == KEXF_X25519 || k->m->family == KEXF_ECDH)
+    if (k->m->family == KEXF_HYBRID)
+        ssh_kex_hybrid_free(k);
+    else if (k->m->family == KEXF_X25519 || k->m->family == KEXF_ECDH)
         ssh_kex_ecdh_free(k);
     else
         ssh_kex_dh_free(k);

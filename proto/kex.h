@@ -2,7 +2,8 @@
  * kex.h - key exchange: negotiation (RFC 4253 section 7), the exchange hash
  * and key derivation (section 7.2), strict KEX, and the per-method math
  * (kex_ecdh.c: curve25519 and NIST curves; kex_dh.c: finite-field groups and
- * group exchange).  Internal to libsshtun.
+ * group exchange; kex_hybrid.c: ML-KEM-768 and sntrup761 with X25519).
+ * Internal to libsshtun.
  */
 #ifndef SSHTUN_PROTO_KEX_H
 #define SSHTUN_PROTO_KEX_H
@@ -14,13 +15,17 @@ enum ssh_kex_family {
     KEXF_ECDH,       /* ecdh-sha2-nistp* (RFC 5656) */
     KEXF_DH,         /* diffie-hellman-groupN-shaM (RFC 8268) */
     KEXF_GEX,        /* diffie-hellman-group-exchange-sha256 (RFC 4419) */
+    KEXF_HYBRID,     /* KEM + X25519: mlkem768x25519-sha256, sntrup761x25519-sha512 */
 };
+
+/* The KEM of a KEXF_HYBRID method (its `param`). */
+enum ssh_kem_id { SSH_KEM_MLKEM768 = 0, SSH_KEM_SNTRUP761 = 1 };
 
 typedef struct ssh_kexm {
     const char *name;
     enum ssh_kex_family family;
     const char *digest; /* EVP digest name for the exchange hash and KDF */
-    int param;          /* ECDH: curve NID; DH: group size in bits */
+    int param;          /* ECDH: curve NID; DH: group size in bits; HYBRID: ssh_kem_id */
 } ssh_kexm;
 
 /* Method descriptor by name, or NULL. */
@@ -104,6 +109,14 @@ void ssh_kex_ecdh_free(ssh_kex *k);
 int ssh_kex_dh_keygen(ssh_conn *c, ssh_kex *k);
 int ssh_kex_dh_derive(ssh_conn *c, ssh_kex *k, ssh_cur *p);
 void ssh_kex_dh_free(ssh_kex *k);
+
+int ssh_kex_hybrid_keygen(ssh_conn *c, ssh_kex *k);
+int ssh_kex_hybrid_derive(ssh_conn *c, ssh_kex *k, ssh_cur *p);
+void ssh_kex_hybrid_free(ssh_kex *k);
+
+/* 1 if the named method resists a quantum computer (a PQ/T hybrid): the
+ * client warns when the negotiated one does not (OpenSSH 10.1). */
+int ssh_kexm_is_pq(const char *name);
 
 /* Group exchange: choose a group for the client's request (server) and
  * check a received group (client).  Groups are the RFC 3526 MODP groups

@@ -49,9 +49,11 @@ enum ssh_role { SSH_ROLE_CLIENT = 0, SSH_ROLE_SERVER = 1 };
 
 /* ---- algorithm defaults --------------------------------------------------- */
 
-/* Supported and default algorithm lists (comma-separated, preference order).
+/* Supported and default algorithm lists (comma-separated, preference order;
+ * the key exchange list in OpenSSH 10's order, post-quantum hybrids first).
  * "ssh-rsa" (SHA-1) is supported but never in a default list. */
 #define SSH_DEFAULT_KEX                                                                            \
+    "mlkem768x25519-sha256,sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com,"             \
     "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"        \
     "ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,"       \
     "diffie-hellman-group18-sha512,diffie-hellman-group14-sha256"

@@ -236,7 +236,7 @@ static void test_dump(void **state)
         "logingracetime 120\n",
         "ciphers chacha20-poly1305@openssh.com,",
         "macs hmac-sha2-256-etm@openssh.com,",
-        "kexalgorithms curve25519-sha256,",
+        "kexalgorithms mlkem768x25519-sha256,sntrup761x25519-sha512,",
         "hostkeyalgorithms ssh-ed25519,",
         "rekeylimit 0 0\n",
         "loglevel INFO\n",
