@@ -180,6 +180,12 @@ static tun_srvsettings *settings_from_bundle(const args *a, const uint8_t *data,
     return s;
 }
 
+/* The privileged side's parser: the same settings, for its own decisions. */
+static tun_srvsettings *parse_bundle(void *ctx, const uint8_t *data, size_t len)
+{
+    return settings_from_bundle(ctx, data, len);
+}
+
 static tun_srvsettings *load_settings_now(const args *a)
 {
     ssh_buf b;
@@ -428,7 +434,9 @@ int main(int argc, char **argv)
     }
     raise_fd_limit();
     char pidbuf[PATH_MAX];
-    const char *pid_file = absolute(set->cfg.pid_file, pidbuf, sizeof(pidbuf));
+    const char *pid_file = strcmp(set->cfg.pid_file, "none") == 0
+                               ? "none"
+                               : absolute(set->cfg.pid_file, pidbuf, sizeof(pidbuf));
     if (!foreground && daemonize() != 0) {
         tun_error("sshtund: cannot detach: %s", strerror(errno));
         return 255;
@@ -442,7 +450,8 @@ int main(int argc, char **argv)
     server.idle = on_idle;
     tun_server_set_settings(&server, set);
     tun_srvsettings_unref(set);
-    server.priv = tun_priv_new(loop, root, tun_server_child_exited, &server, load_bundle, a);
+    server.priv = tun_priv_new(loop, root, server.set, tun_server_child_exited, &server, load_bundle,
+                               parse_bundle, a);
     if (server.priv == NULL) {
         tun_error("sshtund: cannot start the privileged helper: %s", strerror(errno));
         return 255;

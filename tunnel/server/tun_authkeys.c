@@ -939,3 +939,20 @@ int tun_permit_match(char *const *list, int n, const char *host, uint32_t port)
     }
     return 0;
 }
+
+int tun_keyopts_copy(tun_keyopts *dst, const tun_keyopts *src)
+{
+    ssh_buf b;
+    ssh_buf_init(&b, 1u << 20, 0);
+    memset(dst, 0, sizeof(*dst));
+    int rv = tun_keyopts_encode(src, &b);
+    if (rv == 0) {
+        ssh_cur c;
+        ssh_cur_from_buf(&c, &b);
+        rv = tun_keyopts_decode(&c, dst);
+        if (rv != 0)
+            tun_keyopts_free(dst);
+    }
+    ssh_buf_free(&b);
+    return rv;
+}

@@ -63,6 +63,8 @@ void tun_keyopts_free(tun_keyopts *o);
  * network process).  0 or -1. */
 int tun_keyopts_encode(const tun_keyopts *o, ssh_buf *out);
 int tun_keyopts_decode(ssh_cur *in, tun_keyopts *o);
+/* A deep copy into `dst` (overwritten).  0 or -1. */
+int tun_keyopts_copy(tun_keyopts *dst, const tun_keyopts *src);
 
 /* Does `ip` match an sshd pattern list with '*'/'?' wildcards, '!'
  * negation and CIDR "addr/len" entries?  1 yes, 0 no (also for a negated

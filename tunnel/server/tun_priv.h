@@ -1,27 +1,60 @@
 /*
- * tun_priv.h - sshtund's privileged operations.
+ * tun_priv.h - sshtund's privileged side, as the network process sees it.
  *
- * Started as root, sshtund forks a small helper that keeps root, then the
- * network-facing process drops to an unprivileged user.  Everything that
- * needs privilege goes through this interface:
+ * Started as root, sshtund forks a small helper that keeps root; the
+ * network process then drops to SshtundUser and is treated as hostile
+ * from that moment on: it parses everything the internet sends, so the
+ * helper assumes it may be compromised.  The helper therefore decides
+ * every question of authority itself - who may log in, how, how often,
+ * what a session runs, with which terminal and environment - from its own
+ * copy of the configuration and its own per-connection state, and the
+ * network process only relays what the client asked.  The boundary, request
+ * by request (the messages are tun_privproto.h's):
  *
- *   - looking a user up, reading authorized_keys (AuthorizedKeysFile with
- *     %h %u %% expanded by the helper), checking passwords with crypt(3)
- *     against the shadow file;
- *   - authentication is a capability: a successful publickey or password
- *     check returns a random token bound to the user.  For publickey the
- *     helper verifies the signature again itself, checks that the signed
- *     data names the same user, algorithm and key, and refuses a session
- *     identifier it has already seen (no replay);
- *   - spawning a session process (exec, shell, subsystem; pipes or a pty)
- *     as the token's user (setgid, initgroups, setuid in the child),
- *     signalling it, and connecting to / listening on Unix sockets as that
- *     user.  Exits of spawned processes are reported back.
+ *   CONN_NEW   carries the accepted socket (SCM_RIGHTS).  The helper takes
+ *              the client's and the local address from the socket itself
+ *              (a connected TCP socket, nothing else) and fixes the settings
+ *              in force for the connection.
+ *   CONN_END   the helper forgets the connection: answers still under way
+ *              are dropped (never sent), its session processes get SIGHUP.
+ *   AUTH       carries user, method and what the client sent (key blob,
+ *              signature and signed data, or password).  The helper looks
+ *              the user up and applies AllowUsers/DenyUsers, PermitRootLogin,
+ *              the enabled methods, MaxAuthTries and one user per
+ *              connection; reads authorized_keys (StrictModes, from=,
+ *              expiry-time); verifies the signature, whose session id must
+ *              be the connection's own and unused elsewhere; runs crypt(3)
+ *              in worker processes with a per-source delay after failures.
+ *   SPAWN      carries a session id, shell/exec/subsystem and its argument,
+ *              the pty request and the client's env requests.  The helper
+ *              decides what runs (ForceCommand, command=, the subsystem's
+ *              program, SSH_ORIGINAL_COMMAND), whether there is a pty
+ *              (PermitTTY, no-pty), which variables pass (names with '=' or
+ *              control characters refused first, then AcceptEnv;
+ *              environment= under PermitUserEnvironment; SSH_CONNECTION
+ *              from its own record) and as whom.
+ *   SIGNAL     carries a session id and a signal: only that connection's
+ *              session's process group, only ordinary signals.
+ *   UNIX       carries a path, connect or listen: AllowStreamLocalForwarding
+ *              and no-port-forwarding are checked, the work is done as the
+ *              user in a child with a deadline.
+ *   LOAD       the helper re-reads the configuration and host keys (SIGHUP)
+ *              and keeps its own parsed copy.
  *
- * Started as an ordinary user there is no helper: the same operations run
- * in-process for that one user (password checks in a short-lived child so
- * crypt(3) never blocks the loop).  Either way every call answers through a
- * callback from the loop, never before it returns.
+ * A request naming a connection the helper does not know (never opened,
+ * or already ended) is refused; so is one for a connection that has not
+ * authenticated (SPAWN, SIGNAL, UNIX) or already has (AUTH).  The network
+ * process never learns anything about an account the client could not
+ * (no user listing: an unknown user fails like a wrong password).
+ *
+ * Nothing the helper does for a user can block it: files and sockets of
+ * the user are handled in short-lived children that became the user
+ * (tun_privtask.h), password hashing in a pool of worker processes
+ * (tun_privpw.h).
+ *
+ * Started as an ordinary user there is no helper: the same code runs
+ * in-process for that one user, with the same asynchrony (every call
+ * answers through a callback from the loop, never before it returns).
  */
 #ifndef SSHTUN_TUN_PRIV_H
 #define SSHTUN_TUN_PRIV_H
@@ -34,6 +67,7 @@
 #include "tun_authkeys.h"
 
 typedef struct tun_priv tun_priv;
+struct tun_srvsettings;
 
 typedef struct tun_user_info {
     int found;
@@ -43,36 +77,55 @@ typedef struct tun_user_info {
     char shell[256];
 } tun_user_info;
 
+enum tun_auth_kind {
+    TUN_AUTH_PUBKEY_QUERY = 1, /* "would this key do?" (no signature) */
+    TUN_AUTH_PUBKEY,           /* signature over the session's data */
+    TUN_AUTH_PASSWORD,
+};
+
+typedef struct tun_auth_req {
+    enum tun_auth_kind kind;
+    const char *user;
+    const char *alg;     /* publickey */
+    const uint8_t *blob; /* publickey: the public key */
+    size_t bloblen;
+    const uint8_t *sig; /* TUN_AUTH_PUBKEY */
+    size_t siglen;
+    const uint8_t *data; /* TUN_AUTH_PUBKEY: the signed data as received */
+    size_t datalen;
+    const char *password; /* TUN_AUTH_PASSWORD */
+} tun_auth_req;
+
 typedef struct tun_auth_result {
-    int ok;                /* authenticated (with token) / key authorized (query) */
-    enum tun_ak_result ak; /* publickey: what authorized_keys said */
-    char why[256];         /* refusal reason, for the log */
-    tun_keyopts opts;      /* publickey: options of the matching line (borrowed) */
-    uint64_t token;        /* nonzero after successful authentication */
+    int ok;           /* authenticated / key acceptable (query) */
+    uint32_t uid;     /* ok and not a query: the account's uid */
+    tun_keyopts opts; /* publickey success: the key's options (borrowed) */
 } tun_auth_result;
 
 typedef struct tun_spawn_req {
-    uint64_t token;
-    const char *command; /* NULL: the user's login shell */
-    int pty;
+    uint32_t session; /* the channel id: names the session from now on */
+    const char *what; /* "shell", "exec" or "subsystem" */
+    const char *arg;  /* exec: the command; subsystem: its name */
+    int pty;          /* the client asked for a pty */
     const char *term;
     uint32_t cols, rows, width_px, height_px;
     const uint8_t *modes; /* RFC 4254 section 8 encoded */
     size_t modes_len;
-    char *const *env;     /* NAME=value, already filtered by the caller */
+    char *const *env_names; /* env requests as the client sent them */
+    char *const *env_values;
     int n_env;
 } tun_spawn_req;
 
 typedef struct tun_spawn_result {
-    int err;     /* errno-style, 0 on success */
+    int err; /* errno-style, 0 on success */
     pid_t pid;
-    int fd_in;   /* write end of the child's stdin (or the pty) */
-    int fd_out;  /* read end of the child's stdout (or the pty, same fd) */
-    int fd_err;  /* read end of the child's stderr, -1 with a pty */
+    int fd_in;  /* write end of the child's stdin (or the pty) */
+    int fd_out; /* read end of the child's stdout (or the pty, same fd) */
+    int fd_err; /* read end of the child's stderr, -1 with a pty */
+    int pty;    /* a pty was allocated */
     char tty[64];
 } tun_spawn_result;
 
-typedef void (*tun_priv_user_cb)(void *arg, const tun_user_info *u);
 typedef void (*tun_priv_auth_cb)(void *arg, const tun_auth_result *r);
 typedef void (*tun_priv_spawn_cb)(void *arg, const tun_spawn_result *r);
 typedef void (*tun_priv_fd_cb)(void *arg, int fd, int err);
@@ -80,40 +133,41 @@ typedef void (*tun_priv_exit_fn)(void *arg, pid_t pid, int status);
 /* Runs on the privileged side: read the configuration and host keys
  * (fixed at startup, never paths from the network process) into `out`. */
 typedef int (*tun_priv_loader)(void *ctx, ssh_buf *out);
+/* Runs on the privileged side too: settings from what the loader read.
+ * NULL after messages. */
+typedef struct tun_srvsettings *(*tun_priv_parser)(void *ctx, const uint8_t *data, size_t len);
 typedef void (*tun_priv_load_cb)(void *arg, int ok, const uint8_t *data, size_t len);
 
 /* Start.  With `helper` (the process is root), fork the helper now: call
- * this before creating any other watcher on the default loop.  `on_exit`
- * hears about every spawned process that exits; `loader` serves
- * tun_priv_load() (configuration reloads). */
-tun_priv *tun_priv_new(struct ev_loop *loop, int helper, tun_priv_exit_fn on_exit, void *arg,
-                       tun_priv_loader loader, void *loader_ctx);
+ * this before creating any other watcher on the default loop.  `set` is
+ * the configuration in force (the privileged side keeps a reference);
+ * `on_exit` hears about every spawned process that exits; `loader` and
+ * `parser` serve tun_priv_load() (configuration reloads). */
+tun_priv *tun_priv_new(struct ev_loop *loop, int helper, struct tun_srvsettings *set,
+                       tun_priv_exit_fn on_exit, void *arg, tun_priv_loader loader,
+                       tun_priv_parser parser, void *loader_ctx);
+void tun_priv_free(tun_priv *p);
 /* Root mode: drop the calling (network) process to `user` - no
  * supplementary groups, no way back.  0 or -1 (errno). */
 int tun_priv_drop(const char *user);
-void tun_priv_free(tun_priv *p);
 
-int tun_priv_user(tun_priv *p, const char *user, tun_priv_user_cb cb, void *arg);
-/* Would this key be accepted for user (publickey query)?  No token. */
-int tun_priv_check_key(tun_priv *p, const char *user, const uint8_t *blob, size_t bloblen,
-                       const char *client_ip, const char *keyfiles, tun_priv_auth_cb cb,
-                       void *arg);
-/* Publickey authentication proper: signature and signed data as received. */
-int tun_priv_auth_pubkey(tun_priv *p, const char *user, const char *alg, const uint8_t *blob,
-                         size_t bloblen, const uint8_t *sig, size_t siglen, const uint8_t *data,
-                         size_t datalen, const char *client_ip, const char *keyfiles,
-                         tun_priv_auth_cb cb, void *arg);
-int tun_priv_auth_password(tun_priv *p, const char *user, const char *password,
-                           tun_priv_auth_cb cb, void *arg);
-int tun_priv_spawn(tun_priv *p, const tun_spawn_req *req, tun_priv_spawn_cb cb, void *arg);
-int tun_priv_signal(tun_priv *p, uint64_t token, pid_t pid, int sig);
-/* Connect to (listen == 0) or listen on a Unix socket as the user. */
-int tun_priv_unix(tun_priv *p, uint64_t token, const char *path, int listen, tun_priv_fd_cb cb,
+/* A new connection: `conn` is a token unique for this process's lifetime
+ * (never 0, never reused), `fd` the accepted socket (not consumed: the
+ * privileged side reads the addresses from a duplicate). */
+int tun_priv_conn_new(tun_priv *p, uint64_t conn, int fd);
+/* The connection has ended: always call it, whatever is under way. */
+void tun_priv_conn_end(tun_priv *p, uint64_t conn);
+
+int tun_priv_auth(tun_priv *p, uint64_t conn, const tun_auth_req *r, tun_priv_auth_cb cb,
                   void *arg);
-/* Run the loader with privilege (SIGHUP: reload). */
+int tun_priv_spawn(tun_priv *p, uint64_t conn, const tun_spawn_req *req, tun_priv_spawn_cb cb,
+                   void *arg);
+int tun_priv_signal(tun_priv *p, uint64_t conn, uint32_t session, int sig);
+/* Connect to (listen == 0) or listen on a Unix socket as the user. */
+int tun_priv_unix(tun_priv *p, uint64_t conn, const char *path, int listen, tun_priv_fd_cb cb,
+                  void *arg);
+/* Re-read the configuration with privilege (SIGHUP). */
 int tun_priv_load(tun_priv *p, tun_priv_load_cb cb, void *arg);
-/* The connection that owns `token` has ended. */
-void tun_priv_release(tun_priv *p, uint64_t token);
 /* Drop callbacks still pending for `arg` (its owner goes away). */
 void tun_priv_cancel(tun_priv *p, void *arg);
 

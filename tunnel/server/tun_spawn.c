@@ -135,8 +135,12 @@ static void run_child(int as_root, const tun_user_info *u, const char *command,
     ev[n] = NULL;
 #undef PUTENV
     const char *base = strrchr(u->shell, '/') ? strrchr(u->shell, '/') + 1 : u->shell;
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGCHLD, SIG_DFL);
+    /* Every disposition back to its default: an ignored SIGHUP (the
+     * helper ignores it) would survive exec, and a hung-up session would
+     * never end. */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sig != SIGKILL && sig != SIGSTOP)
+            signal(sig, SIG_DFL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -151,6 +155,17 @@ static void run_child(int as_root, const tun_user_info *u, const char *command,
     }
     fprintf(stderr, "sshtund: %s: %s\n", u->shell, strerror(errno));
     _exit(127);
+}
+
+int tun_spawn_valid_name(const char *n)
+{
+    if (*n == '\0')
+        return 0;
+    for (const char *p = n; *p; p++)
+        if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return 0;
+    return strncmp(n, "LD_", 3) != 0;
 }
 
 int tun_spawn_valid_env(const char *e)

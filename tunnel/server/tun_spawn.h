@@ -32,5 +32,7 @@ pid_t tun_spawn_session(int as_root, const tun_user_info *u, const char *command
  * name must be [A-Za-z0-9_]+ and never LD_* (no steering the dynamic
  * linker). */
 int tun_spawn_valid_env(const char *e);
+/* The same test for a name alone. */
+int tun_spawn_valid_name(const char *name);
 
 #endif

@@ -118,21 +118,21 @@ struct tun_srvconn {
     ssh_conn *c;
     tun_transport t;
     tun_link link;
-    uint64_t serial;
+    uint64_t serial; /* also the connection's token with the privileged side */
     char ip[64];
     int port;
     char lip[64];
     int lport;
     /* authentication */
-    int user_state; /* 0 unknown, 1 looking up, 2 valid, 3 invalid */
-    tun_user_info user;
+    int have_user;  /* the client named its user (fixed from then on) */
+    tun_user_info user; /* name as the client gave it; uid once authenticated */
     tun_srvopts opts; /* effective settings (per user once known) */
     int have_opts;
     tun_keyopts kopts; /* options of the authorized_keys line used */
     int have_kopts;
-    uint64_t token;
     int authenticated;
-    struct tun_pendauth *pa;
+    int auth_busy;  /* the privileged side is deciding */
+    int auth_query; /* ... a publickey query */
     char methods[64];
     /* channels */
     tun_srvchan *chans;

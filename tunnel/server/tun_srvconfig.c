@@ -162,6 +162,8 @@ static const kw keywords[] = {
     {"MaxChannels", K_GPOSINT, 0, G(max_channels), 0, NULL},
     {"AddressFamily", K_AF, 0, 0, 0, NULL},
     {"UsePAM", K_USEPAM, 0, 0, 0, NULL},
+    {"StrictModes", K_BOOL, 0, G(strict_modes), 0, NULL},
+    {"PermitUserEnvironment", K_GSTR, 0, G(permit_user_environment), 0, NULL},
     /* per connection */
     {"AuthorizedKeysFile", K_AKFILE, KF_CONN, O(authorized_keys_file), O(n_authorized_keys_file),
      NULL},
@@ -198,7 +200,6 @@ static const kw keywords[] = {
     {"XAuthLocation", K_IGNORED, 0, 0, 0, NULL},
     {"AllowAgentForwarding", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
     {"PermitTunnel", K_IGNORED, KF_MATCH, 0, 0, NULL},
-    {"PermitUserEnvironment", K_IGNORED, KF_MATCH, 0, 0, NULL},
     {"PermitUserRC", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
     {"PermitEmptyPasswords", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
     {"HostbasedAuthentication", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
@@ -219,7 +220,6 @@ static const kw keywords[] = {
     {"PrintLastLog", K_IGNORED_BOOL, 0, 0, 0, NULL},
     {"TCPKeepAlive", K_IGNORED_BOOL, 0, 0, 0, NULL},
     {"UseDNS", K_IGNORED_BOOL, 0, 0, 0, NULL},
-    {"StrictModes", K_IGNORED_BOOL, 0, 0, 0, NULL},
     {"Compression", K_IGNORED, 0, 0, 0, NULL},
     {"SyslogFacility", K_IGNORED, 0, 0, 0, NULL},
     {"LogVerbose", K_IGNORED, KF_MATCH, 0, 0, NULL},
@@ -335,6 +335,7 @@ void tun_srvcfg_init(tun_srvcfg *c)
     c->log_level = -1;
     c->max_channels = -1;
     c->address_family = -1;
+    c->strict_modes = -1;
     opts_init(&c->global);
     c->matches = NULL;
 }
@@ -354,6 +355,7 @@ void tun_srvcfg_free(tun_srvcfg *c)
         free(c->subsystem_command[i]);
     }
     free(c->sshtund_user);
+    free(c->permit_user_environment);
     opts_free(&c->global);
     tun_match_block *b = c->matches;
     while (b) {
@@ -1251,7 +1253,8 @@ int tun_srvcfg_finish(tun_srvcfg *c)
                   "/etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key "
                   "/etc/ssh/ssh_host_rsa_key") != 0 ||
         dflt_str(&c->pid_file, "/run/sshtund.pid") != 0 ||
-        dflt_str(&c->sshtund_user, "nobody") != 0)
+        dflt_str(&c->sshtund_user, "nobody") != 0 ||
+        dflt_str(&c->permit_user_environment, "no") != 0)
         goto nomem;
     if (c->max_startups_full == -1) {
         c->max_startups_begin = 1000;
@@ -1266,6 +1269,7 @@ int tun_srvcfg_finish(tun_srvcfg *c)
     dflt(&c->log_level, TUN_LOG_INFO);
     dflt(&c->max_channels, 1024);
     dflt(&c->address_family, AF_UNSPEC);
+    dflt(&c->strict_modes, 1);
 
     if (dflt_list(g->authorized_keys_file, &g->n_authorized_keys_file,
                   ".ssh/authorized_keys .ssh/authorized_keys2") != 0 ||
@@ -1458,6 +1462,8 @@ void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
     for (int i = 0; i < c->n_subsystems; i++)
         fprintf(f, "subsystem %s %s\n", c->subsystem_name[i], c->subsystem_command[i]);
     fprintf(f, "sshtunduser %s\n", c->sshtund_user ? c->sshtund_user : "none");
+    fprintf(f, "strictmodes %s\n", yesno_str(c->strict_modes));
+    fprintf(f, "permituserenvironment %s\n", c->permit_user_environment);
     fprintf(f, "maxchannels %d\n", c->max_channels);
 
     dump_words(f, "authorizedkeysfile", g->authorized_keys_file, g->n_authorized_keys_file, "none");

@@ -4,7 +4,7 @@
  *
  * Global keywords: Port, ListenAddress, HostKey, PidFile, MaxStartups,
  * LoginGraceTime, Ciphers, MACs, KexAlgorithms, HostKeyAlgorithms,
- * RekeyLimit, LogLevel, Subsystem, SshtundUser (sshtund: the unprivileged
+ * RekeyLimit, LogLevel, Subsystem, StrictModes, PermitUserEnvironment, SshtundUser (sshtund: the unprivileged
  * user of the network process), MaxChannels (sshtund: channels per
  * connection).
  *
@@ -86,6 +86,8 @@ typedef struct tun_srvcfg {
     char *sshtund_user;
     int max_channels;
     int address_family;   /* AddressFamily: AF_UNSPEC (any), AF_INET, AF_INET6 */
+    int strict_modes;     /* StrictModes: check owners and modes of users' files */
+    char *permit_user_environment; /* "no", "yes" or names: environment= in authorized_keys */
     tun_srvopts global;
     tun_match_block *matches; /* in file order */
 } tun_srvcfg;

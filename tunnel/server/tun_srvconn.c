@@ -31,65 +31,9 @@
 #define SSHTUN_VERSION "0"
 #endif
 
-/* A deferred authentication request: what the engine showed us, copied
- * (its pointers are valid during the callback only). */
-typedef struct tun_pendauth {
-    enum ssh_auth_method method;
-    int query;
-    char alg[64];
-    uint8_t *blob, *sig, *data;
-    size_t bloblen, siglen, datalen;
-    char *password;
-    size_t pwlen;
-    char keydesc[160]; /* "ED25519 SHA256:..." for the log */
-} tun_pendauth;
-
 static uint64_t next_serial;
 
 /* ---- small helpers ---------------------------------------------------------------------------- */
-
-static void pendauth_free(tun_pendauth *pa)
-{
-    if (pa == NULL)
-        return;
-    free(pa->blob);
-    free(pa->sig);
-    free(pa->data);
-    if (pa->password)
-        tun_free_secret(pa->password, pa->pwlen);
-    free(pa);
-}
-
-static uint8_t *dup_bytes(const uint8_t *p, size_t n)
-{
-    uint8_t *d = malloc(n ? n : 1);
-    if (d && n)
-        memcpy(d, p, n);
-    return d;
-}
-
-/* sshd's pattern lists: "user" or "user@address" entries, '*' and '?'
- * wildcards. */
-static int user_pattern_match(const char *pat, const char *user, const char *ip)
-{
-    char buf[256];
-    snprintf(buf, sizeof(buf), "%s", pat);
-    char *at = strchr(buf, '@');
-    if (at) {
-        *at = '\0';
-        if (!tun_match_address_list(ip, at + 1))
-            return 0;
-    }
-    return fnmatch(buf, user, 0) == 0;
-}
-
-static int list_match(char *const *list, int n, const char *user, const char *ip)
-{
-    for (int i = 0; i < n; i++)
-        if (user_pattern_match(list[i], user, ip))
-            return 1;
-    return 0;
-}
 
 /* Seconds with an optional s/m/h/d/w suffix ("5m"); -1 if malformed. */
 static int parse_interval(const char *s)
@@ -200,12 +144,10 @@ void tun_srvconn_free(tun_srvconn *sc)
     while (sc->chans)
         sc->chans->destroy(sc->chans); /* detaches it */
     tun_srvfwd_close_listeners(sc);
-    if (sc->token)
-        tun_priv_release(s->priv, sc->token);
+    tun_priv_conn_end(s->priv, sc->serial);
     tun_transport_close(&sc->t);
     if (sc->c)
         ssh_conn_free(sc->c);
-    pendauth_free(sc->pa);
     if (sc->have_opts)
         tun_srvopts_release(&sc->opts);
     if (sc->have_kopts)
@@ -242,7 +184,7 @@ static void on_disconnect(ssh_conn *c, int err, uint32_t reason, const char *msg
                     msg && *msg ? msg : "(no reason)");
     else if (err == SSH_ERR_AUTH_TOO_MANY)
         tun_info("Disconnecting %s user %s %s port %d: Too many authentication failures",
-                 sc->user_state == 2 ? "authenticating" : "invalid", sc->user.name, sc->ip,
+                 sc->user.found ? "authenticating" : "invalid", sc->user.name, sc->ip,
                  sc->port);
     else if (err == SSH_ERR_TIMEOUT && !sc->authenticated)
         tun_info("Timeout before authentication for %s port %d", sc->ip, sc->port);
@@ -256,230 +198,89 @@ static void on_disconnect(ssh_conn *c, int err, uint32_t reason, const char *msg
 
 /* ---- authentication ---------------------------------------------------------------------------------- */
 
+/* Every decision is the privileged side's (tun_priv.h): this side only
+ * relays what the client sent and tells the engine the verdict.  "none"
+ * and keyboard-interactive can never succeed, so they are refused here
+ * without asking. */
+
 static void finish_auth(tun_srvconn *sc, int decision)
 {
-    pendauth_free(sc->pa);
-    sc->pa = NULL;
+    sc->auth_busy = 0;
     if (sc->dead)
         return;
     ssh_auth_decide(sc->c, decision);
     tun_transport_kick(&sc->t);
 }
 
-/* sshd's access checks once the user is known: DenyUsers, AllowUsers,
- * PermitRootLogin.  0 allowed, -1 refused (logged). */
-static int access_check(tun_srvconn *sc, enum ssh_auth_method m)
-{
-    const tun_srvopts *o = &sc->opts;
-    const char *u = sc->user.name;
-    if (o->n_deny_users && list_match(o->deny_users, o->n_deny_users, u, sc->ip)) {
-        tun_info("User %s from %s not allowed because listed in DenyUsers", u, sc->ip);
-        return -1;
-    }
-    if (o->n_allow_users && !list_match(o->allow_users, o->n_allow_users, u, sc->ip)) {
-        tun_info("User %s from %s not allowed because not listed in AllowUsers", u, sc->ip);
-        return -1;
-    }
-    if (sc->user.uid == 0) {
-        int prl = o->permit_root_login;
-        if (prl == PRL_NO || (m == SSH_AUTH_PASSWORD && prl != PRL_YES)) {
-            tun_info("ROOT LOGIN REFUSED FROM %s port %d", sc->ip, sc->port);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-static void keyfiles(const tun_srvconn *sc, char *out, size_t outsz)
-{
-    out[0] = '\0';
-    size_t o = 0;
-    for (int i = 0; i < sc->opts.n_authorized_keys_file; i++) {
-        int n = snprintf(out + o, outsz - o, "%s%s", o ? " " : "", sc->opts.authorized_keys_file[i]);
-        if (n < 0 || (size_t)n >= outsz - o)
-            break;
-        o += (size_t)n;
-    }
-}
-
-static void on_password_result(void *arg, const tun_auth_result *r)
+static void on_auth_result(void *arg, const tun_auth_result *r)
 {
     tun_srvconn *sc = arg;
-    if (r->ok) {
-        sc->token = r->token;
-        tun_info("Accepted password for %s from %s port %d ssh2", sc->user.name, sc->ip,
-                 sc->port);
-        finish_auth(sc, SSH_AUTH_ACCEPT);
-        return;
-    }
-    tun_info("Failed password for %s from %s port %d ssh2", sc->user.name, sc->ip, sc->port);
-    finish_auth(sc, SSH_AUTH_REJECT);
-}
-
-static int copy_keyopts(tun_keyopts *dst, const tun_keyopts *src)
-{
-    ssh_buf b;
-    ssh_buf_init(&b, 1u << 20, 0);
-    int rv = tun_keyopts_encode(src, &b);
-    if (rv == 0) {
-        ssh_cur c;
-        ssh_cur_from_buf(&c, &b);
-        memset(dst, 0, sizeof(*dst));
-        rv = tun_keyopts_decode(&c, dst);
-    }
-    ssh_buf_free(&b);
-    return rv;
-}
-
-static void on_key_result(void *arg, const tun_auth_result *r)
-{
-    tun_srvconn *sc = arg;
-    tun_pendauth *pa = sc->pa;
-    if (r->ak == TUN_AK_DENIED)
-        tun_info("Authentication refused for %s from %s port %d: %s", sc->user.name, sc->ip,
-                 sc->port, r->why[0] ? r->why : "key options forbid it");
-    else if (!r->ok && r->why[0])
-        tun_verbose("%s", r->why);
     if (!r->ok) {
-        if (!pa->query)
-            tun_info("Failed publickey for %s from %s port %d ssh2: %s", sc->user.name, sc->ip,
-                     sc->port, pa->keydesc);
         finish_auth(sc, SSH_AUTH_REJECT);
         return;
     }
-    if (pa->query) {
-        tun_debug("Public key %s is acceptable for %s", pa->keydesc, sc->user.name);
+    if (sc->auth_query) {
         finish_auth(sc, SSH_AUTH_ACCEPT);
         return;
     }
+    sc->user.uid = r->uid;
+    sc->user.found = 1;
     if (sc->have_kopts)
         tun_keyopts_free(&sc->kopts);
-    sc->have_kopts = copy_keyopts(&sc->kopts, &r->opts) == 0;
-    if (!sc->have_kopts || (sc->user.uid == 0 && sc->opts.permit_root_login == PRL_FORCED_ONLY &&
-                            sc->kopts.command == NULL)) {
-        if (sc->have_kopts)
-            tun_info("ROOT LOGIN REFUSED FROM %s port %d: key has no forced command", sc->ip,
-                     sc->port);
-        tun_priv_release(sc->srv->priv, r->token);
+    sc->have_kopts = tun_keyopts_copy(&sc->kopts, &r->opts) == 0;
+    if (!sc->have_kopts) {
+        /* Without the key's restrictions this side would allow more than
+         * it should: better no login. */
+        tun_srvconn_disconnect(sc, "out of memory");
         finish_auth(sc, SSH_AUTH_REJECT);
         return;
     }
-    sc->token = r->token;
-    tun_info("Accepted publickey for %s from %s port %d ssh2: %s", sc->user.name, sc->ip,
-             sc->port, pa->keydesc);
     finish_auth(sc, SSH_AUTH_ACCEPT);
-}
-
-/* Decide on sc->pa now that the user is known: a decision, or
- * SSH_AUTH_DEFER when the privileged side was asked. */
-static int evaluate(tun_srvconn *sc)
-{
-    tun_pendauth *pa = sc->pa;
-    set_opts(sc, sc->user.name);
-    if (sc->user_state != 2) {
-        if (pa->method == SSH_AUTH_PASSWORD)
-            tun_info("Failed password for invalid user %s from %s port %d ssh2", sc->user.name,
-                     sc->ip, sc->port);
-        return SSH_AUTH_REJECT;
-    }
-    if (pa->method == SSH_AUTH_NONE || pa->method == SSH_AUTH_KBDINT)
-        return SSH_AUTH_REJECT;
-    if (access_check(sc, pa->method) != 0)
-        return SSH_AUTH_REJECT;
-    tun_priv *priv = sc->srv->priv;
-    if (pa->method == SSH_AUTH_PASSWORD) {
-        /* PermitEmptyPasswords is always no. */
-        if (!sc->opts.password_authentication || pa->password == NULL || pa->password[0] == '\0')
-            return SSH_AUTH_REJECT;
-        if (tun_priv_auth_password(priv, sc->user.name, pa->password, on_password_result, sc) != 0)
-            return SSH_AUTH_REJECT;
-        return SSH_AUTH_DEFER;
-    }
-    /* publickey */
-    if (!sc->opts.pubkey_authentication)
-        return SSH_AUTH_REJECT;
-    char files[2048];
-    keyfiles(sc, files, sizeof(files));
-    int rv;
-    if (pa->query)
-        rv = tun_priv_check_key(priv, sc->user.name, pa->blob, pa->bloblen, sc->ip, files,
-                                on_key_result, sc);
-    else
-        rv = tun_priv_auth_pubkey(priv, sc->user.name, pa->alg, pa->blob, pa->bloblen, pa->sig,
-                                  pa->siglen, pa->data, pa->datalen, sc->ip, files,
-                                  on_key_result, sc);
-    return rv == 0 ? SSH_AUTH_DEFER : SSH_AUTH_REJECT;
-}
-
-static void on_user(void *arg, const tun_user_info *u)
-{
-    tun_srvconn *sc = arg;
-    char name[sizeof(sc->user.name)];
-    snprintf(name, sizeof(name), "%s", sc->user.name);
-    sc->user = *u;
-    snprintf(sc->user.name, sizeof(sc->user.name), "%s", name);
-    sc->user_state = u->found ? 2 : 3;
-    if (sc->user_state == 2 && !sc->srv->root && strcmp(name, sc->srv->self_user) != 0)
-        sc->user_state = 3; /* not root: only our own user */
-    if (sc->user_state == 3)
-        tun_info("Invalid user %s from %s port %d", name, sc->ip, sc->port);
-    int d = evaluate(sc);
-    if (d != SSH_AUTH_DEFER)
-        finish_auth(sc, d);
 }
 
 static int on_auth_request(ssh_conn *c, const ssh_auth_request *r, void *user)
 {
     (void)c;
     tun_srvconn *sc = user;
-    pendauth_free(sc->pa);
-    tun_pendauth *pa = calloc(1, sizeof(*pa));
-    if (pa == NULL)
-        return SSH_AUTH_REJECT;
-    sc->pa = pa;
-    pa->method = r->method;
-    if (r->method == SSH_AUTH_PASSWORD && r->password) {
-        pa->pwlen = strlen(r->password);
-        pa->password = strdup(r->password);
-        if (pa->password == NULL)
-            return SSH_AUTH_REJECT;
+    if (!sc->have_user) {
+        sc->have_user = 1;
+        snprintf(sc->user.name, sizeof(sc->user.name), "%s", r->user);
+        set_opts(sc, sc->user.name); /* the methods offered, per Match User */
     }
-    if (r->method == SSH_AUTH_PUBLICKEY) {
-        ssh_buf b;
-        ssh_buf_init(&b, 64 * 1024, 0);
-        pa->query = !r->has_signature;
-        snprintf(pa->alg, sizeof(pa->alg), "%s", r->key_alg);
-        char fp[128] = "";
-        ssh_key_fingerprint(r->key, fp, sizeof(fp));
-        snprintf(pa->keydesc, sizeof(pa->keydesc), "%s %s", ssh_key_type_name(r->key), fp);
+    if (r->method != SSH_AUTH_PUBLICKEY && r->method != SSH_AUTH_PASSWORD)
+        return SSH_AUTH_REJECT;
+    tun_auth_req q = {0};
+    ssh_buf b;
+    ssh_buf_init(&b, 64 * 1024, 0);
+    q.user = r->user;
+    if (r->method == SSH_AUTH_PASSWORD) {
+        if (r->password == NULL)
+            return SSH_AUTH_REJECT;
+        q.kind = TUN_AUTH_PASSWORD;
+        q.password = r->password;
+    } else {
+        q.kind = r->has_signature ? TUN_AUTH_PUBKEY : TUN_AUTH_PUBKEY_QUERY;
+        q.alg = r->key_alg;
         if (ssh_key_to_blob(r->key, &b) != 0) {
             ssh_buf_free(&b);
             return SSH_AUTH_REJECT;
         }
-        pa->bloblen = ssh_buf_len(&b);
-        pa->blob = dup_bytes(ssh_buf_ptr(&b), pa->bloblen);
-        ssh_buf_free(&b);
+        q.blob = ssh_buf_ptr(&b);
+        q.bloblen = ssh_buf_len(&b);
         if (r->has_signature) {
-            pa->siglen = r->signature_len;
-            pa->sig = dup_bytes(r->signature, r->signature_len);
-            pa->datalen = r->signed_len;
-            pa->data = dup_bytes(r->signed_data, r->signed_len);
+            q.sig = r->signature;
+            q.siglen = r->signature_len;
+            q.data = r->signed_data;
+            q.datalen = r->signed_len;
         }
-        if (pa->blob == NULL || (r->has_signature && (pa->sig == NULL || pa->data == NULL)))
-            return SSH_AUTH_REJECT;
     }
-    if (sc->user_state == 0) {
-        snprintf(sc->user.name, sizeof(sc->user.name), "%s", r->user);
-        if (strlen(r->user) >= sizeof(sc->user.name)) {
-            sc->user_state = 3;
-            return evaluate(sc);
-        }
-        sc->user_state = 1;
-        if (tun_priv_user(sc->srv->priv, r->user, on_user, sc) != 0)
-            return SSH_AUTH_REJECT;
-        return SSH_AUTH_DEFER;
-    }
-    return evaluate(sc);
+    sc->auth_query = q.kind == TUN_AUTH_PUBKEY_QUERY;
+    int rv = tun_priv_auth(sc->srv->priv, sc->serial, &q, on_auth_result, sc);
+    ssh_buf_free(&b);
+    if (rv != 0)
+        return SSH_AUTH_REJECT;
+    sc->auth_busy = 1;
+    return SSH_AUTH_DEFER;
 }
 
 static void on_unused_timeout(struct ev_loop *loop, ev_timer *w, int revents)
@@ -740,6 +541,15 @@ tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storag
     socklen_t ll = sizeof(ls);
     if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0)
         tun_sockaddr_desc(&ls, sc->lip, sizeof(sc->lip), &sc->lport);
+    /* The privileged side learns of the connection from its socket. */
+    if (tun_priv_conn_new(s->priv, sc->serial, fd) != 0) {
+        tun_error("%s port %d: cannot register the connection with the privileged helper",
+                  sc->ip, sc->port);
+        close(fd);
+        tun_srvsettings_unref(sc->set);
+        free(sc);
+        return NULL;
+    }
     ev_init(&sc->unused_timer, on_unused_timeout);
     sc->unused_timer.data = sc;
     ev_init(&sc->sweep_timer, on_sweep);
@@ -781,6 +591,7 @@ tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storag
     cb.global_request = on_global_request;
     if (ssh_conn_new(&sc->c, &cc, &cb, sc) != 0) {
         tun_error("cannot set up a connection (check the algorithm settings)");
+        tun_priv_conn_end(s->priv, sc->serial);
         close(fd);
         tun_srvopts_release(&sc->opts);
         tun_srvsettings_unref(sc->set);

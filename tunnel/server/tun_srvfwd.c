@@ -181,7 +181,7 @@ int tun_srvfwd_direct(tun_srvconn *sc, uint32_t id, const ssh_channel_open_info 
     if (sl) {
         snprintf(fc->target, sizeof(fc->target), "%s", info->path);
         tun_debug("direct-streamlocal to %s for %s", info->path, sc->user.name);
-        if (tun_priv_unix(sc->srv->priv, sc->token, info->path, 0, on_unix_connected, fc) != 0) {
+        if (tun_priv_unix(sc->srv->priv, sc->serial, info->path, 0, on_unix_connected, fc) != 0) {
             fc->ch.has_id = 0;
             fwd_destroy(&fc->ch);
             *why = "cannot reach the socket";
@@ -457,7 +457,7 @@ static int streamlocal_forward(tun_srvconn *sc, const ssh_global_req *r)
     rl->is_unix = 1;
     rl->pending = 1;
     snprintf(rl->path, sizeof(rl->path), "%s", path);
-    if (tun_priv_unix(sc->srv->priv, sc->token, path, 1, on_unix_listening, rl) != 0) {
+    if (tun_priv_unix(sc->srv->priv, sc->serial, path, 1, on_unix_listening, rl) != 0) {
         free(rl);
         return SSH_REQUEST_FAILURE;
     }

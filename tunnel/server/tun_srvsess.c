@@ -55,7 +55,8 @@ struct tun_srvsess {
     uint32_t cols, rows, wpx, hpx;
     uint8_t *modes;
     size_t modes_len;
-    char *env[MAX_ENV];
+    char *env_names[MAX_ENV]; /* env requests, for the privileged side to judge */
+    char *env_values[MAX_ENV];
     int n_env;
     int started;  /* exec/shell/subsystem accepted or under way */
     int running;  /* the process exists and has not been reaped */
@@ -156,7 +157,7 @@ static void sess_destroy(tun_srvchan *ch)
         ev_timer_stop(sc->srv->loop, &ss->close_wait);
         tun_priv_cancel(sc->srv->priv, ss);
         if (ss->running) {
-            tun_priv_signal(sc->srv->priv, sc->token, ss->pid, SIGHUP);
+            tun_priv_signal(sc->srv->priv, sc->serial, ss->ch.id, SIGHUP);
             tun_server_pid_del(sc->srv, ss);
             ss->running = 0;
         }
@@ -166,8 +167,10 @@ static void sess_destroy(tun_srvchan *ch)
     for (int i = 0; i < 3; i++)
         if (ss->fds[i] >= 0)
             close(ss->fds[i]);
-    for (int i = 0; i < ss->n_env; i++)
-        free(ss->env[i]);
+    for (int i = 0; i < ss->n_env; i++) {
+        free(ss->env_names[i]);
+        free(ss->env_values[i]);
+    }
     free(ss->modes);
     free(ss);
 }
@@ -276,7 +279,7 @@ static void on_spawned(void *arg, const tun_spawn_result *r)
     for (int i = 0; i < 3; i++)
         if (ss->fds[i] >= 0)
             tun_set_nonblock(ss->fds[i], 1);
-    if (ss->want_pty) {
+    if (r->pty) {
         ss->pty_fd = r->fd_in;
         if (r->tty[0])
             tun_debug("session %u: allocated %s", ss->ch.id, r->tty);
@@ -292,58 +295,42 @@ static void on_spawned(void *arg, const tun_spawn_result *r)
     tun_link_kick(&sc->link);
 }
 
-static const char *subsystem_command(const tun_srvcfg *cfg, const char *name)
-{
-    for (int i = 0; i < cfg->n_subsystems; i++)
-        if (strcmp(cfg->subsystem_name[i], name) == 0)
-            return cfg->subsystem_command[i];
-    return NULL;
-}
-
 static int add_env(tun_srvsess *ss, const char *name, const char *value)
 {
-    if (ss->n_env >= MAX_ENV)
-        return -1;
-    char *e;
-    if (asprintf(&e, "%s=%s", name, value) < 0)
-        return -1;
     /* A later value for the same name replaces the earlier one. */
-    size_t nl = strlen(name);
     for (int i = 0; i < ss->n_env; i++) {
-        if (strncmp(ss->env[i], name, nl) == 0 && ss->env[i][nl] == '=') {
-            free(ss->env[i]);
-            ss->env[i] = e;
+        if (strcmp(ss->env_names[i], name) == 0) {
+            char *v = strdup(value);
+            if (v == NULL)
+                return -1;
+            free(ss->env_values[i]);
+            ss->env_values[i] = v;
             return 0;
         }
     }
-    ss->env[ss->n_env++] = e;
+    if (ss->n_env >= MAX_ENV)
+        return -1;
+    char *n = strdup(name), *v = strdup(value);
+    if (n == NULL || v == NULL) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    ss->env_names[ss->n_env] = n;
+    ss->env_values[ss->n_env++] = v;
     return 0;
 }
 
-static int start_process(tun_srvsess *ss, const char *what, const char *command)
+/* What runs (forced commands, the subsystem's program), the terminal and
+ * the environment are the privileged side's decisions; this only passes
+ * on what the client asked for. */
+static int start_process(tun_srvsess *ss, const char *what, const char *arg)
 {
     tun_srvconn *sc = conn_of(ss);
-    const char *forced = sc->have_kopts && sc->kopts.command ? sc->kopts.command
-                                                               : sc->opts.force_command;
-    char conn_env[256];
-    snprintf(conn_env, sizeof(conn_env), "%s %d %s %d", sc->ip, sc->port, sc->lip, sc->lport);
-    add_env(ss, "SSH_CONNECTION", conn_env);
-    snprintf(conn_env, sizeof(conn_env), "%s %d %d", sc->ip, sc->port, sc->lport);
-    add_env(ss, "SSH_CLIENT", conn_env);
-    if (forced) {
-        if (command)
-            add_env(ss, "SSH_ORIGINAL_COMMAND", command);
-        tun_verbose("session %u: forced command for %s (%s): %s", ss->ch.id, sc->user.name,
-                    sc->have_kopts && sc->kopts.command ? "authorized_keys" : "ForceCommand",
-                    forced);
-        command = forced;
-    }
-    tun_verbose("Starting session: %s%s%s for %s from %s port %d id %u", what,
-                command ? " " : "", command ? command : "", sc->user.name, sc->ip, sc->port,
-                ss->ch.id);
     tun_spawn_req req = {0};
-    req.token = sc->token;
-    req.command = command;
+    req.session = ss->ch.id;
+    req.what = what;
+    req.arg = arg;
     req.pty = ss->want_pty;
     req.term = ss->term;
     req.cols = ss->cols;
@@ -352,15 +339,28 @@ static int start_process(tun_srvsess *ss, const char *what, const char *command)
     req.height_px = ss->hpx;
     req.modes = ss->modes;
     req.modes_len = ss->modes_len;
-    req.env = ss->env;
+    req.env_names = ss->env_names;
+    req.env_values = ss->env_values;
     req.n_env = ss->n_env;
-    if (tun_priv_spawn(sc->srv->priv, &req, on_spawned, ss) != 0)
+    if (tun_priv_spawn(sc->srv->priv, sc->serial, &req, on_spawned, ss) != 0)
         return SSH_REQUEST_FAILURE;
     ss->started = 1;
     return SSH_REQUEST_DEFER;
 }
 
 /* ---- requests ----------------------------------------------------------------------------------------- */
+
+/* '=' or control characters in a name are refused before any AcceptEnv
+ * pattern sees it ("A=B" would match "A*"). */
+static int env_name_ok(const char *n)
+{
+    if (*n == '\0')
+        return 0;
+    for (const char *p = n; *p; p++)
+        if (*p == '=' || (unsigned char)*p < 0x20 || *p == 0x7f)
+            return 0;
+    return 1;
+}
 
 static int accept_env(const tun_srvopts *o, const char *name)
 {
@@ -416,6 +416,11 @@ static int h_request(tun_pipe *p, const ssh_channel_req *r)
     if (strcmp(t, "env") == 0) {
         if (ss->started || r->name == NULL || r->value == NULL)
             return SSH_REQUEST_FAILURE;
+        if (!env_name_ok(r->name)) {
+            tun_verbose("session %u: refused env request: name with '=' or control characters",
+                        ss->ch.id);
+            return SSH_REQUEST_FAILURE;
+        }
         if (!accept_env(&sc->opts, r->name) || strncmp(r->name, "LD_", 3) == 0) {
             tun_debug2("session %u: ignoring env %s (not in AcceptEnv)", ss->ch.id, r->name);
             return SSH_REQUEST_FAILURE;
@@ -433,17 +438,13 @@ static int h_request(tun_pipe *p, const ssh_channel_req *r)
             char *cmd = strndup(r->command, r->command_len); /* not NUL-terminated */
             if (cmd == NULL)
                 return SSH_REQUEST_FAILURE;
-            int rv = start_process(ss, "command", cmd);
+            int rv = start_process(ss, "exec", cmd);
             free(cmd);
             return rv;
         }
-        const char *cmd = r->name ? subsystem_command(&sc->set->cfg, r->name) : NULL;
-        if (cmd == NULL || strcmp(cmd, "internal-sftp") == 0) {
-            tun_info("subsystem request for %s by user %s failed, %s", r->name ? r->name : "?",
-                     sc->user.name, cmd ? "internal-sftp is not supported" : "subsystem not found");
+        if (r->name == NULL)
             return SSH_REQUEST_FAILURE;
-        }
-        return start_process(ss, "subsystem", cmd);
+        return start_process(ss, "subsystem", r->name);
     }
     if (strcmp(t, "window-change") == 0) {
         if (ss->pty_fd >= 0) {
@@ -463,7 +464,7 @@ static int h_request(tun_pipe *p, const ssh_channel_req *r)
         if (sig == 0 || !ss->running)
             return SSH_REQUEST_FAILURE;
         tun_debug("session %u: signal %s to process %d", ss->ch.id, r->name, (int)ss->pid);
-        tun_priv_signal(sc->srv->priv, sc->token, ss->pid, sig);
+        tun_priv_signal(sc->srv->priv, sc->serial, ss->ch.id, sig);
         return SSH_REQUEST_SUCCESS;
     }
     if (strcmp(t, "eow@openssh.com") == 0) {

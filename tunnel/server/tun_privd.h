@@ -1,0 +1,108 @@
+/*
+ * tun_privd.h - internals of sshtund's privileged side, shared by
+ * tun_privd.c (connections, sessions, Unix sockets, configuration),
+ * tun_privauth.c (authentication decisions) and tun_privhelper.c (the
+ * helper process and its socket).
+ */
+#ifndef SSHTUN_TUN_PRIVD_H
+#define SSHTUN_TUN_PRIVD_H
+
+#include <ev.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sshtun/buf.h"
+#include "tun_authkeys.h"
+#include "tun_priv.h"
+#include "tun_privproto.h"
+#include "tun_privpw.h"
+#include "tun_privtask.h"
+#include "tun_srv.h"
+
+#define PRIVD_CONN_BUCKETS 4096
+#define PRIVD_MAX_CONNS    65536
+#define PRIVD_MAX_CHILDREN 65536
+
+typedef struct pconn pconn;
+typedef struct pop pop;
+typedef struct pchild pchild;
+
+/* Work under way for a connection, answered later. */
+struct pop {
+    pconn *c;
+    uint32_t type, id;
+    tun_ptask *task;
+    tun_pwjob *job;
+    void (*cleanup)(pop *o); /* frees what the kind of work attached */
+    void *data;
+    pop *next;
+};
+
+struct pconn {
+    tun_privd *d;
+    uint64_t token;
+    char ip[64], lip[64];
+    int port, lport;
+    tun_srvsettings *set;
+    /* authentication */
+    int have_user;    /* the first AUTH named the user; it never changes */
+    char user[64];    /* as the client named it */
+    tun_user_info u;  /* u.found: an account exists (and may be served) */
+    tun_srvopts opts; /* settings for this user and address (Match applied) */
+    int have_opts;
+    unsigned failures; /* failed attempts, against MaxAuthTries */
+    unsigned tried;    /* methods tried (1 << tun_auth_kind) */
+    int busy;          /* an AUTH is under way */
+    int authenticated;
+    tun_keyopts kopts; /* authorized_keys options of the key used */
+    int have_kopts;
+    uint8_t session_id[64]; /* of the first publickey signature checked */
+    size_t session_id_len;
+    unsigned n_sessions;
+    pop *ops;
+    pconn *next;
+};
+
+struct pchild {
+    tun_privd *d;
+    pconn *conn; /* NULL once the connection ended */
+    uint32_t session;
+    pid_t pid;
+    ev_child w;
+    pchild *next;
+};
+
+struct tun_privd {
+    struct ev_loop *loop;
+    int root;
+    uid_t self_uid;
+    tun_srvsettings *set; /* for new connections */
+    tun_priv_loader loader;
+    tun_priv_parser parser;
+    void *loader_ctx;
+    tun_privd_send_fn send;
+    void *send_arg;
+    pconn *conns[PRIVD_CONN_BUCKETS];
+    unsigned n_conns;
+    pchild *children;
+    unsigned n_children;
+    tun_pwpool *pw;
+    uint8_t (*seen)[32]; /* SHA-256 of session ids used for publickey logins */
+    size_t n_seen, cap_seen;
+};
+
+pconn *privd_conn_find(tun_privd *d, uint64_t token);
+pop *privd_op_new(pconn *c, uint32_t type, uint32_t id);
+/* Finished: unlink and free (after answering). */
+void privd_op_done(pop *o);
+/* Cancelled with its connection: stop its work, no answer. */
+void privd_op_cancel(pop *o);
+void privd_answer(tun_privd *d, uint32_t type, uint32_t id, const ssh_buf *body, const int *fds,
+                  int nfds);
+
+/* AUTH (tun_privauth.c). */
+void privd_auth(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in);
+/* The uid/gid the password workers run as (SshtundUser, else nobody). */
+void privd_unprivileged_ids(const char *user, uint32_t *uid, uint32_t *gid);
+
+#endif

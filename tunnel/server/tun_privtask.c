@@ -1,0 +1,501 @@
+/*
+ * tun_privtask.c - the privileged side's work for a user, in a child that
+ * has become the user (see tun_privtask.h).
+ *
+ * Why a child rather than O_NONBLOCK alone: O_NONBLOCK makes open() of a
+ * FIFO return at once (and fstat then shows it is no file), but a read
+ * from a FUSE or NFS file, a lookup through an automounter or a connect()
+ * to a Unix socket whose backlog is full can still block, and only a
+ * process can be given up on.  The child is cheap (one fork of a small
+ * process per publickey check) and runs with the user's rights, so a
+ * symlink the user planted leads only where the user could read anyway:
+ * that is why authorized_keys is opened without O_NOFOLLOW (sshd follows
+ * it too; StrictModes checks the resolved path).  A Unix socket is never
+ * followed into by bind(), and connect() as the user reaches only what the
+ * user may reach.
+ *
+ * Wire format from the child (SOCK_SEQPACKET, any number of messages, the
+ * parent concatenates them until end of stream):
+ *   files:  per path: bool ok, bool missing, string why, string contents
+ *   unix:   u32 errno (0: one descriptor attached)
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "tun_privtask.h"
+#include "tun_log.h"
+#include "tun_sock.h"
+#include "tun_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "sshtun/buf.h"
+
+#define CHUNK 32768
+
+enum { T_FILES = 1, T_UNIX };
+
+struct tun_ptask {
+    struct ev_loop *loop;
+    int kind;
+    pid_t pid;
+    int sock;
+    ev_io io;
+    ev_timer deadline;
+    ev_child reap;
+    int finished; /* callback ran or cancelled */
+    int reaped;
+    ssh_buf in;
+    int fd; /* unix: the descriptor received */
+    int n_files;
+    void *cb;
+    void *arg;
+    tun_ptask *next, *prev;
+};
+
+static tun_ptask *all_tasks;
+
+/* ---- StrictModes ------------------------------------------------------------------------------
+ */
+
+static int owner_ok(uint32_t owner, uint32_t uid)
+{
+    return owner == 0 || owner == uid;
+}
+
+int tun_ptask_secure_path(const char *path, const struct stat *st, const char *home, uint32_t uid,
+                          char *why, size_t whysz)
+{
+    char buf[PATH_MAX], homedir[PATH_MAX];
+    int comparehome = 0;
+    if (realpath(path, buf) == NULL) {
+        snprintf(why, whysz, "realpath %s failed: %s", path, strerror(errno));
+        return -1;
+    }
+    if (home && realpath(home, homedir) != NULL)
+        comparehome = 1;
+    if (!S_ISREG(st->st_mode)) {
+        snprintf(why, whysz, "%s is not a regular file", buf);
+        return -1;
+    }
+    if (!owner_ok(st->st_uid, uid) || (st->st_mode & 022) != 0) {
+        snprintf(why, whysz, "bad ownership or modes for file %s", buf);
+        return -1;
+    }
+    /* Every directory above, up to the home directory (or "/"): whoever
+     * can write one of them can replace what is below it. */
+    for (;;) {
+        char tmp[PATH_MAX];
+        snprintf(tmp, sizeof(tmp), "%s", buf);
+        snprintf(buf, sizeof(buf), "%s", dirname(tmp));
+        struct stat ds;
+        if (stat(buf, &ds) != 0 || !owner_ok(ds.st_uid, uid) || (ds.st_mode & 022) != 0) {
+            snprintf(why, whysz, "bad ownership or modes for directory %s", buf);
+            return -1;
+        }
+        if (comparehome && strcmp(homedir, buf) == 0)
+            break;
+        if (strcmp(buf, "/") == 0 || strcmp(buf, ".") == 0)
+            break;
+    }
+    return 0;
+}
+
+/* ---- the child --------------------------------------------------------------------------------
+ */
+
+/* Every descriptor but `keep` (moved to 3) closed; the user's identity
+ * taken for good (real, effective and saved ids: nothing to come back to
+ * in a child that exits after one job); the helper's death ends it. */
+static void child_setup(int as_root, const tun_user_info *u, int keep)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    signal(SIGPIPE, SIG_IGN);
+    if (keep != 3) {
+        if (dup2(keep, 3) < 0)
+            _exit(1);
+    }
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 4U, ~0U, 0) != 0)
+#endif
+        for (int fd = 4; fd < 1024; fd++)
+            close(fd);
+    if (as_root) {
+        if (initgroups(u->name, u->gid) != 0 || setresgid(u->gid, u->gid, u->gid) != 0 ||
+            setresuid(u->uid, u->uid, u->uid) != 0 || geteuid() != u->uid)
+            _exit(1);
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+}
+
+static void send_all(int sock, const ssh_buf *b)
+{
+    const uint8_t *p = ssh_buf_ptr(b);
+    size_t n = ssh_buf_len(b);
+    while (n > 0) {
+        size_t k = n > CHUNK ? CHUNK : n;
+        if (tun_send_fds(sock, p, k, NULL, 0) != 0)
+            _exit(1);
+        p += k;
+        n -= k;
+    }
+}
+
+static void read_one(const tun_user_info *u, const char *path, int strict, size_t maxsize,
+                     ssh_buf *out)
+{
+    char why[PATH_MAX + 128] = "";
+    int missing = 0;
+    uint8_t *data = NULL;
+    size_t len = 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        missing = errno == ENOENT;
+        snprintf(why, sizeof(why), "Could not open user '%s' authorized keys '%s': %s", u->name,
+                 path, strerror(errno));
+    } else if (fstat(fd, &st) != 0) {
+        snprintf(why, sizeof(why), "fstat %s: %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        snprintf(why, sizeof(why), "User %s authorized keys %s is not a regular file", u->name,
+                 path);
+    } else if ((uint64_t)st.st_size > maxsize) {
+        snprintf(why, sizeof(why), "User %s authorized keys %s is larger than %zu bytes", u->name,
+                 path, maxsize);
+    } else if (strict &&
+               tun_ptask_secure_path(path, &st, u->home, u->uid, why + 24, sizeof(why) - 24) != 0) {
+        memcpy(why, "Authentication refused: ", 24);
+    } else {
+        data = malloc(maxsize + 1);
+        if (data == NULL)
+            _exit(1);
+        for (;;) {
+            ssize_t k = read(fd, data + len, maxsize + 1 - len);
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0) {
+                snprintf(why, sizeof(why), "read %s: %s", path, strerror(errno));
+                len = 0;
+                free(data);
+                data = NULL;
+                break;
+            }
+            if (k == 0)
+                break;
+            len += (size_t)k;
+            if (len > maxsize) {
+                snprintf(why, sizeof(why), "User %s authorized keys %s is larger than %zu bytes",
+                         u->name, path, maxsize);
+                free(data);
+                data = NULL;
+                len = 0;
+                break;
+            }
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    ssh_buf_put_bool(out, data != NULL);
+    ssh_buf_put_bool(out, missing);
+    ssh_buf_put_cstring(out, data ? "" : why);
+    ssh_buf_put_string(out, data ? data : (const uint8_t *)"", len);
+    free(data);
+}
+
+static void child_files(const tun_user_info *u, char *const *paths, int n, int strict,
+                        size_t maxsize)
+{
+    ssh_buf out;
+    ssh_buf_init(&out, (size_t)n * (maxsize + 4096) + 4096, 0);
+    for (int i = 0; i < n; i++)
+        read_one(u, paths[i], strict, maxsize, &out);
+    send_all(3, &out);
+    _exit(0);
+}
+
+static void child_unix(const char *path, int listen_it)
+{
+    uint32_t e = 0;
+    int fd = -1;
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        e = ENAMETOOLONG;
+    } else {
+        memcpy(sun.sun_path, path, strlen(path) + 1);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int rv = -1;
+        if (fd >= 0 && listen_it) {
+            mode_t old = umask(0177);
+            rv = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+            umask(old);
+            if (rv == 0)
+                rv = listen(fd, SOMAXCONN);
+        } else if (fd >= 0) {
+            /* May block (a full backlog): the parent's deadline covers it. */
+            do
+                rv = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+            while (rv != 0 && errno == EINTR);
+        }
+        if (rv != 0) {
+            e = (uint32_t)errno;
+            if (fd >= 0)
+                close(fd);
+            fd = -1;
+        }
+    }
+    uint8_t msg[4] = {(uint8_t)(e >> 24), (uint8_t)(e >> 16), (uint8_t)(e >> 8), (uint8_t)e};
+    tun_send_fds(3, msg, sizeof(msg), &fd, fd >= 0 ? 1 : 0);
+    _exit(0);
+}
+
+/* ---- the parent -------------------------------------------------------------------------------
+ */
+
+static void task_unlink_free(tun_ptask *t)
+{
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        all_tasks = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    ssh_buf_free(&t->in);
+    if (t->fd >= 0)
+        close(t->fd);
+    free(t);
+}
+
+static void task_stop_io(tun_ptask *t)
+{
+    ev_io_stop(t->loop, &t->io);
+    ev_timer_stop(t->loop, &t->deadline);
+    if (t->sock >= 0) {
+        close(t->sock);
+        t->sock = -1;
+    }
+}
+
+/* Deliver the result (err 0: parse what arrived). */
+static void task_finish(tun_ptask *t, int err)
+{
+    task_stop_io(t);
+    t->finished = 1;
+    if (t->kind == T_FILES) {
+        tun_ptask_file files[TUN_PTASK_MAX_FILES];
+        char whys[TUN_PTASK_MAX_FILES][PATH_MAX + 160];
+        memset(files, 0, sizeof(files));
+        ssh_cur c;
+        ssh_cur_from_buf(&c, &t->in);
+        for (int i = 0; err == 0 && i < t->n_files; i++) {
+            const uint8_t *d;
+            size_t dl;
+            if (ssh_cur_get_bool(&c, &files[i].ok) != 0 ||
+                ssh_cur_get_bool(&c, &files[i].missing) != 0 ||
+                ssh_cur_get_cstr(&c, whys[i], sizeof(whys[i])) != 0 ||
+                ssh_cur_get_string(&c, &d, &dl) != 0)
+                err = EIO;
+            files[i].why = whys[i];
+            files[i].data = d;
+            files[i].len = dl;
+        }
+        if (err == 0 && ssh_cur_end(&c) != 0)
+            err = EIO;
+        ((tun_ptask_files_cb)t->cb)(t->arg, err, err ? NULL : files, err ? 0 : t->n_files);
+    } else {
+        int fd = t->fd;
+        t->fd = -1;
+        ((tun_ptask_fd_cb)t->cb)(t->arg, err ? -1 : fd, err);
+        if (err && fd >= 0)
+            close(fd);
+    }
+    if (t->reaped)
+        task_unlink_free(t);
+}
+
+static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_ptask *t = w->data;
+    static uint8_t buf[CHUNK];
+    int fds[3], nfds = 0;
+    int n = tun_recv_fds(t->sock, buf, sizeof(buf), fds, &nfds);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    for (int i = 0; i < nfds; i++) {
+        if (t->kind == T_UNIX && t->fd < 0 && i == 0)
+            t->fd = fds[i];
+        else
+            close(fds[i]);
+    }
+    if (n < 0) {
+        task_finish(t, EIO);
+        return;
+    }
+    if (n == 0) {
+        /* End of stream: the child has said all it will. */
+        if (t->kind == T_UNIX) {
+            ssh_cur c;
+            uint32_t e = EIO;
+            ssh_cur_from_buf(&c, &t->in);
+            if (ssh_cur_get_u32(&c, &e) != 0)
+                e = EIO;
+            if (e == 0 && t->fd < 0)
+                e = EIO;
+            task_finish(t, (int)e);
+        } else {
+            task_finish(t, 0);
+        }
+        return;
+    }
+    if (ssh_buf_put(&t->in, buf, (size_t)n) != 0) {
+        kill(t->pid, SIGKILL);
+        task_finish(t, EFBIG);
+    }
+}
+
+static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_ptask *t = w->data;
+    kill(t->pid, SIGKILL);
+    task_finish(t, ETIMEDOUT);
+}
+
+static void on_reaped(struct ev_loop *loop, ev_child *w, int revents)
+{
+    (void)revents;
+    tun_ptask *t = w->data;
+    ev_child_stop(loop, w);
+    t->reaped = 1;
+    if (t->finished)
+        task_unlink_free(t);
+}
+
+static tun_ptask *task_new(struct ev_loop *loop, int kind, size_t max, void *cb, void *arg,
+                           int sp[2])
+{
+    tun_ptask *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return NULL;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+        free(t);
+        return NULL;
+    }
+    t->loop = loop;
+    t->kind = kind;
+    t->fd = -1;
+    t->cb = cb;
+    t->arg = arg;
+    t->sock = sp[0];
+    ssh_buf_init(&t->in, max, 0);
+    return t;
+}
+
+static void task_started(tun_ptask *t, pid_t pid, int child_end, double timeout)
+{
+    close(child_end);
+    t->pid = pid;
+    tun_set_nonblock(t->sock, 1);
+    ev_io_init(&t->io, on_readable, t->sock, EV_READ);
+    t->io.data = t;
+    ev_io_start(t->loop, &t->io);
+    ev_timer_init(&t->deadline, on_deadline, timeout, 0.);
+    t->deadline.data = t;
+    ev_timer_start(t->loop, &t->deadline);
+    ev_child_init(&t->reap, on_reaped, pid, 0);
+    t->reap.data = t;
+    ev_child_start(t->loop, &t->reap);
+    t->next = all_tasks;
+    if (all_tasks)
+        all_tasks->prev = t;
+    all_tasks = t;
+}
+
+static void task_abort(tun_ptask *t, int sp[2])
+{
+    int e = errno;
+    close(sp[0]);
+    close(sp[1]);
+    ssh_buf_free(&t->in);
+    free(t);
+    errno = e;
+}
+
+tun_ptask *tun_ptask_read_files(struct ev_loop *loop, int as_root, const tun_user_info *u,
+                                char *const *paths, int n, int strict, size_t maxsize,
+                                double timeout, tun_ptask_files_cb cb, void *arg)
+{
+    int sp[2];
+    if (n < 0 || n > TUN_PTASK_MAX_FILES) {
+        errno = EINVAL;
+        return NULL;
+    }
+    tun_ptask *t =
+        task_new(loop, T_FILES, (size_t)n * (maxsize + 4096) + 4096, (void *)cb, arg, sp);
+    if (t == NULL)
+        return NULL;
+    t->n_files = n;
+    pid_t pid = fork();
+    if (pid < 0) {
+        task_abort(t, sp);
+        return NULL;
+    }
+    if (pid == 0) {
+        child_setup(as_root, u, sp[1]);
+        child_files(u, paths, n, strict, maxsize);
+    }
+    task_started(t, pid, sp[1], timeout);
+    return t;
+}
+
+tun_ptask *tun_ptask_unix(struct ev_loop *loop, int as_root, const tun_user_info *u,
+                          const char *path, int listen_it, double timeout, tun_ptask_fd_cb cb,
+                          void *arg)
+{
+    int sp[2];
+    tun_ptask *t = task_new(loop, T_UNIX, 64, (void *)cb, arg, sp);
+    if (t == NULL)
+        return NULL;
+    pid_t pid = fork();
+    if (pid < 0) {
+        task_abort(t, sp);
+        return NULL;
+    }
+    if (pid == 0) {
+        child_setup(as_root, u, sp[1]);
+        child_unix(path, listen_it);
+    }
+    task_started(t, pid, sp[1], timeout);
+    return t;
+}
+
+void tun_ptask_cancel(tun_ptask *t)
+{
+    if (t == NULL || t->finished)
+        return;
+    task_stop_io(t);
+    t->finished = 1;
+    kill(t->pid, SIGKILL);
+    if (t->reaped)
+        task_unlink_free(t);
+}

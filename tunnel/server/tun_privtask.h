@@ -1,0 +1,71 @@
+/*
+ * tun_privtask.h - work the privileged side does on a user's behalf, in a
+ * short-lived child that has become the user, so that nothing the user
+ * controls can block the privileged side's loop.
+ *
+ * A user decides what is at the paths the helper reads or connects to for
+ * them: a FIFO where authorized_keys should be (open() for reading blocks
+ * until a writer appears), a file on a FUSE mount that never answers, a
+ * Unix socket whose listen backlog is full (connect() blocks until the
+ * listener accepts).  So each such operation runs in a child forked for
+ * it: the child becomes the user (as sshd does with temporarily_use_uid
+ * for these files), does the work, sends the result back over a
+ * SOCK_SEQPACKET pair and exits.  The parent only watches that socket from
+ * its loop, with a deadline; a child still busy at the deadline is killed
+ * and the request fails with ETIMEDOUT.  The parent never waits for a
+ * child synchronously.
+ */
+#ifndef SSHTUN_TUN_PRIVTASK_H
+#define SSHTUN_TUN_PRIVTASK_H
+
+#include <ev.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tun_priv.h"
+
+typedef struct tun_ptask tun_ptask;
+
+/* Read `paths` (n of them) as the user: each file is opened non-blocking
+ * and without a controlling tty, checked with fstat to be a regular file
+ * of at most `maxsize` bytes, and with `strict` also checked as sshd's
+ * StrictModes does (see tun_ptask_secure_path).  The callback gets, per
+ * path, either its contents or the reason it was not read; err is 0, or
+ * ETIMEDOUT / another errno when the child failed as a whole. */
+typedef struct tun_ptask_file {
+    int ok;          /* contents read */
+    int missing;     /* ENOENT: not worth a message */
+    const char *why; /* !ok: the reason, for the log */
+    const uint8_t *data;
+    size_t len;
+} tun_ptask_file;
+typedef void (*tun_ptask_files_cb)(void *arg, int err, const tun_ptask_file *files, int n);
+
+#define TUN_PTASK_MAX_FILES 16
+
+tun_ptask *tun_ptask_read_files(struct ev_loop *loop, int as_root, const tun_user_info *u,
+                                char *const *paths, int n, int strict, size_t maxsize,
+                                double timeout, tun_ptask_files_cb cb, void *arg);
+
+/* Connect to (listen == 0) or listen on the Unix socket `path` as the
+ * user.  The callback gets the descriptor (blocking; the receiver's to
+ * set) or -1 and an errno (ETIMEDOUT at the deadline). */
+typedef void (*tun_ptask_fd_cb)(void *arg, int fd, int err);
+tun_ptask *tun_ptask_unix(struct ev_loop *loop, int as_root, const tun_user_info *u,
+                          const char *path, int listen, double timeout, tun_ptask_fd_cb cb,
+                          void *arg);
+
+/* Stop: the child is killed, the callback never runs. */
+void tun_ptask_cancel(tun_ptask *t);
+
+/* sshd's StrictModes test for a file the user controls: `path` resolved
+ * (realpath), the file and every directory above it up to the user's home
+ * (or "/" when the file is outside it) owned by the user or root and not
+ * writable by group or others.  `st` is the open file's fstat.  0, or -1
+ * with `why` saying what is wrong in sshd's words ("bad ownership or modes
+ * for directory /home/u/.ssh").  Exposed for the unit tests. */
+struct stat;
+int tun_ptask_secure_path(const char *path, const struct stat *st, const char *home, uint32_t uid,
+                          char *why, size_t whysz);
+
+#endif
