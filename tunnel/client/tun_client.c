@@ -14,10 +14,12 @@
 #include "tun_mux.h"
 #include "tun_resolve.h"
 #include "tun_session.h"
+#include "tun_tty.h"
 #include "tun_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +43,7 @@ typedef struct tun_client {
     int persisting;    /* the ControlPersist master, forked off by persist_detach */
     int exit_status;
     int finished;
+    ev_signal sigs[4];
 } tun_client;
 
 static void finish(tun_client *cl, int status)
@@ -378,6 +381,22 @@ static int on_channel_open(tun_conn *c, uint32_t id, const ssh_channel_open_info
     return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
 }
 
+/* ---- signals ---------------------------------------------------------------------------------- */
+
+/* SIGHUP (the terminal went away), SIGTERM, SIGINT and SIGQUIT end the
+ * client as ssh's do: an orderly exit with status 255, which puts the
+ * terminal back (raw mode, non-blocking flags) and removes a control
+ * socket, instead of dying with them changed. */
+static void on_quit_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_client *cl = w->data;
+    tun_tty_restore();
+    tun_verbose("Killed by signal %d.", w->signum);
+    client_fail(cl, NULL);
+}
+
 /* ---- entry ------------------------------------------------------------------------------------------ */
 
 int tun_client_run(const tun_client_args *args)
@@ -398,12 +417,23 @@ int tun_client_run(const tun_client_args *args)
         tun_idstore_free(&cl.ids);
         return 255;
     }
+    static const int quit_signals[4] = {SIGHUP, SIGTERM, SIGINT, SIGQUIT};
+    for (int i = 0; i < 4; i++) {
+        ev_signal_init(&cl.sigs[i], on_quit_signal, quit_signals[i]);
+        cl.sigs[i].data = &cl;
+        ev_signal_start(cl.loop, &cl.sigs[i]);
+        ev_unref(cl.loop); /* they alone do not keep the loop running */
+    }
     tun_conn_hooks h = {on_ready, on_dead, on_channel_open};
     cl.conn = tun_conn_start(cl.loop, cl.o, cl.host, cl.res, &cl.ids, &h, &cl);
     if (cl.conn == NULL)
         finish(&cl, 255);
     if (!cl.finished)
         ev_run(cl.loop, 0);
+    for (int i = 0; i < 4; i++) {
+        ev_ref(cl.loop);
+        ev_signal_stop(cl.loop, &cl.sigs[i]);
+    }
     /* Let a last DISCONNECT reach the socket without waiting on the peer. */
     if (cl.conn)
         tun_conn_kick(cl.conn);

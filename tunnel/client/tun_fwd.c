@@ -25,6 +25,7 @@
 #include "tun_sock.h"
 #include "tun_socks.h"
 #include "tun_transport.h"
+#include "tun_tty.h"
 #include "tun_util.h"
 
 #include <arpa/inet.h>
@@ -827,10 +828,15 @@ int tun_fwd_stdio(tun_fwd *f, const char *host, int port, int in_fd, int out_fd,
     fc->done = done;
     fc->opened = opened;
     fc->done_arg = arg;
-    if (!(own_fds && isatty(in_fd)))
+    /* Never a blocking read or write in the loop (a terminal included);
+     * our own stdio gets its flags back from tun_tty at exit. */
+    if (own_fds) {
+        tun_tty_nonblock(in_fd);
+        tun_tty_nonblock(out_fd);
+    } else {
         tun_set_nonblock(in_fd, 1);
-    if (!(own_fds && isatty(out_fd)))
         tun_set_nonblock(out_fd, 1);
+    }
     snprintf(fc->target, sizeof(fc->target), "%s:%d", host, port);
     ssh_channel_open_info info = {.kind = SSH_CHAN_DIRECT_TCPIP, .host = host,
                                   .port = (uint32_t)port, .orig_host = "127.0.0.1",

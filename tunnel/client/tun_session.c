@@ -291,12 +291,20 @@ tun_session *tun_session_start(const tun_session_params *p)
     s->p.env = NULL;
     ev_signal_init(&s->winch, on_winch, SIGWINCH);
     s->winch.data = s;
-    /* Non-blocking descriptors.  Our own terminals keep their flags (they
-     * are shared with the user's shell); restored when the session ends. */
+    /* Non-blocking descriptors, terminals included: the loop reads and
+     * writes them only when they are ready, and must never sleep in a read
+     * of a terminal nobody types on (output would wait for a key press).
+     * The flags are restored when the session ends: our own stdio's by
+     * tun_tty (also at exit: they are shared with the user's shell), a mux
+     * client's by us. */
     int fds[3] = {p->fd_in, p->fd_out, p->fd_err};
     for (int i = 0; i < 3; i++) {
         s->saved_fl[i] = -1;
-        if (fds[i] >= 0 && !(p->own_stdio && isatty(fds[i])))
+        if (fds[i] < 0)
+            continue;
+        if (p->own_stdio)
+            tun_tty_nonblock(fds[i]);
+        else
             s->saved_fl[i] = tun_set_nonblock(fds[i], 1);
     }
     tun_pipe_init(&s->pipe, p->loop, p->link, p->fd_in, p->fd_out, p->fd_err, &hooks, s);

@@ -4,10 +4,12 @@
  * Raw mode mirrors what an ssh client needs: no local echo, no line
  * editing, no signal characters (^C goes to the remote side), no output
  * processing.  The saved settings are restored from an atexit handler too,
- * so that no exit path leaves the user's terminal raw.
+ * so that no exit path leaves the user's terminal raw.  The same goes for
+ * the O_NONBLOCK flag the event loop sets on our stdin/stdout/stderr.
  */
 #include "tun_tty.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -17,6 +19,16 @@
 static struct termios saved;
 static int saved_fd = -1;
 static int atexit_done;
+/* Descriptor flags as found, for stdin/stdout/stderr; -1: not changed. */
+static int saved_fl[3] = {-1, -1, -1};
+
+static void at_exit_once(void)
+{
+    if (!atexit_done) {
+        atexit(tun_tty_restore);
+        atexit_done = 1;
+    }
+}
 
 /* RFC 4254 section 8 opcodes, in the order they are sent. */
 static const struct {
@@ -101,11 +113,32 @@ void tun_tty_size(int fd, uint32_t *cols, uint32_t *rows, uint32_t *wpx, uint32_
     }
 }
 
+void tun_tty_nonblock(int fd)
+{
+    if (fd < 0 || fd > 2)
+        return;
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || (fl & O_NONBLOCK))
+        return; /* already non-blocking (perhaps by us through another fd) */
+    if (fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+        return;
+    saved_fl[fd] = fl;
+    at_exit_once();
+}
+
 void tun_tty_restore(void)
 {
     if (saved_fd >= 0) {
         tcsetattr(saved_fd, TCSADRAIN, &saved);
         saved_fd = -1;
+    }
+    /* Several of 0-2 may be one open file (a terminal): each was saved
+     * before any was changed, so restoring them all gives the original. */
+    for (int fd = 2; fd >= 0; fd--) {
+        if (saved_fl[fd] >= 0) {
+            fcntl(fd, F_SETFL, saved_fl[fd]);
+            saved_fl[fd] = -1;
+        }
     }
 }
 
@@ -129,9 +162,6 @@ int tun_tty_raw(int fd)
     if (tcsetattr(fd, TCSADRAIN, &tio) != 0)
         return -1;
     saved_fd = fd;
-    if (!atexit_done) {
-        atexit(tun_tty_restore);
-        atexit_done = 1;
-    }
+    at_exit_once();
     return 0;
 }

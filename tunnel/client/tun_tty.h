@@ -17,6 +17,13 @@ int tun_tty_modes(int fd, ssh_buf *out);
 void tun_tty_size(int fd, uint32_t *cols, uint32_t *rows, uint32_t *wpx, uint32_t *hpx);
 /* Put `fd` in raw mode; tun_tty_restore() (also run at exit) undoes it. */
 int tun_tty_raw(int fd);
+/* Make one of this process's own descriptors (stdin, stdout, stderr)
+ * non-blocking, remembering its flags: the event loop must never block in
+ * a read or write of a terminal, a pipe or a file it was given.  The flags
+ * are shared with whoever else holds the same terminal or pipe (the
+ * user's shell), so tun_tty_restore() puts them back, also at exit. */
+void tun_tty_nonblock(int fd);
+/* Undo raw mode and non-blocking flags (idempotent). */
 void tun_tty_restore(void);
 int tun_tty_is_raw(void);
 
