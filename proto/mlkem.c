@@ -29,6 +29,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "ct.h"
 #include "sshtun/err.h"
 
 #define Q    3329
@@ -318,8 +319,10 @@ static int kpke_keygen(uint8_t ek[EKPKE_BYTES], uint8_t dkp[K * POLY_BYTES], con
     poly a[K][K], s[K], e;
     uint32_t acc[N];
     int rv;
-    if ((rv = hash2(md_g, rs, sizeof(rs), d, 32, &kbyte, 1)) != 0 ||
-        (rv = sample_matrix(a, rs)) != 0)
+    if ((rv = hash2(md_g, rs, sizeof(rs), d, 32, &kbyte, 1)) != 0)
+        goto out;
+    SSH_CT_PUBLIC(rs, 32); /* rho: goes into ek as it is */
+    if ((rv = sample_matrix(a, rs)) != 0)
         goto out;
     for (unsigned i = 0; i < K; i++) {
         if ((rv = sample_cbd(&s[i], rs + 32, (uint8_t)i)) != 0)

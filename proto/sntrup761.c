@@ -35,6 +35,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "ct.h"
 #include "sshtun/err.h"
 
 #define P   761
@@ -525,7 +526,9 @@ int ssh_sntrup761_keypair(uint8_t pk[SSH_SNTRUP761_PK_BYTES], uint8_t sk[SSH_SNT
      * result leaks nothing about the key. */
     for (;;) {
         small_random(g, rnd, ctx);
-        if (r3_recip(ginv, g) == 0)
+        int invertible = r3_recip(ginv, g) == 0;
+        SSH_CT_PUBLIC(&invertible, sizeof(invertible));
+        if (invertible)
             break;
     }
     short_random(f, rnd, ctx);

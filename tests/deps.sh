@@ -7,13 +7,19 @@ sshtun_install_deps() {
 openssh-server openssh-client socat curl python3 procps \
 util-linux bsdutils passwd python3-cryptography \
 git man-db groff-base debhelper dpkg-dev adduser \
-dropbear-bin python3-asyncssh tmux"
+dropbear-bin python3-asyncssh tmux valgrind"
     [ $# -gt 0 ] && pkgs="$*"
     local missing=""
     for p in $pkgs; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
             missing="$missing $p"
     done
+    # npm (for test_pq_noble's independent ML-KEM): Debian's nodejs and npm
+    # unless some node with npm is there already (a NodeSource nodejs carries
+    # its own npm and conflicts with Debian's package of it).
+    if [ $# -eq 0 ] && ! command -v npm >/dev/null 2>&1; then
+        missing="$missing nodejs npm"
+    fi
     if [ -n "$missing" ]; then
         echo "Installing:$missing"
         local sudo=""
