@@ -60,7 +60,7 @@ const ssh_kexm *ssh_kexm_by_name(const char *name)
     return NULL;
 }
 
-int ssh_kexm_is_pq(const char *name)
+int ssh_kex_is_pq(const char *name)
 {
     const ssh_kexm *m = name ? ssh_kexm_by_name(name) : NULL;
     return m != NULL && m->family == KEXF_HYBRID;

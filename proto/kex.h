@@ -114,10 +114,6 @@ int ssh_kex_hybrid_keygen(ssh_conn *c, ssh_kex *k);
 int ssh_kex_hybrid_derive(ssh_conn *c, ssh_kex *k, ssh_cur *p);
 void ssh_kex_hybrid_free(ssh_kex *k);
 
-/* 1 if the named method resists a quantum computer (a PQ/T hybrid): the
- * client warns when the negotiated one does not (OpenSSH 10.1). */
-int ssh_kexm_is_pq(const char *name);
-
 /* Group exchange: choose a group for the client's request (server) and
  * check a received group (client).  Groups are the RFC 3526 MODP groups
  * libcrypto provides. */

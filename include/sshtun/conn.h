@@ -67,6 +67,10 @@ enum ssh_role { SSH_ROLE_CLIENT = 0, SSH_ROLE_SERVER = 1 };
     "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512"
 #define SSH_DEFAULT_PUBKEY_ALGS SSH_DEFAULT_HOSTKEY_ALGS
 
+/* 1 if the named key exchange method is a post-quantum/traditional hybrid
+ * (mlkem768x25519-sha256, sntrup761x25519-sha512[@openssh.com]), else 0. */
+int ssh_kex_is_pq(const char *name);
+
 /* Which negotiated algorithm ssh_conn_alg() reports. */
 enum ssh_alg_slot {
     SSH_ALG_KEX = 0,

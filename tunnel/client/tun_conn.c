@@ -225,10 +225,28 @@ static void ids_ready(void *arg)
     tun_conn_kick(tc);
 }
 
+/* OpenSSH 10.1's warning, once per process, after the first key exchange
+ * and before authentication, as ssh prints it: only when the user did not
+ * choose the key exchange (KexAlgorithms), only at LogLevel INFO and above
+ * (not with -q), and WarnWeakCrypto no or no-pq-kex silences it. */
+static void warn_non_pq(tun_conn *tc)
+{
+    static int warned;
+    const char *kex = ssh_conn_alg(tc->c, SSH_ALG_KEX);
+    if (warned || kex == NULL || ssh_kex_is_pq(kex) || tc->o->kex_algorithms_set ||
+        !tc->o->warn_weak_crypto || tun_log_get_level() < TUN_LOG_INFO)
+        return;
+    warned = 1;
+    tun_info("** WARNING: connection is not using a post-quantum key exchange algorithm.");
+    tun_info("** This session may be vulnerable to \"store now, decrypt later\" attacks.");
+    tun_info("** The server may need to be upgraded. See https://openssh.com/pq.html");
+}
+
 static void on_auth_ready(ssh_conn *c, void *user)
 {
     (void)c;
     tun_conn *tc = user;
+    warn_non_pq(tc);
     tc->cur_method[0] = '\0';
     tun_idstore_when_ready(tc->ids, &tc->idwait, ids_ready, tc);
 }

@@ -55,6 +55,7 @@ enum ktype {
     K_CONTROLMASTER,
     K_CONTROLPERSIST,
     K_SESSIONTYPE,
+    K_WARNWEAK,    /* WarnWeakCrypto: yes, no, no-pq-kex */
     K_IGNORED,     /* known to OpenSSH, no effect here (off: slot, noff: KF_ flags) */
     K_UNSUPPORTED, /* known to OpenSSH, refused (its "none" value is accepted) */
     K_DEPRECATED,  /* OpenSSH ignores it silently, and so do we */
@@ -137,6 +138,7 @@ static const kw keywords[] = {
     {"StdinNull", K_BOOL, F(stdin_null), 0, NULL},
     {"ForkAfterAuthentication", K_BOOL, F(fork_after_authentication), 0, NULL},
     {"RequiredRSASize", K_INT, F(required_rsa_size), 0, NULL},
+    {"WarnWeakCrypto", K_WARNWEAK, F(warn_weak_crypto), 0, NULL},
     /* accepted, no effect in sshtun (reported by tun_options_report) */
     {"AddKeysToAgent", K_IGNORED, 0, 0, NULL},
     {"CanonicalDomains", K_IGNORED, 1, 0, NULL},
@@ -249,6 +251,7 @@ void tun_options_init(tun_options *o)
     o->stdin_null = -1;
     o->fork_after_authentication = -1;
     o->required_rsa_size = -1;
+    o->warn_weak_crypto = -1;
 }
 
 static void free_list(char **v, int n)
@@ -562,6 +565,15 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
             o->control_persist = p;
         return 0;
     }
+    case K_WARNWEAK: {
+        /* OpenSSH 10.1: yes/no/true/false, and no-pq-kex to turn off only
+         * the post-quantum warning (the only one there is so far). */
+        if (strcasecmp(val, "no-pq-kex") == 0)
+            b = 0;
+        else if (yesno(val, &b) != 0)
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(&o->warn_weak_crypto, b);
+    }
     case K_SESSIONTYPE: {
         int t;
         if (strcasecmp(val, "none") == 0)
@@ -714,6 +726,8 @@ int tun_options_finish(tun_options *o)
     dflt(&o->stdin_null, 0);
     dflt(&o->fork_after_authentication, 0);
     dflt(&o->required_rsa_size, 1024);
+    dflt(&o->warn_weak_crypto, 1);
+    o->kex_algorithms_set = o->kex_algorithms != NULL;
     if (o->required_rsa_size < 1024) {
         tun_error("RequiredRSASize %d is below the minimum 1024", o->required_rsa_size);
         return -1;
@@ -864,6 +878,9 @@ void tun_options_dump(const tun_options *o, FILE *f)
             break;
         case K_CONTROLMASTER:
             fprintf(f, "%s %s\n", name, cm[o->control_master >= 0 && o->control_master < 5 ? o->control_master : 0]);
+            break;
+        case K_WARNWEAK:
+            fprintf(f, "%s %s\n", name, yesno_str(o->warn_weak_crypto));
             break;
         case K_SESSIONTYPE: {
             static const char *const st[] = {"none", "subsystem", "default"};

@@ -42,6 +42,8 @@ typedef struct tun_options {
     int connection_attempts;
     int address_family; /* AF_UNSPEC/AF_INET/AF_INET6, -1 unset */
     char *ciphers, *macs, *kex_algorithms, *hostkey_algorithms, *pubkey_algorithms;
+    int kex_algorithms_set; /* KexAlgorithms given by the user (set by finish) */
+    int warn_weak_crypto;   /* WarnWeakCrypto: 1 yes, 0 no or no-pq-kex, -1 unset */
     int hostkey_algorithms_set; /* given explicitly (no reordering by known_hosts) */
     char *preferred_authentications;
     int password_authentication, kbd_interactive_authentication, pubkey_authentication;
