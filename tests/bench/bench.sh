@@ -4,8 +4,9 @@
 #
 #   tests/bench/bench.sh [build-dir] [section...]
 #
-# Sections: connect, exec, forward, idle, latency, mux, and sshtund against
-# sshd: server-idle, server-rate, server-bulk (default: all).  The build
+# Sections: connect, exec, forward, idle, latency, mux, kex (each key
+# exchange, against OpenSSH 10.0 from tests/openssh10.sh), and sshtund
+# against sshd: server-idle, server-rate, server-bulk (default: all).  The build
 # directory should be an optimised build without sanitizers (default: a
 # Release build in build-rel, made if missing).  Times are wall-clock on a
 # shared machine: read the ratios, not the absolute numbers.
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD=${1:-build-rel}
 shift || true
-SECTIONS=${*:-connect exec forward idle latency mux server-idle server-rate server-bulk}
+SECTIONS=${*:-connect exec forward idle latency mux kex server-idle server-rate server-bulk}
 if [ ! -x "$BUILD/sshtun" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSSHTUN_TESTS=OFF >/dev/null &&
         cmake --build "$BUILD" -j"$(nproc)" --target sshtun >/dev/null || exit 1
@@ -269,6 +270,67 @@ fi
 # -L.  A server's cost is that of its whole process tree: sshd's
 # per-connection processes (which setsid away from its group) and children
 # it reaped, sshtund's network process, helper and session children.
+# Key exchange cost: connect + auth + `true` with each method, sshtun
+# beside OpenSSH 10.0's ssh (which has all of them), both against one sshd
+# 10.0 (private folder, tests/openssh10.sh), rounds interleaved so that load
+# on a shared machine hits both alike.  Client CPU is user+sys of the
+# client processes; the goal for mlkem768x25519-sha256 is at most 0.5x
+# ssh's.  "+x ms" is what the method adds to sshtun's curve25519-sha256.
+if [[ " $SECTIONS " == *" kex "* ]]; then
+    O10=$(sh "$ROOT/tests/openssh10.sh") || { echo "kex: OpenSSH 10.0 not available"; exit 1; }
+    SSH10="$O10/usr/bin/ssh"
+    SSHD_SAVED=$SSHD
+    SSHD="$O10/usr/sbin/sshd"
+    it_start_sshd "SshdSessionPath $O10/usr/lib/openssh/sshd-session" \
+        "SshdAuthPath $O10/usr/lib/openssh/sshd-auth" "MaxStartups 200"
+    SSHD=$SSHD_SAVED
+    it_known_hosts
+    KCOMMON=(-F none -p "$PORT" -l "$USER_NAME" -i "$T/user_ed25519" -o IdentitiesOnly=yes
+             -o IdentityAgent=none -o UserKnownHostsFile="$T/known_hosts" -o BatchMode=yes)
+    N=10
+    ROUNDS=5
+    declare -A kw kc
+    KEXES="mlkem768x25519-sha256 sntrup761x25519-sha512 curve25519-sha256"
+    for k in $KEXES; do
+        for prog in "$SSH10" "$TUN"; do kw[$k$prog]=0; kc[$k$prog]=0; done
+        for prog in "$SSH10" "$TUN"; do "$prog" "${KCOMMON[@]}" -o KexAlgorithms=$k 127.0.0.1 true; done
+    done
+    for ((r = 0; r < ROUNDS; r++)); do
+        for k in $KEXES; do
+            for prog in "$SSH10" "$TUN"; do
+                read -r w c < <(timed bash -c "for i in \$(seq $N); do '$prog' ${KCOMMON[*]} -o KexAlgorithms=$k 127.0.0.1 true; done")
+                kw[$k$prog]=$(awk -v a="${kw[$k$prog]}" -v b="$w" 'BEGIN { print a + b }')
+                kc[$k$prog]=$(awk -v a="${kc[$k$prog]}" -v b="$c" 'BEGIN { print a + b }')
+            done
+        done
+    done
+    # The loop's own cost (bash forking N times, /bin/true) is taken out of
+    # the CPU figures, so that they are the clients' own.
+    lc=0
+    for ((r = 0; r < ROUNDS; r++)); do
+        read -r _ c < <(timed bash -c "for i in \$(seq $N); do /bin/true; done")
+        lc=$(awk -v a="$lc" -v b="$c" 'BEGIN { print a + b }')
+    done
+    for k in $KEXES; do
+        for prog in "$SSH10" "$TUN"; do
+            kc[$k$prog]=$(awk -v a="${kc[$k$prog]}" -v b="$lc" 'BEGIN { print a - b }')
+        done
+    done
+    ms() { awk -v x="$1" -v n=$((N * ROUNDS)) 'BEGIN { printf "%.1f", x * 1000 / n }'; }
+    echo "kex: loop overhead $(ms "$lc") ms CPU per connection, taken out of the CPU figures below"
+    base=${kc[curve25519-sha256$TUN]}
+    for k in $KEXES; do
+        sw=${kw[$k$SSH10]} sc=${kc[$k$SSH10]} tw=${kw[$k$TUN]} tc=${kc[$k$TUN]}
+        printf "kex %s, connect+auth+true x%d: ssh 10.0 %s ms wall %s ms CPU; sshtun %s ms wall %s ms CPU (+%s ms over curve25519); wall %sx, client CPU %sx\n" \
+            "$k" $((N * ROUNDS)) "$(ms "$sw")" "$(ms "$sc")" "$(ms "$tw")" "$(ms "$tc")" \
+            "$(ms "$(awk -v a="$tc" -v b="$base" 'BEGIN { print a - b }')")" \
+            "$(ratio "$tw" "$sw")" "$(ratio "$tc" "$sc")"
+    done
+    # back to the system's sshd, as the sections after this one expect
+    it_start_sshd "MaxStartups 200" "MaxSessions 100"
+    it_known_hosts
+fi
+
 if [[ " $SECTIONS " == *" server-"* ]]; then
     SSHTUND="$BUILD/sshtund"
     if [ ! -x "$SSHTUND" ]; then
