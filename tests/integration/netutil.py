@@ -12,6 +12,13 @@
   latency ADDR CONNS ROUNDS  CONNS concurrent clients doing ROUNDS 64-byte echo
                              round trips; prints "p50_ms p99_ms"
   hold ADDR CONNS SECONDS    open CONNS idle connections, print "ready", hold
+  serve ADDR SIZE SEED       server: send SIZE pseudo-random bytes to every
+                             client, then close at once (no waiting for it)
+  stall ADDR MODE            server that accepts and then stalls: MODE "silent"
+                             never speaks, "banner" sends an SSH banner first
+  latefetch ADDR DELAY       connect with a small receive buffer, send EOF,
+                             read nothing for DELAY seconds, then read all;
+                             print "sha256 bytes"
 
 Servers print "ready" once listening.  Everything is bounded in time by the
 callers (timeout(1)).
@@ -95,6 +102,50 @@ async def firehose(addr):
             pass
         w.close()
     await start_server(addr, h)
+
+
+async def serve(addr, size, seed):
+    async def h(r, w):
+        try:
+            for chunk in stream(int(size), seed):
+                w.write(chunk)
+                await w.drain()
+        except (ConnectionError, OSError):
+            pass
+        w.close()
+    await start_server(addr, h)
+
+
+async def stall(addr, mode):
+    async def h(r, w):
+        if mode == "banner":
+            w.write(b"SSH-2.0-Stall_1.0\r\n")
+            await w.drain()
+        try:
+            while await r.read(65536):
+                pass
+        except ConnectionError:
+            pass
+        w.close()
+    await start_server(addr, h)
+
+
+def latefetch(addr, delay):
+    kind, v = parse_addr(addr)
+    s = socket.socket(socket.AF_UNIX if kind == "unix" else socket.AF_INET)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(v if kind == "unix" else ("127.0.0.1", v))
+    s.shutdown(socket.SHUT_WR)  # nothing to send: the tunnel sees EOF at once
+    time.sleep(float(delay))
+    m = hashlib.sha256()
+    n = 0
+    while True:
+        d = s.recv(1 << 16)
+        if not d:
+            break
+        m.update(d)
+        n += len(d)
+    print("%s %d" % (m.hexdigest(), n))
 
 
 def stream(size, seed):
@@ -245,6 +296,12 @@ def main():
         asyncio.run(hold(a[0], int(a[1]), a[2]))
     elif cmd == "slowread":
         slowread(a[0], a[1], a[2])
+    elif cmd == "serve":
+        asyncio.run(serve(a[0], a[1], a[2]))
+    elif cmd == "latefetch":
+        latefetch(a[0], a[1])
+    elif cmd == "stall":
+        asyncio.run(stall(a[0], a[1]))
     else:
         sys.exit("unknown command " + cmd)
 

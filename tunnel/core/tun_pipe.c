@@ -97,15 +97,38 @@ static void write_pending(tun_pipe *p, int stream)
         ev_io_start(p->loop, wio);
 }
 
+/* Output still to be written to a local descriptor that can take it. */
+static int output_pending(const tun_pipe *p)
+{
+    for (int s = 0; s < 2; s++)
+        if (p->pend[s].len > 0 && !p->out_dead[s] && fd_of((tun_pipe *)p, s) >= 0 && !p->hold)
+            return 1;
+    return 0;
+}
+
+/* The channel closed while output was still buffered: it has all been
+ * written now (or can never be), so the owner hears of the close. */
+static void finish_closing(tun_pipe *p)
+{
+    p->closing = 0;
+    ev_io_stop(p->loop, &p->wout);
+    ev_io_stop(p->loop, &p->werr);
+    if (p->hooks && p->hooks->closed)
+        p->hooks->closed(p); /* may free p */
+}
+
 static void on_wout(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
     (void)revents;
     tun_pipe *p = w->data;
+    tun_link *link = p->base.link;
     write_pending(p, w == &p->werr ? 1 : 0);
     if (w == &p->wout)
         maybe_shut(p);
-    tun_link_kick(p->base.link);
+    if (p->closing && !output_pending(p))
+        finish_closing(p); /* p may be gone */
+    tun_link_kick(link);
 }
 
 static void pipe_data(tun_chan *ch, int stream, const uint8_t *d, size_t n)
@@ -295,6 +318,18 @@ static void pipe_closed(tun_chan *ch)
     tun_pipe *p = (tun_pipe *)ch;
     tun_link_unblock(p->base.link, ch);
     stop_input(p);
+    /* What the peer sent before its CLOSE is delivered before the owner
+     * learns of the close (and, say, exits or closes the socket): a local
+     * reader slower than the channel must not lose the tail. */
+    if (output_pending(p)) {
+        tun_debug2("channel %u: closed with %zu bytes still to write", ch->id,
+                   p->pend[0].len + p->pend[1].len);
+        p->closing = 1;
+        for (int s = 0; s < 2; s++)
+            if (p->pend[s].len > 0 && !p->out_dead[s])
+                ev_io_start(p->loop, s ? &p->werr : &p->wout);
+        return;
+    }
     if (p->hooks && p->hooks->closed)
         p->hooks->closed(p);
 }

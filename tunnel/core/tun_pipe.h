@@ -10,7 +10,8 @@
  *    the descriptor refuses is buffered and the write watcher armed; window
  *    is granted (ssh_channel_consumed) only for bytes actually written, so a
  *    slow local reader slows the remote sender and memory stays bounded by
- *    the window.
+ *    the window.  When the channel closes, what is buffered is still
+ *    written out before the owner hears of the close.
  *
  * The same fd may serve as input and output (sockets).  A tun_pipe is the
  * tun_chan of its channel; owners customise behaviour through hooks.
@@ -33,7 +34,9 @@ typedef struct tun_pipe_hooks {
     void (*request_result)(tun_pipe *p, int ok, void *req_user);
     /* Peer EOF arrived and everything before it was written. */
     void (*drained_eof)(tun_pipe *p);
-    /* The channel is closed; the owner frees the pipe (tun_pipe_free). */
+    /* The channel is closed and every byte it delivered has been written
+     * to the local descriptors (or they failed); the owner frees the pipe
+     * (tun_pipe_free).  Until then the pipe keeps writing on its own. */
     void (*closed)(tun_pipe *p);
     /* The peer's CLOSE came before ours (tun_chan_ops.peer_close). */
     int (*peer_close)(tun_pipe *p);
@@ -56,6 +59,7 @@ struct tun_pipe {
     int in_eof, in2_eof, out_dead[2], peer_eof, eof_shut;
     int draining[2]; /* tun_pipe_drain_input */
     int hold;        /* tun_pipe_hold_output */
+    int closing;     /* channel closed, output still being written */
     uint64_t bytes_in, bytes_out;
 };
 
