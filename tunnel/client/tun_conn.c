@@ -53,8 +53,16 @@ struct tun_conn {
     int kbd_tries, pw_tries;
     int none_tried;
     int authenticated;
+    int auth_started; /* key exchange done, the userauth service accepted */
     char errmsg[512];
     int dead_reported;
+    /* Bounds before authentication: ConnectTimeout over banner, key
+     * exchange and authentication; ServerAliveInterval x CountMax of
+     * silence (the engine's keepalives take over once authenticated). */
+    ev_timer hs_timer, pre_alive;
+    uint64_t hs_start, hs_prompt_base;
+    uint64_t alive_bytes, alive_prompt;
+    int alive_missed;
 };
 
 /* ---- the end ---------------------------------------------------------------------------- */
@@ -246,6 +254,7 @@ static void on_auth_ready(ssh_conn *c, void *user)
 {
     (void)c;
     tun_conn *tc = user;
+    tc->auth_started = 1;
     warn_non_pq(tc);
     tc->cur_method[0] = '\0';
     tun_idstore_when_ready(tc->ids, &tc->idwait, ids_ready, tc);
@@ -269,6 +278,8 @@ static void on_auth_result(ssh_conn *c, const ssh_auth_result *r, void *user)
     switch (r->status) {
     case SSH_AUTH_SUCCESS:
         tc->authenticated = 1;
+        ev_timer_stop(tc->loop, &tc->hs_timer);
+        ev_timer_stop(tc->loop, &tc->pre_alive);
         tun_verbose("Authenticated to %s using \"%s\".", tc->host,
                     tc->cur_method[0] ? tc->cur_method : "none");
         if (tc->hooks.ready)
@@ -372,6 +383,14 @@ static const char *kh_name(const tun_conn *tc)
     return tc->o->host_key_alias ? tc->o->host_key_alias : tc->host;
 }
 
+/* ...and the port that goes with it: a HostKeyAlias stands alone (ssh
+ * looks up and records the bare alias whatever the port), a host name on
+ * a port other than 22 is looked up as [host]:port. */
+static unsigned kh_port(const tun_conn *tc)
+{
+    return tc->o->host_key_alias ? 22u : (unsigned)tc->o->port;
+}
+
 static int on_hostkey(ssh_conn *c, const ssh_key *key, void *user)
 {
     (void)c;
@@ -380,7 +399,7 @@ static int on_hostkey(ssh_conn *c, const ssh_key *key, void *user)
     size_t n = kh_files(tc->o, files);
     char fp[SSH_KEY_FP_MAX], hn[1100];
     ssh_key_fingerprint(key, fp, sizeof(fp));
-    tun_hk_hostname(kh_name(tc), (unsigned)tc->o->port, hn, sizeof(hn));
+    tun_hk_hostname(kh_name(tc), kh_port(tc), hn, sizeof(hn));
     tun_debug("Server host key: %s %s", ssh_key_type_name(key), fp);
     if (ssh_key_type(key) == SSH_KEY_RSA &&
         ssh_key_bits(key) < (unsigned)tc->o->required_rsa_size) {
@@ -389,7 +408,7 @@ static int on_hostkey(ssh_conn *c, const ssh_key *key, void *user)
         return SSH_ERR_HOSTKEY_REJECTED;
     }
     tun_hk_result r;
-    tun_knownhosts_check(files, n, kh_name(tc), (unsigned)tc->o->port, key, &r);
+    tun_knownhosts_check(files, n, kh_name(tc), kh_port(tc), key, &r);
     switch (r.status) {
     case TUN_HK_OK:
         tun_debug("Host '%s' is known and matches the %s host key.", hn, key_type_upper(key));
@@ -458,7 +477,7 @@ static int on_hostkey(ssh_conn *c, const ssh_key *key, void *user)
     }
     if (tc->o->n_user_known_hosts > 0) {
         const char *f = tc->o->user_known_hosts[0];
-        if (tun_knownhosts_add(f, kh_name(tc), (unsigned)tc->o->port, key,
+        if (tun_knownhosts_add(f, kh_name(tc), kh_port(tc), key,
                                tc->o->hash_known_hosts) == 0)
             tun_info("Warning: Permanently added '%s' (%s) to the list of known hosts.", hn,
                      key_type_upper(key));
@@ -479,7 +498,7 @@ static void order_hostkey_algs(tun_conn *tc, char *out, size_t outsz)
     snprintf(out, outsz, "%s", tc->o->hostkey_algorithms);
     if (tc->o->hostkey_algorithms_set)
         return;
-    if (tun_knownhosts_algs(files, n, kh_name(tc), (unsigned)tc->o->port, known, sizeof(known)) == 0)
+    if (tun_knownhosts_algs(files, n, kh_name(tc), kh_port(tc), known, sizeof(known)) == 0)
         return;
     char res[1024] = "";
     for (int pass = 0; pass < 2; pass++) {
@@ -581,6 +600,73 @@ static int on_channel_open(ssh_conn *c, uint32_t id, const ssh_channel_open_info
     return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
 }
 
+/* ---- time limits before authentication ---------------------------------------------------- */
+
+/* ConnectTimeout covers the TCP connect (tun_connect), then, afresh, the
+ * banner exchange, key exchange and authentication: a server that accepts
+ * and never speaks, or stalls half way, must not hold us forever.  Time
+ * spent waiting for the user (passphrase, password, host key question)
+ * does not count. */
+static void on_hs_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    tun_conn *tc = w->data;
+    uint64_t limit = (uint64_t)tc->o->connect_timeout * 1000;
+    uint64_t spent = tun_now_ms() - tc->hs_start - (tun_prompt_waited_ms() - tc->hs_prompt_base);
+    if (spent + 10 < limit) {
+        ev_timer_set(w, (double)(limit - spent) / 1000.0, 0.);
+        ev_timer_start(loop, w);
+        return;
+    }
+    if (tc->authenticated || tc->dead_reported)
+        return;
+    const char *phase = tc->c == NULL || ssh_conn_peer_ident(tc->c) == NULL ? "banner exchange"
+                        : !tc->auth_started                            ? "key exchange"
+                                                                        : "authentication";
+    tun_conn_fail(tc, "Connection timed out during %s", phase);
+}
+
+/* ServerAliveInterval before authentication: nothing from the server for
+ * ServerAliveCountMax intervals ends the connection, as ssh's packet
+ * timeout does there (keepalive requests only exist once logged in). */
+static void on_pre_alive(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_conn *tc = w->data;
+    if (tc->c == NULL || tc->authenticated || tc->dead_reported)
+        return;
+    ssh_conn_stats st = {0};
+    ssh_conn_get_stats(tc->c, &st);
+    uint64_t waited = tun_prompt_waited_ms();
+    if (st.bytes_in != tc->alive_bytes || waited != tc->alive_prompt) {
+        tc->alive_bytes = st.bytes_in;
+        tc->alive_prompt = waited;
+        tc->alive_missed = 0;
+        return;
+    }
+    if (++tc->alive_missed >= tc->o->server_alive_count_max)
+        tun_conn_fail(tc, "Connection to %s port %d timed out", tc->host, tc->o->port);
+}
+
+static void start_limits(tun_conn *tc)
+{
+    if (tc->o->connect_timeout > 0) {
+        tc->hs_start = tun_now_ms();
+        tc->hs_prompt_base = tun_prompt_waited_ms();
+        ev_timer_set(&tc->hs_timer, (double)tc->o->connect_timeout, 0.);
+        ev_timer_start(tc->loop, &tc->hs_timer);
+    }
+    if (tc->o->server_alive_interval > 0 && tc->o->server_alive_count_max > 0) {
+        double iv = (double)tc->o->server_alive_interval;
+        tc->alive_bytes = 0;
+        tc->alive_prompt = tun_prompt_waited_ms();
+        tc->alive_missed = 0;
+        ev_timer_set(&tc->pre_alive, iv, iv);
+        ev_timer_start(tc->loop, &tc->pre_alive);
+    }
+}
+
 static void start_ssh(tun_conn *tc, int fd)
 {
     ssh_conn_config cfg;
@@ -633,6 +719,7 @@ static void start_ssh(tun_conn *tc, int fd)
     tc->link.c = tc->c;
     tc->link.t = &tc->t;
     tun_debug("Local version string SSH-2.0-sshtun_%s", SSHTUN_VERSION);
+    start_limits(tc);
     ssh_conn_start(tc->c, tun_now_ms());
     tun_transport_kick(&tc->t);
 }
@@ -712,6 +799,10 @@ tun_conn *tun_conn_start(struct ev_loop *loop, const tun_options *o, const char 
     tc->arg = arg;
     ev_timer_init(&tc->retry, on_retry, 1., 0.);
     tc->retry.data = tc;
+    ev_timer_init(&tc->hs_timer, on_hs_timeout, 1., 0.);
+    tc->hs_timer.data = tc;
+    ev_timer_init(&tc->pre_alive, on_pre_alive, 1., 1.);
+    tc->pre_alive.data = tc;
     if (tc->host == NULL || tc->user == NULL) {
         tun_conn_free(tc);
         return NULL;
@@ -732,6 +823,8 @@ void tun_conn_free(tun_conn *tc)
         tun_connect_cancel(tc->connector);
     tun_idstore_cancel(tc->ids, &tc->idwait);
     ev_timer_stop(tc->loop, &tc->retry);
+    ev_timer_stop(tc->loop, &tc->hs_timer);
+    ev_timer_stop(tc->loop, &tc->pre_alive);
     ssh_conn_free(tc->c);
     free(tc->host);
     free(tc->user);

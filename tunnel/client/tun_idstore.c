@@ -1,9 +1,11 @@
 /*
  * tun_idstore.c - identity files and agent keys (see tun_idstore.h).
  *
- * Order, as OpenSSH offers them: agent keys first (only those named by
- * IdentityFile when IdentitiesOnly is set), then the identity files the
- * agent does not hold.
+ * Order, as OpenSSH offers them: the identity files (-i, IdentityFile)
+ * that the agent holds, in the agent's order; then the agent's other keys
+ * (none with IdentitiesOnly); then the identity files the agent does not
+ * hold.  With many keys in the agent, the ones asked for come first, before
+ * the server's MaxAuthTries runs out.
  */
 #include "tun_idstore.h"
 #include "tun_log.h"
@@ -18,6 +20,37 @@
 
 #define KEYFILE_MAX (1024 * 1024)
 
+/* The public half of an identity that is not (readable as) a private key
+ * file: the file itself holds a public key ("-i key.pub", the private key
+ * being in the agent), or key.pub next to it does (a private key file
+ * that is missing, or that is not ours to read).  As ssh, such an identity
+ * can only be used through the agent. */
+static int load_public_only(const char *path, ssh_key **pub)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        char name[4200];
+        snprintf(name, sizeof(name), "%s%s", path, pass ? ".pub" : "");
+        uint8_t *data;
+        size_t len;
+        if (tun_read_file(name, KEYFILE_MAX, &data, &len) != 0)
+            continue;
+        /* The first line that parses. */
+        int rv = -1;
+        for (size_t off = 0; off < len && rv != 0;) {
+            const uint8_t *nl = memchr(data + off, '\n', len - off);
+            size_t l = nl ? (size_t)(nl - data - off) : len - off;
+            char *comment = NULL;
+            rv = ssh_key_parse_public_line((const char *)data + off, l, pub, &comment);
+            free(comment);
+            off += l + 1;
+        }
+        free(data);
+        if (rv == 0)
+            return 0;
+    }
+    return -1;
+}
+
 static void load_files(tun_idstore *s)
 {
     const tun_options *o = s->o;
@@ -27,19 +60,28 @@ static void load_files(tun_idstore *s)
         size_t len;
         if (path == NULL)
             continue;
-        if (tun_read_file(path, KEYFILE_MAX, &data, &len) != 0) {
-            tun_debug("no identity file %s", path);
-            free(path);
-            continue;
-        }
         tun_identity *id = &s->ids[s->n];
         memset(id, 0, sizeof(*id));
+        if (tun_read_file(path, KEYFILE_MAX, &data, &len) != 0) {
+            if (load_public_only(path, &id->pub) == 0) {
+                id->path = path;
+                tun_debug("identity file %s type %s (public key only)", path,
+                          ssh_key_type_name(id->pub));
+                s->n++;
+            } else {
+                tun_debug("no identity file %s", path);
+                free(path);
+            }
+            continue;
+        }
         int rv = ssh_key_parse_private(data, len, NULL, &id->priv, NULL);
         if (rv == 0) {
             rv = ssh_key_public(id->priv, &id->pub);
         } else if (rv == SSH_ERR_KEY_ENCRYPTED) {
             id->encrypted = 1;
             rv = ssh_key_parse_private_public(data, len, &id->pub);
+        } else if (load_public_only(path, &id->pub) == 0) {
+            rv = 0; /* a public key: usable through the agent */
         }
         tun_free_secret(data, len);
         if (rv != 0) {
@@ -51,7 +93,7 @@ static void load_files(tun_idstore *s)
         }
         id->path = path;
         tun_debug("identity file %s type %s%s", path, ssh_key_type_name(id->pub),
-                  id->encrypted ? " (encrypted)" : "");
+                  id->encrypted ? " (encrypted)" : id->priv ? "" : " (public key only)");
         s->n++;
     }
 }
@@ -75,12 +117,16 @@ static void on_agent_list(void *arg, ssh_key *const *keys, char *const *comments
     if (err != 0) {
         tun_debug("agent: cannot list identities: %s", ssh_strerror(err));
     } else {
-        tun_identity merged[2 * TUN_MAX_LIST];
-        int m = 0;
+        /* OpenSSH's order (sshconnect2.c, pubkey_prepare): the identity
+         * files the agent holds, in the agent's order and signed by it;
+         * then the agent's other keys (unless IdentitiesOnly); then the
+         * identity files it does not hold. */
+        tun_identity merged[2 * TUN_MAX_LIST], others[2 * TUN_MAX_LIST];
+        int m = 0, n_others = 0;
         int used[2 * TUN_MAX_LIST] = {0};
-        for (size_t i = 0; i < n && m < 2 * TUN_MAX_LIST; i++) {
+        for (size_t i = 0; i < n; i++) {
             int file = -1;
-            for (int j = 0; j < s->n; j++)
+            for (int j = 0; j < s->n && file < 0; j++)
                 if (!used[j] && ssh_key_equal_public(s->ids[j].pub, keys[i]))
                     file = j;
             if (file >= 0) {
@@ -88,17 +134,19 @@ static void on_agent_list(void *arg, ssh_key *const *keys, char *const *comments
                 merged[m].agent = 1;
                 used[file] = 1;
                 m++;
-            } else if (!s->o->identities_only) {
-                tun_identity *id = &merged[m];
+            } else if (!s->o->identities_only && n_others < 2 * TUN_MAX_LIST - s->n) {
+                tun_identity *id = &others[n_others];
                 memset(id, 0, sizeof(*id));
                 if (ssh_key_public(keys[i], &id->pub) != 0)
                     continue;
                 id->path = strdup(comments[i] && *comments[i] ? comments[i] : "(agent key)");
                 id->agent = 1;
-                m++;
+                n_others++;
             }
         }
-        for (int j = 0; j < s->n && m < 2 * TUN_MAX_LIST; j++)
+        for (int j = 0; j < n_others; j++)
+            merged[m++] = others[j];
+        for (int j = 0; j < s->n; j++)
             if (!used[j])
                 merged[m++] = s->ids[j];
         memcpy(s->ids, merged, sizeof(merged[0]) * (size_t)m);

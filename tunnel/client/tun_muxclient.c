@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -140,12 +141,25 @@ static int get_reply(int fd, ssh_buf *b, reply *r)
     }
 }
 
-static int hello(int fd, ssh_buf *b)
+/* Why the master stopped talking to us, for a message. */
+static const char *master_gone_reason(int e)
+{
+    if (e == EPIPE || e == ECONNRESET)
+        return "the master closed the connection (it refuses this client: a different user, "
+               "or it is shutting down; its log says which)";
+    return strerror(e);
+}
+
+static int hello(int fd, ssh_buf *b, const char *path)
 {
     ssh_buf_reset(b);
     tun_mux_put_hello(b);
-    if (send_packet(fd, b) != 0 || read_packet(fd, b) != 0)
+    if (send_packet(fd, b) != 0 || read_packet(fd, b) != 0) {
+        if (!got_terminate)
+            tun_error("Control socket %s: master hello exchange failed: %s", path,
+                      master_gone_reason(errno));
         return -1;
+    }
     ssh_cur c;
     uint32_t type, ver;
     ssh_cur_from_buf(&c, b);
@@ -179,8 +193,13 @@ static int simple_request(int fd, ssh_buf *b, uint32_t type, reply *r)
 static int alive(int fd, ssh_buf *b, pid_t *pid)
 {
     reply r;
-    if (simple_request(fd, b, MUX_C_ALIVE_CHECK, &r) != 0 || r.type != MUX_S_ALIVE) {
-        tun_error("master alive check failed");
+    if (simple_request(fd, b, MUX_C_ALIVE_CHECK, &r) != 0) {
+        tun_error("master alive check failed: %s", master_gone_reason(errno));
+        return -1;
+    }
+    if (r.type != MUX_S_ALIVE) {
+        tun_error("master alive check failed: unexpected answer 0x%08x%s%s", r.type,
+                  r.text[0] ? ": " : "", r.text);
         return -1;
     }
     *pid = (pid_t)r.value;
@@ -211,8 +230,10 @@ static int forward(int fd, ssh_buf *b, const tun_fwdspec *sp, int cancel, int pr
     ssh_buf_put(b, ssh_buf_ptr(&body), body.len);
     ssh_buf_free(&body);
     reply r;
-    if (send_packet(fd, b) != 0 || get_reply(fd, b, &r) != 0)
+    if (send_packet(fd, b) != 0 || get_reply(fd, b, &r) != 0) {
+        tun_error("master forwarding request failed: %s", master_gone_reason(errno));
         return -1;
+    }
     char desc[320];
     tun_fwdspec_describe_listen(sp, desc, sizeof(desc));
     switch (r.type) {
@@ -296,7 +317,7 @@ static int session(int fd, ssh_buf *b, const tun_mux_client_args *a, int stdio)
         close(in_fd);
     reply r;
     if (get_reply(fd, b, &r) != 0) {
-        tun_error("read from master failed: %s", strerror(errno));
+        tun_error("read from master failed: %s", master_gone_reason(errno));
         return 255;
     }
     if (r.type == MUX_S_PERMISSION_DENIED) {
@@ -364,7 +385,9 @@ int tun_mux_client(const char *path, const tun_mux_client_args *a, int unlink_st
     if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
         int e = errno;
         close(fd);
-        if (e == ECONNREFUSED && unlink_stale) {
+        struct stat st;
+        if (e == ECONNREFUSED && unlink_stale && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            /* a socket whose master is gone (never a file of some other kind) */
             tun_debug("Stale control socket %s, unlinking", path);
             unlink(path);
         } else if (e != ENOENT) {
@@ -388,7 +411,7 @@ int tun_mux_client(const char *path, const tun_mux_client_args *a, int unlink_st
     int st = 255;
     reply r;
     pid_t pid;
-    if (hello(fd, &b) != 0)
+    if (hello(fd, &b, path) != 0)
         goto out;
     switch (a->op) {
     case MUXOP_CHECK:
@@ -404,8 +427,10 @@ int tun_mux_client(const char *path, const tun_mux_client_args *a, int unlink_st
         st = 0;
         break;
     case MUXOP_STATUS:
-        if (simple_request(fd, &b, MUX_C_SSHTUN_STATUS, &r) != 0)
+        if (simple_request(fd, &b, MUX_C_SSHTUN_STATUS, &r) != 0) {
+            tun_error("master status request failed: %s", master_gone_reason(errno));
             goto out;
+        }
         if (r.type != MUX_S_SSHTUN_STATUS) {
             if (alive(fd, &b, &pid) == 0)
                 printf("Master running (pid=%d); it does not report status (not an sshtun "
@@ -419,14 +444,18 @@ int tun_mux_client(const char *path, const tun_mux_client_args *a, int unlink_st
     case MUXOP_EXIT:
         ssh_buf_reset(&b);
         tun_mux_put_simple(&b, MUX_C_TERMINATE, ++rid_counter);
-        if (send_packet(fd, &b) != 0)
+        if (send_packet(fd, &b) != 0) {
+            tun_error("master termination request failed: %s", master_gone_reason(errno));
             goto out;
+        }
         if (get_reply(fd, &b, &r) != 0) {
             /* OpenSSH's master exits before its OK reaches us (its mux.c:
              * "exit happens too soon"); ssh takes the closed socket as
              * success, and so do we. */
-            if (errno != EPIPE && errno != ECONNRESET)
+            if (errno != EPIPE && errno != ECONNRESET) {
+                tun_error("master termination request failed: %s", strerror(errno));
                 goto out;
+            }
             r.type = MUX_S_OK;
         }
         if (r.type != MUX_S_OK) {
@@ -438,8 +467,10 @@ int tun_mux_client(const char *path, const tun_mux_client_args *a, int unlink_st
         st = 0;
         break;
     case MUXOP_STOP:
-        if (simple_request(fd, &b, MUX_C_STOP_LISTENING, &r) != 0)
+        if (simple_request(fd, &b, MUX_C_STOP_LISTENING, &r) != 0) {
+            tun_error("master stop listening request failed: %s", master_gone_reason(errno));
             goto out;
+        }
         if (r.type != MUX_S_OK) {
             tun_error("Master refused stop listening request: %s", r.text);
             goto out;

@@ -1147,7 +1147,10 @@ static int create_listener(const char *path)
         }
         if (errno != EEXIST)
             break;
-        if (path_is_live(path)) {
+        /* Only a socket nobody answers on is ours to replace: a regular
+         * file (or anything else) there stays, as with ssh. */
+        struct stat st;
+        if (path_is_live(path) || lstat(path, &st) != 0 || !S_ISSOCK(st.st_mode)) {
             tun_error("ControlSocket %s already exists, disabling multiplexing", path);
             close(fd);
             unlink(tmp);

@@ -3,6 +3,7 @@
  */
 #include "tun_prompt.h"
 #include "tun_log.h"
+#include "tun_transport.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -132,15 +133,25 @@ static int tty_prompt(const char *prompt, int echo, char *out, size_t outsz)
     return ok ? 0 : -1;
 }
 
+static uint64_t waited_ms;
+
+uint64_t tun_prompt_waited_ms(void)
+{
+    return waited_ms;
+}
+
 int tun_prompt(const char *prompt, int echo, char *out, size_t outsz)
 {
     if (outsz == 0)
         return -1;
     out[0] = '\0';
     int t = tty_available();
+    uint64_t start = tun_now_ms();
+    int rv = -1;
     if (use_askpass(t))
-        return askpass(prompt, out, outsz);
-    if (t)
-        return tty_prompt(prompt, echo, out, outsz);
-    return -1;
+        rv = askpass(prompt, out, outsz);
+    else if (t)
+        rv = tty_prompt(prompt, echo, out, outsz);
+    waited_ms += tun_now_ms() - start;
+    return rv;
 }
