@@ -76,6 +76,7 @@ it_free_port() {
 
 # it_start_sshd [config lines...]: start sshd in the foreground (-D -e) in
 # the background of this script; waits until it accepts connections.
+# SSHD_AUTHKEYS (optional) replaces its AuthorizedKeysFile.
 it_start_sshd() {
     [ -n "${SSHD_PID:-}" ] && it_stop_sshd
     local try
@@ -85,7 +86,7 @@ it_start_sshd() {
             echo "Port $PORT"
             echo "ListenAddress 127.0.0.1"
             for k in ed25519 ecdsa ecdsa384 ecdsa521 rsa; do echo "HostKey $T/host_$k"; done
-            echo "AuthorizedKeysFile $T/authorized_keys"
+            echo "AuthorizedKeysFile ${SSHD_AUTHKEYS:-$T/authorized_keys}"
             echo "StrictModes no"
             echo "UsePAM no"
             echo "PidFile $T/sshd.pid"

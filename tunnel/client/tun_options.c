@@ -734,6 +734,12 @@ int tun_options_finish(tun_options *o)
     }
     if (o->preferred_authentications == NULL)
         o->preferred_authentications = strdup("publickey,keyboard-interactive,password");
+    /* "RemoteCommand none" (scp passes it) asks for no command; as the first
+     * value it still kept later ones out. */
+    if (o->remote_command && strcasecmp(o->remote_command, "none") == 0) {
+        free(o->remote_command);
+        o->remote_command = NULL;
+    }
     if (o->compression) {
         tun_debug("Compression is not supported; continuing without");
         o->compression = 0;
