@@ -22,6 +22,17 @@ SSH10="$O10/usr/bin/ssh"
 "$SSH10" -V 2>&1 | grep -q '^OpenSSH_10\.0' && it_pass "OpenSSH 10.0 unpacked in $O10" ||
     it_fail "OpenSSH 10.0: $("$SSH10" -V 2>&1)"
 SYS_SSHD=$SSHD
+# -Q kex lists the hybrids first, in OpenSSH 10's order.
+it_check "sshtun -Q kex starts with the hybrids" \
+    "mlkem768x25519-sha256 sntrup761x25519-sha512 sntrup761x25519-sha512@openssh.com curve25519-sha256" \
+    "$("$SSHTUN" -Q kex | head -4 | tr '\n' ' ' | sed 's/ $//')"
+it_check "sshtun -G: kexalgorithms as OpenSSH 10.0's ssh -G" \
+    "$("$SSH10" -F none -G x | sed -n 's/^kexalgorithms //p')" \
+    "$("$SSHTUN" -F none -G x | sed -n 's/^kexalgorithms //p')"
+it_check "sshtun -G: warnweakcrypto yes by default" "warnweakcrypto yes" \
+    "$("$SSHTUN" -F none -G x | grep '^warnweakcrypto')"
+it_check "sshtun -G: WarnWeakCrypto=no-pq-kex shows as no (as OpenSSH prints it)" \
+    "warnweakcrypto no" "$("$SSHTUN" -F none -o WarnWeakCrypto=no-pq-kex -G x | grep '^warnweakcrypto')"
 HYBRIDS="mlkem768x25519-sha256 sntrup761x25519-sha512 sntrup761x25519-sha512@openssh.com"
 PQWARN='** WARNING: connection is not using a post-quantum key exchange algorithm.'
 
@@ -109,7 +120,9 @@ done
 it_stop_sshd
 
 # ---- ssh 10.0 and 9.2 -> sshtund ---------------------------------------------------------------
-it_sshtund_start
+# ($T is under /tmp, which anyone can write: StrictModes would refuse
+# $T/authorized_keys, as sshd's would)
+it_sshtund_start "StrictModes no"
 : > "$T/kh_srv"
 for k in ed25519 ecdsa rsa; do
     echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/host_$k.pub")" >> "$T/kh_srv"
