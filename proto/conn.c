@@ -735,6 +735,19 @@ int ssh_conn_hostkey_verified(ssh_conn *c, int ok)
     return ssh_conn_resume(c);
 }
 
+int ssh_conn_hostkey_signed(ssh_conn *c, const uint8_t *sig, size_t len)
+{
+    if (c->err != 0)
+        return c->err;
+    if (c->kex == NULL || !(c->kex->flags & KEX_SIGN_WAIT))
+        return SSH_ERR_STATE;
+    c->paused = 0;
+    int rv = ssh_kex_hostkey_signed(c, sig, len);
+    if (rv != 0)
+        return ssh_conn_fail(c, rv, NULL);
+    return ssh_conn_resume(c);
+}
+
 int ssh_conn_rekey(ssh_conn *c)
 {
     if (c->err != 0)

@@ -88,6 +88,7 @@ void ssh_kex_free(ssh_kex *k)
     ssh_mac_free(k->nk_tx.mac);
     ssh_mac_free(k->nk_rx.mac);
     ssh_key_free(k->peer_hostkey);
+    ssh_buf_free(&k->hk_blob);
     OPENSSL_cleanse(k->H, sizeof(k->H));
     free(k);
 }
@@ -597,7 +598,29 @@ static const ssh_key *server_hostkey(ssh_conn *c, const char *alg)
     return NULL;
 }
 
-/* Server: INIT arrived (Q_C or e): compute, sign, reply, NEWKEYS. */
+/* Server: the REPLY with our host key, our public value and the signature
+ * over the exchange hash; then NEWKEYS. */
+static int server_send_reply(ssh_conn *c, ssh_kex *k, const uint8_t *sig, size_t siglen)
+{
+    int rv;
+    ssh_buf *b = ssh_pkt_begin(c, k->reply_type);
+    if ((rv = ssh_buf_put_stringb(b, &k->hk_blob)) != 0 ||
+        (rv = ssh_buf_put(b, ssh_buf_ptr(&k->my_pub), ssh_buf_len(&k->my_pub))) != 0 ||
+        (rv = ssh_buf_put_string(b, sig, siglen)) != 0) {
+        ssh_pkt_cancel(c);
+        return rv;
+    }
+    if ((rv = ssh_pkt_end(c)) != 0 || (rv = make_keys(c, k)) != 0)
+        return rv;
+    k->expect = 0;
+    ssh_buf_free(&k->hk_blob);
+    return send_newkeys(c);
+}
+
+/* Server: INIT arrived (Q_C or e): compute, sign, reply, NEWKEYS.  The
+ * signature may come from the application (a process that keeps the
+ * private key away from the one parsing network input), later: input
+ * waits meanwhile. */
 static int server_reply(ssh_conn *c, ssh_kex *k, ssh_cur *p, uint8_t reply_type)
 {
     int rv;
@@ -609,28 +632,40 @@ static int server_reply(ssh_conn *c, ssh_kex *k, ssh_cur *p, uint8_t reply_type)
     if (ssh_cur_end(p) != 0)
         return SSH_ERR_FORMAT;
 
-    ssh_buf blob, sig;
-    ssh_buf_init(&blob, 8192, 0);
+    ssh_buf sig;
+    ssh_buf_init(&k->hk_blob, 8192, 0);
     ssh_buf_init(&sig, 8192, 0);
-    if ((rv = ssh_key_to_blob(hk, &blob)) != 0 ||
-        (rv = exchange_hash(c, k, ssh_buf_ptr(&blob), ssh_buf_len(&blob))) != 0 ||
-        (rv = ssh_key_sign(hk, k->hostkey_alg, SSH_KEY_ALLOW_SHA1, k->H, k->hlen, &sig)) != 0)
+    k->reply_type = reply_type;
+    if ((rv = ssh_key_to_blob(hk, &k->hk_blob)) != 0 ||
+        (rv = exchange_hash(c, k, ssh_buf_ptr(&k->hk_blob), ssh_buf_len(&k->hk_blob))) != 0)
         goto out;
-    ssh_buf *b = ssh_pkt_begin(c, reply_type);
-    if ((rv = ssh_buf_put_stringb(b, &blob)) != 0 ||
-        (rv = ssh_buf_put(b, ssh_buf_ptr(&k->my_pub), ssh_buf_len(&k->my_pub))) != 0 ||
-        (rv = ssh_buf_put_stringb(b, &sig)) != 0) {
-        ssh_pkt_cancel(c);
-        goto out;
+    if (c->cb.hostkey_sign != NULL) {
+        rv = c->cb.hostkey_sign(c, hk, k->hostkey_alg, k->H, k->hlen, &sig, c->user);
+        if (rv == SSH_DEFERRED) {
+            k->flags |= KEX_SIGN_WAIT;
+            c->paused = 1;
+            rv = 0;
+            goto out;
+        }
+    } else {
+        rv = ssh_key_sign(hk, k->hostkey_alg, SSH_KEY_ALLOW_SHA1, k->H, k->hlen, &sig);
     }
-    if ((rv = ssh_pkt_end(c)) != 0 || (rv = make_keys(c, k)) != 0)
-        goto out;
-    k->expect = 0;
-    rv = send_newkeys(c);
+    if (rv == 0)
+        rv = server_send_reply(c, k, ssh_buf_ptr(&sig), ssh_buf_len(&sig));
 out:
-    ssh_buf_free(&blob);
     ssh_buf_free(&sig);
     return rv;
+}
+
+int ssh_kex_hostkey_signed(ssh_conn *c, const uint8_t *sig, size_t len)
+{
+    ssh_kex *k = c->kex;
+    if (k == NULL || !(k->flags & KEX_SIGN_WAIT))
+        return SSH_ERR_STATE;
+    k->flags &= ~KEX_SIGN_WAIT;
+    if (sig == NULL || len == 0)
+        return SSH_ERR_KEY_INVALID;
+    return server_send_reply(c, k, sig, len);
 }
 
 /* Client: REPLY arrived: check the signature, ask about the key. */

@@ -60,6 +60,8 @@ typedef struct ssh_kex {
     uint8_t H[64];
     size_t hlen;
     ssh_key *peer_hostkey; /* client: key being verified */
+    ssh_buf hk_blob;       /* server: our host key's blob, while its signature is awaited */
+    uint8_t reply_type;    /* server: the REPLY message to send with it */
 } ssh_kex;
 
 #define KEX_SENT_INIT    0x01u
@@ -68,6 +70,7 @@ typedef struct ssh_kex {
 #define KEX_GOT_NEWKEYS  0x08u
 #define KEX_KEYS_READY   0x10u /* new keys derived */
 #define KEX_HOSTKEY_WAIT 0x20u /* client: waiting for the application */
+#define KEX_SIGN_WAIT    0x40u /* server: waiting for the exchange hash's signature */
 
 static inline int ssh_kex_sent_init(const ssh_kex *k)
 {
@@ -84,6 +87,9 @@ int ssh_kex_start(ssh_conn *c);
 int ssh_kex_dispatch(ssh_conn *c, uint8_t type, const uint8_t *payload, size_t len, uint32_t seq);
 /* Client: the application answered a deferred host key check. */
 int ssh_kex_hostkey_result(ssh_conn *c, int ok);
+/* Server: the application's signature over the exchange hash (NULL: it
+ * could not sign). */
+int ssh_kex_hostkey_signed(ssh_conn *c, const uint8_t *sig, size_t len);
 void ssh_kex_free(ssh_kex *k);
 
 /* Identification string exchange (ident.c). */

@@ -300,6 +300,15 @@ typedef struct ssh_callbacks {
      * and call ssh_conn_hostkey_verified() later.  Required for clients. */
     int (*hostkey)(ssh_conn *c, const ssh_key *key, void *user);
 
+    /* Server, optional: sign the exchange hash `h` with host key `key`
+     * (which then needs only its public half: the private one may live in
+     * another process) using `alg`; append the SSH signature blob (string
+     * alg, string sig) to `sig`.  Return 0, a negative error, or
+     * SSH_DEFERRED and call ssh_conn_hostkey_signed() later.  Unset: the
+     * engine signs with `key` itself. */
+    int (*hostkey_sign)(ssh_conn *c, const ssh_key *key, const char *alg, const uint8_t *h,
+                        size_t hlen, ssh_buf *sig, void *user);
+
     /* A key exchange finished (`first` for the initial one). */
     void (*kex_done)(ssh_conn *c, int first, void *user);
 
@@ -474,6 +483,10 @@ void ssh_conn_get_stats(const ssh_conn *c, ssh_conn_stats *st);
 
 /* Client: answer a deferred host key check (ok != 0 accepts). */
 int ssh_conn_hostkey_verified(ssh_conn *c, int ok);
+/* Server: the deferred signature over the exchange hash (the SSH
+ * signature blob: string alg, string sig), or NULL/0 when it could not be
+ * made (the connection then fails). */
+int ssh_conn_hostkey_signed(ssh_conn *c, const uint8_t *sig, size_t len);
 /* Start a key re-exchange now (no-op if one is running). */
 int ssh_conn_rekey(ssh_conn *c);
 /* Send DISCONNECT (reason SSH_DISCONNECT_*) and close: the output then

@@ -255,7 +255,7 @@ stop_sshtund
 
 # ---- 5. a compromised network process ---------------------------------------------------------
 mkdir -p "$T/h/ak"
-for k in plain forced nopty from_other from_local; do
+for k in hostkey plain forced nopty from_other from_local; do
     ssh-keygen -q -t ed25519 -N '' -f "$T/h/$k" -C "$k" >/dev/null
 done
 {

@@ -51,6 +51,7 @@ static const char *dir, *user, *password;
 static int listener = -1;
 static uint64_t next_token = 1000;
 static uint8_t conn_sid[32]; /* the session id of the newest connection */
+static ssh_key *hostkey;     /* the helper's (from <dir>/hostkey) */
 static pid_t exited[64];
 static int n_exited;
 
@@ -136,8 +137,34 @@ static int wait_answer(uint32_t id, int ms, ssh_buf *out, int *fds, int *nfds)
     }
 }
 
+/* SIGN: 1 signed (and the signature verifies), 0 refused. */
+static int sign(uint64_t token, const ssh_key *key, const uint8_t *h, size_t hlen)
+{
+    ssh_buf b, r, blob;
+    ssh_buf_init(&b, 65536, 0);
+    ssh_buf_init(&r, 65536, 0);
+    ssh_buf_init(&blob, 65536, 0);
+    ssh_key_to_blob(key, &blob);
+    ssh_buf_put_stringb(&b, &blob);
+    ssh_buf_put_cstring(&b, "ssh-ed25519");
+    ssh_buf_put_string(&b, h, hlen);
+    int ok = 0;
+    if (wait_answer(send_req(TUN_PRIV_SIGN, token, &b, -1), 15000, &r, NULL, NULL) == 0) {
+        ssh_cur c;
+        const uint8_t *sig;
+        size_t sl;
+        ssh_cur_from_buf(&c, &r);
+        ok = ssh_cur_get_bool(&c, &ok) == 0 && ok && ssh_cur_get_string(&c, &sig, &sl) == 0 &&
+             ssh_key_verify(hostkey, "ssh-ed25519", 0, sig, sl, h, hlen) == 0;
+    }
+    ssh_buf_free(&b);
+    ssh_buf_free(&r);
+    ssh_buf_free(&blob);
+    return ok;
+}
+
 /* A connection the helper can read a real TCP peer from. */
-static uint64_t conn_open(void)
+static uint64_t conn_open_unsigned(void)
 {
     struct sockaddr_in a;
     socklen_t al = sizeof(a);
@@ -154,6 +181,17 @@ static uint64_t conn_open(void)
     close(sfd);
     close(cfd); /* the helper read the addresses when it got the socket */
     return token;
+}
+
+/* ... and its key exchange signed: the exchange hash is the session id. */
+static uint64_t conn_open(void)
+{
+    uint64_t t = conn_open_unsigned();
+    if (!sign(t, hostkey, conn_sid, sizeof(conn_sid))) {
+        fprintf(stderr, "the helper refused to sign a first key exchange\n");
+        exit(1);
+    }
+    return t;
 }
 
 static void conn_end(uint64_t token)
@@ -375,6 +413,9 @@ int main(int argc, char **argv)
     tun_srvcfg_init(&set->cfg);
     if (tun_srvcfg_read(&set->cfg, argv[1]) != 0 || tun_srvcfg_finish(&set->cfg) != 0)
         return 2;
+    hostkey = load_key("hostkey");
+    set->keys[0] = load_key("hostkey");
+    set->n_keys = 1;
     listener = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
     a.sin_family = AF_INET;
@@ -389,7 +430,7 @@ int main(int argc, char **argv)
     if (helper == 0) {
         close(sp[0]);
         close(listener);
-        tun_privd_helper_main(sp[1], set, NULL, NULL, NULL);
+        tun_privd_helper_main(sp[1], set, NULL);
     }
     close(sp[1]);
     hsock = sp[0];
@@ -398,6 +439,34 @@ int main(int argc, char **argv)
     uint64_t t = conn_open();
     check("control: the user's password login is accepted", auth_password(t, user, password) == 1);
     conn_end(t);
+
+    /* SIGN: exchange hashes of this connection only, host keys only. */
+    {
+        uint8_t h[64];
+        RAND_bytes(h, sizeof(h));
+        check("SIGN for a token never opened is refused", sign(987654321, hostkey, h, 32) == 0);
+        t = conn_open_unsigned();
+        check("SIGN of data that is no exchange hash (17 bytes) is refused",
+              sign(t, hostkey, h, 17) == 0);
+        ssh_key *uk = load_key("plain");
+        check("SIGN with a key that is not a host key is refused", sign(t, uk, h, 32) == 0);
+        ssh_key_free(uk);
+        check("control: SIGN of the first exchange hash (the session id)",
+              sign(t, hostkey, h, 32) == 1);
+        check("a second SIGN before authentication is refused", sign(t, hostkey, h + 32, 32) == 0);
+        conn_end(t);
+        check("SIGN on a released token is refused", sign(t, hostkey, h, 32) == 0);
+        /* A publickey signature over another session id than the one the
+         * helper signed for this connection. */
+        t = conn_open();
+        uint8_t other[32];
+        RAND_bytes(other, sizeof(other));
+        check("a publickey signature over another session's id is refused",
+              auth_key(t, user, "plain", other, NULL, NULL) == 0);
+        check("control: the same key over this connection's session id",
+              auth_key(t, user, "plain", NULL, NULL, NULL) == 1);
+        conn_end(t);
+    }
 
     /* A token that was never opened. */
     check("AUTH with a token never opened is refused",
@@ -473,10 +542,8 @@ int main(int argc, char **argv)
     ssh_buf data, sig;
     ssh_buf_init(&data, 8192, 0);
     ssh_buf_init(&sig, 8192, 0);
-    uint8_t sid[32];
-    RAND_bytes(sid, sizeof(sid));
     t = conn_open();
-    check("control: a publickey login", auth_key(t, user, "plain", sid, &data, &sig) == 1);
+    check("control: a publickey login", auth_key(t, user, "plain", NULL, &data, &sig) == 1);
     conn_end(t);
     t = conn_open();
     {
@@ -588,5 +655,6 @@ int main(int argc, char **argv)
     waitpid(helper, &st, 0);
     printf("%d passed, %d failed\n", passes, fails);
     tun_srvsettings_unref(set);
+    ssh_key_free(hostkey);
     return fails ? 1 : 0;
 }

@@ -93,6 +93,10 @@ struct tp_side {
     int sign_calls;           /* client: sign callbacks */
     char sign_alg[64];        /* client: alg of the last sign callback */
     ssh_buf sign_data;        /* client with defer_sign: the data to sign */
+    int hk_sign_calls;        /* server: hostkey_sign callbacks (tp_hostkey_sign set) */
+    char hk_sign_alg[64];
+    uint8_t hk_sign_h[64];    /* server: the exchange hash to sign */
+    size_t hk_sign_hlen;
     int debug_msgs;
     const char *log_grep;     /* count log lines containing this text in log_hits */
     int log_hits;
@@ -137,6 +141,12 @@ struct tp_pair {
     int flip_bit_at;    /* corrupt the n-th byte sent by the client after KEX (-1: off) */
     uint64_t cli_sent;
 };
+
+/* How the server's host key signs in pairs created from now on: 0 the
+ * engine signs itself (no hostkey_sign callback), 1 the callback signs at
+ * once with the pair's host key, 2 the callback defers (the hash waits in
+ * srv.hk_sign_h for the test to call ssh_conn_hostkey_signed()). */
+extern int tp_hostkey_sign;
 
 /* Create a pair.  `ccfg`/`scfg` may be NULL for defaults; the server's host
  * key and the client's user key are given (not owned). */

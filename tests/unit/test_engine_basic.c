@@ -29,10 +29,89 @@ static void connect_and_exchange(void **state)
     tp_pair_free(p);
 }
 
+/* The server's host key may be signed by the application (sshtund's
+ * privileged helper keeps the private key): the server engine holds only
+ * the public half and waits for the signature. */
+static void hostkey_signed_elsewhere(void **state)
+{
+    (void)state;
+    ssh_key *hk = tp_key(SSH_KEY_ED25519);
+    ssh_buf blob;
+    ssh_buf_init(&blob, 4096, 0);
+    assert_int_equal(ssh_key_to_blob(hk, &blob), 0);
+    ssh_key *pub = NULL;
+    assert_int_equal(ssh_key_from_blob(ssh_buf_ptr(&blob), ssh_buf_len(&blob), &pub), 0);
+    ssh_key *keys[1] = {pub};
+    ssh_conn_config s;
+    ssh_conn_config_init(&s, SSH_ROLE_SERVER);
+    s.host_keys = keys;
+    s.n_host_keys = 1;
+    tp_hostkey_sign = 2;
+    tp_pair *p = tp_pair_new(NULL, &s, hk, tp_key(SSH_KEY_ED25519));
+    tp_start(p);
+    tp_pump(p, 0);
+    /* The exchange waits for the signature. */
+    assert_int_equal(p->srv.hk_sign_calls, 1);
+    assert_string_equal(p->srv.hk_sign_alg, "ssh-ed25519");
+    assert_int_equal(p->cli.kex_done, 0);
+    assert_int_equal(p->srv.kex_done, 0);
+    tp_pair_free(p);
+
+    /* Not signed: the connection fails. */
+    p = tp_pair_new(NULL, &s, hk, tp_key(SSH_KEY_ED25519));
+    tp_start(p);
+    tp_pump(p, 0);
+    assert_int_equal(p->srv.hk_sign_calls, 1);
+    assert_true(ssh_conn_hostkey_signed(p->srv.c, NULL, 0) != 0);
+    tp_pump(p, 0);
+    assert_int_equal(p->cli.kex_done, 0);
+    tp_pair_free(p);
+
+    /* Signed later: the client verifies it, authentication and sessions go on. */
+    p = tp_pair_new(NULL, &s, hk, tp_key(SSH_KEY_ED25519));
+    tp_start(p);
+    tp_pump(p, 0);
+    ssh_buf sig;
+    ssh_buf_init(&sig, 4096, 0);
+    assert_int_equal(ssh_key_sign(hk, p->srv.hk_sign_alg, 0, p->srv.hk_sign_h,
+                                  p->srv.hk_sign_hlen, &sig),
+                     0);
+    assert_int_equal(ssh_conn_hostkey_signed(p->srv.c, ssh_buf_ptr(&sig), ssh_buf_len(&sig)), 0);
+    /* Only once. */
+    assert_int_equal(ssh_conn_hostkey_signed(p->srv.c, ssh_buf_ptr(&sig), ssh_buf_len(&sig)),
+                     SSH_ERR_STATE);
+    tp_pump(p, 0);
+    assert_int_equal(p->cli.kex_done, 1);
+    assert_int_equal(p->cli.auth_success, 1);
+    ssh_buf_free(&sig);
+    tp_pair_free(p);
+
+    /* A signature by another key: the client refuses it. */
+    tp_hostkey_sign = 2;
+    p = tp_pair_new(NULL, &s, hk, tp_key(SSH_KEY_ED25519));
+    tp_start(p);
+    tp_pump(p, 0);
+    ssh_buf_init(&sig, 4096, 0);
+    assert_int_equal(ssh_key_sign(tp_key_alt(SSH_KEY_ED25519), p->srv.hk_sign_alg, 0,
+                                  p->srv.hk_sign_h, p->srv.hk_sign_hlen, &sig),
+                     0);
+    ssh_conn_hostkey_signed(p->srv.c, ssh_buf_ptr(&sig), ssh_buf_len(&sig));
+    tp_pump(p, 0);
+    assert_int_equal(p->cli.kex_done, 0);
+    assert_int_equal(p->cli.disconnected, 1);
+    assert_int_equal(p->cli.disc_err, SSH_ERR_SIGNATURE);
+    ssh_buf_free(&sig);
+    tp_pair_free(p);
+    tp_hostkey_sign = 0;
+    ssh_key_free(pub);
+    ssh_buf_free(&blob);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(connect_and_exchange),
+        cmocka_unit_test(hostkey_signed_elsewhere),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

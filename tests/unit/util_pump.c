@@ -376,6 +376,24 @@ static void cb_log(ssh_conn *c, int level, const char *msg, void *user)
         fprintf(stderr, "[%s] %s\n", side_of(user)->server ? "srv" : "cli", msg);
 }
 
+int tp_hostkey_sign;
+
+static int cb_hostkey_sign(ssh_conn *c, const ssh_key *key, const char *alg, const uint8_t *h,
+                           size_t hlen, ssh_buf *sig, void *user)
+{
+    (void)c;
+    (void)key;
+    tp_side *s = side_of(user);
+    s->hk_sign_calls++;
+    snprintf(s->hk_sign_alg, sizeof(s->hk_sign_alg), "%s", alg);
+    assert_true(hlen <= sizeof(s->hk_sign_h));
+    memcpy(s->hk_sign_h, h, hlen);
+    s->hk_sign_hlen = hlen;
+    if (tp_hostkey_sign == 2)
+        return SSH_DEFERRED;
+    return ssh_key_sign(s->pair->hostkey, alg, SSH_KEY_ALLOW_SHA1, h, hlen, sig);
+}
+
 static const ssh_callbacks callbacks = {
     .rand = cb_rand,
     .log = cb_log,
@@ -438,7 +456,10 @@ tp_pair *tp_pair_new(const ssh_conn_config *ccfg, const ssh_conn_config *scfg, s
     int rv = ssh_conn_new(&p->cli.c, &c, &callbacks, &p->cli);
     if (rv != 0)
         fail_msg("client ssh_conn_new: %s", ssh_strerror(rv));
-    rv = ssh_conn_new(&p->srv.c, &s, &callbacks, &p->srv);
+    ssh_callbacks scb = callbacks;
+    if (tp_hostkey_sign)
+        scb.hostkey_sign = cb_hostkey_sign;
+    rv = ssh_conn_new(&p->srv.c, &s, &scb, &p->srv);
     if (rv != 0)
         fail_msg("server ssh_conn_new: %s", ssh_strerror(rv));
     return p;

@@ -155,7 +155,11 @@ static tun_srvsettings *settings_from_bundle(const args *a, const uint8_t *data,
             continue;
         }
         ssh_key *key = NULL;
+        /* A private key file (the privileged side), or the public blob
+         * publish_bundle() put there (the network process). */
         int rv = ssh_key_parse_private(k, kl, NULL, &key, NULL);
+        if (rv != 0 && ssh_key_from_blob(k, kl, &key) == 0)
+            rv = 0;
         if (rv != 0) {
             tun_error("Unable to load host key \"%s\": %s", path, ssh_strerror(rv));
             continue;
@@ -178,6 +182,69 @@ static tun_srvsettings *settings_from_bundle(const args *a, const uint8_t *data,
         return NULL;
     }
     return s;
+}
+
+/* What the network process gets of a bundle: every host key replaced by
+ * its public blob (a key that does not parse is passed on as it is, for
+ * its error message). */
+static int publish_bundle(void *ctx, const uint8_t *data, size_t len, ssh_buf *out)
+{
+    (void)ctx;
+    ssh_cur c;
+    int have_file;
+    const uint8_t *text;
+    size_t tl;
+    uint32_t n;
+    ssh_cur_init(&c, data, len);
+    if (ssh_cur_get_bool(&c, &have_file) != 0 || ssh_cur_get_string(&c, &text, &tl) != 0 ||
+        ssh_cur_get_u32(&c, &n) != 0)
+        return -1;
+    ssh_buf_put_bool(out, have_file);
+    ssh_buf_put_string(out, text, tl);
+    ssh_buf_put_u32(out, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *path, *k;
+        size_t pl, kl;
+        int ok;
+        if (ssh_cur_get_string(&c, &path, &pl) != 0 || ssh_cur_get_bool(&c, &ok) != 0 ||
+            ssh_cur_get_string(&c, &k, &kl) != 0)
+            return -1;
+        ssh_buf_put_string(out, path, pl);
+        ssh_key *key = NULL;
+        ssh_buf blob;
+        ssh_buf_init(&blob, 65536, 0);
+        if (ok && ssh_key_parse_private(k, kl, NULL, &key, NULL) == 0 &&
+            ssh_key_to_blob(key, &blob) == 0) {
+            ssh_buf_put_bool(out, 1);
+            ssh_buf_put_stringb(out, &blob);
+        } else {
+            ssh_buf_put_bool(out, ok);
+            ssh_buf_put_string(out, ok ? (const uint8_t *)"" : k, ok ? 0 : kl);
+        }
+        ssh_key_free(key);
+        ssh_buf_free(&blob);
+    }
+    return ssh_cur_end(&c) == 0 ? 0 : -1;
+}
+
+/* The network process keeps public host keys only: the privileged side
+ * signs (tun_priv_sign).  0, or -1 if a key cannot be converted. */
+static int keep_public_keys(tun_srvsettings *s)
+{
+    for (size_t i = 0; i < s->n_keys; i++) {
+        ssh_buf blob;
+        ssh_key *pub = NULL;
+        ssh_buf_init(&blob, 65536, 0);
+        int rv = ssh_key_to_blob(s->keys[i], &blob);
+        if (rv == 0)
+            rv = ssh_key_from_blob(ssh_buf_ptr(&blob), ssh_buf_len(&blob), &pub);
+        ssh_buf_free(&blob);
+        if (rv != 0)
+            return -1;
+        ssh_key_free(s->keys[i]);
+        s->keys[i] = pub;
+    }
+    return 0;
 }
 
 /* The privileged side's parser: the same settings, for its own decisions. */
@@ -450,10 +517,17 @@ int main(int argc, char **argv)
     server.idle = on_idle;
     tun_server_set_settings(&server, set);
     tun_srvsettings_unref(set);
-    server.priv = tun_priv_new(loop, root, server.set, tun_server_child_exited, &server, load_bundle,
-                               parse_bundle, a);
+    tun_priv_conf conf = {load_bundle, parse_bundle, publish_bundle, a};
+    server.priv = tun_priv_new(loop, root, server.set, tun_server_child_exited, &server, &conf);
     if (server.priv == NULL) {
         tun_error("sshtund: cannot start the privileged helper: %s", strerror(errno));
+        return 255;
+    }
+    /* The helper has the private host keys now; this process keeps only
+     * the public halves (in single-user mode the in-process privileged
+     * side holds the private ones in its own copy of the settings). */
+    if (root && keep_public_keys(server.set) != 0) {
+        tun_error("sshtund: cannot keep only the public host keys");
         return 255;
     }
     if (tun_server_listen(&server) != 0)

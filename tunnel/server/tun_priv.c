@@ -279,6 +279,15 @@ static void deliver(tun_priv *p, const uint8_t *msg, size_t len, int *fds, int n
         ((tun_priv_load_cb)pd->cb)(pd->arg, ok, d, ok ? dl : 0);
         break;
     }
+    case TUN_PRIV_SIGN: {
+        int ok = 0;
+        const uint8_t *sig = NULL;
+        size_t sl = 0;
+        if (ssh_cur_get_bool(&c, &ok) != 0 || ssh_cur_get_string(&c, &sig, &sl) != 0)
+            ok = 0;
+        ((tun_priv_sign_cb)pd->cb)(pd->arg, ok ? sig : NULL, ok ? sl : 0);
+        break;
+    }
     case TUN_PRIV_UNIX: {
         uint32_t e = EIO;
         int fd = -1;
@@ -420,6 +429,19 @@ int tun_priv_signal(tun_priv *p, uint64_t conn, uint32_t session, int sig)
     return rv;
 }
 
+int tun_priv_sign(tun_priv *p, uint64_t conn, const uint8_t *blob, size_t bloblen, const char *alg,
+                  const uint8_t *h, size_t hlen, tun_priv_sign_cb cb, void *arg)
+{
+    ssh_buf b;
+    ssh_buf_init(&b, 65536, 0);
+    ssh_buf_put_string(&b, blob, bloblen);
+    ssh_buf_put_cstring(&b, alg);
+    ssh_buf_put_string(&b, h, hlen);
+    int rv = submit(p, TUN_PRIV_SIGN, conn, &b, -1, (void *)cb, arg);
+    ssh_buf_free(&b);
+    return rv;
+}
+
 int tun_priv_unix(tun_priv *p, uint64_t conn, const char *path, int listen_it, tun_priv_fd_cb cb,
                   void *arg)
 {
@@ -448,8 +470,7 @@ void tun_priv_cancel(tun_priv *p, void *arg)
  * ------------------------------------------------------------------------------------ */
 
 tun_priv *tun_priv_new(struct ev_loop *loop, int helper, struct tun_srvsettings *set,
-                       tun_priv_exit_fn on_exit, void *arg, tun_priv_loader loader,
-                       tun_priv_parser parser, void *loader_ctx)
+                       tun_priv_exit_fn on_exit, void *arg, const tun_priv_conf *conf)
 {
     tun_priv *p = calloc(1, sizeof(*p));
     if (p == NULL)
@@ -461,7 +482,7 @@ tun_priv *tun_priv_new(struct ev_loop *loop, int helper, struct tun_srvsettings 
     p->on_exit = on_exit;
     p->exit_arg = arg;
     if (!helper) {
-        p->local = tun_privd_new(loop, 0, set, loader, parser, loader_ctx, local_send, p);
+        p->local = tun_privd_new(loop, 0, set, conf, local_send, p);
         if (p->local == NULL) {
             free(p);
             return NULL;
@@ -482,7 +503,7 @@ tun_priv *tun_priv_new(struct ev_loop *loop, int helper, struct tun_srvsettings 
     }
     if (pid == 0) {
         close(sp[0]);
-        tun_privd_helper_main(sp[1], set, loader, parser, loader_ctx);
+        tun_privd_helper_main(sp[1], set, conf);
     }
     close(sp[1]);
     p->sock = sp[0];

@@ -23,8 +23,14 @@
  *              the enabled methods, MaxAuthTries and one user per
  *              connection; reads authorized_keys (StrictModes, from=,
  *              expiry-time); verifies the signature, whose session id must
- *              be the connection's own and unused elsewhere; runs crypt(3)
- *              in worker processes with a per-source delay after failures.
+ *              be the exchange hash the helper signed for this connection;
+ *              runs crypt(3) in worker processes with a per-source delay
+ *              after failures.
+ *   SIGN       carries a host key's public blob, an algorithm and an
+ *              exchange hash.  The host private keys never leave the
+ *              helper: it signs data of a hash's length only, once before
+ *              authentication (that hash becomes the session id), at most
+ *              once a second after it (rekeying).
  *   SPAWN      carries a session id, shell/exec/subsystem and its argument,
  *              the pty request and the client's env requests.  The helper
  *              decides what runs (ForceCommand, command=, the subsystem's
@@ -38,8 +44,9 @@
  *   UNIX       carries a path, connect or listen: AllowStreamLocalForwarding
  *              and no-port-forwarding are checked, the work is done as the
  *              user in a child with a deadline.
- *   LOAD       the helper re-reads the configuration and host keys (SIGHUP)
- *              and keeps its own parsed copy.
+ *   LOAD       the helper re-reads the configuration and host keys (SIGHUP),
+ *              keeps its own parsed copy and sends the network process the
+ *              configuration with public keys only.
  *
  * A request naming a connection the helper does not know (never opened,
  * or already ended) is refused; so is one for a connection that has not
@@ -130,12 +137,22 @@ typedef void (*tun_priv_auth_cb)(void *arg, const tun_auth_result *r);
 typedef void (*tun_priv_spawn_cb)(void *arg, const tun_spawn_result *r);
 typedef void (*tun_priv_fd_cb)(void *arg, int fd, int err);
 typedef void (*tun_priv_exit_fn)(void *arg, pid_t pid, int status);
-/* Runs on the privileged side: read the configuration and host keys
- * (fixed at startup, never paths from the network process) into `out`. */
-typedef int (*tun_priv_loader)(void *ctx, ssh_buf *out);
-/* Runs on the privileged side too: settings from what the loader read.
- * NULL after messages. */
-typedef struct tun_srvsettings *(*tun_priv_parser)(void *ctx, const uint8_t *data, size_t len);
+/* How the privileged side reads its configuration (SIGHUP), all run on
+ * the privileged side:
+ *   load     the configuration and the host keys (paths fixed at startup,
+ *            never from the network process) into `out`, private keys
+ *            included;
+ *   parse    settings from what `load` read (NULL after messages);
+ *   publish  the same with every private key replaced by its public half:
+ *            what the network process gets (`publish` may be NULL when
+ *            there is no helper). */
+typedef struct tun_priv_conf {
+    int (*load)(void *ctx, ssh_buf *out);
+    struct tun_srvsettings *(*parse)(void *ctx, const uint8_t *data, size_t len);
+    int (*publish)(void *ctx, const uint8_t *data, size_t len, ssh_buf *out);
+    void *ctx;
+} tun_priv_conf;
+typedef void (*tun_priv_sign_cb)(void *arg, const uint8_t *sig, size_t len);
 typedef void (*tun_priv_load_cb)(void *arg, int ok, const uint8_t *data, size_t len);
 
 /* Start.  With `helper` (the process is root), fork the helper now: call
@@ -144,8 +161,7 @@ typedef void (*tun_priv_load_cb)(void *arg, int ok, const uint8_t *data, size_t 
  * `on_exit` hears about every spawned process that exits; `loader` and
  * `parser` serve tun_priv_load() (configuration reloads). */
 tun_priv *tun_priv_new(struct ev_loop *loop, int helper, struct tun_srvsettings *set,
-                       tun_priv_exit_fn on_exit, void *arg, tun_priv_loader loader,
-                       tun_priv_parser parser, void *loader_ctx);
+                       tun_priv_exit_fn on_exit, void *arg, const tun_priv_conf *conf);
 void tun_priv_free(tun_priv *p);
 /* Root mode: drop the calling (network) process to `user` - no
  * supplementary groups, no way back.  0 or -1 (errno). */
@@ -163,6 +179,11 @@ int tun_priv_auth(tun_priv *p, uint64_t conn, const tun_auth_req *r, tun_priv_au
 int tun_priv_spawn(tun_priv *p, uint64_t conn, const tun_spawn_req *req, tun_priv_spawn_cb cb,
                    void *arg);
 int tun_priv_signal(tun_priv *p, uint64_t conn, uint32_t session, int sig);
+/* Sign the exchange hash `h` with the host key whose public blob is
+ * `blob`, algorithm `alg`: the callback gets the SSH signature blob, or
+ * NULL when refused. */
+int tun_priv_sign(tun_priv *p, uint64_t conn, const uint8_t *blob, size_t bloblen, const char *alg,
+                  const uint8_t *h, size_t hlen, tun_priv_sign_cb cb, void *arg);
 /* Connect to (listen == 0) or listen on a Unix socket as the user. */
 int tun_priv_unix(tun_priv *p, uint64_t conn, const char *path, int listen, tun_priv_fd_cb cb,
                   void *arg);

@@ -179,38 +179,72 @@ static int verify_signed(const char *user, const char *alg, const ssh_key *key, 
     return ssh_key_verify(key, alg, SSH_KEY_ALLOW_SHA1, sig, siglen, data, datalen) == 0 ? 0 : -1;
 }
 
-/* A session id is good for one connection: the first signature checked
- * for a connection fixes it, and an id another connection already used is
- * a replay.  1: refuse. */
-static int session_id_refused(tun_privd *d, pconn *c, const uint8_t *sid, size_t len)
+/* The signed data must name this connection's session: the exchange hash
+ * the helper itself signed first for it (SIGN).  A signature made for
+ * another connection, or before any exchange, is refused.  1: refuse. */
+static int session_id_refused(const pconn *c, const uint8_t *sid, size_t len)
 {
-    if (c->session_id_len)
-        return len != c->session_id_len || CRYPTO_memcmp(sid, c->session_id, len) != 0;
-    uint8_t h[32];
-    unsigned hl = 0;
-    if (EVP_Digest(sid, len, h, &hl, EVP_sha256(), NULL) != 1)
-        return 1;
-    for (size_t i = 0; i < d->n_seen; i++)
-        if (memcmp(d->seen[i], h, 32) == 0)
-            return 1;
-    if (d->n_seen == d->cap_seen) {
-        if (d->cap_seen >= MAX_SEEN) {
-            /* Forget the oldest half: sessions that old are long gone. */
-            memmove(d->seen, d->seen + d->n_seen / 2, (d->n_seen - d->n_seen / 2) * 32);
-            d->n_seen -= d->n_seen / 2;
-        } else {
-            size_t n = d->cap_seen ? d->cap_seen * 2 : 256;
-            void *t = realloc(d->seen, n * 32);
-            if (t == NULL)
-                return 1;
-            d->seen = t;
-            d->cap_seen = n;
+    return c->session_id_len == 0 || len != c->session_id_len ||
+           CRYPTO_memcmp(sid, c->session_id, len) != 0;
+}
+
+/* SIGN: the exchange hash of a key exchange of this connection, with one
+ * of the host keys - and nothing else: the data must have the length of
+ * an exchange hash (SHA-1, SHA-256, SHA-384 or SHA-512), only one
+ * exchange may be signed before authentication (the first, whose hash is
+ * the session id) and after it at most one a second (rekeying). */
+void privd_sign(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
+{
+    const uint8_t *blob, *h;
+    size_t bl, hl;
+    char alg[64];
+    ssh_buf r, sig;
+    ssh_buf_init(&r, 16384, 0);
+    ssh_buf_init(&sig, 16384, 0);
+    const char *why = NULL;
+    const ssh_key *key = NULL;
+    if (ssh_cur_get_string(in, &blob, &bl) != 0 || ssh_cur_get_cstr(in, alg, sizeof(alg)) != 0 ||
+        ssh_cur_get_string(in, &h, &hl) != 0 || ssh_cur_end(in) != 0)
+        why = "malformed request";
+    else if (c == NULL)
+        why = "unknown connection";
+    else if (hl != 20 && hl != 32 && hl != 48 && hl != 64)
+        why = "not an exchange hash";
+    else if (c->n_signed > 0 && !c->authenticated)
+        why = "a second key exchange before authentication";
+    else if (c->n_signed > 0 && ev_now(d->loop) - c->last_signed < 1.0)
+        why = "key exchanges too often";
+    if (why == NULL) {
+        ssh_buf kb;
+        ssh_buf_init(&kb, 16384, 0);
+        for (size_t i = 0; i < c->set->n_keys && key == NULL; i++) {
+            ssh_buf_reset(&kb);
+            if (ssh_key_to_blob(c->set->keys[i], &kb) == 0 && ssh_buf_len(&kb) == bl &&
+                memcmp(ssh_buf_ptr(&kb), blob, bl) == 0 && ssh_key_alg_ok(c->set->keys[i], alg))
+                key = c->set->keys[i];
         }
+        ssh_buf_free(&kb);
+        if (key == NULL)
+            why = "not one of the host keys, or not its algorithm";
+        else if (ssh_key_sign(key, alg, SSH_KEY_ALLOW_SHA1, h, hl, &sig) != 0)
+            why = "signing failed";
     }
-    memcpy(d->seen[d->n_seen++], h, 32);
-    memcpy(c->session_id, sid, len);
-    c->session_id_len = len;
-    return 0;
+    if (why) {
+        tun_error("sshtund helper: host key signature refused: %s", why);
+        ssh_buf_put_bool(&r, 0);
+        ssh_buf_put_string(&r, NULL, 0);
+    } else {
+        if (c->n_signed++ == 0) {
+            memcpy(c->session_id, h, hl);
+            c->session_id_len = hl;
+        }
+        c->last_signed = ev_now(d->loop);
+        ssh_buf_put_bool(&r, 1);
+        ssh_buf_put_stringb(&r, &sig);
+    }
+    privd_answer(d, TUN_PRIV_SIGN, id, &r, NULL, 0);
+    ssh_buf_free(&r);
+    ssh_buf_free(&sig);
 }
 
 typedef struct pkwork {
@@ -344,7 +378,7 @@ static void pubkey(tun_privd *d, uint32_t id, pconn *c, enum tun_auth_kind kind,
             failed(d, id, c);
             return;
         }
-        if (session_id_refused(d, c, sid, sidlen)) {
+        if (session_id_refused(c, sid, sidlen)) {
             tun_info("Failed publickey for %s from %s port %d ssh2: signature for another session",
                      c->u.name, c->ip, c->port);
             ssh_key_free(key);

@@ -571,9 +571,9 @@ static void do_load(tun_privd *d, uint32_t id, ssh_cur *in)
     ssh_buf b, r;
     ssh_buf_init(&b, TUN_PRIV_MSG_MAX - 64, SSH_BUF_SECRET);
     ssh_buf_init(&r, TUN_PRIV_MSG_MAX, SSH_BUF_SECRET);
-    int ok = ssh_cur_end(in) == 0 && d->loader != NULL && d->loader(d->loader_ctx, &b) == 0;
-    if (ok && d->parser) {
-        struct tun_srvsettings *s = d->parser(d->loader_ctx, ssh_buf_ptr(&b), ssh_buf_len(&b));
+    int ok = ssh_cur_end(in) == 0 && d->conf.load != NULL && d->conf.load(d->conf.ctx, &b) == 0;
+    if (ok && d->conf.parse) {
+        struct tun_srvsettings *s = d->conf.parse(d->conf.ctx, ssh_buf_ptr(&b), ssh_buf_len(&b));
         if (s == NULL) {
             ok = 0;
         } else {
@@ -582,7 +582,18 @@ static void do_load(tun_privd *d, uint32_t id, ssh_cur *in)
         }
     }
     ssh_buf_put_bool(&r, ok);
-    ssh_buf_put_stringb(&r, &b);
+    if (ok && d->conf.publish) {
+        /* The network process gets public keys only. */
+        ssh_buf pub;
+        ssh_buf_init(&pub, TUN_PRIV_MSG_MAX - 64, 0);
+        ok = d->conf.publish(d->conf.ctx, ssh_buf_ptr(&b), ssh_buf_len(&b), &pub) == 0;
+        ssh_buf_reset(&r);
+        ssh_buf_put_bool(&r, ok);
+        ssh_buf_put_stringb(&r, &pub);
+        ssh_buf_free(&pub);
+    } else {
+        ssh_buf_put_stringb(&r, &b);
+    }
     privd_answer(d, TUN_PRIV_LOAD, id, &r, NULL, 0);
     ssh_buf_free(&b);
     ssh_buf_free(&r);
@@ -628,6 +639,9 @@ void tun_privd_request(tun_privd *d, const uint8_t *msg, size_t len, int *fds, i
     case TUN_PRIV_LOAD:
         do_load(d, id, &in);
         break;
+    case TUN_PRIV_SIGN:
+        privd_sign(d, id, c, &in);
+        break;
     default:
         tun_error("sshtund helper: unknown request %u from the network process", type);
         break;
@@ -646,8 +660,7 @@ static void scrub_settings(void *arg)
 }
 
 tun_privd *tun_privd_new(struct ev_loop *loop, int root, struct tun_srvsettings *set,
-                         tun_priv_loader loader, tun_priv_parser parser, void *loader_ctx,
-                         tun_privd_send_fn send, void *send_arg)
+                         const tun_priv_conf *conf, tun_privd_send_fn send, void *send_arg)
 {
     tun_privd *d = calloc(1, sizeof(*d));
     if (d == NULL)
@@ -656,9 +669,8 @@ tun_privd *tun_privd_new(struct ev_loop *loop, int root, struct tun_srvsettings 
     d->root = root;
     d->self_uid = getuid();
     d->set = tun_srvsettings_ref(set);
-    d->loader = loader;
-    d->parser = parser;
-    d->loader_ctx = loader_ctx;
+    if (conf)
+        d->conf = *conf;
     d->send = send;
     d->send_arg = send_arg;
     uint32_t wuid = 0, wgid = 0;
@@ -693,7 +705,6 @@ void tun_privd_free(tun_privd *d)
         free(ch);
     }
     tun_pwpool_free(d->pw);
-    free(d->seen);
     tun_srvsettings_unref(d->set);
     free(d);
 }

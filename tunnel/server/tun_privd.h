@@ -56,8 +56,10 @@ struct pconn {
     int authenticated;
     tun_keyopts kopts; /* authorized_keys options of the key used */
     int have_kopts;
-    uint8_t session_id[64]; /* of the first publickey signature checked */
+    uint8_t session_id[64]; /* the first exchange hash signed for it */
     size_t session_id_len;
+    unsigned n_signed; /* exchange hashes signed */
+    ev_tstamp last_signed;
     unsigned n_sessions;
     pop *ops;
     pconn *next;
@@ -77,9 +79,7 @@ struct tun_privd {
     int root;
     uid_t self_uid;
     tun_srvsettings *set; /* for new connections */
-    tun_priv_loader loader;
-    tun_priv_parser parser;
-    void *loader_ctx;
+    tun_priv_conf conf;
     tun_privd_send_fn send;
     void *send_arg;
     pconn *conns[PRIVD_CONN_BUCKETS];
@@ -87,8 +87,6 @@ struct tun_privd {
     pchild *children;
     unsigned n_children;
     tun_pwpool *pw;
-    uint8_t (*seen)[32]; /* SHA-256 of session ids used for publickey logins */
-    size_t n_seen, cap_seen;
 };
 
 pconn *privd_conn_find(tun_privd *d, uint64_t token);
@@ -100,8 +98,9 @@ void privd_op_cancel(pop *o);
 void privd_answer(tun_privd *d, uint32_t type, uint32_t id, const ssh_buf *body, const int *fds,
                   int nfds);
 
-/* AUTH (tun_privauth.c). */
+/* AUTH and SIGN (tun_privauth.c). */
 void privd_auth(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in);
+void privd_sign(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in);
 /* The uid/gid the password workers run as (SshtundUser, else nobody). */
 void privd_unprivileged_ids(const char *user, uint32_t *uid, uint32_t *gid);
 

@@ -123,8 +123,7 @@ static void on_request(struct ev_loop *loop, ev_io *w, int revents)
     OPENSSL_cleanse(buf, (size_t)n);
 }
 
-void tun_privd_helper_main(int sock, struct tun_srvsettings *set, tun_priv_loader loader,
-                           tun_priv_parser parser, void *loader_ctx)
+void tun_privd_helper_main(int sock, struct tun_srvsettings *set, const tun_priv_conf *conf)
 {
     struct ev_loop *loop = EV_DEFAULT;
     ev_loop_fork(loop);
@@ -144,7 +143,7 @@ void tun_privd_helper_main(int sock, struct tun_srvsettings *set, tun_priv_loade
     h.sock = sock;
     h.qtail = &h.q;
     tun_set_nonblock(sock, 1);
-    h.d = tun_privd_new(loop, 1, set, loader, parser, loader_ctx, helper_send, &h);
+    h.d = tun_privd_new(loop, 1, set, conf, helper_send, &h);
     if (h.d == NULL) {
         tun_error("sshtund helper: cannot start: %s", strerror(errno));
         _exit(1);

@@ -27,7 +27,9 @@
  *              -> u32 errno, u32 pid, bool pty, string tty + 2 or 3 fds
  *   SIGNAL     u32 session, u32 signal                          (no answer)
  *   UNIX       string path, bool listen -> u32 errno + 1 fd
- *   LOAD       -> bool ok, string bundle (configuration, host keys)
+ *   LOAD       -> bool ok, string bundle (configuration, public host keys)
+ *   SIGN       string host key blob, string alg, string exchange hash
+ *              -> bool ok, string signature blob
  *
  * Fields the helper does not expect (trailing bytes, oversized strings)
  * make the whole request malformed: it is logged and refused, and a
@@ -53,6 +55,7 @@ enum tun_priv_msg {
     TUN_PRIV_SIGNAL,
     TUN_PRIV_UNIX,
     TUN_PRIV_LOAD,
+    TUN_PRIV_SIGN,
     TUN_PRIV_EV_EXIT = 0x100,
 };
 
@@ -66,8 +69,7 @@ typedef void (*tun_privd_send_fn)(void *arg, const uint8_t *msg, size_t len, con
                                   int nfds);
 
 tun_privd *tun_privd_new(struct ev_loop *loop, int root, struct tun_srvsettings *set,
-                         tun_priv_loader loader, tun_priv_parser parser, void *loader_ctx,
-                         tun_privd_send_fn send, void *send_arg);
+                         const tun_priv_conf *conf, tun_privd_send_fn send, void *send_arg);
 /* Handle one request; `fds` are consumed (closed or kept). */
 void tun_privd_request(tun_privd *d, const uint8_t *msg, size_t len, int *fds, int nfds);
 /* The network side is gone: hang up every session, free everything. */
@@ -75,7 +77,6 @@ void tun_privd_free(tun_privd *d);
 
 /* The helper process: serve requests from `sock` until it closes, then
  * exit.  Never returns. */
-void tun_privd_helper_main(int sock, struct tun_srvsettings *set, tun_priv_loader loader,
-                           tun_priv_parser parser, void *loader_ctx);
+void tun_privd_helper_main(int sock, struct tun_srvsettings *set, const tun_priv_conf *conf);
 
 #endif

@@ -283,6 +283,38 @@ static int on_auth_request(ssh_conn *c, const ssh_auth_request *r, void *user)
     return SSH_AUTH_DEFER;
 }
 
+/* ---- the host key's signature ----------------------------------------------------------------- */
+
+/* The private host keys are the privileged side's: it signs the exchange
+ * hash (and takes the first one as the connection's session id). */
+static void on_signed(void *arg, const uint8_t *sig, size_t len)
+{
+    tun_srvconn *sc = arg;
+    if (sc->dead)
+        return;
+    if (sig == NULL)
+        tun_error("%s port %d: the privileged helper refused to sign the key exchange", sc->ip,
+                  sc->port);
+    ssh_conn_hostkey_signed(sc->c, sig, len);
+    tun_transport_kick(&sc->t);
+}
+
+static int on_hostkey_sign(ssh_conn *c, const ssh_key *key, const char *alg, const uint8_t *h,
+                           size_t hlen, ssh_buf *sig, void *user)
+{
+    (void)c;
+    (void)sig;
+    tun_srvconn *sc = user;
+    ssh_buf blob;
+    ssh_buf_init(&blob, 16384, 0);
+    int rv = ssh_key_to_blob(key, &blob);
+    if (rv == 0)
+        rv = tun_priv_sign(sc->srv->priv, sc->serial, ssh_buf_ptr(&blob), ssh_buf_len(&blob), alg,
+                           h, hlen, on_signed, sc);
+    ssh_buf_free(&blob);
+    return rv == 0 ? SSH_DEFERRED : rv;
+}
+
 static void on_unused_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
@@ -586,6 +618,7 @@ tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storag
     cb.log = on_log;
     cb.disconnect = on_disconnect;
     cb.auth_request = on_auth_request;
+    cb.hostkey_sign = on_hostkey_sign;
     cb.auth_success = on_auth_success;
     cb.channel_open = on_channel_open;
     cb.global_request = on_global_request;
