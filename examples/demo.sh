@@ -104,6 +104,7 @@ Port $PORT
 ListenAddress 127.0.0.1
 HostKey $T/host_key
 AuthorizedKeysFile $T/authorized_keys
+StrictModes no
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 PidFile $T/server.pid

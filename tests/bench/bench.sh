@@ -394,7 +394,9 @@ if [[ " $SECTIONS " == *" server-"* ]]; then
                 for k in ed25519 ecdsa rsa; do echo "HostKey $T/host_$k"; done
                 echo "AuthorizedKeysFile $T/bhome/.ssh/authorized_keys"
                 echo "PidFile $T/srv_$1.pid"
-                [ "$1" = sshd ] && printf 'StrictModes no\nUsePAM no\n'
+                # ($T is under /tmp: both servers' StrictModes would refuse it)
+                echo "StrictModes no"
+                [ "$1" = sshd ] && printf 'UsePAM no\n'
             } > "$c"
             if [ "$1" = sshd ]; then setsid "$SSHD" -D -e -f "$c" > "$T/srv_sshd.log" 2>&1 &
             else setsid "$SSHTUND" -D -e -f "$c" > "$T/srv_sshtund.log" 2>&1 & fi

@@ -29,8 +29,8 @@
  *   SIGN       carries a host key's public blob, an algorithm and an
  *              exchange hash.  The host private keys never leave the
  *              helper: it signs data of a hash's length only, once before
- *              authentication (that hash becomes the session id), at most
- *              once a second after it (rekeying).
+ *              authentication (that hash becomes the session id), then
+ *              re-exchanges at a bounded rate.
  *   SPAWN      carries a session id, shell/exec/subsystem and its argument,
  *              the pty request and the client's env requests.  The helper
  *              decides what runs (ForceCommand, command=, the subsystem's

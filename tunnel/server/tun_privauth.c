@@ -192,7 +192,26 @@ static int session_id_refused(const pconn *c, const uint8_t *sid, size_t len)
  * of the host keys - and nothing else: the data must have the length of
  * an exchange hash (SHA-1, SHA-256, SHA-384 or SHA-512), only one
  * exchange may be signed before authentication (the first, whose hash is
- * the session id) and after it at most one a second (rekeying). */
+ * the session id), and after it re-exchanges at SIGN_RATE a second with
+ * bursts of SIGN_BURST (a client with a tiny RekeyLimit rekeys several
+ * times a second; this only bounds a runaway signing oracle). */
+#define SIGN_RATE  10.0
+#define SIGN_BURST 64.0
+
+/* Re-exchanges the connection may have signed now (a token bucket). */
+static double sign_budget(tun_privd *d, pconn *c)
+{
+    ev_tstamp now = ev_now(d->loop);
+    if (c->last_signed == 0)
+        c->sign_tokens = SIGN_BURST;
+    else
+        c->sign_tokens += (now - c->last_signed) * SIGN_RATE;
+    if (c->sign_tokens > SIGN_BURST)
+        c->sign_tokens = SIGN_BURST;
+    c->last_signed = now;
+    return c->sign_tokens;
+}
+
 void privd_sign(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
 {
     const uint8_t *blob, *h;
@@ -212,7 +231,7 @@ void privd_sign(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
         why = "not an exchange hash";
     else if (c->n_signed > 0 && !c->authenticated)
         why = "a second key exchange before authentication";
-    else if (c->n_signed > 0 && ev_now(d->loop) - c->last_signed < 1.0)
+    else if (c->n_signed > 0 && sign_budget(d, c) < 1.0)
         why = "key exchanges too often";
     if (why == NULL) {
         ssh_buf kb;
@@ -238,7 +257,8 @@ void privd_sign(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
             memcpy(c->session_id, h, hl);
             c->session_id_len = hl;
         }
-        c->last_signed = ev_now(d->loop);
+        if (c->n_signed > 1)
+            c->sign_tokens -= 1.0;
         ssh_buf_put_bool(&r, 1);
         ssh_buf_put_stringb(&r, &sig);
     }

@@ -59,7 +59,8 @@ struct pconn {
     uint8_t session_id[64]; /* the first exchange hash signed for it */
     size_t session_id_len;
     unsigned n_signed; /* exchange hashes signed */
-    ev_tstamp last_signed;
+    ev_tstamp last_signed;  /* re-exchange budget: a token bucket */
+    double sign_tokens;
     unsigned n_sessions;
     pop *ops;
     pconn *next;
