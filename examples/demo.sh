@@ -24,7 +24,7 @@ if [ "$SERVER" = sshd ]; then
     sshtun_install_deps
 else
     # what the demo needs: no OpenSSH server, no test libraries
-    sshtun_install_deps gcc make cmake pkg-config libssl-dev libc-ares-dev libev-dev \
+    sshtun_install_deps gcc make cmake pkg-config libssl-dev libc-ares-dev libev-dev zlib1g-dev \
         openssh-client curl python3 procps
 fi
 

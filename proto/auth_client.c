@@ -313,6 +313,9 @@ int ssh_auth_dispatch_client(ssh_conn *c, uint8_t type, ssh_cur *p)
                       c->authw == AUTHW_PASSWORD ? "password"
                       : c->authw == AUTHW_KBDINT ? "keyboard-interactive"
                       : c->authw == AUTHW_NONE   ? "none" : "publickey");
+        /* Delayed compression starts with the next packet either way. */
+        if ((rv = ssh_pkt_auth_done(c)) != 0)
+            return rv;
         report(c, SSH_AUTH_SUCCESS, NULL);
         return 0;
     case SSH_MSG_USERAUTH_FAILURE: {

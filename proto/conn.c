@@ -89,6 +89,10 @@ static int known_mac(const char *n)
 {
     return ssh_mac_by_name(n) != NULL;
 }
+static int known_comp(const char *n)
+{
+    return ssh_comp_type_by_name(n) >= 0;
+}
 
 int ssh_conn_new(ssh_conn **out, const ssh_conn_config *cfg, const ssh_callbacks *cb, void *user)
 {
@@ -114,6 +118,8 @@ int ssh_conn_new(ssh_conn **out, const ssh_conn_config *cfg, const ssh_callbacks
         {&c->cfg.ciphers, SSH_DEFAULT_CIPHERS, known_cipher},
         {&c->cfg.macs, SSH_DEFAULT_MACS, known_mac},
         {&c->cfg.pubkey_algs, SSH_DEFAULT_PUBKEY_ALGS, known_hostkey},
+        {&c->cfg.compression, c->server ? "none,zlib@openssh.com" : "none,zlib@openssh.com,zlib",
+         known_comp},
     };
     int rv = SSH_ERR_ALLOC;
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
@@ -182,6 +188,10 @@ int ssh_conn_new(ssh_conn **out, const ssh_conn_config *cfg, const ssh_callbacks
     ssh_buf_init(&c->out, OUTPUT_MAX, 0);
     ssh_buf_init(&c->pending, OUTPUT_MAX, 0);
     ssh_buf_init(&c->auth_sigdata, 256 * 1024, 0);
+    /* Payloads pass through here decompressed (passwords among them with
+     * "zlib"): cleansed on free.  Deflate may add a little to a packet. */
+    ssh_buf_init(&c->zin, 2 * SSH_PACKET_MAX, SSH_BUF_SECRET);
+    ssh_buf_init(&c->zout, 2 * SSH_PACKET_MAX, SSH_BUF_SECRET);
     c->tx.block = c->rx.block = 8;
     c->tx.rekey_bytes = c->rx.rekey_bytes = SSH_REKEY_BYTES_MAX;
     ssh_ptrq_init(&c->greq_out, SSH_REPLYQ_MAX);
@@ -211,6 +221,8 @@ void ssh_conn_free(ssh_conn *c)
     ssh_buf_free(&c->out);
     ssh_buf_free(&c->pending);
     ssh_buf_free(&c->auth_sigdata);
+    ssh_buf_free(&c->zin);
+    ssh_buf_free(&c->zout);
     for (int i = 0; i < SSH_ALG_SLOTS; i++)
         free(c->alg[i]);
     for (size_t i = 0; i < sizeof(c->strpool) / sizeof(c->strpool[0]); i++)

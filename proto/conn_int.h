@@ -7,6 +7,7 @@
 
 #include "sshtun/conn.h"
 #include "cipher.h"
+#include "comp.h"
 #include "mac.h"
 #include "queue.h"
 
@@ -77,6 +78,8 @@ typedef struct ssh_pktdir {
     int aead, etm;
     uint64_t bytes, packets; /* since the last NEWKEYS, for rekeying */
     uint64_t rekey_bytes;
+    int comp_type; /* enum ssh_comp_type negotiated for these keys */
+    ssh_comp *z;   /* the zlib stream once compression is on (comp.h) */
 } ssh_pktdir;
 
 /* Keys derived by a key exchange, waiting for NEWKEYS. */
@@ -85,6 +88,7 @@ typedef struct ssh_newkeys {
     ssh_mac *mac;
     const ssh_cipher_info *ci;
     const ssh_mac_info *mi;
+    int comp; /* enum ssh_comp_type */
 } ssh_newkeys;
 
 struct ssh_kex; /* kex.h */
@@ -113,7 +117,7 @@ typedef struct ssh_channel ssh_channel;
 
 struct ssh_conn {
     ssh_conn_config cfg; /* strings point into strpool */
-    char *strpool[10];
+    char *strpool[11];
     ssh_key **host_keys_copy;
     ssh_callbacks cb;
     void *user;
@@ -143,6 +147,12 @@ struct ssh_conn {
     size_t padpool_left;
 
     ssh_pktdir tx, rx;
+    /* Compression scratch, one per direction: a received payload, inflated,
+     * is still being dispatched when a handler sends (and compresses) a
+     * reply, so the two must never share memory. */
+    ssh_buf zin;     /* the received packet's inflated payload */
+    ssh_buf zout;    /* the outgoing packet's deflated payload */
+    int comp_authed; /* user authentication done: delayed compression may start */
 
     /* key exchange */
     struct ssh_kex *kex; /* non-NULL while a key exchange runs */
@@ -205,8 +215,13 @@ int ssh_pkt_end(ssh_conn *c);
 void ssh_pkt_cancel(ssh_conn *c);
 /* Process buffered input until it runs out or processing pauses. */
 int ssh_pkt_process(ssh_conn *c);
-/* Install new keys for a direction (on NEWKEYS). */
-void ssh_pkt_set_keys(ssh_conn *c, int tx, ssh_newkeys *nk);
+/* Install new keys for a direction (on NEWKEYS); compression, if negotiated
+ * and due, starts afresh with them.  0 or SSH_ERR_ALLOC. */
+int ssh_pkt_set_keys(ssh_conn *c, int tx, ssh_newkeys *nk);
+/* User authentication succeeded (the server has protected its
+ * USERAUTH_SUCCESS, the client has received it): delayed compression
+ * ("zlib@openssh.com") starts in both directions.  0 or SSH_ERR_ALLOC. */
+int ssh_pkt_auth_done(ssh_conn *c);
 /* Move the pending queue into the output (after our NEWKEYS). */
 int ssh_pkt_flush_pending(ssh_conn *c);
 /* Send DISCONNECT (best effort). */

@@ -38,6 +38,7 @@ const char *ssh_strerror(int err)
     case SSH_ERR_SIGNATURE: return "incorrect signature";
     case SSH_ERR_SEQ_WRAP: return "sequence number wrapped during initial key exchange";
     case SSH_ERR_SERVICE: return "service not available";
+    case SSH_ERR_COMPRESSION: return "compression error";
     case SSH_ERR_KEY_TYPE: return "unknown or unsupported key type";
     case SSH_ERR_KEY_INVALID: return "invalid key";
     case SSH_ERR_KEY_ENCRYPTED: return "key is encrypted, passphrase needed";
@@ -74,6 +75,7 @@ uint32_t ssh_err_disconnect(int err)
     case SSH_ERR_SIGNATURE: return SSH_DISCONNECT_KEY_EXCHANGE_FAILED;
     case SSH_ERR_HOSTKEY_REJECTED: return SSH_DISCONNECT_HOST_KEY_NOT_VERIFIABLE;
     case SSH_ERR_SERVICE: return SSH_DISCONNECT_SERVICE_NOT_AVAILABLE;
+    case SSH_ERR_COMPRESSION: return SSH_DISCONNECT_COMPRESSION_ERROR;
     case SSH_ERR_AUTH_TOO_MANY: return SSH_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE;
     case SSH_ERR_TIMEOUT:
     case SSH_ERR_CONN_LOST: return SSH_DISCONNECT_CONNECTION_LOST;

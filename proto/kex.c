@@ -209,7 +209,8 @@ static int send_kexinit(ssh_conn *c, ssh_kex *k)
         (rv = ssh_buf_put_cstring(b, c->cfg.ciphers)) != 0 ||
         (rv = ssh_buf_put_cstring(b, c->cfg.macs)) != 0 ||
         (rv = ssh_buf_put_cstring(b, c->cfg.macs)) != 0 ||
-        (rv = ssh_buf_put_cstring(b, "none")) != 0 || (rv = ssh_buf_put_cstring(b, "none")) != 0 ||
+        (rv = ssh_buf_put_cstring(b, c->cfg.compression)) != 0 ||
+        (rv = ssh_buf_put_cstring(b, c->cfg.compression)) != 0 ||
         (rv = ssh_buf_put_cstring(b, "")) != 0 || (rv = ssh_buf_put_cstring(b, "")) != 0 ||
         (rv = ssh_buf_put_bool(b, 0)) != 0 || (rv = ssh_buf_put_u32(b, 0)) != 0)
         goto out;
@@ -260,6 +261,11 @@ static void set_alg(ssh_conn *c, enum ssh_alg_slot s, const char *name)
 {
     free(c->alg[s]);
     c->alg[s] = strdup(name);
+}
+
+static const char *comp_name(int type)
+{
+    return type == SSH_COMP_ZLIB ? "zlib" : type == SSH_COMP_DELAYED ? "zlib@openssh.com" : "none";
 }
 
 /* Parse the peer's KEXINIT and negotiate (section 7.1). */
@@ -332,7 +338,8 @@ static int negotiate(ssh_conn *c, ssh_kex *k, uint32_t seq)
                 goto out2;
         }
         rv = SSH_ERR_NO_COMPRESS_ALG;
-        if (choose(cl[6 + d], sl[6 + d], name, sizeof(name)) != 0 || strcmp(name, "none") != 0)
+        if (choose(cl[6 + d], sl[6 + d], name, sizeof(name)) != 0 ||
+            (k->comp[d] = ssh_comp_type_by_name(name)) < 0)
             goto out2;
     }
     /* A wrong guess: the peer's optimistic first kex packet is discarded
@@ -356,12 +363,14 @@ static int negotiate(ssh_conn *c, ssh_kex *k, uint32_t seq)
     set_alg(c, SSH_ALG_CIPHER_STOC, k->ci[1]->name);
     set_alg(c, SSH_ALG_MAC_CTOS, k->mi[0] ? k->mi[0]->name : "<implicit>");
     set_alg(c, SSH_ALG_MAC_STOC, k->mi[1] ? k->mi[1]->name : "<implicit>");
+    set_alg(c, SSH_ALG_COMP_CTOS, comp_name(k->comp[0]));
+    set_alg(c, SSH_ALG_COMP_STOC, comp_name(k->comp[1]));
     ssh_conn_logf(c, 1, "kex: algorithm: %s", k->m->name);
     ssh_conn_logf(c, 1, "kex: host key algorithm: %s", k->hostkey_alg);
-    ssh_conn_logf(c, 1, "kex: server->client cipher: %s MAC: %s compression: none",
-                  k->ci[1]->name, k->mi[1] ? k->mi[1]->name : "<implicit>");
-    ssh_conn_logf(c, 1, "kex: client->server cipher: %s MAC: %s compression: none",
-                  k->ci[0]->name, k->mi[0] ? k->mi[0]->name : "<implicit>");
+    ssh_conn_logf(c, 1, "kex: server->client cipher: %s MAC: %s compression: %s",
+                  k->ci[1]->name, k->mi[1] ? k->mi[1]->name : "<implicit>", comp_name(k->comp[1]));
+    ssh_conn_logf(c, 1, "kex: client->server cipher: %s MAC: %s compression: %s",
+                  k->ci[0]->name, k->mi[0] ? k->mi[0]->name : "<implicit>", comp_name(k->comp[0]));
     if (c->kex_strict && !c->kex_done_once)
         ssh_conn_logf(c, 2, "kex: strict KEX enabled");
     rv = 0;
@@ -468,6 +477,7 @@ static int make_keys(ssh_conn *c, ssh_kex *k)
         ssh_newkeys *nk = tx ? &k->nk_tx : &k->nk_rx;
         nk->ci = k->ci[d];
         nk->mi = k->mi[d];
+        nk->comp = k->comp[d];
         rv = ssh_cipher_new(k->ci[d], tx, key[d], iv[d], &nk->cipher);
         if (rv == 0 && k->mi[d])
             rv = ssh_mac_new(k->mi[d], mk[d], &nk->mac);
@@ -514,7 +524,8 @@ static int send_newkeys(ssh_conn *c)
     ssh_pkt_begin(c, SSH_MSG_NEWKEYS);
     if ((rv = ssh_pkt_end(c)) != 0)
         return rv;
-    ssh_pkt_set_keys(c, 1, &k->nk_tx);
+    if ((rv = ssh_pkt_set_keys(c, 1, &k->nk_tx)) != 0)
+        return rv;
     if (c->kex_strict)
         c->tx.seq = 0;
     k->flags |= KEX_SENT_NEWKEYS;
@@ -533,7 +544,9 @@ static int recv_newkeys(ssh_conn *c, ssh_cur *p)
     ssh_kex *k = c->kex;
     if (!(k->flags & KEX_KEYS_READY) || (k->flags & KEX_GOT_NEWKEYS) || ssh_cur_end(p) != 0)
         return SSH_ERR_UNEXPECTED;
-    ssh_pkt_set_keys(c, 0, &k->nk_rx);
+    int rv = ssh_pkt_set_keys(c, 0, &k->nk_rx);
+    if (rv != 0)
+        return rv;
     /* Our own packet counter already moved past NEWKEYS: restart it. */
     if (c->kex_strict)
         c->rx.seq = 0;

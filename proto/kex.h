@@ -45,6 +45,7 @@ typedef struct ssh_kex {
     char hostkey_alg[SSH_NAME_MAX];
     const ssh_cipher_info *ci[2]; /* [0] client to server, [1] server to client */
     const ssh_mac_info *mi[2];
+    int comp[2]; /* enum ssh_comp_type, same order */
     ssh_newkeys nk_tx, nk_rx;
     int ignore_guess;  /* peer guessed wrong: drop its next kex packet */
     size_t need;       /* bytes of key material per key (for DH exponents) */

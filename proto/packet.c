@@ -16,6 +16,10 @@
  * authenticated and decrypted where it lies and its payload handed to the
  * dispatcher as a pointer into that buffer.
  *
+ * With compression on (comp.h), a payload is deflated just before it is
+ * padded and encrypted, and inflated just after it is decrypted; that costs
+ * one copy through a scratch buffer each way, and only then.
+ *
  * During a key exchange (after we sent KEXINIT and before we sent NEWKEYS)
  * only transport messages may be sent (section 7.1); everything else is
  * parked, in plaintext, in the pending queue and protected with the new keys
@@ -30,8 +34,47 @@ void ssh_pktdir_clear(ssh_pktdir *d)
 {
     ssh_cipher_free(d->cipher);
     ssh_mac_free(d->mac);
+    ssh_comp_free(d->z);
     d->cipher = NULL;
     d->mac = NULL;
+    d->z = NULL;
+}
+
+/* Start the direction's zlib stream if its method says it is due: "zlib"
+ * at once, "zlib@openssh.com" once authenticated. */
+static int comp_start(ssh_conn *c, ssh_pktdir *d, int tx)
+{
+    if (d->z != NULL)
+        return 0;
+    if (d->comp_type == SSH_COMP_ZLIB || (d->comp_type == SSH_COMP_DELAYED && c->comp_authed)) {
+        d->z = ssh_comp_new(tx);
+        if (d->z == NULL)
+            return SSH_ERR_ALLOC;
+        ssh_conn_logf(c, 2, "%s compression started", tx ? "outgoing" : "incoming");
+    }
+    return 0;
+}
+
+int ssh_pkt_auth_done(ssh_conn *c)
+{
+    c->comp_authed = 1;
+    int rv = comp_start(c, &c->tx, 1);
+    return rv != 0 ? rv : comp_start(c, &c->rx, 0);
+}
+
+/* Replace the payload of the packet under construction in c->out with its
+ * deflated form. */
+static int compress_payload(ssh_conn *c)
+{
+    size_t start = c->pkt_start + 5;
+    size_t n = c->out.len - start;
+    ssh_buf_reset(&c->zout);
+    int rv = ssh_comp_deflate(c->tx.z, ssh_buf_ptr(&c->out) + start, n, &c->zout);
+    if (rv != 0)
+        return rv;
+    if ((rv = ssh_buf_consume_end(&c->out, n)) != 0)
+        return rv;
+    return ssh_buf_put(&c->out, ssh_buf_ptr(&c->zout), ssh_buf_len(&c->zout));
 }
 
 /* Messages that may be sent while our KEXINIT is out and NEWKEYS is not. */
@@ -96,6 +139,16 @@ static int protect(ssh_conn *c)
 {
     ssh_pktdir *d = &c->tx;
     ssh_buf *b = &c->out;
+    int rv;
+    uint8_t type = ssh_buf_ptr(b)[c->pkt_start + 5];
+    /* The peer bounds the inflated payload as it bounds a packet: so do we,
+     * before compression hides the size. */
+    if (d->z != NULL) {
+        if (b->len - c->pkt_start - 5 > SSH_PACKET_MAX - 5)
+            return SSH_ERR_PACKET_TOO_LARGE;
+        if ((rv = compress_payload(c)) != 0)
+            return rv;
+    }
     size_t payload_len = b->len - c->pkt_start - 5;
     /* RFC 4253 section 6: the padded length is a multiple of the block size
      * (at least 8).  With AEAD and encrypt-then-MAC the length field is not
@@ -109,7 +162,7 @@ static int protect(ssh_conn *c)
         return SSH_ERR_PACKET_TOO_LARGE;
 
     uint8_t *tail;
-    int rv = ssh_buf_append_space(b, padlen + d->maclen, &tail);
+    rv = ssh_buf_append_space(b, padlen + d->maclen, &tail);
     if (rv != 0)
         return rv;
     padding(c, tail, padlen);
@@ -144,6 +197,12 @@ static int protect(ssh_conn *c)
      * would let an attacker realign the streams. */
     if (d->seq == 0 && !c->kex_done_once)
         return SSH_ERR_SEQ_WRAP;
+    /* The server's delayed compression starts right after its
+     * USERAUTH_SUCCESS goes out (OpenSSH PROTOCOL section 2.2), whenever
+     * that is: a SUCCESS parked during a re-exchange is protected only
+     * after NEWKEYS, and must still go out uncompressed. */
+    if (c->server && type == SSH_MSG_USERAUTH_SUCCESS)
+        return ssh_pkt_auth_done(c);
     return 0;
 }
 
@@ -208,7 +267,7 @@ int ssh_pkt_flush_pending(ssh_conn *c)
     return rv;
 }
 
-void ssh_pkt_set_keys(ssh_conn *c, int tx, ssh_newkeys *nk)
+int ssh_pkt_set_keys(ssh_conn *c, int tx, ssh_newkeys *nk)
 {
     ssh_pktdir *d = tx ? &c->tx : &c->rx;
     ssh_pktdir_clear(d);
@@ -229,6 +288,10 @@ void ssh_pkt_set_keys(ssh_conn *c, int tx, ssh_newkeys *nk)
     if (c->cfg.rekey_bytes && c->cfg.rekey_bytes < lim)
         lim = c->cfg.rekey_bytes;
     d->rekey_bytes = lim;
+    /* RFC 4253 section 6.2: the compression context starts anew with each
+     * key exchange (ssh_pktdir_clear() ended the old one). */
+    d->comp_type = nk->comp;
+    return comp_start(c, d, tx);
 }
 
 void ssh_pkt_send_disconnect(ssh_conn *c, uint32_t reason, const char *msg)
@@ -340,6 +403,18 @@ int ssh_pkt_process(ssh_conn *c)
         rv = read_packet(c, &payload, &len, &total);
         if (rv <= 0)
             break;
+        if (c->rx.z != NULL) {
+            /* Inflated into the scratch buffer, at most one packet's
+             * worth: anything that expands further is a bomb. */
+            if ((rv = ssh_comp_inflate(c->rx.z, payload, len, &c->zin, SSH_PACKET_MAX)) != 0)
+                break;
+            payload = ssh_buf_ptr(&c->zin);
+            len = ssh_buf_len(&c->zin);
+            if (len == 0) {
+                rv = SSH_ERR_PACKET_FORMAT;
+                break;
+            }
+        }
         uint32_t seq = c->rx.seq++;
         c->rx.bytes += total;
         c->rx.packets++;

@@ -3,7 +3,7 @@
 # missing (apt-get; needs root or sudo) so a ready machine pays nothing.
 # Arguments, if any, replace the package list (examples/demo.sh needs less).
 sshtun_install_deps() {
-    local pkgs="gcc make cmake pkg-config libssl-dev libc-ares-dev libev-dev libcmocka-dev \
+    local pkgs="gcc make cmake pkg-config libssl-dev libc-ares-dev libev-dev libcmocka-dev zlib1g-dev \
 openssh-server openssh-client socat curl python3 procps \
 util-linux bsdutils passwd python3-cryptography \
 git man-db groff-base debhelper dpkg-dev adduser \

@@ -79,6 +79,8 @@ enum ssh_alg_slot {
     SSH_ALG_CIPHER_STOC,
     SSH_ALG_MAC_CTOS,
     SSH_ALG_MAC_STOC,
+    SSH_ALG_COMP_CTOS, /* "none", "zlib" or "zlib@openssh.com" */
+    SSH_ALG_COMP_STOC,
     SSH_ALG_SLOTS
 };
 
@@ -100,6 +102,11 @@ typedef struct ssh_conn_config {
      * Server: algorithms accepted in publickey auth and advertised in
      * server-sig-algs. */
     const char *pubkey_algs;
+    /* Compression methods in order of preference: "none", "zlib",
+     * "zlib@openssh.com" (NULL: client "none,zlib@openssh.com,zlib" -- as
+     * OpenSSH's client without -C; server "none,zlib@openssh.com" -- as
+     * sshd's "Compression yes").  See proto/comp.h. */
+    const char *compression;
 
     /* Rekey limits (0: defaults: 1 GiB or less by cipher, 1 hour, 2^31
      * packets).  UINT64_MAX disables the time limit. */

@@ -45,7 +45,7 @@ extern "C" {
 #define SSH_ERR_NO_HOSTKEY_ALG   -26 /* no common host key algorithm */
 #define SSH_ERR_NO_CIPHER_ALG    -27 /* no common cipher */
 #define SSH_ERR_NO_MAC_ALG       -28 /* no common MAC */
-#define SSH_ERR_NO_COMPRESS_ALG  -29 /* no common compression ("none") */
+#define SSH_ERR_NO_COMPRESS_ALG  -29 /* no common compression method */
 #define SSH_ERR_KEX              -30 /* key exchange failed (bad peer value) */
 #define SSH_ERR_STRICT_KEX       -31 /* strict KEX violated (Terrapin countermeasure) */
 #define SSH_ERR_UNEXPECTED       -32 /* message not allowed in this state */
@@ -53,6 +53,7 @@ extern "C" {
 #define SSH_ERR_SIGNATURE        -34 /* signature did not verify */
 #define SSH_ERR_SEQ_WRAP         -35 /* sequence number wrapped during initial KEX */
 #define SSH_ERR_SERVICE          -36 /* service not available */
+#define SSH_ERR_COMPRESSION      -37 /* corrupt compressed data, or a packet inflating past the limit */
 
 /* Keys. */
 #define SSH_ERR_KEY_TYPE          -40 /* unknown or unsupported key type */

@@ -4,7 +4,7 @@
 #
 #   tests/bench/bench.sh [build-dir] [section...]
 #
-# Sections: connect, exec, forward, idle, latency, mux, kex (each key
+# Sections: connect, exec, compress, forward, idle, latency, mux, kex (each key
 # exchange, against OpenSSH 10.0 from tests/openssh10.sh), and sshtund
 # against sshd: server-idle, server-rate, server-bulk (default: all).  The build
 # directory should be an optimised build without sanitizers (default: a
@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD=${1:-build-rel}
 shift || true
-SECTIONS=${*:-connect exec forward idle latency mux kex server-idle server-rate server-bulk}
+SECTIONS=${*:-connect exec compress forward idle latency mux kex server-idle server-rate server-bulk}
 if [ ! -x "$BUILD/sshtun" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSSHTUN_TESTS=OFF >/dev/null &&
         cmake --build "$BUILD" -j"$(nproc)" --target sshtun >/dev/null || exit 1
@@ -70,6 +70,29 @@ if [[ " $SECTIONS " == *" exec "* ]]; then
             "$c" "$(awk -v w="$sw" 'BEGIN{print 1024/w}')" "$sc" "$(awk -v w="$tw" 'BEGIN{print 1024/w}')" "$tc" \
             "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
     done
+fi
+
+# Compression: 512 MiB of text (`seq` output, which zlib shrinks about
+# 4:1) up through `cat >/dev/null` and down from `cat file`, with -C
+# (zlib@openssh.com both ways), sshtun beside ssh; client CPU and speed.
+if [[ " $SECTIONS " == *" compress "* ]]; then
+    seq 1 100000000 | head -c 536870912 > "$T/text512"
+    for dir in up down; do
+        for prog in "$SSH" "$TUN"; do
+            if [ $dir = up ]; then
+                r=$(timed "$prog" "${COMMON[@]}" -C 127.0.0.1 'cat >/dev/null' < "$T/text512")
+            else
+                r=$(timed "$prog" "${COMMON[@]}" -C 127.0.0.1 "cat $T/text512")
+            fi
+            eval "$(basename "$prog" | tr -d -)_comp=\"$r\""
+        done
+        read -r sw sc <<<"$ssh_comp"
+        read -r tw tc <<<"$sshtun_comp"
+        printf "512 MiB text %s with -C: ssh %.0f MB/s %.2f CPU s; sshtun %.0f MB/s %.2f CPU s; speed %sx, CPU %sx\n" \
+            "$dir" "$(awk -v w="$sw" 'BEGIN{print 512/w}')" "$sc" "$(awk -v w="$tw" 'BEGIN{print 512/w}')" "$tc" \
+            "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
+    done
+    rm -f "$T/text512"
 fi
 
 # Connection sharing: `true` through a running master (-M -N -f), sshtun's

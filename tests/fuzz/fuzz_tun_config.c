@@ -137,7 +137,7 @@ static void check_finished(const tun_options *o)
     CHECK(o->connection_attempts >= 1 && o->max_sessions >= 1);
     CHECK(o->connect_timeout >= 0 && o->server_alive_interval >= 0);
     CHECK(o->rekey_bytes >= 0 && o->rekey_seconds >= 0);
-    CHECK(o->compression == 0);
+    CHECK(o->compression == 0 || o->compression == 1);
     CHECK(o->session_type >= SESSION_NONE && o->session_type <= SESSION_DEFAULT);
     CHECK(o->stdin_null == 0 || o->stdin_null == 1);
     CHECK(o->fork_after_authentication == 0 || o->fork_after_authentication == 1);

@@ -178,7 +178,7 @@ static int query(const char *what)
         {"ciphers", SSH_DEFAULT_CIPHERS},
         {"cipher-auth", "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,"
                         "aes256-gcm@openssh.com"},
-        {"compression", "none"},
+        {"compression", "none,zlib@openssh.com,zlib"},
         {"kex", SSH_DEFAULT_KEX},
         {"kexalgorithms", SSH_DEFAULT_KEX},
         {"kex-gss", ""},

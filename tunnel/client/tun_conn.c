@@ -677,6 +677,10 @@ static void start_ssh(tun_conn *tc, int fd)
     cfg.kex_algs = tc->o->kex_algorithms;
     cfg.hostkey_algs = hk;
     cfg.ciphers = tc->o->ciphers;
+    /* As OpenSSH's client: -C / Compression yes prefers delayed zlib, and
+     * without it "none" comes first, so a server forcing compression still
+     * gets an answer. */
+    cfg.compression = tc->o->compression ? "zlib@openssh.com,zlib,none" : "none,zlib@openssh.com,zlib";
     cfg.macs = tc->o->macs;
     cfg.pubkey_algs = tc->o->pubkey_algorithms;
     if (tc->o->rekey_bytes > 0)

@@ -740,10 +740,6 @@ int tun_options_finish(tun_options *o)
         free(o->remote_command);
         o->remote_command = NULL;
     }
-    if (o->compression) {
-        tun_debug("Compression is not supported; continuing without");
-        o->compression = 0;
-    }
     if (finish_list(&o->ciphers, SSH_DEFAULT_CIPHERS, SSH_DEFAULT_CIPHERS, "cipher") != 0 ||
         finish_list(&o->macs, SSH_DEFAULT_MACS, SSH_DEFAULT_MACS, "MAC") != 0 ||
         finish_list(&o->kex_algorithms, SSH_DEFAULT_KEX, SSH_DEFAULT_KEX, "KexAlgorithms") != 0 ||

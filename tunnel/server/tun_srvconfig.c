@@ -103,6 +103,7 @@ enum ktype {
     K_GPOSINT, /* integer >= 1 */
     K_AF,
     K_USEPAM,
+    K_COMPRESSION, /* yes/delayed/no */
     /* per-connection (tun_srvopts fields) */
     K_AKFILE, /* AuthorizedKeysFile */
     K_BOOL,
@@ -164,6 +165,7 @@ static const kw keywords[] = {
     {"UsePAM", K_USEPAM, 0, 0, 0, NULL},
     {"StrictModes", K_BOOL, 0, G(strict_modes), 0, NULL},
     {"PermitUserEnvironment", K_GSTR, 0, G(permit_user_environment), 0, NULL},
+    {"Compression", K_COMPRESSION, 0, G(compression), 0, NULL},
     /* per connection */
     {"AuthorizedKeysFile", K_AKFILE, KF_CONN, O(authorized_keys_file), O(n_authorized_keys_file),
      NULL},
@@ -220,7 +222,6 @@ static const kw keywords[] = {
     {"PrintLastLog", K_IGNORED_BOOL, 0, 0, 0, NULL},
     {"TCPKeepAlive", K_IGNORED_BOOL, 0, 0, 0, NULL},
     {"UseDNS", K_IGNORED_BOOL, 0, 0, 0, NULL},
-    {"Compression", K_IGNORED, 0, 0, 0, NULL},
     {"SyslogFacility", K_IGNORED, 0, 0, 0, NULL},
     {"LogVerbose", K_IGNORED, KF_MATCH, 0, 0, NULL},
     {"VersionAddendum", K_IGNORED, 0, 0, 0, NULL},
@@ -334,6 +335,7 @@ void tun_srvcfg_init(tun_srvcfg *c)
     c->rekey_seconds = -1;
     c->log_level = -1;
     c->max_channels = -1;
+    c->compression = -1;
     c->address_family = -1;
     c->strict_modes = -1;
     opts_init(&c->global);
@@ -733,6 +735,17 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         else
             return tun_cfg_bad_value(where, k->name, v);
         return tun_cfg_set_int(&c->address_family, t);
+    case K_COMPRESSION:
+        /* sshd: "yes" and its old synonym "delayed" offer zlib@openssh.com,
+         * which starts only after authentication; plain "zlib" is not
+         * offered (an unauthenticated peer never reaches the inflater). */
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (strcasecmp(v, "delayed") == 0)
+            b = 1;
+        else if (tun_parse_yesno(v, &b) != 0)
+            return tun_cfg_bad_value(where, k->name, v);
+        return tun_cfg_set_int(FIELD(base, k->off, int), b);
     case K_USEPAM:
         if (one_arg(w, where, k->name) != 0)
             return -1;
@@ -1268,6 +1281,7 @@ int tun_srvcfg_finish(tun_srvcfg *c)
     }
     dflt(&c->log_level, TUN_LOG_INFO);
     dflt(&c->max_channels, 1024);
+    dflt(&c->compression, 1);
     dflt(&c->address_family, AF_UNSPEC);
     dflt(&c->strict_modes, 1);
 
@@ -1465,6 +1479,7 @@ void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
     fprintf(f, "strictmodes %s\n", yesno_str(c->strict_modes));
     fprintf(f, "permituserenvironment %s\n", c->permit_user_environment);
     fprintf(f, "maxchannels %d\n", c->max_channels);
+    fprintf(f, "compression %s\n", c->compression ? "yes" : "no");
 
     dump_words(f, "authorizedkeysfile", g->authorized_keys_file, g->n_authorized_keys_file, "none");
     fprintf(f, "passwordauthentication %s\n", yesno_str(g->password_authentication));

@@ -85,6 +85,7 @@ typedef struct tun_srvcfg {
     int n_subsystems;
     char *sshtund_user;
     int max_channels;
+    int compression;      /* Compression: 1 yes/delayed (zlib@openssh.com), 0 no */
     int address_family;   /* AddressFamily: AF_UNSPEC (any), AF_INET, AF_INET6 */
     int strict_modes;     /* StrictModes: check owners and modes of users' files */
     char *permit_user_environment; /* "no", "yes" or names: environment= in authorized_keys */

@@ -595,6 +595,7 @@ tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storag
     cc.kex_algs = cfg->kex_algorithms;
     cc.hostkey_algs = cfg->hostkey_algorithms;
     cc.ciphers = cfg->ciphers;
+    cc.compression = cfg->compression ? "none,zlib@openssh.com" : "none";
     cc.macs = cfg->macs;
     cc.rekey_bytes = cfg->rekey_bytes > 0 ? (uint64_t)cfg->rekey_bytes : 0;
     cc.rekey_time_ms = cfg->rekey_seconds > 0 ? (uint64_t)cfg->rekey_seconds * 1000 : 0;
