@@ -251,6 +251,17 @@ static int choose(const char *client, const char *server, char *out, size_t outs
     return ssh_namelist_match(client, server, out, outsz);
 }
 
+/* The first name of a list, copied into out. */
+static const char *first_of(const char *list, char *out, size_t outsz)
+{
+    size_t l = strcspn(list, ",");
+    if (l >= outsz)
+        l = outsz - 1;
+    memcpy(out, list, l);
+    out[l] = '\0';
+    return out;
+}
+
 static int first_name_is(const char *list, const char *name)
 {
     size_t l = strlen(name);
@@ -343,8 +354,14 @@ static int negotiate(ssh_conn *c, ssh_kex *k, uint32_t seq)
             goto out2;
     }
     /* A wrong guess: the peer's optimistic first kex packet is discarded
-     * (section 7). */
-    if (follows && (!first_name_is(lists[0], k->m->name) || !first_name_is(lists[1], k->hostkey_alg)))
+     * (section 7).  The guess is right only when both sides prefer the same
+     * kex method and the same host key algorithm -- the first entries of
+     * both lists are equal, as OpenSSH and Dropbear judge it -- not merely
+     * when the peer's first choice is what negotiation picked: a client
+     * preferring curve25519-sha256 guesses wrong against a server that
+     * lists mlkem768x25519-sha256 first, and sends its INIT again. */
+    if (follows && (!first_name_is(lists[0], first_of(mine[0], name, sizeof(name))) ||
+                    !first_name_is(lists[1], first_of(mine[1], name, sizeof(name)))))
         k->ignore_guess = 1;
 
     k->need = 0;
