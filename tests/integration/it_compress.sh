@@ -49,6 +49,8 @@ it_check "Compression=yes is -C" "ctos=zlib@openssh.com stoc=zlib@openssh.com" \
     "$(comp_of "$T/c.log")"
 it_check "-G with -C prints compression yes" "compression yes" \
     "$("$SSHTUN" -F none -C -G somehost | grep '^compression ')"
+it_check "-Q compression lists what ssh -Q lists" "$(ssh -Q compression | tr '\n' ' ')" \
+    "$("$SSHTUN" -Q compression | tr '\n' ' ')"
 it_check "-G without -C prints compression no" "compression no" \
     "$("$SSHTUN" -F none -G somehost | grep '^compression ')"
 it_start_sshd "Compression no"

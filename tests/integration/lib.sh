@@ -221,6 +221,10 @@ it_sshtund_start() {
             echo "PermitRootLogin yes"
             echo "LogLevel DEBUG1"
             for l in "$@"; do echo "$l"; done
+            # $T is under /tmp, which everyone may write: StrictModes (on
+            # by default, as in sshd) would refuse every key kept there.
+            # After the caller's lines, so a test can still ask for it.
+            echo "StrictModes no"
         } > "$T/sshtund_config"
         : > "$T/sshtund.log"
         setsid "$BUILD/sshtund" -D -e ${SSHTUND_ARGS:-} -f "$T/sshtund_config" \
