@@ -214,9 +214,6 @@ it_sshtund_start() {
             echo "ListenAddress 127.0.0.1"
             for k in ed25519 ecdsa rsa; do echo "HostKey $T/host_$k"; done
             echo "AuthorizedKeysFile .ssh/authorized_keys $T/authorized_keys"
-            # ($T is under /tmp, which others may write: StrictModes
-            # would refuse $T/authorized_keys, as sshd's does)
-            echo "StrictModes no"
             echo "PidFile $T/sshtund.pid"
             echo "PermitRootLogin yes"
             echo "LogLevel DEBUG1"
