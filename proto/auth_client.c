@@ -316,6 +316,10 @@ int ssh_auth_dispatch_client(ssh_conn *c, uint8_t type, ssh_cur *p)
         /* Delayed compression starts with the next packet either way. */
         if ((rv = ssh_pkt_auth_done(c)) != 0)
             return rv;
+        /* Before the application queues anything: the answer then comes
+         * back as fast as the path allows. */
+        if ((rv = ssh_rtt_probe(c)) != 0)
+            return rv;
         report(c, SSH_AUTH_SUCCESS, NULL);
         return 0;
     case SSH_MSG_USERAUTH_FAILURE: {

@@ -8,17 +8,43 @@
  *
  * Flow control (section 5.2): the peer may send us at most `lwin` bytes;
  * we add to it (WINDOW_ADJUST) only for bytes the application reports as
- * consumed, in batches of at least half the window.  Adjusting at half a
- * window leaves the peer half a window to send while the adjust travels, so
- * a stream is not capped by window / RTT as long as half the window covers
- * the bandwidth-delay product.  When the application keeps up and half a
- * window went by faster than that allows (rate x RTT > window / 2, with the
- * RTT the caller reports, or in under 100 ms when it reports none), the
- * window doubles, up to cfg.window_max.  It does not grow beyond need: a
- * peer that may send more than the path holds just buffers it (OpenSSH's
+ * consumed.  An adjust goes out once an eighth of the window has been
+ * consumed (ADJUST_DIV): the peer then always has most of the window to
+ * send while the adjust travels, so a stream is paced by window / RTT only
+ * when the window is smaller than the bandwidth-delay product.  Adjusting
+ * at half a window, as this engine once did, left half the window idle on a
+ * long path (0.54x OpenSSH's rate at 50 ms).  An adjust costs both engines
+ * about 0.6 us: moving 1 GiB in memory took 0.53 s with adjusts at half or
+ * an eighth of a 2 MiB window, 0.54 s at a 32nd and 0.55 s at one per
+ * packet; on loopback through real sockets the cadences were
+ * indistinguishable within the noise (the notes of issue 14).  An eighth
+ * keeps 7/8 of the window in flight for under 0.5% of the CPU.
+ *
+ * Window sizing: `lsize` is what we have promised the peer and not taken
+ * back (lwin + lbuffered + lconsumed), `ltarget` what we want it to be.
+ * Once per round trip (an "epoch" of at least the path's RTT, measured end
+ * to end by the probes below) the bytes consumed in the epoch are compared
+ * with the window: when they exceed half of it, the window (not the path
+ * or the reader) paced the stream, and the target doubles, up to
+ * cfg.window_max and as far as the connection's cfg.window_budget (the sum
+ * of all channels' lsize) allows.  It does not grow beyond need: a peer
+ * that may send more than the path holds just buffers it (OpenSSH's
  * channel buffer then grows to the window and costs it CPU to move).  A
- * slow consumer never triggers growth, so memory stays bounded by what it
- * actually reads.
+ * slow consumer (data left buffered at the end of an epoch) never grows
+ * it, so memory stays bounded by what it actually reads.  A channel that
+ * received nothing for a second (IDLE_MS) is shrunk back to its initial
+ * window: window already granted cannot be taken back, so the shrinking
+ * happens by granting less as the peer uses it.
+ *
+ * Round trip: a keepalive@openssh.com request (answered by every SSH
+ * implementation, if only with a failure) sent when authentication
+ * succeeds, and again after each pause in the traffic (no channel data for
+ * IDLE_MS), times the whole path, through relays and jump hosts.  It is
+ * sent only while nothing else is queued either way, so no queue of data
+ * inflates it (a probe behind megabytes of bulk data would measure the
+ * queue, and windows grown on that would grow the queue further).  The
+ * transport's TCP_INFO figure is only a hint: used before the first probe
+ * returns and to refine a probe below the millisecond clock's resolution.
  *
  * Half-close (sections 5.3): EOF and CLOSE are tracked per direction; a
  * channel is freed when CLOSE went both ways, and the application hears
@@ -41,7 +67,12 @@
 #define CHF_CLOSE_HELD   0x40u /* peer's CLOSE in, ours held by the application */
 #define CHF_PEER_CLOSING 0x80u /* inside channel_peer_close */
 
-#define GROW_FAST_MS 100
+#ifndef ADJUST_DIV
+#define ADJUST_DIV 8 /* adjust after lsize / ADJUST_DIV consumed */
+#endif
+#define IDLE_MS        1000   /* a channel or connection this quiet is idle */
+#define RTT_UNKNOWN_US 100000 /* assumed while no round trip is known */
+#define EPOCH_MIN_MS   2      /* the clock's resolution, twice */
 
 enum ch_state { CH_OPENING = 1, CH_PENDING, CH_OPEN };
 
@@ -53,12 +84,15 @@ struct ssh_channel {
     void *user;
     uint32_t rwin, rmaxpkt;                 /* peer's window and packet limit */
     uint32_t lwin, lsize, lconsumed, lbuffered, lmaxpkt;
-    uint64_t adj_time;
-    ssh_ptrq req_out;  /* req_user of our requests awaiting replies */
-    ssh_replyq req_in; /* replies we owe */
-    size_t res_n;      /* reserve/commit: bytes reserved */
-    size_t res_lenoff; /* offset of the data length field from the packet start
-                          (c->pkt_start, which moves when output is consumed) */
+    uint32_t ltarget;   /* the receive window we want (lsize follows it) */
+    uint64_t ep_start;  /* window growth: this epoch's start ... */
+    uint64_t ep_bytes;  /* ... and the bytes consumed in it */
+    uint64_t data_time; /* last data received */
+    ssh_ptrq req_out;   /* req_user of our requests awaiting replies */
+    ssh_replyq req_in;  /* replies we owe */
+    size_t res_n;       /* reserve/commit: bytes reserved */
+    size_t res_lenoff;  /* offset of the data length field from the packet start
+                           (c->pkt_start, which moves when output is consumed) */
 };
 
 static const char *const kind_names[] = {
@@ -107,9 +141,10 @@ static ssh_channel *ch_new(ssh_conn *c)
     if (ch == NULL)
         return NULL;
     ch->id = id;
-    ch->lsize = ch->lwin = c->cfg.window;
+    ch->lsize = ch->lwin = ch->ltarget = c->cfg.window;
     ch->lmaxpkt = c->cfg.max_packet;
-    ch->adj_time = c->now;
+    ch->ep_start = ch->data_time = c->now;
+    c->win_sum += ch->lsize;
     ssh_ptrq_init(&ch->req_out, SSH_REPLYQ_MAX);
     ssh_replyq_init(&ch->req_in, SSH_REPLYQ_MAX);
     c->ch[id] = ch;
@@ -120,6 +155,7 @@ static ssh_channel *ch_new(ssh_conn *c)
 
 static void ch_free(ssh_conn *c, ssh_channel *ch)
 {
+    c->win_sum -= ch->lsize;
     c->ch[ch->id] = NULL;
     c->ch_count--;
     ssh_ptrq_free(&ch->req_out);
@@ -426,6 +462,12 @@ size_t ssh_channel_max_packet(const ssh_conn *c, uint32_t id)
     return ch ? ch->rmaxpkt : 0;
 }
 
+size_t ssh_channel_recv_window(const ssh_conn *c, uint32_t id)
+{
+    ssh_channel *ch = lookup(c, id);
+    return ch ? ch->lsize : 0;
+}
+
 int ssh_channel_send_reserve(ssh_conn *c, uint32_t id, int stream, size_t want, uint8_t **pp,
                              size_t *n)
 {
@@ -481,6 +523,8 @@ int ssh_channel_send_commit(ssh_conn *c, uint32_t id, size_t n)
     ssh_buf_commit(b, n);
     ssh_poke_u32(ssh_buf_mutable_ptr(b) + c->pkt_start + ch->res_lenoff, (uint32_t)n);
     ch->rwin -= (uint32_t)n;
+    c->data_last = c->now;
+    c->data_since_probe = 1;
     return ssh_pkt_end(c);
 }
 
@@ -504,8 +548,95 @@ long ssh_channel_send(ssh_conn *c, uint32_t id, int stream, const void *data, si
     return (long)done;
 }
 
-static int send_adjust(ssh_conn *c, ssh_channel *ch, uint32_t add)
+/* ---- round trip ----------------------------------------------------------------- */
+
+uint32_t ssh_path_rtt_us(const ssh_conn *c)
 {
+    if (!c->path_rtt_known)
+        return c->rtt_us;
+    if (c->path_rtt_ms >= 2)
+        return c->path_rtt_ms * 1000;
+    /* 0 or 1 ms: below the clock's resolution; the transport's figure is
+     * finer when it is in the same range. */
+    if (c->rtt_us > 0 && c->rtt_us < 2000)
+        return c->rtt_us;
+    return c->path_rtt_ms * 1000 + 500;
+}
+
+int ssh_rtt_probe(ssh_conn *c)
+{
+    if (c->probe_out || c->phase != PHASE_OPEN)
+        return 0;
+    if (c->kex != NULL || c->pkt_open) {
+        /* Not now (it would wait for the key exchange): in a second. */
+        c->data_since_probe = 1;
+        c->data_last = c->now;
+        return 0;
+    }
+    int rv = ssh_global_request(c, "keepalive@openssh.com", 1, NULL, 0, &c->probe_marker);
+    if (rv != 0)
+        return rv;
+    c->probe_out = 1;
+    c->probe_sent = c->now;
+    c->probe_kex = c->kex_count;
+    c->data_since_probe = 0;
+    return 0;
+}
+
+uint64_t ssh_rtt_deadline(const ssh_conn *c)
+{
+    if (c->probe_out || !c->data_since_probe || c->phase != PHASE_OPEN)
+        return UINT64_MAX;
+    return c->data_last + IDLE_MS;
+}
+
+int ssh_rtt_tick(ssh_conn *c)
+{
+    if (c->now < ssh_rtt_deadline(c))
+        return 0;
+    /* Only when our own output is empty too: a probe queued behind our
+     * data would time the queue.  Otherwise try again in a second (the
+     * deadline must move, or the caller's timer would spin). */
+    if (c->out.len > 0) {
+        c->data_last = c->now;
+        return 0;
+    }
+    return ssh_rtt_probe(c);
+}
+
+static void probe_answered(ssh_conn *c)
+{
+    c->probe_out = 0;
+    if (c->kex_count != c->probe_kex || c->kex != NULL)
+        return; /* a key exchange held it up */
+    uint64_t ms = c->now - c->probe_sent;
+    c->path_rtt_ms = ms > UINT32_MAX / 1000 ? UINT32_MAX / 1000 : (uint32_t)ms;
+    c->path_rtt_known = 1;
+    ssh_conn_logf(c, 2, "round trip %u ms: receive windows sized to it", c->path_rtt_ms);
+}
+
+/* ---- receive windows --------------------------------------------------------------- */
+
+/* Grant the peer what was consumed, adjusted towards the target size. */
+static int send_adjust(ssh_conn *c, ssh_channel *ch)
+{
+    uint32_t add = ch->lconsumed;
+    if (ch->ltarget > ch->lsize) {
+        uint32_t more = ch->ltarget - ch->lsize;
+        add += more;
+        ch->lsize += more;
+        c->win_sum += more;
+    } else if (ch->ltarget < ch->lsize) {
+        uint32_t cut = ch->lsize - ch->ltarget;
+        if (cut > add)
+            cut = add;
+        add -= cut;
+        ch->lsize -= cut;
+        c->win_sum -= cut;
+    }
+    ch->lconsumed = 0;
+    if (add == 0)
+        return 0;
     ssh_buf *b = ssh_pkt_begin(c, SSH_MSG_CHANNEL_WINDOW_ADJUST);
     if (ssh_buf_put_u32(b, ch->rid) != 0 || ssh_buf_put_u32(b, add) != 0) {
         ssh_pkt_cancel(c);
@@ -515,17 +646,36 @@ static int send_adjust(ssh_conn *c, ssh_channel *ch, uint32_t add)
     return ssh_pkt_end(c);
 }
 
-/* Did the window, rather than the path or the reader, pace the last half
- * window?  `lconsumed` bytes took now - adj_time ms; the window should be at
- * least twice the bandwidth-delay product. */
-static int window_limits(const ssh_conn *c, const ssh_channel *ch)
+/* At the end of an epoch (at least one round trip long): did the window,
+ * rather than the path or the reader, pace it?  Then raise the target.
+ * Returns 1 when the target grew. */
+static int epoch_end(ssh_conn *c, ssh_channel *ch)
 {
-    uint64_t ms = c->now - ch->adj_time;
-    if (c->rtt_us == 0)
-        return ms < GROW_FAST_MS;
-    if (ms == 0)
-        ms = 1; /* the clock's resolution: at least this long */
-    return (uint64_t)ch->lconsumed * c->rtt_us * 2 > (uint64_t)ch->lsize * ms * 1000;
+    uint64_t rtt = ssh_path_rtt_us(c);
+    if (rtt == 0)
+        rtt = RTT_UNKNOWN_US;
+    uint64_t ms = c->now - ch->ep_start;
+    if (ms < EPOCH_MIN_MS || ms * 1000 < rtt)
+        return 0;
+    /* bytes per round trip > half the window, and the reader keeps up */
+    int limits =
+        ch->ep_bytes * rtt * 2 > (uint64_t)ch->lsize * ms * 1000 && ch->lbuffered <= ch->lsize / 8;
+    ch->ep_start = c->now;
+    ch->ep_bytes = 0;
+    if (!limits || ch->ltarget >= c->cfg.window_max)
+        return 0;
+    uint64_t want = (uint64_t)ch->ltarget * 2;
+    if (want > c->cfg.window_max)
+        want = c->cfg.window_max;
+    uint64_t others = c->win_sum - ch->lsize;
+    uint64_t room = c->cfg.window_budget > others ? c->cfg.window_budget - others : 0;
+    if (want > room)
+        want = room;
+    if (want <= ch->ltarget || want <= ch->lsize)
+        return 0;
+    ch->ltarget = (uint32_t)want;
+    ssh_conn_logf(c, 2, "channel %u: receive window grown to %u", ch->id, ch->ltarget);
+    return 1;
 }
 
 int ssh_channel_consumed(ssh_conn *c, uint32_t id, size_t n)
@@ -537,23 +687,16 @@ int ssh_channel_consumed(ssh_conn *c, uint32_t id, size_t n)
         return SSH_ERR_ARGUMENT;
     ch->lbuffered -= (uint32_t)n;
     ch->lconsumed += (uint32_t)n;
+    ch->ep_bytes += n;
     if (ch->state != CH_OPEN || (ch->flags & (CHF_GOT_EOF | CHF_SENT_CLOSE | CHF_GOT_CLOSE)))
         return 0;
-    if (ch->lconsumed < ch->lsize / 2 || c->pkt_open)
+    if (c->pkt_open)
         return 0;
-    uint32_t add = ch->lconsumed;
-    /* Window growth: the application keeps up and half a window went by
-     * quickly, so the window (not the reader) limits the stream. */
-    if (ch->lsize < c->cfg.window_max && ch->lbuffered <= ch->lsize / 8 &&
-        window_limits(c, ch)) {
-        uint32_t nsize = ch->lsize > c->cfg.window_max / 2 ? c->cfg.window_max : ch->lsize * 2;
-        add += nsize - ch->lsize;
-        ch->lsize = nsize;
-        ssh_conn_logf(c, 2, "channel %u: receive window grown to %u", id, nsize);
-    }
-    ch->lconsumed = 0;
-    ch->adj_time = c->now;
-    return send_adjust(c, ch, add);
+    int grew = epoch_end(c, ch);
+    uint32_t at = ch->lsize / ADJUST_DIV;
+    if (!grew && ch->lconsumed < (at ? at : 1))
+        return 0;
+    return send_adjust(c, ch);
 }
 
 int ssh_channel_eof(ssh_conn *c, uint32_t id)
@@ -620,6 +763,19 @@ static int recv_data(ssh_conn *c, uint8_t type, ssh_cur *p)
     ch->lwin -= (uint32_t)n;
     if (n == 0)
         return 0;
+    c->data_last = c->now;
+    c->data_since_probe = 1;
+    if (c->now - ch->data_time >= IDLE_MS) {
+        /* A new burst after a pause: back to the initial window, and a
+         * fresh epoch for the growth rule. */
+        if (ch->ltarget > c->cfg.window) {
+            ch->ltarget = c->cfg.window;
+            ssh_conn_logf(c, 2, "channel %u: idle, receive window back to %u", id, ch->ltarget);
+        }
+        ch->ep_start = c->now;
+        ch->ep_bytes = 0;
+    }
+    ch->data_time = c->now;
     /* After our CLOSE nobody wants the data: account it as consumed. */
     if (ch->flags & CHF_SENT_CLOSE)
         return 0;
@@ -1034,6 +1190,10 @@ int ssh_global_dispatch(ssh_conn *c, uint8_t type, ssh_cur *p)
         return SSH_ERR_UNEXPECTED;
     if (u == &c->alive_marker)
         return 0;
+    if (u == &c->probe_marker) {
+        probe_answered(c);
+        return 0;
+    }
     if (c->cb.global_reply)
         c->cb.global_reply(c, type == SSH_MSG_REQUEST_SUCCESS, p->p, p->len, u);
     return 0;

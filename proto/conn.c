@@ -165,6 +165,8 @@ int ssh_conn_new(ssh_conn **out, const ssh_conn_config *cfg, const ssh_callbacks
         c->cfg.window_max = SSH_WINDOW_MAX;
     if (c->cfg.window_max < c->cfg.window)
         c->cfg.window_max = c->cfg.window;
+    if (c->cfg.window_budget == 0)
+        c->cfg.window_budget = SSH_WINDOW_BUDGET;
     if (c->cfg.max_packet == 0)
         c->cfg.max_packet = SSH_MAXPKT_DEFAULT;
     if (c->cfg.max_packet > SSH_MAXPKT_LIMIT)
@@ -634,13 +636,21 @@ uint64_t ssh_conn_deadline(const ssh_conn *c)
             d = r;
     }
     uint64_t a = alive_deadline(c);
-    return a < d ? a : d;
+    if (a < d)
+        d = a;
+    uint64_t r = ssh_rtt_deadline(c);
+    return r < d ? r : d;
 }
 
 void ssh_conn_set_rtt(ssh_conn *c, uint32_t rtt_us)
 {
     if (c)
         c->rtt_us = rtt_us;
+}
+
+uint32_t ssh_conn_rtt(const ssh_conn *c)
+{
+    return ssh_path_rtt_us(c);
 }
 
 int ssh_conn_tick(ssh_conn *c, uint64_t now_ms)
@@ -668,6 +678,8 @@ int ssh_conn_tick(ssh_conn *c, uint64_t now_ms)
         if ((rv = ssh_global_keepalive(c)) != 0)
             return ssh_conn_fail(c, rv, NULL);
     }
+    if ((rv = ssh_rtt_tick(c)) != 0)
+        return ssh_conn_fail(c, rv, NULL);
     return 0;
 }
 

@@ -61,7 +61,8 @@
 #define SSH_REPLYQ_MAX      128  /* unanswered requests per queue */
 #define SSH_CHANNEL_MAX_ABS 65536u
 #define SSH_WINDOW_DEFAULT  (2u * 1024 * 1024)
-#define SSH_WINDOW_MAX      (16u * 1024 * 1024)
+#define SSH_WINDOW_MAX      (64u * 1024 * 1024)
+#define SSH_WINDOW_BUDGET   (128u * 1024 * 1024)
 #define SSH_MAXPKT_DEFAULT  (32u * 1024)
 #define SSH_MAXPKT_LIMIT    (SSH_PACKET_MAX - 1024)
 #define SSH_REKEY_BYTES_MAX (1ull << 30) /* 1 GiB */
@@ -168,7 +169,18 @@ struct ssh_conn {
     uint64_t kex_time;        /* when the last KEX completed */
     int rekey_wanted;
     uint64_t now;             /* latest time given by the caller */
-    uint32_t rtt_us;          /* transport round trip, 0 = unknown */
+
+    /* path round trip (channel.c) */
+    uint32_t rtt_us;       /* the transport's hint (ssh_conn_set_rtt), 0: unknown */
+    uint32_t path_rtt_ms;  /* measured by a keepalive round trip */
+    int path_rtt_known;
+    uint64_t probe_sent;   /* when the outstanding probe went out */
+    int probe_out;         /* a probe awaits its answer */
+    uint32_t probe_kex;    /* kex_count then: a key exchange spoils the sample */
+    int probe_marker;
+    uint64_t data_last;    /* last channel data sent or received */
+    int data_since_probe;  /* channel data moved since the last probe */
+    uint64_t win_sum;      /* sum of the channels' receive windows */
 
     /* keepalive */
     uint64_t last_rx;
@@ -254,6 +266,14 @@ int ssh_global_dispatch(ssh_conn *c, uint8_t type, ssh_cur *p);
 void ssh_channels_free(ssh_conn *c);
 /* Send keepalive@openssh.com with want_reply (routed internally). */
 int ssh_global_keepalive(ssh_conn *c);
+/* Measure the path's round trip now (authentication just succeeded). */
+int ssh_rtt_probe(ssh_conn *c);
+/* When the next round-trip probe is due (UINT64_MAX: none), and send it if
+ * `now` has reached that. */
+uint64_t ssh_rtt_deadline(const ssh_conn *c);
+int ssh_rtt_tick(ssh_conn *c);
+/* The round trip windows are sized for (us, 0: unknown). */
+uint32_t ssh_path_rtt_us(const ssh_conn *c);
 
 #ifdef SSHTUN_FUZZING
 /* Fuzzing builds only: pretend the first key exchange (and, if `authed`, the

@@ -114,12 +114,17 @@ typedef struct ssh_conn_config {
     uint64_t rekey_time_ms;
 
     /* Channel defaults: initial receive window and its ceiling for
-     * auto-tuning (0: 2 MiB / 16 MiB), largest packet we accept (0: 32 KiB,
-     * at most 256 KiB - 1 KiB) and the channel table size (0: 4096). */
+     * auto-tuning (0: 2 MiB / 64 MiB), largest packet we accept (0: 32 KiB,
+     * at most 256 KiB - 1 KiB) and the channel table size (0: 4096).
+     * `window_budget` caps the sum of all channels' receive windows for
+     * growth beyond their initial size (0: 128 MiB): initial windows are
+     * always granted, but thousands of channels cannot each grow to
+     * window_max. */
     uint32_t window;
     uint32_t window_max;
     uint32_t max_packet;
     uint32_t max_channels;
+    uint32_t window_budget;
 
     /* Keepalives: after `alive_interval_ms` with nothing received, send
      * keepalive@openssh.com; after `alive_count_max` unanswered ones the
@@ -446,13 +451,27 @@ size_t ssh_conn_output_pending(const ssh_conn *c);
  * UINT64_MAX if none. */
 uint64_t ssh_conn_deadline(const ssh_conn *c);
 int ssh_conn_tick(ssh_conn *c, uint64_t now_ms);
-/* The transport's smoothed round-trip time in microseconds (a TCP socket's
+/* A hint for the path's round-trip time in microseconds (a TCP socket's
  * TCP_INFO tcpi_rtt, say), 0 when unknown; the caller refreshes it now and
- * then.  Receive windows grow only as far as the observed bandwidth times
- * this delay needs: on a short path they stay at their initial size, which
- * spares the peer from buffering megabytes it has no use for.  Unknown, a
- * window grows whenever half of it is consumed within 100 ms. */
+ * then.  The engine measures the round trip itself, end to end at the SSH
+ * layer (a keepalive@openssh.com request sent when authentication succeeds
+ * and again after a pause in the traffic, so that no queue of data delays
+ * its answer): a relay, a jump host or a ProxyCommand in between makes the
+ * first TCP hop's figure meaningless.  The hint is used before the first
+ * measurement and to refine one below the millisecond clock's resolution.
+ *
+ * Receive windows grow only as far as the observed bandwidth times the
+ * round trip needs: once per round trip, a window whose half is less than
+ * the data delivered in that round trip doubles (up to window_max and the
+ * connection's window_budget), while the application keeps up; on a short
+ * path windows stay at their initial size, which spares the peer from
+ * buffering megabytes it has no use for.  A channel idle for a second goes
+ * back to its initial window.  With no round trip known, 100 ms is
+ * assumed. */
 void ssh_conn_set_rtt(ssh_conn *c, uint32_t rtt_us);
+/* The round trip (microseconds) the engine sizes windows for: the measured
+ * one, else the hint, 0 when neither is known. */
+uint32_t ssh_conn_rtt(const ssh_conn *c);
 
 /* ---- state -------------------------------------------------------------------- */
 
@@ -556,6 +575,9 @@ void *ssh_channel_get_user(const ssh_conn *c, uint32_t id);
 size_t ssh_channel_window(const ssh_conn *c, uint32_t id);
 /* Largest single data packet the peer accepts. */
 size_t ssh_channel_max_packet(const ssh_conn *c, uint32_t id);
+/* Our receive window for the channel as sized now: what the peer may send
+ * plus what it sent that is not yet consumed (0: no such channel). */
+size_t ssh_channel_recv_window(const ssh_conn *c, uint32_t id);
 
 /* Zero-copy send: reserve room for up to `want` bytes of data for one packet
  * directly in the output buffer (at most window and peer max packet); the

@@ -4,10 +4,11 @@
 #
 #   tests/bench/bench.sh [build-dir] [section...]
 #
-# Sections: connect, exec, compress, forward, idle, latency, mux, kex (each key
-# exchange, against OpenSSH 10.0 from tests/openssh10.sh), and sshtund
-# against sshd: server-idle, server-rate, server-bulk (default: all).  The build
-# directory should be an optimised build without sanitizers (default: a
+# Sections: connect, exec, compress, forward, idle, latency, mux, kex (each
+# key exchange, against OpenSSH 10.0 from tests/openssh10.sh), longpath, and
+# sshtund against sshd: server-idle, server-rate, server-bulk (default:
+# all).  The build directory should be an optimised build without
+# sanitizers (default: a
 # Release build in build-rel, made if missing).  Times are wall-clock on a
 # shared machine: read the ratios, not the absolute numbers.
 set -u
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD=${1:-build-rel}
 shift || true
-SECTIONS=${*:-connect exec compress forward idle latency mux kex server-idle server-rate server-bulk}
+SECTIONS=${*:-connect exec compress forward idle latency mux kex server-idle server-rate server-bulk longpath}
 if [ ! -x "$BUILD/sshtun" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSSHTUN_TESTS=OFF >/dev/null &&
         cmake --build "$BUILD" -j"$(nproc)" --target sshtun >/dev/null || exit 1
@@ -354,13 +355,15 @@ if [[ " $SECTIONS " == *" kex "* ]]; then
     it_known_hosts
 fi
 
-if [[ " $SECTIONS " == *" server-"* ]]; then
+if [[ " $SECTIONS " == *" server-"* || " $SECTIONS " == *" longpath "* ]]; then
     SSHTUND="$BUILD/sshtund"
     if [ ! -x "$SSHTUND" ]; then
         cmake --build "$BUILD" -j"$(nproc)" --target sshtund >/dev/null || exit 1
     fi
-    python3 -c 'import cryptography' 2>/dev/null ||
-        { echo "server sections need python3-cryptography (apt-get install python3-cryptography)"; exit 1; }
+    if [[ " $SECTIONS " == *" server-idle "* || " $SECTIONS " == *" server-rate "* ]]; then
+        python3 -c 'import cryptography' 2>/dev/null ||
+            { echo "server sections need python3-cryptography (apt-get install python3-cryptography)"; exit 1; }
+    fi
     LOAD="python3 $ROOT/tests/bench/sshload.py"
     SRV_USER=$USER_NAME
     mkdir -p "$T/bhome/.ssh"
@@ -573,3 +576,113 @@ if [[ " $SECTIONS " == *" server-bulk "* ]]; then
             "$(awk -v w="$tw" 'BEGIN { print (w > 0 ? 512 / w : 0) }')" "$tc" "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
     done
 fi
+
+# longpath: a path with a long round trip, made by tests/bench/delayline (a
+# relay that holds every byte LONGPATH_DELAY_MS, default 25, each way) in
+# front of the server: the shape of a bastion, a TCP proxy or a far-away
+# host.  LONGPATH_MB (default 256) MiB are moved, three times, the programs
+# taking turns on the same path:
+#  - download through -L: sshtun -L and ssh -L against sshd, a local reader
+#    pulling the bytes a source behind sshd sends;
+#  - upload into the server: ssh -L against sshd and against sshtund, a
+#    local writer pushing the bytes to a sink behind the server.
+# A run's time ends when the reader has the last byte (the count is
+# checked); the median rate of each side and their ratio are printed.
+if [[ " $SECTIONS " == *" longpath "* ]]; then
+    DLY=${LONGPATH_DELAY_MS:-25}
+    LPMB=${LONGPATH_MB:-256}
+    LPBYTES=$((LPMB * 1048576))
+    DELAYLINE="$BUILD/delayline"
+    if [ ! -x "$DELAYLINE" ] || [ "$DELAYLINE" -ot tests/bench/delayline.c ]; then
+        cc -O2 -o "$DELAYLINE" tests/bench/delayline.c || exit 1
+    fi
+    # relay_to <target port>: start a delay line in front of it, print its port
+    relay_to() {
+        local rp try
+        for try in 1 2 3 4 5; do
+            rp=$(it_free_port)
+            "$DELAYLINE" "$rp" "$1" "$DLY" > "$T/delayline.$rp" 2>&1 &
+            BG_PIDS="${BG_PIDS:-} $!"
+            it_wait_port "$rp" && { echo "$rp"; return 0; }
+        done
+        return 1
+    }
+    # lp_time <reader command> <writer command>: seconds from the start
+    # until the reader ended; the reader's byte count goes to $T/lp.count
+    lp_time() {
+        local t0 t1
+        t0=$(date +%s.%N)
+        bash -c "$2" &
+        local wp=$!
+        timeout 300 bash -c "$1" > "$T/lp.count" 2>"$T/lp.err"; cat "$T/lp.err" >&2
+        t1=$(date +%s.%N)
+        wait "$wp" 2>/dev/null
+        awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+    }
+    median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+    lp_rate() { awk -v s="$1" -v m="$LPMB" 'BEGIN { printf "%.1f", (s > 0 ? m * 1.048576 / s : 0) }'; }
+
+    # Download: a source behind sshd that sends LPMB MiB to whoever connects.
+    SRCP=$(it_free_port)
+    socat -U TCP-LISTEN:"$SRCP",bind=127.0.0.1,fork,reuseaddr SYSTEM:"head -c $LPBYTES /dev/zero" &
+    BG_PIDS="${BG_PIDS:-} $!"
+    it_wait_port "$SRCP"
+    RP=$(relay_to "$PORT") || { echo "longpath: relay did not start"; exit 1; }
+    for k in ed25519 ecdsa ecdsa384 ecdsa521 rsa; do
+        echo "[127.0.0.1]:$RP $(cut -d' ' -f1,2 "$T/host_$k.pub")" >> "$T/known_hosts"
+    done
+    : > "$T/lp_ssh"
+    : > "$T/lp_sshtun"
+    for _ in 1 2 3; do
+        for prog in "$SSH" "$TUN"; do
+            LP=$(it_free_port)
+            "$prog" -F none -p "$RP" -l "$USER_NAME" -i "$T/user_ed25519" -o IdentitiesOnly=yes \
+                -o IdentityAgent=none -o UserKnownHostsFile="$T/known_hosts" -o BatchMode=yes \
+                -N -L "$LP:127.0.0.1:$SRCP" 127.0.0.1 2>>"$T/lp_client.err" &
+            TPID=$!
+            it_wait_port "$LP" || echo "warning: $(basename "$prog") -L did not start"
+            sleep 0.5 # the probe's forwarded connection is over
+            s=$(lp_time "socat -u TCP:127.0.0.1:$LP - | wc -c" "true")
+            kill "$TPID"; wait "$TPID" 2>/dev/null
+            [ "$(cat "$T/lp.count")" = "$LPBYTES" ] || echo "warning: $(basename "$prog") download got $(cat "$T/lp.count") bytes"
+            echo "$s" >> "$T/lp_$(basename "$prog")"
+        done
+    done
+    sd=$(median < "$T/lp_ssh")
+    td=$(median < "$T/lp_sshtun")
+    printf "longpath download %d MiB through -L, %d ms each way: ssh %s MB/s; sshtun %s MB/s (runs: ssh %s s, sshtun %s s); throughput %sx\n" \
+        "$LPMB" "$DLY" "$(lp_rate "$sd")" "$(lp_rate "$td")" "$(tr '\n' ' ' < "$T/lp_ssh" | sed 's/ $//')" \
+        "$(tr '\n' ' ' < "$T/lp_sshtun" | sed 's/ $//')" "$(ratio "$sd" "$td")"
+
+    # Upload: ssh -L to sshd and to sshtund, each behind its own delay line.
+    declare -A LRP
+    for s in sshd sshtund; do
+        LRP[$s]=$(relay_to "${SRV_PORT[$s]}") || { echo "longpath: relay did not start"; exit 1; }
+        echo "[127.0.0.1]:${LRP[$s]} $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >> "$T/srv_known_hosts"
+        : > "$T/lp_$s"
+    done
+    for _ in 1 2 3; do
+        for s in sshd sshtund; do
+            LP=$(it_free_port)
+            SINKP=$(it_free_port)
+            "$SSH" -F none -p "${LRP[$s]}" -l "$SRV_USER" -i "$T/user_ed25519" -o IdentitiesOnly=yes \
+                -o IdentityAgent=none -o UserKnownHostsFile="$T/srv_known_hosts" -o BatchMode=yes \
+                -N -L "$LP:127.0.0.1:$SINKP" 127.0.0.1 2>>"$T/lp_client.err" &
+            TPID=$!
+            it_wait_port "$LP" || echo "warning: ssh -L to $s did not start"
+            sleep 0.5 # the probe's forwarded connection must not reach the sink
+            # a one-shot sink: it ends with the connection, after the last byte
+            t=$(lp_time "socat -u TCP-LISTEN:$SINKP,bind=127.0.0.1,reuseaddr - | wc -c" \
+                "sleep 0.2; head -c $LPBYTES /dev/zero | socat -u - TCP:127.0.0.1:$LP")
+            kill "$TPID"; wait "$TPID" 2>/dev/null
+            [ "$(cat "$T/lp.count")" = "$LPBYTES" ] || echo "warning: upload into $s: the sink got $(cat "$T/lp.count") bytes"
+            awk -v t="$t" 'BEGIN { printf "%.3f\n", t - 0.2 }' >> "$T/lp_$s"
+        done
+    done
+    su=$(median < "$T/lp_sshd")
+    tu=$(median < "$T/lp_sshtund")
+    printf "longpath upload %d MiB through ssh -L, %d ms each way: into sshd %s MB/s; into sshtund %s MB/s (runs: sshd %s s, sshtund %s s); throughput %sx\n" \
+        "$LPMB" "$DLY" "$(lp_rate "$su")" "$(lp_rate "$tu")" "$(tr '\n' ' ' < "$T/lp_sshd" | sed 's/ $//')" \
+        "$(tr '\n' ' ' < "$T/lp_sshtund" | sed 's/ $//')" "$(ratio "$su" "$tu")"
+fi
+

@@ -4,7 +4,8 @@
 # checks, 300 concurrent connections, -R fixed and port 0, SOCKS4a/SOCKS5
 # through curl (and a SOCKS5 failure reply), -W, Unix sockets, exec
 # alongside -L, refused targets, ExitOnForwardFailure, ServerAliveInterval
-# against a stopped server, and a slow reader beside a fast transfer.
+# against a stopped server, a slow reader beside a fast transfer, and a
+# download down a long path (tests/bench/delayline in front of sshd).
 . "$(dirname "$0")/lib.sh"
 it_init "$1"
 it_start_sshd "StreamLocalBindUnlink yes" "GatewayPorts clientspecified"
@@ -42,9 +43,12 @@ sent=$(timeout 120 $NU source "$RP1" $((128 * 1024 * 1024)) 2)
 sleep 0.5
 got=$(tail -1 "$T/sink.out" | cut -d' ' -f1)
 it_check "128 MiB through -R (sha256)" "$sent" "$got"
-grep -q "round trip [0-9]* us: receive windows sized to it" "$T/tun.err" &&
-    it_pass "the connection's TCP round trip reaches the engine (window sizing)" ||
-    it_fail "no round-trip sample logged: $(grep -c . "$T/tun.err") lines of log"
+grep -q "TCP round trip [0-9]* us" "$T/tun.err" &&
+    it_pass "the connection's TCP round trip reaches the engine (a hint for window sizing)" ||
+    it_fail "no TCP round-trip sample logged: $(grep -c . "$T/tun.err") lines of log"
+grep -q "round trip [0-9]* ms: receive windows sized to it" "$T/tun.err" &&
+    it_pass "the engine measured the round trip end to end" ||
+    it_fail "no end-to-end round trip logged: $(grep -c . "$T/tun.err") lines of log"
 
 # ---- many connections -------------------------------------------------------------
 out=$(timeout 120 $NU roundtrip "$LP2" 300 20 2>&1)
@@ -151,6 +155,37 @@ it_sshtun -N -o ExitOnForwardFailure=yes -R "127.0.0.1:$EP:127.0.0.1:$EP" 127.0.
 it_check "ExitOnForwardFailure when the server refuses -R" 255 "$?"
 grep -q "remote port forwarding failed for listen port $EP" "$T/reoff.err" &&
     it_pass "refused -R named" || it_fail "$(cat "$T/reoff.err")"
+
+# ---- a long path: the window grows to it ------------------------------------------------------
+# tests/bench/delayline holds every byte 25 ms each way in front of sshd.
+# The first TCP hop (to the relay) says 0.05 ms; the engine measures the
+# 50 ms round trip end to end and grows the download's window past 2 MiB.
+head -c $((64 * 1024 * 1024)) /dev/urandom > "$T/big"
+WANT_BIG="$(sha256sum < "$T/big" | cut -d' ' -f1) $((64 * 1024 * 1024))"
+BP=$(it_free_port)
+socat -U TCP-LISTEN:"$BP",bind=127.0.0.1,reuseaddr,fork OPEN:"$T/big" 2>/dev/null &
+BG_PIDS="$BG_PIDS $!"
+DLP=$(it_free_port)
+"$BUILD/tests/delayline" "$DLP" "$PORT" 25 > "$T/delayline.log" 2>&1 &
+BG_PIDS="$BG_PIDS $!"
+it_wait_port "$BP" && it_wait_port "$DLP" || it_fail "long path: relay or source did not start"
+sed "s/^\[127.0.0.1\]:$PORT /[127.0.0.1]:$DLP /" "$T/known_hosts" > "$T/known_hosts_lp"
+LLP=$(it_free_port)
+timeout 60 "$SSHTUN" -F none -p "$DLP" -l "$USER_NAME" -i "$T/user_ed25519" \
+    -o UserKnownHostsFile="$T/known_hosts_lp" -o GlobalKnownHostsFile=/dev/null \
+    -o BatchMode=yes -o LogLevel=DEBUG2 -N -L "$LLP:127.0.0.1:$BP" 127.0.0.1 2>"$T/lp.err" &
+LPT=$!
+BG_PIDS="$BG_PIDS $LPT"
+it_wait_port "$LLP" || it_fail "long path: tunnel did not start"
+sleep 0.5 # the probe's forwarded connection is over
+got=$(timeout 60 $NU fetch "$LLP")
+it_check "64 MiB down a 50 ms path (sha256 bytes)" "$WANT_BIG" "$got"
+rtt=$(sed -n 's/.*debug2: round trip \([0-9]*\) ms: receive windows sized to it.*/\1/p' "$T/lp.err" | head -1)
+[ "${rtt:-0}" -ge 50 ] && [ "${rtt:-0}" -le 150 ] && it_pass "round trip measured through the relay (${rtt} ms)" ||
+    it_fail "round trip through the relay: '${rtt}' ms: $(grep "round trip" "$T/lp.err")"
+grep -q "receive window grown to" "$T/lp.err" && it_pass "the window grew on the long path" ||
+    it_fail "the window did not grow on the long path"
+kill "$LPT" 2>/dev/null
 
 # ---- ServerAliveInterval against a stopped server ---------------------------------------------------
 it_sshtun -N -o ServerAliveInterval=1 -o ServerAliveCountMax=2 127.0.0.1 2>"$T/alive.err" &

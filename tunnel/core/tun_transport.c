@@ -110,9 +110,11 @@ void tun_transport_kick(tun_transport *t)
     check_dead(t);
 }
 
-/* Hand the engine the TCP round-trip time now and then: it sizes receive
- * windows to the bandwidth-delay product.  Not a TCP socket (a ProxyCommand
- * pipe): the engine keeps its fallback. */
+/* Hand the engine the TCP round-trip time now and then.  It is a hint
+ * only: the engine measures the whole path's round trip itself (through a
+ * relay or a jump host the first TCP hop says nothing about it), and uses
+ * this figure before its first measurement and to refine one below its
+ * millisecond clock.  Not a TCP socket (a ProxyCommand pipe): no hint. */
 static void sample_rtt(tun_transport *t, uint64_t now)
 {
     if (now < t->rtt_next)
@@ -126,7 +128,7 @@ static void sample_rtt(tun_transport *t, uint64_t now)
     }
     ssh_conn_set_rtt(t->c, ti.tcpi_rtt); /* 0 (no sample yet): unknown */
     if (t->rtt_next == 0)
-        tun_debug2("round trip %u us: receive windows sized to it", (unsigned)ti.tcpi_rtt);
+        tun_debug2("TCP round trip %u us", (unsigned)ti.tcpi_rtt);
     t->rtt_next = now + RTT_EVERY_MS;
 }
 
