@@ -120,9 +120,7 @@ done
 it_stop_sshd
 
 # ---- ssh 10.0 and 9.2 -> sshtund ---------------------------------------------------------------
-# ($T is under /tmp, which anyone can write: StrictModes would refuse
-# $T/authorized_keys, as sshd's would)
-it_sshtund_start "StrictModes no"
+it_sshtund_start
 : > "$T/kh_srv"
 for k in ed25519 ecdsa rsa; do
     echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/host_$k.pub")" >> "$T/kh_srv"

@@ -315,6 +315,88 @@ static void test_ciphertext_changed(void **state)
     }
 }
 
+/* ---- a peer's guessed first kex packet (RFC 4253 section 7) ------------------- */
+
+static void put_namelist(uint8_t *b, size_t *n, const char *s)
+{
+    put32(b + *n, (uint32_t)strlen(s));
+    memcpy(b + *n + 4, s, strlen(s));
+    *n += 4 + strlen(s);
+}
+
+/* Count the plaintext packets of `type` in a server's output (after its
+ * identification line). */
+static int count_type(tp_side *s, uint8_t type)
+{
+    static uint8_t buf[64 * 1024];
+    size_t n = drain(s, buf, sizeof(buf)), pos = 0;
+    int count = 0;
+    if (n >= 4 && memcmp(buf, "SSH-", 4) == 0)
+        pos = (size_t)((uint8_t *)memchr(buf, '\n', n) - buf) + 1;
+    while (pos + 5 <= n) {
+        uint32_t plen = get32(buf + pos);
+        if (buf[pos + 5] == type)
+            count++;
+        pos += 4 + plen;
+    }
+    return count;
+}
+
+/* A client (Dropbear's dbclient does this) that lists curve25519-sha256
+ * first and sends its KEX_ECDH_INIT at once, first_kex_packet_follows set.
+ * Its guess is wrong when the server prefers another method, even though
+ * curve25519-sha256 is what gets negotiated (the client's list decides):
+ * "server and client have different preferred algorithm".  The guessed
+ * packet must be ignored, and the client's second, real one answered.
+ * With sshtund preferring mlkem768x25519-sha256 the engine answered the
+ * guess and then refused the real packet as unexpected. */
+static void test_wrong_guess_ignored(void **state)
+{
+    (void)state;
+    tp_pair *p = tp_pair_new(NULL, NULL, tp_key(SSH_KEY_ED25519), tp_key(SSH_KEY_ED25519));
+    assert_int_equal(ssh_conn_start(p->srv.c, 0), 0);
+    static uint8_t b[4096], pkt[4096];
+    size_t n = 0, o;
+    const char *ident = "SSH-2.0-guesser\r\n";
+    ssh_conn_feed(p->srv.c, (const uint8_t *)ident, strlen(ident), 0);
+    b[n++] = 20;
+    memset(b + n, 7, 16);
+    n += 16;
+    put_namelist(b, &n, "curve25519-sha256,mlkem768x25519-sha256");
+    put_namelist(b, &n, "ssh-ed25519");
+    for (int i = 0; i < 2; i++)
+        put_namelist(b, &n, "chacha20-poly1305@openssh.com");
+    for (int i = 0; i < 2; i++)
+        put_namelist(b, &n, "hmac-sha2-256");
+    for (int i = 0; i < 2; i++)
+        put_namelist(b, &n, "none");
+    for (int i = 0; i < 2; i++)
+        put_namelist(b, &n, "");
+    b[n++] = 1; /* first_kex_packet_follows */
+    put32(b + n, 0);
+    n += 4;
+    o = frame(pkt, b, n);
+    ssh_conn_feed(p->srv.c, pkt, o, 0);
+    /* the guess: a curve25519 INIT with some public value */
+    uint8_t init[1 + 4 + 32];
+    init[0] = MSG_KEX_ECDH_INIT;
+    put32(init + 1, 32);
+    for (int i = 0; i < 32; i++)
+        init[5 + i] = (uint8_t)(9 + i);
+    o = frame(pkt, init, sizeof(init));
+    ssh_conn_feed(p->srv.c, pkt, o, 0);
+    assert_int_equal(ssh_conn_error(p->srv.c), 0);
+    assert_int_equal(count_type(&p->srv, MSG_KEX_ECDH_REPLY), 0); /* ignored */
+    assert_string_equal(ssh_conn_alg(p->srv.c, SSH_ALG_KEX), "curve25519-sha256");
+    /* the real INIT is answered */
+    init[5] ^= 0x40;
+    o = frame(pkt, init, sizeof(init));
+    ssh_conn_feed(p->srv.c, pkt, o, 0);
+    assert_int_equal(ssh_conn_error(p->srv.c), 0);
+    assert_int_equal(count_type(&p->srv, MSG_KEX_ECDH_REPLY), 1);
+    tp_pair_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -325,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_bad_mlkem_key),
         cmocka_unit_test(test_zero_x25519),
         cmocka_unit_test(test_ciphertext_changed),
+        cmocka_unit_test(test_wrong_guess_ignored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
