@@ -8,9 +8,9 @@
 # - the same with stdin a pipe, /dev/null, or closed;
 # - an interactive `-t` shell echoes what is typed, Ctrl-C interrupts the
 #   remote command (not sshtun), a resize reaches the remote (`stty size`);
-# - after exit, after the remote shell is killed, and after sshtun itself is
-#   sent SIGTERM, the local terminal is as it was: same `stty -g`, stdin not
-#   left non-blocking.
+# - after exit, after the remote shell is killed, after sshtun itself is
+#   sent SIGTERM, and after the master of a mux client is killed, the local
+#   terminal is as it was: same `stty -g`, stdin not left non-blocking.
 . "$(dirname "$0")/lib.sh"
 it_init "$1"
 command -v tmux >/dev/null || { echo "FAIL: tmux not installed"; exit 1; }
@@ -164,5 +164,28 @@ else
     it_fail "shell for the SIGTERM test did not start: $(screen | tail -4)"
 fi
 check_restored "after SIGTERM"
+
+# ---- a mux client whose master dies under it ----------------------------------------------------
+# The master sets the passed terminal non-blocking for its session; killed,
+# it cannot put it back: the mux client does.
+CP="$T/ctl"
+"$T/st" -M -S "$CP" -N -o ControlPersist=no 127.0.0.1 </dev/null >"$T/master.log" 2>&1 &
+MPID=$!
+disown "$MPID" # killed below; no job report
+BG_PIDS="${BG_PIDS:-} $MPID"
+for _ in $(seq 1 100); do [ -S "$CP" ] && break; sleep 0.1; done
+clear_pane
+# (checked at once, in the same command line: bash itself clears the flag
+# when its next read fails with EAGAIN)
+send "$T/st -S $CP 127.0.0.1 'echo via-master; sleep 30'; echo rc7=\$?; $T/nb" Enter
+if wait_for '^via-master$' 10; then
+    kill -KILL "$MPID"
+    wait_for '^nonblock=' 10 && it_pass "master killed: the mux client exits" || it_fail "master killed: $(screen | tail -4)"
+    screen | grep -q '^nonblock=0$' && it_pass "master killed: the mux client put its stdin flags back" ||
+        it_fail "master killed: $(screen | grep nonblock=)"
+else
+    it_fail "session through the master did not start: $(screen | tail -4) $(cat "$T/master.log")"
+fi
+check_restored "after the master of a mux client was killed"
 
 it_done

@@ -271,7 +271,7 @@ static void env_strings(const tun_options *o, ssh_buf *body)
         ssh_buf_put_cstring(body, o->set_env[i]);
 }
 
-static int session(int fd, ssh_buf *b, const tun_mux_client_args *a, int stdio)
+static int session_run(int fd, ssh_buf *b, const tun_mux_client_args *a, int stdio)
 {
     if (alive(fd, b, &master_pid) != 0)
         return 255;
@@ -367,6 +367,21 @@ static int session(int fd, ssh_buf *b, const tun_mux_client_args *a, int stdio)
     if (a->tty && a->o->log_level >= TUN_LOG_INFO)
         fprintf(stderr, "Shared connection to %s closed.\r\n", a->host);
     return status;
+}
+
+/* The master makes the descriptors we pass non-blocking (they are ours
+ * too: the same terminal or pipe) and restores them when the session ends;
+ * should it die first, we put the flags back ourselves. */
+static int session(int fd, ssh_buf *b, const tun_mux_client_args *a, int stdio)
+{
+    int fl[3];
+    for (int i = 0; i < 3; i++)
+        fl[i] = fcntl(i, F_GETFL);
+    int st = session_run(fd, b, a, stdio);
+    for (int i = 2; i >= 0; i--)
+        if (fl[i] >= 0)
+            fcntl(i, F_SETFL, fl[i]);
+    return st;
 }
 
 int tun_mux_client(const char *path, const tun_mux_client_args *a, int unlink_stale, int *status)
