@@ -9,6 +9,8 @@
  */
 #include "conn_int.h"
 
+#include "sshtun/cert.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,16 +85,21 @@ const char *ssh_auth_pubkey_alg(const ssh_conn *c, const ssh_key *key)
 {
     static const char *const rsa_algs[] = {"rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"};
     if (ssh_key_type(key) != SSH_KEY_RSA) {
+        /* A certificate goes by its certificate type name. */
         const char *t = ssh_key_type_name(key);
         return ssh_namelist_has(c->cfg.pubkey_algs, t) ? t : NULL;
     }
     /* RSA: the first algorithm we allow that the server announced; without
-     * server-sig-algs, the first we allow (RFC 8332 section 3.3). */
+     * server-sig-algs, the first we allow (RFC 8332 section 3.3).  For an
+     * RSA certificate the same choice under the certificate names
+     * (rsa-sha2-512-cert-v01@openssh.com): server-sig-algs lists the
+     * signature algorithm its signatures use. */
     for (size_t i = 0; i < 3; i++) {
-        if (!ssh_namelist_has(c->cfg.pubkey_algs, rsa_algs[i]))
+        const char *name = ssh_key_is_cert(key) ? ssh_key_alg_cert(rsa_algs[i]) : rsa_algs[i];
+        if (name == NULL || !ssh_namelist_has(c->cfg.pubkey_algs, name))
             continue;
         if (c->server_sig_algs == NULL || ssh_namelist_has(c->server_sig_algs, rsa_algs[i]))
-            return rsa_algs[i];
+            return name;
     }
     return NULL;
 }

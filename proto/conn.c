@@ -18,6 +18,8 @@
  *    their phase; an unknown message number gets SSH_MSG_UNIMPLEMENTED.
  */
 #include "conn_int.h"
+
+#include "sshtun/cert.h"
 #include "kex.h"
 
 #include <stdarg.h>
@@ -75,11 +77,10 @@ static int known_kex(const char *n)
 {
     return ssh_kexm_by_name(n) != NULL;
 }
+/* Signature algorithms and their certificate variants. */
 static int known_hostkey(const char *n)
 {
-    return ssh_key_type_from_name(n) != SSH_KEY_UNKNOWN &&
-           (strcmp(n, "ssh-rsa") == 0 || strncmp(n, "rsa-sha2-", 9) == 0 ||
-            strcmp(n, "ssh-ed25519") == 0 || strncmp(n, "ecdsa-sha2-nistp", 16) == 0);
+    return ssh_key_alg_plain(n) != NULL;
 }
 static int known_cipher(const char *n)
 {

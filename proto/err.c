@@ -56,6 +56,16 @@ const char *ssh_strerror(int err)
     case SSH_ERR_CONN_LOST: return "connection closed";
     case SSH_ERR_TIMEOUT: return "timeout";
     case SSH_ERR_CLOSED: return "disconnected by application";
+    case SSH_ERR_CERT_CA: return "invalid certificate signing key";
+    case SSH_ERR_CERT_SIGNATURE: return "certificate signature does not verify";
+    case SSH_ERR_CERT_TYPE: return "wrong certificate type";
+    case SSH_ERR_CERT_EXPIRED: return "certificate expired";
+    case SSH_ERR_CERT_NOT_YET_VALID: return "certificate not yet valid";
+    case SSH_ERR_CERT_NO_PRINCIPALS: return "certificate lacks principal list";
+    case SSH_ERR_CERT_PRINCIPAL: return "name is not a listed principal";
+    case SSH_ERR_CERT_CRITICAL: return "certificate has an unsupported critical option";
+    case SSH_ERR_CERT_SIG_ALG: return "certificate signed with disallowed algorithm";
+    case SSH_ERR_KEY_REVOKED: return "key is revoked";
     }
     return "unknown error";
 }

@@ -24,6 +24,8 @@
  */
 #include "kex.h"
 
+#include "sshtun/cert.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -522,12 +524,36 @@ static int finish_if_done(ssh_conn *c)
 }
 
 /* RFC 8308 section 2.4: server-sig-algs tells the client which signature
- * algorithms publickey authentication accepts. */
+ * algorithms publickey authentication accepts.  Signature algorithms, not
+ * key types: a certificate algorithm we accept contributes the plain
+ * algorithm its signatures use (rsa-sha2-512-cert-v01@openssh.com:
+ * rsa-sha2-512), each name once. */
 static int send_ext_info(ssh_conn *c)
 {
+    char algs[SSH_NAMELIST_MAX];
+    size_t n = 0;
+    algs[0] = '\0';
+    for (const char *p = c->cfg.pubkey_algs; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        char name[SSH_NAME_MAX];
+        if (l < sizeof(name)) {
+            memcpy(name, p, l);
+            name[l] = '\0';
+            const char *plain = ssh_key_alg_plain(name);
+            size_t pl = plain ? strlen(plain) : 0;
+            if (plain != NULL && !ssh_namelist_has(algs, plain) && n + pl + 2 <= sizeof(algs)) {
+                if (n > 0)
+                    algs[n++] = ',';
+                memcpy(algs + n, plain, pl + 1);
+                n += pl;
+            }
+        }
+        p = e ? e + 1 : NULL;
+    }
     ssh_buf *b = ssh_pkt_begin(c, SSH_MSG_EXT_INFO);
     if (ssh_buf_put_u32(b, 1) != 0 || ssh_buf_put_cstring(b, "server-sig-algs") != 0 ||
-        ssh_buf_put_cstring(b, c->cfg.pubkey_algs) != 0) {
+        ssh_buf_put_cstring(b, algs) != 0) {
         ssh_pkt_cancel(c);
         return SSH_ERR_NO_SPACE;
     }
@@ -698,6 +724,14 @@ int ssh_kex_hostkey_signed(ssh_conn *c, const uint8_t *sig, size_t len)
     return server_send_reply(c, k, sig, len);
 }
 
+/* SHA-1 host key signatures only where our list names them: ssh-rsa, or its
+ * certificate variant. */
+static int sha1_ok(const ssh_conn *c)
+{
+    return ssh_namelist_has(c->cfg.hostkey_algs, "ssh-rsa") ||
+           ssh_namelist_has(c->cfg.hostkey_algs, "ssh-rsa-cert-v01@openssh.com");
+}
+
 /* Client: REPLY arrived: check the signature, ask about the key. */
 static int client_reply(ssh_conn *c, ssh_kex *k, ssh_cur *p)
 {
@@ -718,9 +752,8 @@ static int client_reply(ssh_conn *c, ssh_kex *k, ssh_cur *p)
         return SSH_ERR_KEY_ALG_MISMATCH;
     }
     if ((rv = exchange_hash(c, k, ks, kslen)) != 0 ||
-        (rv = ssh_key_verify(key, k->hostkey_alg, ssh_namelist_has(c->cfg.hostkey_algs, "ssh-rsa")
-                                                      ? SSH_KEY_ALLOW_SHA1 : 0,
-                             sig, siglen, k->H, k->hlen)) != 0) {
+        (rv = ssh_key_verify(key, k->hostkey_alg, sha1_ok(c) ? SSH_KEY_ALLOW_SHA1 : 0, sig, siglen,
+                             k->H, k->hlen)) != 0) {
         ssh_key_free(key);
         return rv == SSH_ERR_SIGNATURE ? SSH_ERR_SIGNATURE : rv;
     }

@@ -37,8 +37,10 @@
  * same integer, so this tolerance admits no signature that RSASSA-PKCS1-v1_5
  * over the integer would not; we always emit full-length signatures.
  */
+#include "cert_int.h"
 #include "key_int.h"
 
+#include "sshtun/cert.h"
 #include "sshtun/err.h"
 #include "sshtun/key.h"
 
@@ -59,26 +61,32 @@ struct ssh_key {
     enum ssh_key_type type;
     int priv; /* pkey holds the private half */
     EVP_PKEY *pkey;
+    ssh_cert *cert; /* NULL for a plain key (cert.c) */
 };
 
 /* ---- tables ------------------------------------------------------------ */
 
 struct key_info {
     enum ssh_key_type type;
-    const char *name;   /* key type name in blobs */
-    const char *curve;  /* RFC 5656 curve identifier, ECDSA only */
-    const char *group;  /* OpenSSL group name */
-    int nid;            /* OpenSSL curve NID */
-    size_t field_bytes; /* coordinate / order size in bytes */
+    const char *name;      /* key type name in blobs */
+    const char *cert_name; /* its certificate type name (PROTOCOL.certkeys) */
+    const char *curve;     /* RFC 5656 curve identifier, ECDSA only */
+    const char *group;     /* OpenSSL group name */
+    int nid;               /* OpenSSL curve NID */
+    size_t field_bytes;    /* coordinate / order size in bytes */
     unsigned bits;
 };
 
 static const struct key_info key_infos[] = {
-    {SSH_KEY_ED25519, "ssh-ed25519", NULL, NULL, NID_undef, 32, 256},
-    {SSH_KEY_ECDSA_P256, "ecdsa-sha2-nistp256", "nistp256", "P-256", NID_X9_62_prime256v1, 32, 256},
-    {SSH_KEY_ECDSA_P384, "ecdsa-sha2-nistp384", "nistp384", "P-384", NID_secp384r1, 48, 384},
-    {SSH_KEY_ECDSA_P521, "ecdsa-sha2-nistp521", "nistp521", "P-521", NID_secp521r1, 66, 521},
-    {SSH_KEY_RSA, "ssh-rsa", NULL, NULL, NID_undef, 0, 0},
+    {SSH_KEY_ED25519, "ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com", NULL, NULL, NID_undef, 32,
+     256},
+    {SSH_KEY_ECDSA_P256, "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+     "nistp256", "P-256", NID_X9_62_prime256v1, 32, 256},
+    {SSH_KEY_ECDSA_P384, "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+     "nistp384", "P-384", NID_secp384r1, 48, 384},
+    {SSH_KEY_ECDSA_P521, "ecdsa-sha2-nistp521", "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+     "nistp521", "P-521", NID_secp521r1, 66, 521},
+    {SSH_KEY_RSA, "ssh-rsa", "ssh-rsa-cert-v01@openssh.com", NULL, NULL, NID_undef, 0, 0},
 };
 
 struct sig_alg {
@@ -86,18 +94,30 @@ struct sig_alg {
     enum ssh_key_type type;
     const EVP_MD *(*md)(void); /* NULL: the algorithm hashes itself (Ed25519) */
     int sha1;
+    const char *plain; /* certificate algorithms: the signature algorithm */
 };
 
+#define CERT_SUFFIX "-cert-v01@openssh.com"
+
 /* RFC 8709 section 6; RFC 5656 section 6.2.1 (hash by curve size); RFC 8332
- * section 3; RFC 4253 section 6.6 (ssh-rsa, SHA-1). */
+ * section 3; RFC 4253 section 6.6 (ssh-rsa, SHA-1).  Then the certificate
+ * algorithms of PROTOCOL.certkeys: each signs as the plain algorithm it
+ * names.  Plain entries first: the first entry of a type is its default. */
 static const struct sig_alg sig_algs[] = {
-    {"ssh-ed25519", SSH_KEY_ED25519, NULL, 0},
-    {"ecdsa-sha2-nistp256", SSH_KEY_ECDSA_P256, EVP_sha256, 0},
-    {"ecdsa-sha2-nistp384", SSH_KEY_ECDSA_P384, EVP_sha384, 0},
-    {"ecdsa-sha2-nistp521", SSH_KEY_ECDSA_P521, EVP_sha512, 0},
-    {"rsa-sha2-512", SSH_KEY_RSA, EVP_sha512, 0},
-    {"rsa-sha2-256", SSH_KEY_RSA, EVP_sha256, 0},
-    {"ssh-rsa", SSH_KEY_RSA, EVP_sha1, 1},
+    {"ssh-ed25519", SSH_KEY_ED25519, NULL, 0, NULL},
+    {"ecdsa-sha2-nistp256", SSH_KEY_ECDSA_P256, EVP_sha256, 0, NULL},
+    {"ecdsa-sha2-nistp384", SSH_KEY_ECDSA_P384, EVP_sha384, 0, NULL},
+    {"ecdsa-sha2-nistp521", SSH_KEY_ECDSA_P521, EVP_sha512, 0, NULL},
+    {"rsa-sha2-512", SSH_KEY_RSA, EVP_sha512, 0, NULL},
+    {"rsa-sha2-256", SSH_KEY_RSA, EVP_sha256, 0, NULL},
+    {"ssh-rsa", SSH_KEY_RSA, EVP_sha1, 1, NULL},
+    {"ssh-ed25519" CERT_SUFFIX, SSH_KEY_ED25519, NULL, 0, "ssh-ed25519"},
+    {"ecdsa-sha2-nistp256" CERT_SUFFIX, SSH_KEY_ECDSA_P256, EVP_sha256, 0, "ecdsa-sha2-nistp256"},
+    {"ecdsa-sha2-nistp384" CERT_SUFFIX, SSH_KEY_ECDSA_P384, EVP_sha384, 0, "ecdsa-sha2-nistp384"},
+    {"ecdsa-sha2-nistp521" CERT_SUFFIX, SSH_KEY_ECDSA_P521, EVP_sha512, 0, "ecdsa-sha2-nistp521"},
+    {"rsa-sha2-512" CERT_SUFFIX, SSH_KEY_RSA, EVP_sha512, 0, "rsa-sha2-512"},
+    {"rsa-sha2-256" CERT_SUFFIX, SSH_KEY_RSA, EVP_sha256, 0, "rsa-sha2-256"},
+    {"ssh-rsa" CERT_SUFFIX, SSH_KEY_RSA, EVP_sha1, 1, "ssh-rsa"},
 };
 
 #define N_ELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -110,11 +130,19 @@ static const struct key_info *info_by_type(enum ssh_key_type t)
     return NULL;
 }
 
-static const struct key_info *info_by_name(const char *name)
+/* By plain type name, or by certificate type name with *cert set. */
+static const struct key_info *info_by_name(const char *name, int *cert)
 {
-    for (size_t i = 0; i < N_ELEM(key_infos); i++)
-        if (strcmp(key_infos[i].name, name) == 0)
+    for (size_t i = 0; i < N_ELEM(key_infos); i++) {
+        if (strcmp(key_infos[i].name, name) == 0) {
+            *cert = 0;
             return &key_infos[i];
+        }
+        if (strcmp(key_infos[i].cert_name, name) == 0) {
+            *cert = 1;
+            return &key_infos[i];
+        }
+    }
     return NULL;
 }
 
@@ -235,7 +263,24 @@ void ssh_key_free(ssh_key *k)
     if (k == NULL)
         return;
     EVP_PKEY_free(k->pkey); /* libcrypto clears private key material */
+    ssh_cert_free(k->cert);
     free(k);
+}
+
+void ssh_key_set_cert(ssh_key *k, ssh_cert *cert)
+{
+    ssh_cert_free(k->cert);
+    k->cert = cert;
+}
+
+int ssh_key_is_cert(const ssh_key *k)
+{
+    return k != NULL && k->cert != NULL;
+}
+
+const ssh_cert *ssh_key_cert(const ssh_key *k)
+{
+    return k ? k->cert : NULL;
 }
 
 EVP_PKEY *ssh_key_evp(const ssh_key *k)
@@ -251,18 +296,43 @@ enum ssh_key_type ssh_key_type(const ssh_key *k)
 const char *ssh_key_type_name(const ssh_key *k)
 {
     const struct key_info *ki = k ? info_by_type(k->type) : NULL;
-    return ki ? ki->name : NULL;
+    if (ki == NULL)
+        return NULL;
+    return k->cert ? ki->cert_name : ki->name;
 }
 
 enum ssh_key_type ssh_key_type_from_name(const char *name)
 {
     if (name == NULL)
         return SSH_KEY_UNKNOWN;
-    const struct key_info *ki = info_by_name(name);
+    int cert;
+    const struct key_info *ki = info_by_name(name, &cert);
     if (ki)
         return ki->type;
     const struct sig_alg *sa = alg_by_name(name);
     return sa ? sa->type : SSH_KEY_UNKNOWN;
+}
+
+int ssh_key_alg_is_cert(const char *name)
+{
+    const struct sig_alg *sa = name ? alg_by_name(name) : NULL;
+    return sa != NULL && sa->plain != NULL;
+}
+
+const char *ssh_key_alg_plain(const char *name)
+{
+    const struct sig_alg *sa = name ? alg_by_name(name) : NULL;
+    if (sa == NULL)
+        return NULL;
+    return sa->plain ? sa->plain : sa->name;
+}
+
+const char *ssh_key_alg_cert(const char *name)
+{
+    for (size_t i = 0; name && i < N_ELEM(sig_algs); i++)
+        if (sig_algs[i].plain && strcmp(sig_algs[i].plain, name) == 0)
+            return sig_algs[i].name;
+    return NULL;
 }
 
 int ssh_key_has_private(const ssh_key *k)
@@ -289,11 +359,32 @@ int ssh_key_alg_ok(const ssh_key *k, const char *alg)
     if (k == NULL || alg == NULL)
         return 0;
     const struct sig_alg *sa = alg_by_name(alg);
-    return sa != NULL && sa->type == k->type;
+    /* A certificate presents itself only under certificate names, a plain
+     * key only under plain ones. */
+    return sa != NULL && sa->type == k->type && (sa->plain != NULL) == (k->cert != NULL);
 }
 
 const char *ssh_key_sig_algs(const ssh_key *k, unsigned flags)
 {
+    if (ssh_key_is_cert(k)) {
+        switch (k->type) {
+        case SSH_KEY_ED25519:
+            return "ssh-ed25519" CERT_SUFFIX;
+        case SSH_KEY_ECDSA_P256:
+            return "ecdsa-sha2-nistp256" CERT_SUFFIX;
+        case SSH_KEY_ECDSA_P384:
+            return "ecdsa-sha2-nistp384" CERT_SUFFIX;
+        case SSH_KEY_ECDSA_P521:
+            return "ecdsa-sha2-nistp521" CERT_SUFFIX;
+        case SSH_KEY_RSA:
+            return (flags & SSH_KEY_ALLOW_SHA1) ? "rsa-sha2-512" CERT_SUFFIX
+                                                  ",rsa-sha2-256" CERT_SUFFIX ",ssh-rsa" CERT_SUFFIX
+                                                : "rsa-sha2-512" CERT_SUFFIX
+                                                  ",rsa-sha2-256" CERT_SUFFIX;
+        default:
+            return NULL;
+        }
+    }
     switch (ssh_key_type(k)) {
     case SSH_KEY_ED25519:
         return "ssh-ed25519";
@@ -648,12 +739,12 @@ static int put_public_fields(const ssh_key *k, ssh_buf *b)
     }
 }
 
-int ssh_key_to_blob(const ssh_key *k, ssh_buf *out)
+int ssh_key_to_plain_blob(const ssh_key *k, ssh_buf *out)
 {
     if (k == NULL || out == NULL)
         return SSH_ERR_ARGUMENT;
     size_t mark = ssh_buf_len(out);
-    int rv = ssh_buf_put_cstring(out, ssh_key_type_name(k));
+    int rv = ssh_buf_put_cstring(out, info_by_type(k->type)->name);
     if (rv == 0)
         rv = put_public_fields(k, out);
     if (rv != 0)
@@ -661,8 +752,22 @@ int ssh_key_to_blob(const ssh_key *k, ssh_buf *out)
     return rv;
 }
 
-/* Read the type name at the head of a blob. */
-static int get_type(ssh_cur *c, const struct key_info **ki)
+int ssh_key_to_blob(const ssh_key *k, ssh_buf *out)
+{
+    if (k == NULL || out == NULL)
+        return SSH_ERR_ARGUMENT;
+    if (k->cert != NULL) {
+        /* Verbatim: the CA signed these very bytes. */
+        size_t len;
+        const uint8_t *blob = ssh_cert_blob(k->cert, &len);
+        return ssh_buf_put(out, blob, len);
+    }
+    return ssh_key_to_plain_blob(k, out);
+}
+
+/* Read the type name at the head of a blob: a plain type, or a certificate
+ * type (*cert set). */
+static int get_type(ssh_cur *c, const struct key_info **ki, int *cert)
 {
     char name[SSH_KEY_NAME_MAX];
     int rv = ssh_cur_get_cstr(c, name, sizeof(name));
@@ -670,7 +775,7 @@ static int get_type(ssh_cur *c, const struct key_info **ki)
         return SSH_ERR_KEY_TYPE;
     if (rv != 0)
         return rv;
-    if ((*ki = info_by_name(name)) == NULL)
+    if ((*ki = info_by_name(name, cert)) == NULL)
         return SSH_ERR_KEY_TYPE;
     return 0;
 }
@@ -688,18 +793,16 @@ static int get_curve(ssh_cur *c, const struct key_info *ki)
     return 0;
 }
 
-int ssh_key_get_public(ssh_cur *c, ssh_key **out)
+int ssh_key_get_public_fields(ssh_cur *c, enum ssh_key_type type, ssh_key **out)
 {
-    if (c == NULL || out == NULL)
+    const struct key_info *ki = info_by_type(type);
+    if (c == NULL || out == NULL || ki == NULL)
         return SSH_ERR_ARGUMENT;
     ssh_cur t = *c;
-    const struct key_info *ki;
     EVP_PKEY *pk = NULL;
     const uint8_t *p;
     size_t n;
-    int rv = get_type(&t, &ki);
-    if (rv != 0)
-        return rv;
+    int rv;
     switch (ki->type) {
     case SSH_KEY_ED25519:
         if ((rv = ssh_cur_get_string(&t, &p, &n)) != 0)
@@ -738,14 +841,37 @@ int ssh_key_get_public(ssh_cur *c, ssh_key **out)
     return 0;
 }
 
-int ssh_key_from_blob(const uint8_t *blob, size_t len, ssh_key **out)
+static int get_public(ssh_cur *c, int allow_cert, ssh_key **out)
+{
+    if (c == NULL || out == NULL)
+        return SSH_ERR_ARGUMENT;
+    ssh_cur t = *c;
+    const struct key_info *ki;
+    int cert, rv = get_type(&t, &ki, &cert);
+    if (rv != 0)
+        return rv;
+    if (cert && !allow_cert)
+        return SSH_ERR_KEY_TYPE;
+    rv = cert ? ssh_cert_parse(&t, c->p, ki->type, out)
+              : ssh_key_get_public_fields(&t, ki->type, out);
+    if (rv == 0)
+        *c = t;
+    return rv;
+}
+
+int ssh_key_get_public(ssh_cur *c, ssh_key **out)
+{
+    return get_public(c, 1, out);
+}
+
+static int from_blob(const uint8_t *blob, size_t len, int allow_cert, ssh_key **out)
 {
     if (blob == NULL || out == NULL)
         return SSH_ERR_ARGUMENT;
     ssh_cur c;
     ssh_key *k = NULL;
     ssh_cur_init(&c, blob, len);
-    int rv = ssh_key_get_public(&c, &k);
+    int rv = get_public(&c, allow_cert, &k);
     if (rv != 0)
         return rv;
     if ((rv = ssh_cur_end(&c)) != 0) {
@@ -754,6 +880,16 @@ int ssh_key_from_blob(const uint8_t *blob, size_t len, ssh_key **out)
     }
     *out = k;
     return 0;
+}
+
+int ssh_key_from_blob(const uint8_t *blob, size_t len, ssh_key **out)
+{
+    return from_blob(blob, len, 1, out);
+}
+
+int ssh_key_from_blob_plain(const uint8_t *blob, size_t len, ssh_key **out)
+{
+    return from_blob(blob, len, 0, out);
 }
 
 int ssh_key_from_evp(EVP_PKEY *pkey, int has_private, ssh_key **out)
@@ -795,12 +931,69 @@ int ssh_key_public(const ssh_key *k, ssh_key **out)
     if (k == NULL || out == NULL)
         return SSH_ERR_ARGUMENT;
     ssh_buf b;
+    ssh_key *p = NULL;
+    ssh_cert *cert = NULL;
     ssh_buf_init(&b, 0, 0);
-    int rv = ssh_key_to_blob(k, &b);
+    int rv = ssh_key_to_plain_blob(k, &b);
     if (rv == 0)
-        rv = ssh_key_from_blob(ssh_buf_ptr(&b), ssh_buf_len(&b), out);
+        rv = ssh_key_from_blob_plain(ssh_buf_ptr(&b), ssh_buf_len(&b), &p);
     ssh_buf_free(&b);
-    return rv;
+    /* The certificate is copied, not parsed again: its CA signature was
+     * checked when it was. */
+    if (rv == 0 && k->cert != NULL && (rv = ssh_cert_dup(k->cert, &cert)) == 0)
+        ssh_key_set_cert(p, cert);
+    if (rv != 0) {
+        ssh_key_free(p);
+        return rv;
+    }
+    *out = p;
+    return 0;
+}
+
+int ssh_key_plain(const ssh_key *k, ssh_key **out)
+{
+    if (k == NULL || out == NULL)
+        return SSH_ERR_ARGUMENT;
+    /* The libcrypto key is shared: EVP_PKEYs are reference counted and
+     * never modified once built. */
+    if (!EVP_PKEY_up_ref(k->pkey))
+        return crypto_fail(SSH_ERR_LIBCRYPTO);
+    return key_new(k->type, k->pkey, k->priv, out);
+}
+
+int ssh_key_with_cert(const ssh_key *key, const ssh_key *cert, ssh_key **out)
+{
+    if (key == NULL || cert == NULL || out == NULL || cert->cert == NULL || key->cert != NULL)
+        return SSH_ERR_ARGUMENT;
+    ssh_buf a, b;
+    ssh_buf_init(&a, 0, 0);
+    ssh_buf_init(&b, 0, 0);
+    int rv = ssh_key_to_plain_blob(key, &a);
+    if (rv == 0)
+        rv = ssh_key_to_plain_blob(cert, &b);
+    int same = rv == 0 && ssh_buf_len(&a) == ssh_buf_len(&b) &&
+               memcmp(ssh_buf_ptr(&a), ssh_buf_ptr(&b), ssh_buf_len(&a)) == 0;
+    ssh_buf_free(&a);
+    ssh_buf_free(&b);
+    if (rv != 0)
+        return rv;
+    if (!same)
+        return SSH_ERR_KEY_INVALID;
+    ssh_cert *c = NULL;
+    ssh_key *k = NULL;
+    if ((rv = ssh_cert_dup(cert->cert, &c)) != 0)
+        return rv;
+    if (!EVP_PKEY_up_ref(key->pkey)) {
+        ssh_cert_free(c);
+        return crypto_fail(SSH_ERR_LIBCRYPTO);
+    }
+    if ((rv = key_new(key->type, key->pkey, key->priv, &k)) != 0) {
+        ssh_cert_free(c);
+        return rv;
+    }
+    ssh_key_set_cert(k, c);
+    *out = k;
+    return 0;
 }
 
 int ssh_key_equal_public(const ssh_key *a, const ssh_key *b)
@@ -825,7 +1018,7 @@ int ssh_key_put_private(const ssh_key *k, ssh_buf *b)
     if (k == NULL || b == NULL || !k->priv)
         return SSH_ERR_ARGUMENT;
     size_t mark = ssh_buf_len(b);
-    int rv = ssh_buf_put_cstring(b, ssh_key_type_name(k));
+    int rv = ssh_buf_put_cstring(b, info_by_type(k->type)->name);
     if (rv != 0)
         return rv;
     switch (k->type) {
@@ -939,9 +1132,11 @@ int ssh_key_get_private(ssh_cur *c, ssh_key **out)
     ssh_cur t = *c;
     const struct key_info *ki;
     EVP_PKEY *pk = NULL;
-    int rv = get_type(&t, &ki);
+    int cert, rv = get_type(&t, &ki, &cert);
     if (rv != 0)
         return rv;
+    if (cert)
+        return SSH_ERR_KEY_TYPE; /* private certificate encodings: not read */
     switch (ki->type) {
     case SSH_KEY_ED25519:
         rv = get_private_ed25519(&t, &pk);
@@ -1015,7 +1210,8 @@ int ssh_key_parse_public_line(const char *line, size_t len, ssh_key **out, char 
         return SSH_ERR_KEY_TYPE;
     memcpy(type, line + ts, te - ts);
     type[te - ts] = '\0';
-    const struct key_info *ki = info_by_name(type);
+    int cert;
+    const struct key_info *ki = info_by_name(type, &cert);
     if (ki == NULL)
         return SSH_ERR_KEY_TYPE;
 
@@ -1029,7 +1225,7 @@ int ssh_key_parse_public_line(const char *line, size_t len, ssh_key **out, char 
     if (rv != 0)
         return rv;
     /* The type in front must say what the blob says. */
-    if (k->type != ki->type) {
+    if (k->type != ki->type || (k->cert != NULL) != cert) {
         ssh_key_free(k);
         return SSH_ERR_KEY_INVALID;
     }
@@ -1096,7 +1292,8 @@ int ssh_key_fingerprint(const ssh_key *k, char *out, size_t outsz)
         return SSH_ERR_ARGUMENT;
     ssh_buf blob;
     ssh_buf_init(&blob, 0, 0);
-    int rv = ssh_key_to_blob(k, &blob);
+    /* Of the certified key, as OpenSSH prints a certificate's. */
+    int rv = ssh_key_to_plain_blob(k, &blob);
     if (rv == 0 &&
         (!EVP_Digest(ssh_buf_ptr(&blob), ssh_buf_len(&blob), md, &mdlen, EVP_sha256(), NULL) ||
          mdlen != sizeof(md)))
@@ -1126,6 +1323,10 @@ static int pick_alg(const ssh_key *k, const char *alg, unsigned flags, const str
     const struct sig_alg *sa = alg ? alg_by_name(alg) : alg_default(k->type);
     if (sa == NULL)
         return SSH_ERR_KEY_TYPE;
+    /* A certificate algorithm signs as its plain algorithm (the key under
+     * the certificate signs; PROTOCOL.certkeys). */
+    if (sa->plain != NULL && (sa = alg_by_name(sa->plain)) == NULL)
+        return SSH_ERR_INTERNAL;
     if (sa->type != k->type)
         return SSH_ERR_KEY_ALG_MISMATCH;
     if (sa->sha1 && !(flags & SSH_KEY_ALLOW_SHA1))
@@ -1278,8 +1479,14 @@ int ssh_key_verify(const ssh_key *k, const char *alg, unsigned flags, const uint
         return rv;
     if ((rv = ssh_cur_get_string(&c, &sb, &sl)) != 0 || (rv = ssh_cur_end(&c)) != 0)
         return rv;
-    if (alg != NULL && strcmp(alg, name) != 0)
-        return SSH_ERR_KEY_ALG_MISMATCH;
+    /* A certificate algorithm's signatures carry the plain name. */
+    if (alg != NULL) {
+        const char *want = ssh_key_alg_plain(alg);
+        if (strcmp(want ? want : alg, name) != 0)
+            return SSH_ERR_KEY_ALG_MISMATCH;
+    }
+    if (ssh_key_alg_is_cert(name))
+        return SSH_ERR_KEY_TYPE;
     const struct sig_alg *sa;
     if ((rv = pick_alg(k, name, flags, &sa)) != 0)
         return rv;

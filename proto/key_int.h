@@ -32,8 +32,24 @@ EVP_PKEY *ssh_key_evp(const ssh_key *k);
 int ssh_key_from_evp(EVP_PKEY *pkey, int has_private, ssh_key **out);
 
 /* Read a public key blob (string type, fields) from the cursor without
- * requiring the cursor to end there.  On failure the cursor is unchanged. */
+ * requiring the cursor to end there; certificates included.  On failure
+ * the cursor is unchanged. */
 int ssh_key_get_public(ssh_cur *c, ssh_key **out);
+
+/* The type-specific public fields of a plain key of `type` (what follows
+ * the type name in its blob, and the nonce in a certificate). */
+int ssh_key_get_public_fields(ssh_cur *c, enum ssh_key_type type, ssh_key **out);
+
+/* ssh_key_from_blob() refusing certificates (SSH_ERR_KEY_TYPE): for CA
+ * keys, which may not be certificates themselves. */
+int ssh_key_from_blob_plain(const uint8_t *blob, size_t len, ssh_key **out);
+
+/* The plain public key blob, also for a certificate (its certified key). */
+int ssh_key_to_plain_blob(const ssh_key *k, ssh_buf *out);
+
+/* Attach a certificate (cert.c), taking ownership; replaces any. */
+struct ssh_cert;
+void ssh_key_set_cert(ssh_key *k, struct ssh_cert *cert);
 
 /* The private key encoding shared by openssh-key-v1 and the ssh-agent
  * protocol (draft-miller-ssh-agent section 4.2.3, without the comment):

@@ -347,7 +347,7 @@ static int openssh_parse(const uint8_t *data, size_t len, const char *pass, int 
     if (rv == 0)
         rv = kf_parse(&blob, !public_only, &kf);
     if (rv == 0 && public_only)
-        rv = ssh_key_from_blob(kf.pub, kf.publen, out);
+        rv = ssh_key_from_blob_plain(kf.pub, kf.publen, out);
     if (rv == 0 && !public_only) {
         if ((rv = kf_decrypt(&kf, pass, &plain)) == 0)
             rv = kf_private(&kf, &plain, out, comment);
@@ -454,7 +454,7 @@ int ssh_key_to_private_openssh(const ssh_key *k, const char *comment, char **out
         ERR_clear_error();
         goto out;
     }
-    if ((rv = ssh_key_to_blob(k, &pub)) != 0 || (rv = ssh_buf_put(&sect, check, 4)) != 0 ||
+    if ((rv = ssh_key_to_plain_blob(k, &pub)) != 0 || (rv = ssh_buf_put(&sect, check, 4)) != 0 ||
         (rv = ssh_buf_put(&sect, check, 4)) != 0 || (rv = ssh_key_put_private(k, &sect)) != 0 ||
         (rv = ssh_buf_put_cstring(&sect, comment ? comment : "")) != 0)
         goto out;

@@ -51,13 +51,18 @@ enum ssh_role { SSH_ROLE_CLIENT = 0, SSH_ROLE_SERVER = 1 };
 
 /* Supported and default algorithm lists (comma-separated, preference order;
  * the key exchange list in OpenSSH 10's order, post-quantum hybrids first).
- * "ssh-rsa" (SHA-1) is supported but never in a default list. */
+ * "ssh-rsa" (SHA-1) and "ssh-rsa-cert-v01@openssh.com" are supported but
+ * never in a default list.  Host key and public key algorithms list the
+ * certificate algorithms first, as OpenSSH does (sshtun/cert.h). */
 #define SSH_DEFAULT_KEX                                                                            \
     "mlkem768x25519-sha256,sntrup761x25519-sha512,sntrup761x25519-sha512@openssh.com,"             \
     "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"        \
     "ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,"       \
     "diffie-hellman-group18-sha512,diffie-hellman-group14-sha256"
 #define SSH_DEFAULT_HOSTKEY_ALGS                                                                   \
+    "ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256-cert-v01@openssh.com,"                   \
+    "ecdsa-sha2-nistp384-cert-v01@openssh.com,ecdsa-sha2-nistp521-cert-v01@openssh.com,"           \
+    "rsa-sha2-512-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com,"                         \
     "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa-sha2-512,"        \
     "rsa-sha2-256"
 #define SSH_DEFAULT_CIPHERS                                                                        \

@@ -80,6 +80,18 @@ extern "C" {
 #define SSH_ERR_TIMEOUT           -72 /* peer did not answer keepalives */
 #define SSH_ERR_CLOSED            -73 /* we disconnected (ssh_conn_disconnect) */
 
+/* Certificates (OpenSSH PROTOCOL.certkeys) and revocation. */
+#define SSH_ERR_CERT_CA            -80 /* signature key unusable (a certificate, unknown type) */
+#define SSH_ERR_CERT_SIGNATURE     -81 /* the CA's signature does not verify */
+#define SSH_ERR_CERT_TYPE          -82 /* not a user/host certificate as required */
+#define SSH_ERR_CERT_EXPIRED       -83 /* now >= valid before */
+#define SSH_ERR_CERT_NOT_YET_VALID -84 /* now < valid after */
+#define SSH_ERR_CERT_NO_PRINCIPALS -85 /* empty principal list */
+#define SSH_ERR_CERT_PRINCIPAL     -86 /* name is not a listed principal */
+#define SSH_ERR_CERT_CRITICAL      -87 /* a critical option we do not support */
+#define SSH_ERR_CERT_SIG_ALG       -88 /* CA signature algorithm not allowed */
+#define SSH_ERR_KEY_REVOKED        -89 /* key or certificate is revoked */
+
 /* RFC 4253 section 11.1 disconnect reason codes. */
 #define SSH_DISCONNECT_HOST_NOT_ALLOWED_TO_CONNECT    1
 #define SSH_DISCONNECT_PROTOCOL_ERROR                 2

@@ -24,6 +24,10 @@
  * "rsa-sha2-512" and "ssh-rsa" (RSA with SHA-1).  SHA-1 signatures are
  * refused unless the caller passes SSH_KEY_ALLOW_SHA1.
  *
+ * Certificates (OpenSSH's ssh-ed25519-cert-v01@openssh.com and friends) are
+ * keys too: every function here accepts them; what differs for them is
+ * described in sshtun/cert.h.
+ *
  * No file access here: callers read files and pass their contents.
  */
 #ifndef SSHTUN_KEY_H
@@ -116,7 +120,8 @@ int ssh_key_to_private_openssh(const ssh_key *k, const char *comment, char **out
 #define SSH_KEY_FP_MAX 64
 int ssh_key_fingerprint(const ssh_key *k, char *out, size_t outsz);
 
-/* Does `alg` (a signature algorithm name) fit this key? */
+/* Does `alg` (a signature algorithm name) fit this key?  For a certificate
+ * only certificate algorithm names fit, for a plain key only plain ones. */
 int ssh_key_alg_ok(const ssh_key *k, const char *alg);
 
 /* The signature algorithms this key can make, as a comma-separated

@@ -32,7 +32,7 @@
 #include "tun_match.h"
 #include "tun_options.h"
 
-#define SUPPORTED_HOSTKEY SSH_DEFAULT_HOSTKEY_ALGS ",ssh-rsa" /* as tun_options.c */
+#define SUPPORTED_HOSTKEY SSH_DEFAULT_HOSTKEY_ALGS ",ssh-rsa,ssh-rsa-cert-v01@openssh.com" /* as tun_options.c */
 
 static const char *const hosts[4] = {"example.com", "db1.internal.example.org", "10.1.2.3",
                                      "[fe80::1%eth0]"};

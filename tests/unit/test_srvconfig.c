@@ -237,7 +237,7 @@ static void test_dump(void **state)
         "ciphers chacha20-poly1305@openssh.com,",
         "macs hmac-sha2-256-etm@openssh.com,",
         "kexalgorithms mlkem768x25519-sha256,sntrup761x25519-sha512,",
-        "hostkeyalgorithms ssh-ed25519,",
+        "hostkeyalgorithms ssh-ed25519-cert-v01@openssh.com,",
         "rekeylimit 0 0\n",
         "loglevel INFO\n",
         "sshtunduser nobody\n",

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "sshtun/buf.h"
+#include "sshtun/cert.h"
 #include "sshtun/err.h"
 
 #define AGENT_FAILURE          5
@@ -87,7 +88,8 @@ int tun_agent_parse_identities(const uint8_t *p, size_t len, ssh_key ***keysp, c
             (rv = ssh_cur_get_strdup(&c, 4096, &comment)) != 0)
             goto out;
         ssh_key *k = NULL;
-        /* Keys we cannot use (certificates, security keys) are skipped. */
+        /* Keys we cannot use (security keys, DSA) are skipped;
+         * certificates are kept (sshtun/cert.h). */
         if (ssh_key_from_blob(blob, bl, &k) != 0) {
             free(comment);
             continue;
@@ -298,10 +300,12 @@ int tun_agent_sign(tun_agent *a, const ssh_key *key, const char *alg, const uint
 {
     ssh_buf m, blob;
     uint32_t flags = 0;
-    /* RSA keys sign with SHA-2 only when asked to (PROTOCOL.agent 4.5.1). */
-    if (alg && strcmp(alg, "rsa-sha2-256") == 0)
+    /* RSA keys sign with SHA-2 only when asked to (PROTOCOL.agent 4.5.1);
+     * a certificate algorithm asks as the signature algorithm it names. */
+    const char *sig = alg ? ssh_key_alg_plain(alg) : NULL;
+    if (sig && strcmp(sig, "rsa-sha2-256") == 0)
         flags = AGENT_RSA_SHA2_256;
-    else if (alg && strcmp(alg, "rsa-sha2-512") == 0)
+    else if (sig && strcmp(sig, "rsa-sha2-512") == 0)
         flags = AGENT_RSA_SHA2_512;
     ssh_buf_init(&m, AGENT_MSG_MAX, 0);
     ssh_buf_init(&blob, 16384, 0);

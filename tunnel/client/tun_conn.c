@@ -27,6 +27,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "sshtun/cert.h"
+
 struct tun_conn {
     struct ev_loop *loop;
     const tun_options *o;
@@ -391,10 +393,28 @@ static unsigned kh_port(const tun_conn *tc)
     return tc->o->host_key_alias ? 22u : (unsigned)tc->o->port;
 }
 
+static int check_hostkey(tun_conn *tc, const ssh_key *key);
+
 static int on_hostkey(ssh_conn *c, const ssh_key *key, void *user)
 {
     (void)c;
     tun_conn *tc = user;
+    if (!ssh_key_is_cert(key))
+        return check_hostkey(tc, key);
+    /* A host certificate without a CA we know: the key under it is checked
+     * as a plain key (OpenSSH: "No matching CA found. Retry with plain
+     * key"). */
+    ssh_key *plain = NULL;
+    if (ssh_key_plain(key, &plain) != 0)
+        return SSH_ERR_HOSTKEY_REJECTED;
+    tun_debug("No matching CA found. Retry with plain key");
+    int rv = check_hostkey(tc, plain);
+    ssh_key_free(plain);
+    return rv;
+}
+
+static int check_hostkey(tun_conn *tc, const ssh_key *key)
+{
     const char *files[2 * TUN_MAX_LIST];
     size_t n = kh_files(tc->o, files);
     char fp[SSH_KEY_FP_MAX], hn[1100];

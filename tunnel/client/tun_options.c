@@ -670,7 +670,7 @@ static int finish_list(char **field, const char *def, const char *supported, con
     return 0;
 }
 
-#define SUPPORTED_HOSTKEY SSH_DEFAULT_HOSTKEY_ALGS ",ssh-rsa"
+#define SUPPORTED_HOSTKEY SSH_DEFAULT_HOSTKEY_ALGS ",ssh-rsa,ssh-rsa-cert-v01@openssh.com"
 
 static void dflt(int *f, int v)
 {
