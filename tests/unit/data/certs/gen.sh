@@ -8,7 +8,7 @@
 set -eu
 cd "$(dirname "$0")"
 export TZ=UTC # -V times are local times to ssh-keygen
-rm -f ./*_key ./*_key.pub ./*-cert.pub
+rm -f ./*_key ./*_key.pub ./*-cert.pub ./*.krl ./revoked_keys
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
@@ -60,3 +60,24 @@ sign clear user_ed25519 ca_ed25519 -I clear -n alice -z 13 -V $V -O clear
 # No principals; valid forever.
 sign noprinc user_ed25519 ca_ed25519 -I noprinc -z 14 -V $V
 sign forever user_ed25519 ca_ed25519 -I forever -n alice -z 15
+
+# Revocation (ssh-keygen -k).  serial.krl, CA ca_ed25519: serial 42, serials
+# 100-200, key id "verify" (version 7).  bitmap.krl, CA ca_ecdsa: every even
+# serial 2..100 (ssh-keygen encodes these as a bitmap).  keys.krl: host_rsa by
+# SHA-256, user_ecdsa384 by SHA-1, user_ecdsa521 by fingerprint, user_rsa and
+# the CA ca_ecdsa explicitly.  revoked_keys: a plain list (host_ed25519 and
+# the CA ca_rsa), with a comment and a DSA key we skip.
+printf 'serial: 42\nserial: 100-200\nid: verify\n' >"$T/spec"
+ssh-keygen -q -k -f serial.krl -z 7 -s ca_ed25519_key.pub "$T/spec"
+seq 2 2 100 | sed 's/^/serial: /' >"$T/spec"
+ssh-keygen -q -k -f bitmap.krl -s ca_ecdsa_key.pub "$T/spec"
+printf 'sha256: %s\nsha1: %s\nhash: %s\n' "$(cat host_rsa_key.pub)" "$(cat user_ecdsa384_key.pub)" \
+    "$(ssh-keygen -lf user_ecdsa521_key.pub | cut -d' ' -f2)" >"$T/spec"
+ssh-keygen -q -k -f keys.krl "$T/spec" user_rsa_key.pub ca_ecdsa_key.pub
+{
+    echo "# revoked by hand"
+    cat host_ed25519_key.pub
+    echo
+    echo "ssh-dss AAAAB3NzaC1kc3MAAACBAP1/U4EddRIpUt9KnC7s5Of2EbdSPO9EAMMeP4C2USZpRV1AIlH7WT2NWPq/xfW6MPbLm1Vs14E7gB00b/JmYLdrmVClpJ+f6AR7ECLCT7up1/63xhv4O1fnxqimFQ8E+4P208UewwI1VBNaFpEy9nXzrith1yrv8iIDGZ3RSAHHAAAAFQCXYFCPFSMLzLKSuYKi64QL8Fgc9QAAAIEA9+GghdabPd7LvKtcNrhXuXmUr7v6OuqC+VdMCz0HgmdRWVeOutRZT+ZxBxCBgLRJFnEj6EwoFhO3zwkyjMim4TwWeotUfI0o4KOuHiuzpnWRbqN/C/ohNWLx+2J6ASQ7zKTxvqhRkImog9/hWuWfBpKLZl6Ae1UlZAFMO/7PSSoAAACBAJYGb1Zx7k3ll0EZ5eY3YYzB1SUn9CfxPVGQRGnNLH8tGpu4N4mUUEY0HiBn9UzX2Clnm0Y8IZcJOsxCHHJiq5e9o7x9I6EP+SaUiGJwEQmE1+z4vxLtqQIO5EBdDHPI2JAGZtJYsn8fdIcJvVaqYJgZrcj/XZFOoQrqXQ1F3VYA dsa"
+    cat ca_rsa_key.pub
+} >revoked_keys
