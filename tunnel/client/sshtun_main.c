@@ -242,10 +242,62 @@ typedef struct cli {
 
 enum { OPT_OK = 0, OPT_EXIT0 = 1, OPT_FAIL = 2 };
 
+/* Flags that are configuration keywords: "-L spec" is "LocalForward spec".
+ * A NULL value takes the flag's argument. */
+static const struct {
+    char flag;
+    const char *kw, *value;
+} flag_keywords[] = {
+    {'4', "AddressFamily", "inet"},
+    {'6', "AddressFamily", "inet6"},
+    {'A', "ForwardAgent", "yes"},
+    {'a', "ForwardAgent", "no"},
+    {'B', "BindInterface", NULL},
+    {'b', "BindAddress", NULL},
+    {'C', "Compression", "yes"},
+    {'c', "Ciphers", NULL},
+    {'D', "DynamicForward", NULL},
+    {'e', "EscapeChar", NULL},
+    {'f', "ForkAfterAuthentication", "yes"},
+    {'g', "GatewayPorts", "yes"},
+    {'I', "PKCS11Provider", NULL},
+    {'i', "IdentityFile", NULL},
+    {'J', "ProxyJump", NULL},
+    {'K', "GSSAPIAuthentication", "yes"},
+    {'K', "GSSAPIDelegateCredentials", "yes"},
+    {'k', "GSSAPIDelegateCredentials", "no"},
+    {'L', "LocalForward", NULL},
+    {'l', "User", NULL},
+    {'m', "MACs", NULL},
+    {'N', "SessionType", "none"},
+    {'n', "StdinNull", "yes"},
+    {'p', "Port", NULL},
+    {'R', "RemoteForward", NULL},
+    {'S', "ControlPath", NULL},
+    {'s', "SessionType", "subsystem"},
+    {'w', "TunnelDevice", NULL},
+    {'w', "Tunnel", "yes"},
+    {'X', "ForwardX11", "yes"},
+    {'x', "ForwardX11", "no"},
+    {'Y', "ForwardX11", "yes"},
+    {'Y', "ForwardX11Trusted", "yes"},
+};
+
 /* One option.  OPT_OK, OPT_EXIT0 (-V, -Q: done) or OPT_FAIL (message
  * printed; exit 255). */
 static int one_option(cli *c, tun_options *o, int opt, const char *arg)
 {
+    int found = 0;
+    for (size_t i = 0; i < sizeof(flag_keywords) / sizeof(flag_keywords[0]); i++) {
+        if (flag_keywords[i].flag != opt)
+            continue;
+        found = 1;
+        const char *v = flag_keywords[i].value ? flag_keywords[i].value : arg;
+        if (set_kw(o, flag_keywords[i].kw, v) != 0)
+            return OPT_FAIL;
+    }
+    if (found)
+        return OPT_OK;
     switch (opt) {
     case '1':
         fprintf(stderr, "SSH protocol v.1 is no longer supported\n");
@@ -253,59 +305,46 @@ static int one_option(cli *c, tun_options *o, int opt, const char *arg)
     case '2':
     case 'P': /* obsolete "use a non-privileged port": nothing to do */
         return OPT_OK;
-    case '4': return set_kw(o, "AddressFamily", "inet") ? OPT_FAIL : OPT_OK;
-    case '6': return set_kw(o, "AddressFamily", "inet6") ? OPT_FAIL : OPT_OK;
-    case 'A': return set_kw(o, "ForwardAgent", "yes") ? OPT_FAIL : OPT_OK;
-    case 'a': return set_kw(o, "ForwardAgent", "no") ? OPT_FAIL : OPT_OK;
-    case 'X': return set_kw(o, "ForwardX11", "yes") ? OPT_FAIL : OPT_OK;
-    case 'Y':
-        return set_kw(o, "ForwardX11", "yes") || set_kw(o, "ForwardX11Trusted", "yes") ? OPT_FAIL
-                                                                                       : OPT_OK;
-    case 'x': return set_kw(o, "ForwardX11", "no") ? OPT_FAIL : OPT_OK;
-    case 'K':
-        return set_kw(o, "GSSAPIAuthentication", "yes") ||
-                       set_kw(o, "GSSAPIDelegateCredentials", "yes")
-                   ? OPT_FAIL
-                   : OPT_OK;
-    case 'k': return set_kw(o, "GSSAPIDelegateCredentials", "no") ? OPT_FAIL : OPT_OK;
-    case 'C': return set_kw(o, "Compression", "yes") ? OPT_FAIL : OPT_OK;
-    case 'g': return set_kw(o, "GatewayPorts", "yes") ? OPT_FAIL : OPT_OK;
-    case 'y': c->use_syslog = 1; return OPT_OK;
-    case 'e': return set_kw(o, "EscapeChar", arg) ? OPT_FAIL : OPT_OK;
-    case 'b': return set_kw(o, "BindAddress", arg) ? OPT_FAIL : OPT_OK;
-    case 'B': return set_kw(o, "BindInterface", arg) ? OPT_FAIL : OPT_OK;
-    case 'I': return set_kw(o, "PKCS11Provider", arg) ? OPT_FAIL : OPT_OK;
-    case 'J': return set_kw(o, "ProxyJump", arg) ? OPT_FAIL : OPT_OK;
-    case 'w':
-        return set_kw(o, "TunnelDevice", arg) || set_kw(o, "Tunnel", "yes") ? OPT_FAIL : OPT_OK;
-    case 'Q': return query(arg) == 0 ? OPT_EXIT0 : OPT_FAIL;
-    case 'G': c->dump_config = 1; return OPT_OK;
-    case 'M': c->master_flag++; return OPT_OK;
-    case 'S': return set_kw(o, "ControlPath", arg) ? OPT_FAIL : OPT_OK;
-    case 'O': c->ctl_cmd = arg; return OPT_OK;
-    case 's': return set_kw(o, "SessionType", "subsystem") ? OPT_FAIL : OPT_OK;
-    case 'N': return set_kw(o, "SessionType", "none") ? OPT_FAIL : OPT_OK;
-    case 'n': return set_kw(o, "StdinNull", "yes") ? OPT_FAIL : OPT_OK;
-    case 'f': return set_kw(o, "ForkAfterAuthentication", "yes") ? OPT_FAIL : OPT_OK;
-    case 'L': return set_kw(o, "LocalForward", arg) ? OPT_FAIL : OPT_OK;
-    case 'R': return set_kw(o, "RemoteForward", arg) ? OPT_FAIL : OPT_OK;
-    case 'D': return set_kw(o, "DynamicForward", arg) ? OPT_FAIL : OPT_OK;
-    case 'W': c->stdio_fwd = arg; return OPT_OK;
-    case 'T': c->tflag = -1; return OPT_OK;
-    case 't': c->tflag = c->tflag < 0 ? 1 : c->tflag + 1; return OPT_OK;
-    case 'q': c->quiet = 1; return OPT_OK;
-    case 'v': c->verbose++; return OPT_OK;
+    case 'y':
+        c->use_syslog = 1;
+        return OPT_OK;
+    case 'Q':
+        return query(arg) == 0 ? OPT_EXIT0 : OPT_FAIL;
+    case 'G':
+        c->dump_config = 1;
+        return OPT_OK;
+    case 'M':
+        c->master_flag++;
+        return OPT_OK;
+    case 'O':
+        c->ctl_cmd = arg;
+        return OPT_OK;
+    case 'W':
+        c->stdio_fwd = arg;
+        return OPT_OK;
+    case 'T':
+        c->tflag = -1;
+        return OPT_OK;
+    case 't':
+        c->tflag = c->tflag < 0 ? 1 : c->tflag + 1;
+        return OPT_OK;
+    case 'q':
+        c->quiet = 1;
+        return OPT_OK;
+    case 'v':
+        c->verbose++;
+        return OPT_OK;
     case 'V':
         fprintf(stderr, "sshtun_%s, %s\n", SSHTUN_VERSION, OpenSSL_version(OPENSSL_VERSION));
         return OPT_EXIT0;
-    case 'c': return set_kw(o, "Ciphers", arg) ? OPT_FAIL : OPT_OK;
-    case 'm': return set_kw(o, "MACs", arg) ? OPT_FAIL : OPT_OK;
-    case 'E': c->logfile = arg; return OPT_OK;
-    case 'F': c->config = arg; return OPT_OK;
-    case 'i': return set_kw(o, "IdentityFile", arg) ? OPT_FAIL : OPT_OK;
-    case 'l': return set_kw(o, "User", arg) ? OPT_FAIL : OPT_OK;
-    case 'o': return tun_options_apply(o, arg, "command-line") ? OPT_FAIL : OPT_OK;
-    case 'p': return set_kw(o, "Port", arg) ? OPT_FAIL : OPT_OK;
+    case 'E':
+        c->logfile = arg;
+        return OPT_OK;
+    case 'F':
+        c->config = arg;
+        return OPT_OK;
+    case 'o':
+        return tun_options_apply(o, arg, "command-line") ? OPT_FAIL : OPT_OK;
     }
     return OPT_FAIL;
 }

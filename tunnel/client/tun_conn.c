@@ -191,8 +191,8 @@ static void auth_next(tun_conn *tc)
                 tun_identity *id = &tc->ids->ids[tc->id_idx];
                 if (ssh_key_type(id->pub) == SSH_KEY_RSA &&
                     ssh_key_bits(id->pub) < (unsigned)tc->o->required_rsa_size) {
-                    tun_debug("Skipping %s: RSA key of %u bits, below RequiredRSASize %d",
-                              id->path, ssh_key_bits(id->pub), tc->o->required_rsa_size);
+                    tun_debug("Skipping %s: RSA key of %u bits, below RequiredRSASize %d", id->path,
+                              ssh_key_bits(id->pub), tc->o->required_rsa_size);
                     tc->id_idx++;
                     continue;
                 }
@@ -497,8 +497,7 @@ static int check_hostkey(tun_conn *tc, const ssh_key *key)
     }
     if (tc->o->n_user_known_hosts > 0) {
         const char *f = tc->o->user_known_hosts[0];
-        if (tun_knownhosts_add(f, kh_name(tc), kh_port(tc), key,
-                               tc->o->hash_known_hosts) == 0)
+        if (tun_knownhosts_add(f, kh_name(tc), kh_port(tc), key, tc->o->hash_known_hosts) == 0)
             tun_info("Warning: Permanently added '%s' (%s) to the list of known hosts.", hn,
                      key_type_upper(key));
         else
@@ -641,8 +640,8 @@ static void on_hs_timeout(struct ev_loop *loop, ev_timer *w, int revents)
     if (tc->authenticated || tc->dead_reported)
         return;
     const char *phase = tc->c == NULL || ssh_conn_peer_ident(tc->c) == NULL ? "banner exchange"
-                        : !tc->auth_started                            ? "key exchange"
-                                                                        : "authentication";
+                        : !tc->auth_started                                 ? "key exchange"
+                                                                            : "authentication";
     tun_conn_fail(tc, "Connection timed out during %s", phase);
 }
 

@@ -93,7 +93,9 @@ static void load_files(tun_idstore *s)
         }
         id->path = path;
         tun_debug("identity file %s type %s%s", path, ssh_key_type_name(id->pub),
-                  id->encrypted ? " (encrypted)" : id->priv ? "" : " (public key only)");
+                  id->encrypted ? " (encrypted)"
+                  : id->priv    ? ""
+                                : " (public key only)");
         s->n++;
     }
 }

@@ -70,15 +70,17 @@ enum ktype {
 typedef struct kw {
     const char *name;
     enum ktype type;
-    size_t off;   /* field (K_IGNORED: slot in o->noeffect) */
-    size_t noff;  /* count field for lists (K_IGNORED: KF_ flags) */
+    size_t off;       /* field (K_IGNORED: slot in o->noeffect) */
+    size_t noff;      /* count field for lists (K_IGNORED: KF_ flags) */
     const char *noop; /* K_IGNORED: a value besides no/none that asks for nothing */
 } kw;
 
 /* OpenSSH's old and alternative names (aliases, deprecated and withdrawn
  * keywords): read as OpenSSH reads them, named in sshtun(1) in one
  * sentence rather than one by one (and not offered by the completion). */
+/* clang-format off */
 #define LEGACY(name, type, off, noff) {name, type, off, noff, NULL}
+/* clang-format on */
 
 static const kw keywords[] = {
     {"User", K_STR, F(user), 0, NULL},
@@ -771,7 +773,8 @@ void tun_options_report(const tun_options *o)
         if (is_none(v) || (yesno(v, &b) == 0 && !b) || (k->noop && strcasecmp(v, k->noop) == 0))
             continue; /* asks for nothing */
         if (k->noff & KF_WARN)
-            tun_info("Warning: %s: %s %s has no effect: sshtun does not implement it", o->noeffect_where[k->off], k->name, v);
+            tun_info("Warning: %s: %s %s has no effect: sshtun does not implement it",
+                     o->noeffect_where[k->off], k->name, v);
         else
             tun_debug("%s: %s %s has no effect in sshtun; ignored", o->noeffect_where[k->off],
                       k->name, v);
@@ -806,7 +809,8 @@ void tun_options_dump(const tun_options *o, FILE *f)
             continue;
         if (strcmp(k->name, "PubkeyAcceptedKeyTypes") == 0 || strcmp(k->name, "HostName") == 0 ||
             strcmp(k->name, "ChallengeResponseAuthentication") == 0 ||
-            strcmp(k->name, "SkeyAuthentication") == 0 || strcmp(k->name, "TISAuthentication") == 0 ||
+            strcmp(k->name, "SkeyAuthentication") == 0 ||
+            strcmp(k->name, "TISAuthentication") == 0 ||
             strcmp(k->name, "DSAAuthentication") == 0 || strcmp(k->name, "KeepAlive") == 0)
             continue; /* aliases */
         lower_kw(k->name, name, sizeof(name));
@@ -886,7 +890,8 @@ void tun_options_dump(const tun_options *o, FILE *f)
             break;
         case K_SESSIONTYPE: {
             static const char *const st[] = {"none", "subsystem", "default"};
-            fprintf(f, "%s %s\n", name, st[o->session_type >= 0 && o->session_type < 3 ? o->session_type : 2]);
+            fprintf(f, "%s %s\n", name,
+                    st[o->session_type >= 0 && o->session_type < 3 ? o->session_type : 2]);
             break;
         }
         case K_CONTROLPERSIST:

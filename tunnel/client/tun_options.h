@@ -78,10 +78,10 @@ typedef struct tun_options {
     char *host_key_alias;
     char *remote_command;
     int compression;
-    int session_type;               /* enum tun_session_type */
-    int stdin_null;                 /* StdinNull (-n) */
-    int fork_after_authentication;  /* ForkAfterAuthentication (-f) */
-    int required_rsa_size;          /* RequiredRSASize: smallest RSA key used or accepted */
+    int session_type;                       /* enum tun_session_type */
+    int stdin_null;                         /* StdinNull (-n) */
+    int fork_after_authentication;          /* ForkAfterAuthentication (-f) */
+    int required_rsa_size;                  /* RequiredRSASize: smallest RSA key used or accepted */
     char *noeffect[TUN_MAX_NOEFFECT];       /* value of each no-effect keyword, by slot */
     char *noeffect_where[TUN_MAX_NOEFFECT]; /* where it was given */
 } tun_options;
