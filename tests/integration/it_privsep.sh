@@ -7,8 +7,10 @@
 #   1. puts a FIFO where authorized_keys should be and tries to log in,
 #   2. forwards to a Unix socket whose listen backlog is full,
 #   3. runs 16 password guessers (against V, whose hash is costly),
-# then StrictModes refusals (4), and last the compromised network process:
-# privsep_harness speaks the helper's protocol with hostile arguments.
+# then StrictModes refusals (4), the network process's confinement (5:
+# SshtundUser, no capabilities, no new privileges, seccomp, an empty root),
+# and last the compromised network process (6): privsep_harness speaks
+# the helper's protocol with hostile arguments.
 #
 #   tests/integration/it_privsep.sh <build-dir>
 . "$(dirname "$0")/lib.sh"
@@ -61,7 +63,7 @@ start_sshtund() {  # start_sshtund [config lines...]
             echo "ListenAddress 127.0.0.1"
             for k in ed25519 ecdsa; do echo "HostKey $T/host_$k"; done
             echo "PidFile none"
-            echo "LogLevel VERBOSE"
+            echo "LogLevel DEBUG1"
             for l in "$@"; do echo "$l"; done
         } > "$T/sshtund_config"
         : > "$T/sshtund.log"
@@ -253,7 +255,60 @@ it_check "StrictModes no: the group-writable home is accepted" in "$out"
 chmod 755 "$T/vhome"
 stop_sshtund
 
-# ---- 5. a compromised network process ---------------------------------------------------------
+# ---- 5. the network process's confinement -----------------------------------------------------
+if getent passwd sshtund >/dev/null; then
+    start_sshtund
+    grep -q "network process running as sshtund" "$T/sshtund.log" &&
+        it_pass "default SshtundUser: the sshtund user" || it_fail "default user: $(grep running "$T/sshtund.log")"
+else
+    start_sshtund
+    grep -q "user sshtund does not exist" "$T/sshtund.log" &&
+        grep -q "network process running as nobody" "$T/sshtund.log" &&
+        it_pass "default SshtundUser missing: says so and falls back to nobody" ||
+        it_fail "fallback: $(grep -i "sshtund\|nobody" "$T/sshtund.log" | head -3)"
+fi
+N=sshtun-pn$$
+useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$N" && CREATED="$CREATED $N"
+start_sshtund "SshtundUser $N"
+NETPID=$SSHTUND_PID
+st() { sed -n "s/^$1:[[:space:]]*//p" "/proc/$NETPID/status" | tr -s '\t ' ' '; }
+NUID=$(id -u "$N")
+it_check "the network process runs as SshtundUser (all uids)" "$NUID $NUID $NUID $NUID" "$(st Uid)"
+it_check "no supplementary groups" "" "$(st Groups)"
+it_check "no capabilities (effective)" 0000000000000000 "$(st CapEff)"
+it_check "no capabilities (permitted)" 0000000000000000 "$(st CapPrm)"
+it_check "empty bounding set" 0000000000000000 "$(st CapBnd)"
+it_check "PR_SET_NO_NEW_PRIVS" 1 "$(st NoNewPrivs)"
+it_check "seccomp filter" 2 "$(st Seccomp)"
+if grep -q "empty root, its own mount namespace" "$T/sshtund.log"; then
+    [ -e "/proc/$NETPID/root/etc/hosts" ] && [ ! -e "/proc/$NETPID/root/home" ] &&
+        [ ! -e "/proc/$NETPID/root/tmp" ] && [ ! -e "/proc/$NETPID/root/usr/bin" ] &&
+        it_pass "its root holds /etc and nothing of /home, /tmp, /usr" ||
+        it_fail "root view: $(ls "/proc/$NETPID/root/")"
+else
+    it_fail "no empty root for the network process: $(grep -i "empty root" "$T/sshtund.log")"
+fi
+out=$(cl "$V" 127.0.0.1 'echo confined-ok' 2>&1)
+it_check "sessions still start (the helper spawns them)" confined-ok "$out"
+ECHO_PORT=$(it_free_port)
+it_bg "$T/echo.log" python3 "$(dirname "$0")/netutil.py" echo "$ECHO_PORT"
+out=$(echo by-name | cl "$V" -W "localhost:$ECHO_PORT" 127.0.0.1 2>&1 | head -c 7)
+it_check "a forward to a name still resolves (c-ares in the empty root)" by-name "$out"
+kill -HUP "$SSHTUND_PID"
+for _ in $(seq 1 100); do grep -q "configuration reloaded" "$T/sshtund.log" && break; sleep 0.05; done
+grep -q "configuration reloaded" "$T/sshtund.log" && it_pass "SIGHUP reload works in the empty root" ||
+    it_fail "reload: $(tail -3 "$T/sshtund.log")"
+out=$(cl "$V" 127.0.0.1 'echo after-reload' 2>&1)
+it_check "logins after the reload (public host keys from the helper)" after-reload "$out"
+stop_sshtund
+"$SSHTUND" -D -e -o "SshtundUser no-such-user-$$" -o "Port $(it_free_port)" -o "PidFile none" \
+    -h "$T/host_ed25519" -f /dev/null > "$T/nouser.log" 2>&1
+rc=$?
+it_check "a configured SshtundUser that does not exist: exit 255" 255 $rc
+grep -q "SshtundUser no-such-user-$$ does not exist" "$T/nouser.log" && it_pass "and says so" ||
+    it_fail "missing user message: $(cat "$T/nouser.log")"
+
+# ---- 6. a compromised network process ---------------------------------------------------------
 mkdir -p "$T/h/ak"
 for k in hostkey plain forced nopty from_other from_local; do
     ssh-keygen -q -t ed25519 -N '' -f "$T/h/$k" -C "$k" >/dev/null

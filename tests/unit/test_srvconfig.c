@@ -163,7 +163,10 @@ static void test_defaults(void **state)
     assert_int_equal(c.rekey_seconds, 0);
     assert_int_equal(c.log_level, TUN_LOG_INFO);
     assert_int_equal(c.n_subsystems, 0);
-    assert_string_equal(c.sshtund_user, "nobody");
+    assert_string_equal(c.sshtund_user, "sshtund");
+    assert_int_equal(c.sshtund_user_default, 1);
+    assert_int_equal(c.strict_modes, 1);
+    assert_string_equal(c.permit_user_environment, "no");
     assert_int_equal(c.max_channels, 1024);
     assert_int_equal(c.address_family, AF_UNSPEC);
 
@@ -240,7 +243,9 @@ static void test_dump(void **state)
         "hostkeyalgorithms ssh-ed25519-cert-v01@openssh.com,",
         "rekeylimit 0 0\n",
         "loglevel INFO\n",
-        "sshtunduser nobody\n",
+        "sshtunduser sshtund\n",
+        "strictmodes yes\n",
+        "permituserenvironment no\n",
         "maxchannels 1024\n",
         "authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2\n",
         "passwordauthentication yes\n",

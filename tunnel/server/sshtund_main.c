@@ -24,6 +24,7 @@
 #endif
 #include "tun_log.h"
 #include "tun_priv.h"
+#include "tun_sandbox.h"
 #include "tun_srv.h"
 #include "tun_util.h"
 
@@ -495,9 +496,23 @@ int main(int argc, char **argv)
         return 255;
     }
     snprintf(server.self_user, sizeof(server.self_user), "%s", self->pw_name);
-    if (root && getpwnam(set->cfg.sshtund_user) == NULL) {
-        tun_error("sshtund: SshtundUser %s does not exist", set->cfg.sshtund_user);
-        return 255;
+    /* The network process's user: SshtundUser, by default "sshtund" (the
+     * package creates it: a user of its own, not nobody, which other
+     * daemons share and could signal or trace).  A default that does not
+     * exist falls back to nobody, and says so; a configured one that does
+     * not exist is an error. */
+    char netuser[64];
+    snprintf(netuser, sizeof(netuser), "%s", set->cfg.sshtund_user);
+    if (root && getpwnam(netuser) == NULL) {
+        if (!set->cfg.sshtund_user_default) {
+            tun_error("sshtund: SshtundUser %s does not exist", netuser);
+            tun_srvsettings_unref(set);
+            return 255;
+        }
+        tun_info("sshtund: user %s does not exist (create it: adduser --system --group "
+                 "--no-create-home sshtund); the network process runs as nobody",
+                 netuser);
+        snprintf(netuser, sizeof(netuser), "nobody");
     }
     raise_fd_limit();
     char pidbuf[PATH_MAX];
@@ -533,17 +548,19 @@ int main(int argc, char **argv)
     if (tun_server_listen(&server) != 0)
         return 255;
     write_pidfile(pid_file, root);
-    if (root) {
-        if (tun_priv_drop(server.set->cfg.sshtund_user) != 0) {
-            tun_error("sshtund: cannot drop privileges to %s: %s", server.set->cfg.sshtund_user,
-                      strerror(errno));
-            return 255;
-        }
-        tun_debug("network process running as %s", server.set->cfg.sshtund_user);
-    }
+    /* The resolver reads /etc/resolv.conf now, before the file system
+     * goes away. */
     server.res = tun_resolver_new(loop);
     if (server.res == NULL)
         return 255;
+    if (root) {
+        char why[256];
+        if (tun_sandbox_enter(netuser, why, sizeof(why)) != 0) {
+            tun_error("sshtund: cannot drop privileges to %s: %s", netuser, why);
+            return 255;
+        }
+        tun_debug("network process running as %s", netuser);
+    }
 
     ev_signal shup, sterm, sint;
     ev_signal_init(&shup, on_sighup, SIGHUP);

@@ -517,26 +517,6 @@ tun_priv *tun_priv_new(struct ev_loop *loop, int helper, struct tun_srvsettings 
     return p;
 }
 
-int tun_priv_drop(const char *user)
-{
-    struct passwd *pw = getpwnam(user);
-    if (pw == NULL) {
-        errno = ENOENT;
-        return -1;
-    }
-    if (setgroups(0, NULL) != 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
-        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0)
-        return -1;
-    /* Verify there is no way back, and no way up through set-id programs. */
-    if (setuid(0) == 0 || geteuid() == 0) {
-        errno = EPERM;
-        return -1;
-    }
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-    return 0;
-}
-
 void tun_priv_free(tun_priv *p)
 {
     if (p == NULL)

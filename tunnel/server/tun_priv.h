@@ -163,9 +163,6 @@ typedef void (*tun_priv_load_cb)(void *arg, int ok, const uint8_t *data, size_t 
 tun_priv *tun_priv_new(struct ev_loop *loop, int helper, struct tun_srvsettings *set,
                        tun_priv_exit_fn on_exit, void *arg, const tun_priv_conf *conf);
 void tun_priv_free(tun_priv *p);
-/* Root mode: drop the calling (network) process to `user` - no
- * supplementary groups, no way back.  0 or -1 (errno). */
-int tun_priv_drop(const char *user);
 
 /* A new connection: `conn` is a token unique for this process's lifetime
  * (never 0, never reused), `fd` the accepted socket (not consumed: the

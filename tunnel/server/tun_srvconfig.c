@@ -1260,13 +1260,14 @@ static int dflt_str(char **f, const char *v)
 int tun_srvcfg_finish(tun_srvcfg *c)
 {
     tun_srvopts *g = &c->global;
+    c->sshtund_user_default = c->sshtund_user == NULL;
     if (c->n_ports == 0)
         c->ports[c->n_ports++] = 22;
     if (dflt_list(c->host_keys, &c->n_host_keys,
                   "/etc/ssh/ssh_host_ecdsa_key /etc/ssh/ssh_host_ed25519_key "
                   "/etc/ssh/ssh_host_rsa_key") != 0 ||
         dflt_str(&c->pid_file, "/run/sshtund.pid") != 0 ||
-        dflt_str(&c->sshtund_user, "nobody") != 0 ||
+        dflt_str(&c->sshtund_user, "sshtund") != 0 ||
         dflt_str(&c->permit_user_environment, "no") != 0)
         goto nomem;
     if (c->max_startups_full == -1) {

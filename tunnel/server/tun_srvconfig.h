@@ -84,6 +84,7 @@ typedef struct tun_srvcfg {
     char *subsystem_command[TUN_SRV_MAX_LIST];
     int n_subsystems;
     char *sshtund_user;
+    int sshtund_user_default; /* not configured: "sshtund", nobody if missing */
     int max_channels;
     int compression;      /* Compression: 1 yes/delayed (zlib@openssh.com), 0 no */
     int address_family;   /* AddressFamily: AF_UNSPEC (any), AF_INET, AF_INET6 */
