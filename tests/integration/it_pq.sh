@@ -19,7 +19,7 @@ it_init "$1"
 
 O10=$(sh "$(dirname "$0")/../openssh10.sh") || { echo "FAIL: OpenSSH 10.0 not available"; exit 1; }
 SSH10="$O10/usr/bin/ssh"
-"$SSH10" -V 2>&1 | grep -q '^OpenSSH_10\.0' && it_pass "OpenSSH 10.0 unpacked in $O10" ||
+"$SSH10" -V 2>&1 | grep -q '^OpenSSH_10\.' && it_pass "OpenSSH 10 unpacked in $O10: $("$SSH10" -V 2>&1 | cut -d, -f1)" ||
     it_fail "OpenSSH 10.0: $("$SSH10" -V 2>&1)"
 SYS_SSHD=$SSHD
 # -Q kex lists the hybrids first, in OpenSSH 10's order.
