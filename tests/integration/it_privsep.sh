@@ -29,6 +29,7 @@ privsep_cleanup() {
     [ -n "${SSHTUND_PID:-}" ] && kill -KILL -- "-$SSHTUND_PID" 2>/dev/null
     for p in ${BG_PIDS:-}; do kill -KILL "$p" 2>/dev/null; done
     for u in $CREATED; do pkill -KILL -u "$u" 2>/dev/null; userdel "$u" 2>/dev/null; done
+    [ -n "${G:-}" ] && groupdel "$G" 2>/dev/null
     (exit $rc)
     it_cleanup
 }
@@ -254,6 +255,28 @@ out=$(cl "$V" 127.0.0.1 'echo in' 2>&1)
 it_check "StrictModes no: the group-writable home is accepted" in "$out"
 chmod 755 "$T/vhome"
 stop_sshtund
+
+# ---- 4b. AllowGroups / DenyGroups (decided by the helper) ----------------------------------------
+G=sshtun-pg$$
+groupadd "$G" && usermod -a -G "$G" "$V" || it_fail "groupadd/usermod $G"
+start_sshtund "DenyGroups $G"
+cl "$V" 127.0.0.1 true 2>/dev/null
+it_check "DenyGroups: a member of the group is refused" 255 $?
+grep -q "User $V from 127.0.0.1 not allowed because a group is listed in DenyGroups" "$T/sshtund.log" &&
+    it_pass "DenyGroups: sshd's message" || it_fail "DenyGroups message: $(grep -i "not allowed" "$T/sshtund.log")"
+out=$(cl "$A" 127.0.0.1 'echo in' 2>&1)
+it_check "DenyGroups: a user outside the group logs in" in "$out"
+start_sshtund "AllowGroups $G"
+out=$(cl "$V" 127.0.0.1 'echo in' 2>&1)
+it_check "AllowGroups: a member (supplementary group) logs in" in "$out"
+cl "$A" 127.0.0.1 true 2>/dev/null
+it_check "AllowGroups: a user outside the group is refused" 255 $?
+grep -q "User $A from 127.0.0.1 not allowed because none of user's groups are listed in AllowGroups" \
+    "$T/sshtund.log" && it_pass "AllowGroups: sshd's message" ||
+    it_fail "AllowGroups message: $(grep -i "not allowed" "$T/sshtund.log")"
+stop_sshtund
+gpasswd -d "$V" "$G" >/dev/null 2>&1
+groupdel "$G" 2>/dev/null
 
 # ---- 5. the network process's confinement -----------------------------------------------------
 if getent passwd sshtund >/dev/null; then

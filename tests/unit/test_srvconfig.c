@@ -713,8 +713,6 @@ static void test_unsupported(void **state)
         "TrustedUserCAKeys /etc/ssh/ca.pub",
         "RevokedKeys /etc/ssh/revoked",
         "ChrootDirectory /srv/%u",
-        "AllowGroups admins",
-        "DenyGroups guests",
         "AuthenticationMethods publickey,password",
         "DisableForwarding yes",
         "PubkeyAcceptedAlgorithms -ssh-rsa",
@@ -839,6 +837,24 @@ static void test_allow_deny_users(void **state)
     bad("AllowUsers user@10.0.0.0/99");
     bad("DenyUsers user@1.2.3.4/x");
     bad("DenyUsers");
+
+    /* AllowGroups/DenyGroups: group name patterns, accumulating; in Match
+     * blocks too. */
+    load_ok(&c, "AllowGroups admins ops*\nAllowGroups admins dev\nDenyGroups guests\n"
+                "Match User x\n  DenyGroups contractors\n");
+    assert_int_equal(c.global.n_allow_groups, 3);
+    assert_string_equal(c.global.allow_groups[1], "ops*");
+    assert_string_equal(c.global.allow_groups[2], "dev");
+    assert_int_equal(c.global.n_deny_groups, 1);
+    tun_srvopts o;
+    tun_srvcfg_for(&c, "x", "10.0.0.1", &o);
+    /* as DenyUsers: the Match block's list is the one obtained first */
+    assert_int_equal(o.n_deny_groups, 1);
+    assert_string_equal(o.deny_groups[0], "contractors");
+    tun_srvopts_release(&o);
+    tun_srvcfg_free(&c);
+    bad("AllowGroups");
+    bad("DenyGroups");
 
     /* More than TUN_SRV_MAX_LIST names is an error, never a silent drop. */
     char text[8192] = "DenyUsers";

@@ -19,7 +19,8 @@
  *              are dropped (never sent), its session processes get SIGHUP.
  *   AUTH       carries user, method and what the client sent (key blob,
  *              signature and signed data, or password).  The helper looks
- *              the user up and applies AllowUsers/DenyUsers, PermitRootLogin,
+ *              the user up and applies AllowUsers/DenyUsers, AllowGroups/
+ *              DenyGroups, PermitRootLogin,
  *              the enabled methods, MaxAuthTries and one user per
  *              connection; reads authorized_keys (StrictModes, from=,
  *              expiry-time); verifies the signature, whose session id must

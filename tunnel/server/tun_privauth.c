@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <grp.h>
 #include <pwd.h>
 #include <shadow.h>
 #include <stdio.h>
@@ -101,8 +102,28 @@ static int list_match(char *const *list, int n, const char *user, const char *ip
     return 0;
 }
 
-/* DenyUsers, AllowUsers, PermitRootLogin (the forced-commands-only case
- * is decided once the key's options are known).  0 allowed. */
+/* Does any group of the user (primary and supplementary) match one of the
+ * patterns? */
+static int group_match(const tun_user_info *u, char *const *list, int n)
+{
+    gid_t groups[256];
+    int ng = (int)(sizeof(groups) / sizeof(groups[0]));
+    if (getgrouplist(u->name, u->gid, groups, &ng) < 0)
+        ng = (int)(sizeof(groups) / sizeof(groups[0])); /* the first ones */
+    for (int g = 0; g < ng; g++) {
+        struct group *gr = getgrgid(groups[g]);
+        if (gr == NULL)
+            continue;
+        for (int i = 0; i < n; i++)
+            if (fnmatch(list[i], gr->gr_name, 0) == 0)
+                return 1;
+    }
+    return 0;
+}
+
+/* DenyUsers, AllowUsers, DenyGroups, AllowGroups (sshd's order),
+ * PermitRootLogin (the forced-commands-only case is decided once the key's
+ * options are known).  0 allowed. */
 static int access_check(const pconn *c, enum tun_auth_kind k)
 {
     const tun_srvopts *o = &c->opts;
@@ -113,6 +134,16 @@ static int access_check(const pconn *c, enum tun_auth_kind k)
     }
     if (o->n_allow_users && !list_match(o->allow_users, o->n_allow_users, u, c->ip)) {
         tun_info("User %s from %s not allowed because not listed in AllowUsers", u, c->ip);
+        return -1;
+    }
+    if (o->n_deny_groups && group_match(&c->u, o->deny_groups, o->n_deny_groups)) {
+        tun_info("User %s from %s not allowed because a group is listed in DenyGroups", u, c->ip);
+        return -1;
+    }
+    if (o->n_allow_groups && !group_match(&c->u, o->allow_groups, o->n_allow_groups)) {
+        tun_info("User %s from %s not allowed because none of user's groups are listed in "
+                 "AllowGroups",
+                 u, c->ip);
         return -1;
     }
     if (c->u.uid == 0) {

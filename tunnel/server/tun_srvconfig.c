@@ -109,6 +109,7 @@ enum ktype {
     K_BOOL,
     K_PRL,
     K_USERS, /* AllowUsers/DenyUsers: accumulate */
+    K_GROUPS, /* AllowGroups/DenyGroups: accumulate */
     K_INT,   /* integer >= 0 */
     K_TIME,
     K_FWD,
@@ -174,6 +175,8 @@ static const kw keywords[] = {
     {"PermitRootLogin", K_PRL, KF_CONN, O(permit_root_login), 0, NULL},
     {"AllowUsers", K_USERS, KF_CONN, O(allow_users), O(n_allow_users), NULL},
     {"DenyUsers", K_USERS, KF_CONN, O(deny_users), O(n_deny_users), NULL},
+    {"AllowGroups", K_GROUPS, KF_CONN, O(allow_groups), O(n_allow_groups), NULL},
+    {"DenyGroups", K_GROUPS, KF_CONN, O(deny_groups), O(n_deny_groups), NULL},
     {"MaxSessions", K_INT, KF_CONN, O(max_sessions), 0, NULL},
     {"MaxAuthTries", K_INT, KF_CONN, O(max_auth_tries), 0, NULL},
     {"ClientAliveInterval", K_TIME, KF_CONN, O(client_alive_interval), 0, NULL},
@@ -260,8 +263,6 @@ static const kw keywords[] = {
     {"TrustedUserCAKeys", K_IF_VALUE, 0, 0, 0, "none"},
     {"RevokedKeys", K_IF_VALUE, 0, 0, 0, "none"},
     {"ChrootDirectory", K_IF_VALUE, KF_MATCH, 0, 0, "none"},
-    {"AllowGroups", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
-    {"DenyGroups", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
     {"PubkeyAcceptedAlgorithms", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
     {"PubkeyAcceptedKeyTypes", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
     {"RequiredRSASize", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
@@ -317,6 +318,8 @@ static void opts_free(tun_srvopts *o)
     free_list(o->authorized_keys_file, &o->n_authorized_keys_file);
     free_list(o->allow_users, &o->n_allow_users);
     free_list(o->deny_users, &o->n_deny_users);
+    free_list(o->allow_groups, &o->n_allow_groups);
+    free_list(o->deny_groups, &o->n_deny_groups);
     free_list(o->permit_open, &o->n_permit_open);
     free_list(o->permit_listen, &o->n_permit_listen);
     free_list(o->channel_timeout, &o->n_channel_timeout);
@@ -792,6 +795,15 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
                 (at && strchr(at, '/') && !tun_valid_cidr(at + 1)))
                 return tun_cfg_bad_value(where, k->name, w->w[i]);
         }
+        for (int i = 0; i < w->n; i++)
+            if (list_add(FIELD(base, k->off, char *), FIELD(base, k->noff, int), w->w[i], where,
+                         k->name) != 0)
+                return -1;
+        return 0;
+    case K_GROUPS:
+        for (int i = 0; i < w->n; i++)
+            if (w->w[i][0] == '\0')
+                return tun_cfg_bad_value(where, k->name, w->w[i]);
         for (int i = 0; i < w->n; i++)
             if (list_add(FIELD(base, k->off, char *), FIELD(base, k->noff, int), w->w[i], where,
                          k->name) != 0)
@@ -1360,9 +1372,21 @@ static void merge(tun_srvopts *d, const tun_srvopts *s, int acc)
             d->deny_users[0] = deny_all;
             d->n_deny_users = 1;
         }
+        if (acc_list(d->allow_groups, &d->n_allow_groups, s->allow_groups, s->n_allow_groups) !=
+            0)
+            tun_error("Match: more than %d AllowGroups entries; extra ignored", TUN_SRV_MAX_LIST);
+        if (acc_list(d->deny_groups, &d->n_deny_groups, s->deny_groups, s->n_deny_groups) != 0) {
+            static char deny_all[] = "*";
+            tun_error("Match: more than %d DenyGroups entries; denying everyone",
+                      TUN_SRV_MAX_LIST);
+            d->deny_groups[0] = deny_all;
+            d->n_deny_groups = 1;
+        }
         if (acc_list(d->accept_env, &d->n_accept_env, s->accept_env, s->n_accept_env) != 0)
             tun_error("Match: more than %d AcceptEnv entries; extra ignored", TUN_SRV_MAX_LIST);
     } else {
+        take_list(d->allow_groups, &d->n_allow_groups, s->allow_groups, s->n_allow_groups);
+        take_list(d->deny_groups, &d->n_deny_groups, s->deny_groups, s->n_deny_groups);
         take_list(d->allow_users, &d->n_allow_users, s->allow_users, s->n_allow_users);
         take_list(d->deny_users, &d->n_deny_users, s->deny_users, s->n_deny_users);
         take_list(d->accept_env, &d->n_accept_env, s->accept_env, s->n_accept_env);
@@ -1492,6 +1516,8 @@ void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
                 : "prohibit-password");
     dump_lines(f, "allowusers", g->allow_users, g->n_allow_users);
     dump_lines(f, "denyusers", g->deny_users, g->n_deny_users);
+    dump_lines(f, "allowgroups", g->allow_groups, g->n_allow_groups);
+    dump_lines(f, "denygroups", g->deny_groups, g->n_deny_groups);
     fprintf(f, "maxsessions %d\n", g->max_sessions);
     fprintf(f, "maxauthtries %d\n", g->max_auth_tries);
     fprintf(f, "clientaliveinterval %d\n", g->client_alive_interval);

@@ -10,7 +10,8 @@
  *
  * Per-connection keywords, also allowed in "Match User/Address" blocks:
  * AuthorizedKeysFile, PasswordAuthentication, PubkeyAuthentication,
- * PermitRootLogin, AllowUsers, DenyUsers, MaxSessions, MaxAuthTries,
+ * PermitRootLogin, AllowUsers, DenyUsers, AllowGroups, DenyGroups,
+ * MaxSessions, MaxAuthTries,
  * ClientAliveInterval, ClientAliveCountMax, AllowTcpForwarding,
  * AllowStreamLocalForwarding, PermitOpen, PermitListen, GatewayPorts,
  * ChannelTimeout, UnusedConnectionTimeout, AcceptEnv, ForceCommand,
@@ -44,6 +45,10 @@ typedef struct tun_srvopts {
     int n_allow_users;
     char *deny_users[TUN_SRV_MAX_LIST];
     int n_deny_users;
+    char *allow_groups[TUN_SRV_MAX_LIST]; /* group name patterns */
+    int n_allow_groups;
+    char *deny_groups[TUN_SRV_MAX_LIST];
+    int n_deny_groups;
     int max_sessions;
     int max_auth_tries;
     int client_alive_interval;
