@@ -15,6 +15,8 @@
 # nobody, a helper starts sessions) and you log in as root; run as an
 # ordinary user, it serves only that user.
 set -euo pipefail
+# A step that fails says where, instead of the script just stopping.
+trap 'echo "demo.sh: failed at line $LINENO (exit status $?)" >&2' ERR
 cd "$(dirname "$0")/.."
 SERVER=${DEMO_SERVER:-sshtund}
 case $SERVER in sshtund | sshd) ;; *) echo "DEMO_SERVER: sshtund or sshd" >&2; exit 2 ;; esac
@@ -64,8 +66,9 @@ free_port() {
         (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
     done
 }
+# (20 s: a busy machine can take its time starting a server)
 wait_port() {
-    for _ in $(seq 1 100); do
+    for _ in $(seq 1 400); do
         (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0
         sleep 0.05
     done

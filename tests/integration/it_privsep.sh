@@ -106,12 +106,21 @@ cl() {  # cl <user> args...: ssh with the test key, batch mode, 20 s at most
 }
 
 # victim_login_fast <label>: V's key login runs a command within 1 s.
+# The best of three logins: a stalled helper makes every one of them slow
+# (forever, for the FIFO and the full backlog), while a machine busy with
+# other work (a CI runner, parallel tests) only makes some of them slow.
 victim_login_fast() {
-    local s e out ms
-    s=$(date +%s%N)
-    out=$(cl "$V" 127.0.0.1 'echo in' 2>&1)
-    e=$(date +%s%N)
-    ms=$(( (e - s) / 1000000 ))
+    local s e out ms best=999999 try
+    for try in 1 2 3; do
+        s=$(date +%s%N)
+        out=$(cl "$V" 127.0.0.1 'echo in' 2>&1)
+        e=$(date +%s%N)
+        ms=$(( (e - s) / 1000000 ))
+        [ "$out" = in ] || break
+        [ "$ms" -lt "$best" ] && best=$ms
+        [ "$best" -lt 1000 ] && break
+    done
+    ms=$best
     if [ "$out" = in ] && [ "$ms" -lt 1000 ]; then
         it_pass "$1: another user's key login still takes < 1 s (${ms} ms)"
     else

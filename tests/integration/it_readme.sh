@@ -19,11 +19,12 @@ want=$(cd "$BUILD" && ctest -N | sed -n 's/^Total Tests: //p')
 [ "${want:-0}" -gt 0 ] || { echo "FAIL: this build lists no tests"; exit 1; }
 
 run_demo() {
-    if (cd "$CLONE" && bash examples/demo.sh) > "$T/demo.log" 2>&1 &&
-        grep -q '^Done (sshtund)' "$T/demo.log"; then
+    local rc=0
+    (cd "$CLONE" && bash examples/demo.sh) > "$T/demo.log" 2>&1 || rc=$?
+    if [ $rc = 0 ] && grep -q '^Done (sshtund)' "$T/demo.log"; then
         it_pass "demo.sh $1"
     else
-        it_fail "demo.sh $1"; tail -20 "$T/demo.log"
+        it_fail "demo.sh $1 (exit status $rc)"; tail -40 "$T/demo.log"
     fi
 }
 run_tests_listing() {

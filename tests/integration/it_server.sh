@@ -410,6 +410,9 @@ run_ssh -N 127.0.0.1 2>/dev/null
 el=$(( $(date +%s) - start ))
 [ "$el" -le 5 ] && it_pass "UnusedConnectionTimeout closes an unused connection (${el}s)" ||
     it_fail "UnusedConnectionTimeout: took ${el}s"
+# ChannelTimeout alone: with UnusedConnectionTimeout 1 as well, a slow
+# machine could end the tunnel's connection before its first channel opens.
+it_start_sshtund "ChannelTimeout direct-tcpip=1"
 LP=$(it_free_port)
 CL=ssh bg_client "$T/ct.log" -N -L "$LP:127.0.0.1:$ECHO_PORT" 127.0.0.1
 it_wait_port "$LP"
