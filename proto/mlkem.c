@@ -1,6 +1,8 @@
 /*
  * mlkem.c - ML-KEM-768 from FIPS 203 (August 2024), and the switch to
- * libcrypto's ML-KEM where the running OpenSSL has one.
+ * libcrypto's ML-KEM where the running OpenSSL has one (with this code as
+ * the fallback should a call into it fail: both compute the same function
+ * of the same seeds, so the peer cannot tell).
  *
  * Written from the standard's algorithms; the section and algorithm
  * numbers below are FIPS 203's.  The hash functions H = SHA3-256,
@@ -537,7 +539,7 @@ out:
 
 static CRYPTO_ONCE probe_once = CRYPTO_ONCE_STATIC_INIT;
 static int have_libcrypto;
-static int forced_builtin;
+static enum ssh_mlkem_mode forced;
 
 static void probe(void)
 {
@@ -550,9 +552,17 @@ static void probe(void)
 
 static int use_libcrypto(void)
 {
-    if (forced_builtin || !CRYPTO_THREAD_run_once(&probe_once, probe))
+    if (forced == SSH_MLKEM_LIBCRYPTO || forced == SSH_MLKEM_TRY_LIBCRYPTO)
+        return 1;
+    if (forced == SSH_MLKEM_BUILTIN || !CRYPTO_THREAD_run_once(&probe_once, probe))
         return 0;
     return have_libcrypto;
+}
+
+/* After a failure of libcrypto's: try the engine's own (same results). */
+static int fall_back(int rv)
+{
+    return rv == SSH_ERR_LIBCRYPTO && forced != SSH_MLKEM_LIBCRYPTO && md_ready();
 }
 
 const char *ssh_mlkem768_backend(void)
@@ -560,9 +570,9 @@ const char *ssh_mlkem768_backend(void)
     return use_libcrypto() ? "libcrypto" : "sshtun";
 }
 
-void ssh_mlkem768_force_builtin(int on)
+void ssh_mlkem768_force(enum ssh_mlkem_mode mode)
 {
-    forced_builtin = on;
+    forced = mode;
 }
 
 static int ossl_keygen(uint8_t *ek, uint8_t *dk, const uint8_t *d, const uint8_t *z)
@@ -635,7 +645,12 @@ static int ossl_decaps(uint8_t *ss, const uint8_t *ct, const uint8_t *dk)
 int ssh_mlkem768_keygen(uint8_t ek[SSH_MLKEM768_EK_BYTES], uint8_t dk[SSH_MLKEM768_DK_BYTES],
                         const uint8_t d[SSH_MLKEM_SEED_BYTES], const uint8_t z[SSH_MLKEM_SEED_BYTES])
 {
-    return use_libcrypto() ? ossl_keygen(ek, dk, d, z) : own_keygen(ek, dk, d, z);
+    if (use_libcrypto()) {
+        int rv = ossl_keygen(ek, dk, d, z);
+        if (!fall_back(rv))
+            return rv;
+    }
+    return own_keygen(ek, dk, d, z);
 }
 
 int ssh_mlkem768_encaps(uint8_t ct[SSH_MLKEM768_CT_BYTES], uint8_t ss[SSH_MLKEM_SS_BYTES],
@@ -645,8 +660,8 @@ int ssh_mlkem768_encaps(uint8_t ct[SSH_MLKEM768_CT_BYTES], uint8_t ss[SSH_MLKEM_
     int rv;
     if ((rv = ssh_mlkem768_check_ek(ek)) != 0)
         return rv;
-    if (use_libcrypto())
-        return ossl_encaps(ct, ss, ek, m);
+    if (use_libcrypto() && !fall_back(rv = ossl_encaps(ct, ss, ek, m)))
+        return rv;
     return md_ready() ? own_encaps(ct, ss, ek, m) : SSH_ERR_LIBCRYPTO;
 }
 
@@ -656,5 +671,7 @@ int ssh_mlkem768_decaps(uint8_t ss[SSH_MLKEM_SS_BYTES], const uint8_t ct[SSH_MLK
     int rv;
     if ((rv = ssh_mlkem768_check_dk(dk)) != 0)
         return rv;
-    return use_libcrypto() ? ossl_decaps(ss, ct, dk) : own_decaps(ss, ct, dk);
+    if (use_libcrypto() && !fall_back(rv = ossl_decaps(ss, ct, dk)))
+        return rv;
+    return own_decaps(ss, ct, dk);
 }

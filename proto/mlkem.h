@@ -47,11 +47,25 @@ int ssh_mlkem768_decaps(uint8_t ss[SSH_MLKEM_SS_BYTES], const uint8_t ct[SSH_MLK
 int ssh_mlkem768_check_ek(const uint8_t ek[SSH_MLKEM768_EK_BYTES]);
 int ssh_mlkem768_check_dk(const uint8_t dk[SSH_MLKEM768_DK_BYTES]);
 
-/* "libcrypto" or "sshtun": which implementation the calls above use. */
+/* "libcrypto" or "sshtun": which implementation the calls above use.
+ * Where libcrypto's is used and a call into it fails (SSH_ERR_LIBCRYPTO:
+ * an OpenSSL whose ML-KEM lacks a parameter this code passes), the call is
+ * made again with the engine's own, which computes the same function. */
 const char *ssh_mlkem768_backend(void);
 
-/* Tests: 1 forces the engine's own implementation even where libcrypto has
- * one, 0 returns to the default.  Not thread safe; call before use. */
-void ssh_mlkem768_force_builtin(int on);
+/* Tests: SSH_MLKEM_BUILTIN forces the engine's own implementation even
+ * where libcrypto has one; SSH_MLKEM_LIBCRYPTO uses libcrypto's without the
+ * fallback (calls fail with SSH_ERR_LIBCRYPTO where it has none);
+ * SSH_MLKEM_TRY_LIBCRYPTO calls libcrypto's even where the probe found none,
+ * with the fallback (which it then exercises); SSH_MLKEM_DEFAULT returns to
+ * the default.  Not thread safe. */
+enum ssh_mlkem_mode {
+    SSH_MLKEM_DEFAULT = 0,
+    SSH_MLKEM_BUILTIN,
+    SSH_MLKEM_LIBCRYPTO,
+    SSH_MLKEM_TRY_LIBCRYPTO,
+};
+void ssh_mlkem768_force(enum ssh_mlkem_mode mode);
+#define ssh_mlkem768_force_builtin(on) ssh_mlkem768_force((on) ? SSH_MLKEM_BUILTIN : SSH_MLKEM_DEFAULT)
 
 #endif
