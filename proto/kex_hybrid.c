@@ -119,8 +119,8 @@ static int sntrup_dec(uint8_t *ss, const uint8_t *ct, const uint8_t *sk)
 static const kem_ops kems[] = {
     [SSH_KEM_MLKEM768] = {SSH_MLKEM768_EK_BYTES, SSH_MLKEM768_DK_BYTES, SSH_MLKEM768_CT_BYTES,
                           mlkem_keypair, mlkem_enc, mlkem_dec},
-    [SSH_KEM_SNTRUP761] = {SSH_SNTRUP761_PK_BYTES, SSH_SNTRUP761_SK_BYTES,
-                           SSH_SNTRUP761_CT_BYTES, sntrup_keypair, sntrup_enc, sntrup_dec},
+    [SSH_KEM_SNTRUP761] = {SSH_SNTRUP761_PK_BYTES, SSH_SNTRUP761_SK_BYTES, SSH_SNTRUP761_CT_BYTES,
+                           sntrup_keypair, sntrup_enc, sntrup_dec},
 };
 
 /* ---- method state ----------------------------------------------------------------- */
@@ -270,8 +270,8 @@ int ssh_kex_hybrid_derive(ssh_conn *c, ssh_kex *k, ssh_cur *p)
         }
         if (rv == 0 && EVP_PKEY_get_raw_public_key(h->x25519, reply + kem->ct_len, &xlen) != 1)
             rv = SSH_ERR_LIBCRYPTO;
-        if (rv == 0 && (rv = x25519_shared(h, q + kem->pk_len, secrets + SSH_MLKEM_SS_BYTES)) ==
-                           SSH_ERR_KEX) {
+        if (rv == 0 &&
+            (rv = x25519_shared(h, q + kem->pk_len, secrets + SSH_MLKEM_SS_BYTES)) == SSH_ERR_KEX) {
             OPENSSL_free(reply);
             OPENSSL_cleanse(secrets, sizeof(secrets));
             return fail(c, k, "X25519 share of the client gives an all-zero secret");
@@ -289,8 +289,8 @@ int ssh_kex_hybrid_derive(ssh_conn *c, ssh_kex *k, ssh_cur *p)
             return fail(c, k, what);
         }
         rv = kem->dec(secrets, q, h->kem_sk);
-        if (rv == 0 && (rv = x25519_shared(h, q + kem->ct_len, secrets + SSH_MLKEM_SS_BYTES)) ==
-                           SSH_ERR_KEX) {
+        if (rv == 0 &&
+            (rv = x25519_shared(h, q + kem->ct_len, secrets + SSH_MLKEM_SS_BYTES)) == SSH_ERR_KEX) {
             OPENSSL_cleanse(secrets, sizeof(secrets));
             return fail(c, k, "X25519 share of the server gives an all-zero secret");
         }

@@ -34,12 +34,12 @@
 #include "ct.h"
 #include "sshtun/err.h"
 
-#define Q    3329
-#define N    256
-#define K    3
-#define ETA  2 /* eta1 = eta2 for ML-KEM-768 */
-#define DU   10
-#define DV   4
+#define Q   3329
+#define N   256
+#define K   3
+#define ETA 2 /* eta1 = eta2 for ML-KEM-768 */
+#define DU  10
+#define DV  4
 
 #define POLY_BYTES  384 /* ByteEncode_12 of one polynomial */
 #define EKPKE_BYTES (K * POLY_BYTES + 32)
@@ -113,29 +113,27 @@ static uint32_t divq(uint32_t n)
 
 /* zeta^BitRev7(i) mod q, zeta = 17 (section 4.3). */
 static const uint16_t zetas[128] = {
-    1,    1729, 2580, 3289, 2642, 630,  1897, 848,  1062, 1919, 193,  797,  2786, 3260, 569,
-    1746, 296,  2447, 1339, 1476, 3046, 56,   2240, 1333, 1426, 2094, 535,  2882, 2393, 2879,
-    1974, 821,  289,  331,  3253, 1756, 1197, 2304, 2277, 2055, 650,  1977, 2513, 632,  2865,
-    33,   1320, 1915, 2319, 1435, 807,  452,  1438, 2868, 1534, 2402, 2647, 2617, 1481, 648,
-    2474, 3110, 1227, 910,  17,   2761, 583,  2649, 1637, 723,  2288, 1100, 1409, 2662, 3281,
-    233,  756,  2156, 3015, 3050, 1703, 1651, 2789, 1789, 1847, 952,  1461, 2687, 939,  2308,
-    2437, 2388, 733,  2337, 268,  641,  1584, 2298, 2037, 3220, 375,  2549, 2090, 1645, 1063,
-    319,  2773, 757,  2099, 561,  2466, 2594, 2804, 1092, 403,  1026, 1143, 2150, 2775, 886,
-    1722, 1212, 1874, 1029, 2110, 2935, 885,  2154,
+    1,    1729, 2580, 3289, 2642, 630,  1897, 848,  1062, 1919, 193,  797,  2786, 3260, 569,  1746,
+    296,  2447, 1339, 1476, 3046, 56,   2240, 1333, 1426, 2094, 535,  2882, 2393, 2879, 1974, 821,
+    289,  331,  3253, 1756, 1197, 2304, 2277, 2055, 650,  1977, 2513, 632,  2865, 33,   1320, 1915,
+    2319, 1435, 807,  452,  1438, 2868, 1534, 2402, 2647, 2617, 1481, 648,  2474, 3110, 1227, 910,
+    17,   2761, 583,  2649, 1637, 723,  2288, 1100, 1409, 2662, 3281, 233,  756,  2156, 3015, 3050,
+    1703, 1651, 2789, 1789, 1847, 952,  1461, 2687, 939,  2308, 2437, 2388, 733,  2337, 268,  641,
+    1584, 2298, 2037, 3220, 375,  2549, 2090, 1645, 1063, 319,  2773, 757,  2099, 561,  2466, 2594,
+    2804, 1092, 403,  1026, 1143, 2150, 2775, 886,  1722, 1212, 1874, 1029, 2110, 2935, 885,  2154,
 };
 
 /* zeta^(2 BitRev7(i) + 1) mod q: the moduli of the 128 degree-2 factors
  * (section 4.3.1, equation 4.13). */
 static const uint16_t gammas[128] = {
-    17,   3312, 2761, 568,  583,  2746, 2649, 680,  1637, 1692, 723,  2606, 2288, 1041, 1100,
-    2229, 1409, 1920, 2662, 667,  3281, 48,   233,  3096, 756,  2573, 2156, 1173, 3015, 314,
-    3050, 279,  1703, 1626, 1651, 1678, 2789, 540,  1789, 1540, 1847, 1482, 952,  2377, 1461,
-    1868, 2687, 642,  939,  2390, 2308, 1021, 2437, 892,  2388, 941,  733,  2596, 2337, 992,
-    268,  3061, 641,  2688, 1584, 1745, 2298, 1031, 2037, 1292, 3220, 109,  375,  2954, 2549,
-    780,  2090, 1239, 1645, 1684, 1063, 2266, 319,  3010, 2773, 556,  757,  2572, 2099, 1230,
-    561,  2768, 2466, 863,  2594, 735,  2804, 525,  1092, 2237, 403,  2926, 1026, 2303, 1143,
-    2186, 2150, 1179, 2775, 554,  886,  2443, 1722, 1607, 1212, 2117, 1874, 1455, 1029, 2300,
-    2110, 1219, 2935, 394,  885,  2444, 2154, 1175,
+    17,   3312, 2761, 568,  583,  2746, 2649, 680,  1637, 1692, 723,  2606, 2288, 1041, 1100, 2229,
+    1409, 1920, 2662, 667,  3281, 48,   233,  3096, 756,  2573, 2156, 1173, 3015, 314,  3050, 279,
+    1703, 1626, 1651, 1678, 2789, 540,  1789, 1540, 1847, 1482, 952,  2377, 1461, 1868, 2687, 642,
+    939,  2390, 2308, 1021, 2437, 892,  2388, 941,  733,  2596, 2337, 992,  268,  3061, 641,  2688,
+    1584, 1745, 2298, 1031, 2037, 1292, 3220, 109,  375,  2954, 2549, 780,  2090, 1239, 1645, 1684,
+    1063, 2266, 319,  3010, 2773, 556,  757,  2572, 2099, 1230, 561,  2768, 2466, 863,  2594, 735,
+    2804, 525,  1092, 2237, 403,  2926, 1026, 2303, 1143, 2186, 2150, 1179, 2775, 554,  886,  2443,
+    1722, 1607, 1212, 2117, 1874, 1455, 1029, 2300, 2110, 1219, 2935, 394,  885,  2444, 2154, 1175,
 };
 
 /* Algorithm 9: NTT, in place. */
@@ -588,8 +586,8 @@ static int ossl_keygen(uint8_t *ek, uint8_t *dk, const uint8_t *d, const uint8_t
         OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_ML_KEM_SEED, seed, sizeof(seed)),
         OSSL_PARAM_construct_end(),
     };
-    if (ctx != NULL && EVP_PKEY_keygen_init(ctx) == 1 && EVP_PKEY_CTX_set_params(ctx, params) == 1 &&
-        EVP_PKEY_generate(ctx, &pk) == 1 &&
+    if (ctx != NULL && EVP_PKEY_keygen_init(ctx) == 1 &&
+        EVP_PKEY_CTX_set_params(ctx, params) == 1 && EVP_PKEY_generate(ctx, &pk) == 1 &&
         EVP_PKEY_get_raw_public_key(pk, ek, (n = SSH_MLKEM768_EK_BYTES, &n)) == 1 &&
         n == SSH_MLKEM768_EK_BYTES &&
         EVP_PKEY_get_raw_private_key(pk, dk, (n = SSH_MLKEM768_DK_BYTES, &n)) == 1 &&
@@ -608,7 +606,8 @@ static int ossl_encaps(uint8_t *ct, uint8_t *ss, const uint8_t *ek, const uint8_
     int rv = SSH_ERR_LIBCRYPTO;
     uint8_t mcopy[32];
     size_t ctlen = SSH_MLKEM768_CT_BYTES, sslen = SSH_MLKEM_SS_BYTES;
-    EVP_PKEY *pk = EVP_PKEY_new_raw_public_key_ex(NULL, MLKEM_NAME, NULL, ek, SSH_MLKEM768_EK_BYTES);
+    EVP_PKEY *pk =
+        EVP_PKEY_new_raw_public_key_ex(NULL, MLKEM_NAME, NULL, ek, SSH_MLKEM768_EK_BYTES);
     EVP_PKEY_CTX *ctx = pk ? EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL) : NULL;
     memcpy(mcopy, m, 32);
     OSSL_PARAM params[] = {
@@ -616,8 +615,8 @@ static int ossl_encaps(uint8_t *ct, uint8_t *ss, const uint8_t *ek, const uint8_
         OSSL_PARAM_construct_end(),
     };
     if (ctx != NULL && EVP_PKEY_encapsulate_init(ctx, params) == 1 &&
-        EVP_PKEY_encapsulate(ctx, ct, &ctlen, ss, &sslen) == 1 &&
-        ctlen == SSH_MLKEM768_CT_BYTES && sslen == SSH_MLKEM_SS_BYTES)
+        EVP_PKEY_encapsulate(ctx, ct, &ctlen, ss, &sslen) == 1 && ctlen == SSH_MLKEM768_CT_BYTES &&
+        sslen == SSH_MLKEM_SS_BYTES)
         rv = 0;
     OPENSSL_cleanse(mcopy, sizeof(mcopy));
     EVP_PKEY_CTX_free(ctx);
@@ -629,7 +628,8 @@ static int ossl_decaps(uint8_t *ss, const uint8_t *ct, const uint8_t *dk)
 {
     int rv = SSH_ERR_LIBCRYPTO;
     size_t sslen = SSH_MLKEM_SS_BYTES;
-    EVP_PKEY *pk = EVP_PKEY_new_raw_private_key_ex(NULL, MLKEM_NAME, NULL, dk, SSH_MLKEM768_DK_BYTES);
+    EVP_PKEY *pk =
+        EVP_PKEY_new_raw_private_key_ex(NULL, MLKEM_NAME, NULL, dk, SSH_MLKEM768_DK_BYTES);
     EVP_PKEY_CTX *ctx = pk ? EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL) : NULL;
     if (ctx != NULL && EVP_PKEY_decapsulate_init(ctx, NULL) == 1 &&
         EVP_PKEY_decapsulate(ctx, ss, &sslen, ct, SSH_MLKEM768_CT_BYTES) == 1 &&
@@ -643,7 +643,8 @@ static int ossl_decaps(uint8_t *ss, const uint8_t *ct, const uint8_t *dk)
 /* ---- the interface ------------------------------------------------------------------ */
 
 int ssh_mlkem768_keygen(uint8_t ek[SSH_MLKEM768_EK_BYTES], uint8_t dk[SSH_MLKEM768_DK_BYTES],
-                        const uint8_t d[SSH_MLKEM_SEED_BYTES], const uint8_t z[SSH_MLKEM_SEED_BYTES])
+                        const uint8_t d[SSH_MLKEM_SEED_BYTES],
+                        const uint8_t z[SSH_MLKEM_SEED_BYTES])
 {
     if (use_libcrypto()) {
         int rv = ossl_keygen(ek, dk, d, z);

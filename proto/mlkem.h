@@ -27,7 +27,8 @@
 /* ML-KEM.KeyGen_internal(d, z) (FIPS 203 algorithm 16): a key pair from
  * the two 32-byte seeds.  0, or SSH_ERR_LIBCRYPTO. */
 int ssh_mlkem768_keygen(uint8_t ek[SSH_MLKEM768_EK_BYTES], uint8_t dk[SSH_MLKEM768_DK_BYTES],
-                        const uint8_t d[SSH_MLKEM_SEED_BYTES], const uint8_t z[SSH_MLKEM_SEED_BYTES]);
+                        const uint8_t d[SSH_MLKEM_SEED_BYTES],
+                        const uint8_t z[SSH_MLKEM_SEED_BYTES]);
 
 /* ML-KEM.Encaps_internal(ek, m) (algorithm 17) after the encapsulation key
  * check of section 7.2 (every coefficient below q).  0; SSH_ERR_KEY_INVALID
@@ -66,6 +67,7 @@ enum ssh_mlkem_mode {
     SSH_MLKEM_TRY_LIBCRYPTO,
 };
 void ssh_mlkem768_force(enum ssh_mlkem_mode mode);
-#define ssh_mlkem768_force_builtin(on) ssh_mlkem768_force((on) ? SSH_MLKEM_BUILTIN : SSH_MLKEM_DEFAULT)
+#define ssh_mlkem768_force_builtin(on)                                                             \
+    ssh_mlkem768_force((on) ? SSH_MLKEM_BUILTIN : SSH_MLKEM_DEFAULT)
 
 #endif

@@ -48,8 +48,8 @@
 #define ROUNDED_BYTES 1007 /* Encode of p values mod (q + 2) / 3 */
 #define HASH_BYTES    32
 
-typedef int8_t small;  /* -1, 0, 1 */
-typedef int16_t fq;    /* -(q-1)/2 .. (q-1)/2 */
+typedef int8_t small; /* -1, 0, 1 */
+typedef int16_t fq;   /* -(q-1)/2 .. (q-1)/2 */
 
 /* ---- arithmetic --------------------------------------------------------------------- */
 
@@ -62,7 +62,7 @@ static fq fq_freeze(int32_t x)
     uint32_t t = (uint32_t)(((uint64_t)y * 239492839u) >> 40);
     int32_t r = (int32_t)(y - t * Q); /* [0, 2q) */
     r -= Q;
-    r += (r >> 31) & Q;                   /* [0, q) */
+    r += (r >> 31) & Q;                             /* [0, q) */
     r -= Q & -(int32_t)((uint32_t)(Q12 - r) >> 31); /* > (q-1)/2: subtract q */
     return (fq)r;
 }
@@ -554,8 +554,7 @@ int ssh_sntrup761_keypair(uint8_t pk[SSH_SNTRUP761_PK_BYTES], uint8_t sk[SSH_SNT
 }
 
 int ssh_sntrup761_enc(uint8_t ct[SSH_SNTRUP761_CT_BYTES], uint8_t ss[SSH_SNTRUP761_SS_BYTES],
-                      const uint8_t pk[SSH_SNTRUP761_PK_BYTES], ssh_sntrup_rand_fn *rnd,
-                      void *ctx)
+                      const uint8_t pk[SSH_SNTRUP761_PK_BYTES], ssh_sntrup_rand_fn *rnd, void *ctx)
 {
     small r[P];
     fq h[P];

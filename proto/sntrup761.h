@@ -33,8 +33,7 @@ int ssh_sntrup761_keypair(uint8_t pk[SSH_SNTRUP761_PK_BYTES], uint8_t sk[SSH_SNT
  * key.  Any 1158 bytes decode to some public key (the encoding reduces),
  * so there is no invalid-key error.  0 or SSH_ERR_LIBCRYPTO. */
 int ssh_sntrup761_enc(uint8_t ct[SSH_SNTRUP761_CT_BYTES], uint8_t ss[SSH_SNTRUP761_SS_BYTES],
-                      const uint8_t pk[SSH_SNTRUP761_PK_BYTES], ssh_sntrup_rand_fn *rnd,
-                      void *ctx);
+                      const uint8_t pk[SSH_SNTRUP761_PK_BYTES], ssh_sntrup_rand_fn *rnd, void *ctx);
 
 /* Decapsulation.  A ciphertext that does not re-encrypt to itself gives
  * the implicit-rejection key Hash0(Hash3(rho) || ct), never an error.

@@ -111,7 +111,8 @@ static uint32_t get32(const uint8_t *b)
 }
 static void put32(uint8_t *b, uint32_t v)
 {
-    b[0] = (uint8_t)(v >> 24), b[1] = (uint8_t)(v >> 16), b[2] = (uint8_t)(v >> 8), b[3] = (uint8_t)v;
+    b[0] = (uint8_t)(v >> 24), b[1] = (uint8_t)(v >> 16), b[2] = (uint8_t)(v >> 8),
+    b[3] = (uint8_t)v;
 }
 
 /* Plaintext packet around payload[n] into out; returns its size. */
@@ -176,7 +177,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sc.host_keys = &hk;
     sc.n_host_keys = 1;
     side cs = {.rng = 1}, ss = {.rng = 2};
-    ssh_callbacks cb = {.rand = cb_rand, .disconnect = cb_disconnect, .kex_done = cb_kex_done,
+    ssh_callbacks cb = {.rand = cb_rand,
+                        .disconnect = cb_disconnect,
+                        .kex_done = cb_kex_done,
                         .hostkey = cb_hostkey};
     ssh_conn *cli = NULL, *srv = NULL;
     CHECK(ssh_conn_new(&cli, &cc, &cb, &cs) == 0);

@@ -56,7 +56,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "line %ld: bad hex\n", lines + 1);
             return 2;
         }
-        static uint8_t ek[SSH_MLKEM768_EK_BYTES], dk[SSH_MLKEM768_DK_BYTES], ct[SSH_MLKEM768_CT_BYTES];
+        static uint8_t ek[SSH_MLKEM768_EK_BYTES], dk[SSH_MLKEM768_DK_BYTES],
+            ct[SSH_MLKEM768_CT_BYTES];
         uint8_t ss[32], ss2[32], h[32];
         const char *why = NULL;
         if (ssh_mlkem768_keygen(ek, dk, d, z) != 0)

@@ -172,7 +172,8 @@ static uint32_t get32(const uint8_t *b)
 }
 static void put32(uint8_t *b, uint32_t v)
 {
-    b[0] = (uint8_t)(v >> 24), b[1] = (uint8_t)(v >> 16), b[2] = (uint8_t)(v >> 8), b[3] = (uint8_t)v;
+    b[0] = (uint8_t)(v >> 24), b[1] = (uint8_t)(v >> 16), b[2] = (uint8_t)(v >> 8),
+    b[3] = (uint8_t)v;
 }
 
 /* Offset of the share string (its length field) in the payload. */
@@ -400,14 +401,10 @@ static void test_wrong_guess_ignored(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_default_is_mlkem),
-        cmocka_unit_test(test_each_forced),
-        cmocka_unit_test(test_client_share_length),
-        cmocka_unit_test(test_server_reply_length),
-        cmocka_unit_test(test_bad_mlkem_key),
-        cmocka_unit_test(test_zero_x25519),
-        cmocka_unit_test(test_ciphertext_changed),
-        cmocka_unit_test(test_wrong_guess_ignored),
+        cmocka_unit_test(test_default_is_mlkem),    cmocka_unit_test(test_each_forced),
+        cmocka_unit_test(test_client_share_length), cmocka_unit_test(test_server_reply_length),
+        cmocka_unit_test(test_bad_mlkem_key),       cmocka_unit_test(test_zero_x25519),
+        cmocka_unit_test(test_ciphertext_changed),  cmocka_unit_test(test_wrong_guess_ignored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

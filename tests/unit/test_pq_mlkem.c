@@ -293,12 +293,9 @@ static void test_implicit_rejection(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_acvp_default),
-        cmocka_unit_test(test_acvp_builtin),
-        cmocka_unit_test(test_acvp_fallback),
-        cmocka_unit_test(test_ek_check),
-        cmocka_unit_test(test_dk_check),
-        cmocka_unit_test(test_implicit_rejection),
+        cmocka_unit_test(test_acvp_default),  cmocka_unit_test(test_acvp_builtin),
+        cmocka_unit_test(test_acvp_fallback), cmocka_unit_test(test_ek_check),
+        cmocka_unit_test(test_dk_check),      cmocka_unit_test(test_implicit_rejection),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
