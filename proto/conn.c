@@ -186,6 +186,8 @@ int ssh_conn_new(ssh_conn **out, const ssh_conn_config *cfg, const ssh_callbacks
         c->cfg.max_auth_tries = 6;
     if (c->cfg.max_banner_lines == 0)
         c->cfg.max_banner_lines = 1024;
+    if (c->cfg.log_level <= 0)
+        c->cfg.log_level = 2;
 
     ssh_buf_init(&c->in, INPUT_MAX, 0);
     ssh_buf_init(&c->out, OUTPUT_MAX, 0);
@@ -256,7 +258,7 @@ void ssh_conn_random(ssh_conn *c, uint8_t *buf, size_t n)
 
 void ssh_conn_logf(ssh_conn *c, int level, const char *fmt, ...)
 {
-    if (c->cb.log == NULL)
+    if (c->cb.log == NULL || level > c->cfg.log_level)
         return;
     char msg[512];
     va_list ap;

@@ -167,6 +167,8 @@ static int protect(ssh_conn *c)
         return rv;
     padding(c, tail, padlen);
     uint8_t *pkt = ssh_buf_mutable_ptr(b) + c->pkt_start;
+    if (c->cfg.log_level >= 3) /* still plaintext: the message number */
+        ssh_conn_logf(c, 3, "send packet: type %u", pkt[5]);
     ssh_poke_u32(pkt, (uint32_t)plen);
     pkt[4] = (uint8_t)padlen;
     size_t total = 4 + plen;
@@ -424,6 +426,8 @@ int ssh_pkt_process(ssh_conn *c)
             rv = SSH_ERR_SEQ_WRAP;
             break;
         }
+        if (c->cfg.log_level >= 3)
+            ssh_conn_logf(c, 3, "receive packet: type %u", payload[0]);
         rv = ssh_conn_dispatch(c, payload, len, seq);
         /* The payload lived in the input buffer: drop it only now. */
         if (c->in.len >= total)

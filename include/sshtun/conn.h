@@ -150,6 +150,11 @@ typedef struct ssh_conn_config {
     /* Client: maximum number of lines before the server's identification
      * (0: 1024). */
     uint32_t max_banner_lines;
+
+    /* Highest level of the lines given to the log callback (0: 2).  Level
+     * 3 traces every packet sent and received ("send packet: type 94"),
+     * so it is off unless asked for. */
+    int log_level;
 } ssh_conn_config;
 
 /* Set every field of `cfg` to its default (role client). */
@@ -308,7 +313,8 @@ typedef struct ssh_callbacks {
     /* Required: fill buf with n cryptographically random bytes. */
     void (*rand)(void *user, uint8_t *buf, size_t n);
 
-    /* Optional: a line for the debug log (level 1..3) - no secrets in it. */
+    /* Optional: a line for the debug log (level 1..3, up to
+     * ssh_conn_config.log_level) - no secrets in it. */
     void (*log)(ssh_conn *c, int level, const char *msg, void *user);
 
     /* Client: verify the server's host key (its signature over the exchange

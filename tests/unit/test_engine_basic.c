@@ -1,6 +1,7 @@
 /*
  * test_engine_basic.c - smoke test: client and server engines complete KEX,
- * publickey authentication and move data over a session channel.
+ * publickey authentication and move data over a session channel; the
+ * packet trace follows the configured log level.
  */
 #include "pump.h"
 
@@ -107,11 +108,36 @@ static void hostkey_signed_elsewhere(void **state)
     ssh_buf_free(&blob);
 }
 
+/* The packet trace (level 3) reaches the log callback only when asked
+ * for with ssh_conn_config.log_level, naming each message number. */
+static void packet_trace_log_level(void **state)
+{
+    (void)state;
+    for (int lvl = 0; lvl <= 3; lvl += 3) {
+        ssh_conn_config sc;
+        ssh_conn_config_init(&sc, SSH_ROLE_SERVER);
+        sc.log_level = lvl;
+        tp_pair *p = tp_pair_new(NULL, &sc, tp_key(SSH_KEY_ED25519), tp_key(SSH_KEY_ED25519));
+        p->srv.log_grep = "receive packet: type 20"; /* the client's KEXINIT */
+        assert_int_equal(tp_connect(p), 0);
+        assert_int_equal(p->srv.log_hits, lvl == 3 ? 1 : 0);
+        p->srv.log_grep = "send packet: type 94";
+        p->srv.log_hits = 0;
+        int id = tp_open_session(p);
+        assert_true(id >= 0);
+        assert_int_equal(ssh_channel_send(p->srv.c, 0, 0, "x", 1), 1);
+        tp_pump(p, 0);
+        assert_int_equal(p->srv.log_hits, lvl == 3 ? 1 : 0);
+        tp_pair_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(connect_and_exchange),
         cmocka_unit_test(hostkey_signed_elsewhere),
+        cmocka_unit_test(packet_trace_log_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

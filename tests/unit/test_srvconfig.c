@@ -1022,6 +1022,49 @@ static void test_accept_env_force_command_banner(void **state)
     bad("Banner a b");
 }
 
+/* SetEnv as sshd_config(5): NAME=value words (quotes keep blanks), the
+ * first line wins, a name given twice keeps its first value, allowed in
+ * Match where the first matching block wins over the global line. */
+static void test_set_env(void **state)
+{
+    (void)state;
+    tun_srvcfg c;
+    load_ok(&c, "SetEnv A=1 \"B=two words\" A=ignored EMPTY=\n"
+                "SetEnv C=later\n"
+                "Match User alice\n"
+                "  SetEnv A=alice\n"
+                "Match all\n"
+                "  SetEnv D=all\n");
+    assert_int_equal(c.global.n_set_env, 3);
+    assert_string_equal(c.global.set_env[0], "A=1");
+    assert_string_equal(c.global.set_env[1], "B=two words");
+    assert_string_equal(c.global.set_env[2], "EMPTY=");
+    assert_int_equal(tun_srvcfg_finish(&c), 0);
+    tun_srvopts o;
+    tun_srvcfg_for(&c, "alice", "1.2.3.4", &o);
+    assert_int_equal(o.n_set_env, 1);
+    assert_string_equal(o.set_env[0], "A=alice");
+    tun_srvopts_release(&o);
+    tun_srvcfg_for(&c, "bob", "1.2.3.4", &o);
+    assert_int_equal(o.n_set_env, 1);
+    assert_string_equal(o.set_env[0], "D=all");
+    tun_srvopts_release(&o);
+    char *d = dump(&c);
+    assert_contains(d, "setenv A=1 B=two words EMPTY=\n");
+    free(d);
+    tun_srvcfg_free(&c);
+    bad("SetEnv");
+    bad("SetEnv NOVALUE");
+    bad("SetEnv =x");
+    bad("SetEnv 1A=x");
+    bad("SetEnv A-B=x");
+    bad("SetEnv A=1 B");
+    tun_srvcfg c2;
+    assert_int_equal(apply1(&c2, "SetEnv LD_PRELOAD=/x.so"), -1);
+    assert_contains(capbuf, "SetEnv LD_PRELOAD: variables of the dynamic linker are not supported");
+    tun_srvcfg_free(&c2);
+}
+
 /* ---- syntax, sources, errors ----------------------------------------------------- */
 
 static void test_syntax(void **state)
@@ -1681,6 +1724,7 @@ int main(void)
         cmocka_unit_test(test_permit_open_listen),
         cmocka_unit_test(test_channel_timeout),
         cmocka_unit_test(test_accept_env_force_command_banner),
+        cmocka_unit_test(test_set_env),
         cmocka_unit_test(test_syntax),
         cmocka_unit_test(test_first_value_wins),
         cmocka_unit_test(test_errors),

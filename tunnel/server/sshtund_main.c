@@ -45,6 +45,7 @@
 #define DEFAULT_CONFIG "/etc/sshtund/sshtund_config"
 #define MAX_ARGS       128
 #define FILE_MAX       (1024 * 1024)
+#define BANNER_MAX     (64 * 1024) /* fits one packet with room to spare */
 
 /* What the command line says; the loader runs it again on every reload. */
 typedef struct args {
@@ -114,6 +115,24 @@ static int load_bundle(void *ctx, ssh_buf *out)
             ssh_buf_put_string(out, k, kl);
             tun_free_secret(k, kl);
         }
+        /* Banner files, read here like the host keys (sshd reads them in
+         * its monitor): the network process opens no files. */
+        const char *bp[TUN_SRV_MAX_LIST];
+        int nb = tun_srvcfg_banners(&cfg, bp, TUN_SRV_MAX_LIST);
+        ssh_buf_put_u32(out, (uint32_t)nb);
+        for (int i = 0; i < nb; i++) {
+            uint8_t *t = NULL;
+            size_t tl = 0;
+            ssh_buf_put_cstring(out, bp[i]);
+            if (tun_read_file(bp[i], BANNER_MAX, &t, &tl) != 0) {
+                ssh_buf_put_bool(out, 0);
+                ssh_buf_put_cstring(out, errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
+                continue;
+            }
+            ssh_buf_put_bool(out, 1);
+            ssh_buf_put_string(out, t, tl);
+            free(t);
+        }
     }
     tun_srvcfg_free(&cfg);
     free(text);
@@ -177,6 +196,28 @@ static tun_srvsettings *settings_from_bundle(const args *a, const uint8_t *data,
         tun_debug("loaded host key %s: %s", path, ssh_key_type_name(key));
         s->keys[s->n_keys++] = key;
     }
+    if (ssh_cur_get_u32(&c, &n) != 0)
+        n = 0;
+    for (uint32_t i = 0; i < n && s->n_banners < TUN_SRV_MAX_LIST; i++) {
+        char path[1024];
+        int ok;
+        const uint8_t *bt;
+        size_t btl;
+        if (ssh_cur_get_cstr(&c, path, sizeof(path)) != 0 || ssh_cur_get_bool(&c, &ok) != 0 ||
+            ssh_cur_get_string(&c, &bt, &btl) != 0)
+            break;
+        if (!ok)
+            tun_error("Banner %s: %.*s; no banner is sent", path, (int)btl, (const char *)bt);
+        char *btext = ok ? strndup((const char *)bt, btl) : NULL;
+        char *p = strdup(path);
+        if (p == NULL || (ok && btext == NULL)) {
+            free(p);
+            free(btext);
+            break;
+        }
+        s->banner_path[s->n_banners] = p;
+        s->banner_text[s->n_banners++] = btext;
+    }
     if (s->n_keys == 0) {
         tun_error("sshtund: no hostkeys available -- exiting.");
         tun_srvsettings_unref(s);
@@ -224,6 +265,22 @@ static int publish_bundle(void *ctx, const uint8_t *data, size_t len, ssh_buf *o
         }
         ssh_key_free(key);
         ssh_buf_free(&blob);
+    }
+    /* The Banner texts follow as they are (nothing secret in them). */
+    uint32_t nb;
+    if (ssh_cur_get_u32(&c, &nb) != 0)
+        return -1;
+    ssh_buf_put_u32(out, nb);
+    for (uint32_t i = 0; i < nb; i++) {
+        const uint8_t *path, *t;
+        size_t pl, tl2;
+        int ok;
+        if (ssh_cur_get_string(&c, &path, &pl) != 0 || ssh_cur_get_bool(&c, &ok) != 0 ||
+            ssh_cur_get_string(&c, &t, &tl2) != 0)
+            return -1;
+        ssh_buf_put_string(out, path, pl);
+        ssh_buf_put_bool(out, ok);
+        ssh_buf_put_string(out, t, tl2);
     }
     return ssh_cur_end(&c) == 0 ? 0 : -1;
 }

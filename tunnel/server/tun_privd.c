@@ -36,7 +36,8 @@
 #include <openssl/crypto.h>
 
 #define UNIX_TIMEOUT 30.0
-#define MAX_ENV      64
+#define MAX_ENV      (64 + TUN_SRV_MAX_LIST + 8) /* the client's, SSH_*, SetEnv */
+#define MAX_CLIENT_ENV 64
 #define MAX_CMD      65536
 
 /* ---- connections -------------------------------------------------------------------------- */
@@ -342,7 +343,7 @@ static void do_spawn(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
     const uint8_t *modes;
     size_t ml;
     char *env[MAX_ENV];
-    int ne = 0, e = EPERM, nfds = 0;
+    int ne = 0, n_client = 0, e = EPERM, nfds = 0;
     int fds[3] = {-1, -1, -1};
     pid_t pid = -1;
     char tty[64] = "";
@@ -388,8 +389,10 @@ drain:
                 tun_verbose("session %u: refused env name with '=' or control characters", session);
             else if (!accept_env(&c->opts, name) || !tun_spawn_valid_name(name))
                 tun_debug2("session %u: ignoring env %s (not in AcceptEnv)", session, name);
-            else if (env_add(env, &ne, name, value) != 0)
+            else if (n_client >= MAX_CLIENT_ENV || env_add(env, &ne, name, value) != 0)
                 tun_verbose("session %u: too many environment variables", session);
+            else
+                n_client++;
         }
         free(value);
     }
@@ -454,6 +457,20 @@ drain:
                     env_add(env, &ne, c->kopts.environment[i], eq + 1);
                 *eq = '=';
             }
+    /* SetEnv last: the administrator's values win over the client's, the
+     * key's and the defaults (sshd_config(5)).  Names were checked when
+     * the configuration was read. */
+    for (int i = 0; i < o->n_set_env; i++) {
+        const char *se = o->set_env[i], *eq = strchr(se, '=');
+        char name[257];
+        if (eq == NULL || (size_t)(eq - se) >= sizeof(name))
+            continue;
+        memcpy(name, se, (size_t)(eq - se));
+        name[eq - se] = '\0';
+        if (tun_spawn_valid_name(name) && env_add(env, &ne, name, eq + 1) != 0)
+            tun_error("session %u: SetEnv %s dropped: too many environment variables", session,
+                      name);
+    }
     tun_verbose("Starting session: %s%s%s for %s from %s port %d id %u", what, command ? " " : "",
                 command ? command : "", c->u.name, c->ip, c->port, session);
     struct winsize ws;

@@ -41,6 +41,10 @@ void tun_srvsettings_unref(tun_srvsettings *s)
         return;
     for (size_t i = 0; i < s->n_keys; i++)
         ssh_key_free(s->keys[i]);
+    for (int i = 0; i < s->n_banners; i++) {
+        free(s->banner_path[i]);
+        free(s->banner_text[i]);
+    }
     tun_srvcfg_free(&s->cfg);
     free(s);
 }

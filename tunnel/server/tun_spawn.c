@@ -130,8 +130,19 @@ static void run_child(int as_root, const tun_user_info *u, const char *command,
         PUTENV("SSH_TTY=%s", tty);
     if (term && *term)
         PUTENV("TERM=%s", term);
-    for (int i = 0; i < n_env; i++)
-        ev[n++] = env[i];
+    /* The session's variables (AcceptEnv, SSH_*, SetEnv) replace defaults
+     * of the same name, as sshd's child_set_env does. */
+    int n_dflt = n;
+    for (int i = 0; i < n_env; i++) {
+        size_t nl = strcspn(env[i], "=");
+        int j = 0;
+        while (j < n_dflt && !(strncmp(ev[j], env[i], nl) == 0 && ev[j][nl] == '='))
+            j++;
+        if (j < n_dflt)
+            ev[j] = env[i];
+        else
+            ev[n++] = env[i];
+    }
     ev[n] = NULL;
 #undef PUTENV
     const char *base = strrchr(u->shell, '/') ? strrchr(u->shell, '/') + 1 : u->shell;

@@ -42,6 +42,11 @@ typedef struct tun_srvsettings {
     tun_srvcfg cfg;
     ssh_key *keys[TUN_SRV_MAX_LIST];
     size_t n_keys;
+    /* Every Banner file the configuration names, read when it was loaded
+     * (text NULL: could not be read). */
+    char *banner_path[TUN_SRV_MAX_LIST];
+    char *banner_text[TUN_SRV_MAX_LIST];
+    int n_banners;
 } tun_srvsettings;
 
 tun_srvsettings *tun_srvsettings_ref(tun_srvsettings *s);

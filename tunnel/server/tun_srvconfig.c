@@ -119,6 +119,7 @@ enum ktype {
     K_CHANTIMEOUT,
     K_TIME_NONE, /* time or "none" (0) */
     K_ENV,       /* AcceptEnv: accumulate */
+    K_SETENV,    /* NAME=value words, first line wins */
     K_CMD,       /* rest of the line, first wins */
     K_OSTR,      /* one word, first wins (Banner) */
     /* accepted and ignored, refused */
@@ -189,6 +190,7 @@ static const kw keywords[] = {
     {"ChannelTimeout", K_CHANTIMEOUT, KF_CONN, O(channel_timeout), O(n_channel_timeout), NULL},
     {"UnusedConnectionTimeout", K_TIME_NONE, KF_CONN, O(unused_connection_timeout), 0, NULL},
     {"AcceptEnv", K_ENV, KF_CONN, O(accept_env), O(n_accept_env), NULL},
+    {"SetEnv", K_SETENV, KF_CONN, O(set_env), O(n_set_env), NULL},
     {"ForceCommand", K_CMD, KF_CONN, O(force_command), 0, NULL},
     {"PermitTTY", K_BOOL, KF_CONN, O(permit_tty), 0, NULL},
     {"Banner", K_OSTR, KF_CONN, O(banner), 0, NULL},
@@ -269,7 +271,6 @@ static const kw keywords[] = {
     {"HostCertificate", K_UNSUPPORTED, 0, 0, 0, NULL},
     {"HostKeyAgent", K_UNSUPPORTED, 0, 0, 0, NULL},
     {"SecurityKeyProvider", K_UNSUPPORTED, 0, 0, 0, NULL},
-    {"SetEnv", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
     {"RDomain", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
     {"PAMServiceName", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
 };
@@ -324,6 +325,7 @@ static void opts_free(tun_srvopts *o)
     free_list(o->permit_listen, &o->n_permit_listen);
     free_list(o->channel_timeout, &o->n_channel_timeout);
     free_list(o->accept_env, &o->n_accept_env);
+    free_list(o->set_env, &o->n_set_env);
     free(o->force_command);
     free(o->banner);
     opts_init(o);
@@ -469,6 +471,18 @@ static int valid_akfile(const char *s)
 
 /* ChannelTimeout "type=interval": the type is a channel type name or a
  * pattern for one ("session", "direct-tcpip", "global", "*"...). */
+/* An environment variable name: letters, digits, '_', not starting with a
+ * digit. */
+static int valid_env_name(const char *s, size_t n)
+{
+    if (n == 0 || isdigit((unsigned char)s[0]))
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return 0;
+    return 1;
+}
+
 static int valid_channel_timeout(const char *s)
 {
     const char *eq = strchr(s, '=');
@@ -554,9 +568,6 @@ static int check_alone(const words *w, const char *where, const char *kwname, co
     }
     return 0;
 }
-
-static const char *const level_names[] = {"QUIET",   "FATAL",  "ERROR",  "INFO",
-                                          "VERBOSE", "DEBUG1", "DEBUG2", "DEBUG3"};
 
 /* Apply one parsed keyword: global keywords to `c`, per-connection ones to
  * `o` (c->global or a Match block's options).  `rest` is the raw value
@@ -865,6 +876,41 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
                          k->name) != 0)
                 return -1;
         return 0;
+    case K_SETENV: {
+        /* As sshd: every word NAME=value (quotes group a value with
+         * blanks), the first SetEnv line wins, and of a name given twice
+         * on it the first value. */
+        char **list = FIELD(base, k->off, char *);
+        int *cnt = FIELD(base, k->noff, int);
+        for (int i = 0; i < w->n; i++) {
+            const char *eq = strchr(w->w[i], '=');
+            if (eq == NULL || eq == w->w[i] || !valid_env_name(w->w[i], (size_t)(eq - w->w[i])))
+                return tun_cfg_bad_value(where, k->name, w->w[i]);
+            if (strncmp(w->w[i], "LD_", 3) == 0) {
+                /* The helper never passes them (tun_spawn_valid_env):
+                 * better refused here than silently dropped. */
+                tun_error("%s: SetEnv %.*s: variables of the dynamic linker are not "
+                          "supported by sshtund",
+                          where, (int)(eq - w->w[i]), w->w[i]);
+                return -1;
+            }
+        }
+        if (w->n == 0)
+            return tun_cfg_bad_value(where, k->name, "");
+        if (*cnt > 0)
+            return 0;
+        for (int i = 0; i < w->n; i++) {
+            size_t nl = (size_t)(strchr(w->w[i], '=') - w->w[i]);
+            int dup = 0;
+            for (int j = 0; j < *cnt && !dup; j++)
+                dup = strncmp(list[j], w->w[i], nl + 1) == 0;
+            if (!dup && list_add(list, cnt, w->w[i], where, k->name) != 0) {
+                free_list(list, cnt);
+                return -1;
+            }
+        }
+        return 0;
+    }
     case K_CMD: {
         char **f = FIELD(base, k->off, char *);
         if (*f != NULL)
@@ -1391,6 +1437,7 @@ static void merge(tun_srvopts *d, const tun_srvopts *s, int acc)
         take_list(d->deny_users, &d->n_deny_users, s->deny_users, s->n_deny_users);
         take_list(d->accept_env, &d->n_accept_env, s->accept_env, s->n_accept_env);
     }
+    take_list(d->set_env, &d->n_set_env, s->set_env, s->n_set_env);
     take_int(&d->max_sessions, s->max_sessions);
     take_int(&d->max_auth_tries, s->max_auth_tries);
     take_int(&d->client_alive_interval, s->client_alive_interval);
@@ -1427,116 +1474,28 @@ void tun_srvcfg_for(const tun_srvcfg *c, const char *user, const char *addr, tun
         out->n_channel_timeout = 0;
 }
 
+static int add_banner(const char *b, const char **out, int n, int max)
+{
+    if (b == NULL || strcasecmp(b, "none") == 0 || n >= max)
+        return n;
+    for (int i = 0; i < n; i++)
+        if (strcmp(out[i], b) == 0)
+            return n;
+    out[n] = b;
+    return n + 1;
+}
+
+int tun_srvcfg_banners(const tun_srvcfg *c, const char **out, int max)
+{
+    int n = add_banner(c->global.banner, out, 0, max);
+    for (const tun_match_block *b = c->matches; b; b = b->next)
+        n = add_banner(b->opts.banner, out, n, max);
+    return n;
+}
+
 void tun_srvopts_release(tun_srvopts *o)
 {
     /* Every string is borrowed from the configuration; the arrays are part
      * of the struct.  Nothing to free, but leave no dangling pointers. */
     opts_init(o);
-}
-
-/* ---- -T ------------------------------------------------------------------------------ */
-
-static const char *yesno_str(int v)
-{
-    return v > 0 ? "yes" : "no";
-}
-
-static void dump_words(FILE *f, const char *name, char *const *v, int n, const char *empty)
-{
-    if (n == 0) {
-        if (empty)
-            fprintf(f, "%s %s\n", name, empty);
-        return;
-    }
-    fprintf(f, "%s", name);
-    for (int i = 0; i < n; i++)
-        fprintf(f, " %s", v[i]);
-    fprintf(f, "\n");
-}
-
-static void dump_lines(FILE *f, const char *name, char *const *v, int n)
-{
-    for (int i = 0; i < n; i++)
-        fprintf(f, "%s %s\n", name, v[i]);
-}
-
-static const char *fwd_name(int v)
-{
-    switch (v) {
-    case FWA_NO:
-        return "no";
-    case FWA_LOCAL:
-        return "local";
-    case FWA_REMOTE:
-        return "remote";
-    default:
-        return "yes";
-    }
-}
-
-void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
-{
-    const tun_srvopts *g = &c->global;
-    for (int i = 0; i < c->n_ports; i++)
-        fprintf(f, "port %d\n", c->ports[i]);
-    fprintf(f, "addressfamily %s\n",
-            c->address_family == AF_INET    ? "inet"
-            : c->address_family == AF_INET6 ? "inet6"
-                                            : "any");
-    dump_lines(f, "listenaddress", c->listen_addresses, c->n_listen_addresses);
-    dump_lines(f, "hostkey", c->host_keys, c->n_host_keys);
-    fprintf(f, "pidfile %s\n", c->pid_file ? c->pid_file : "none");
-    fprintf(f, "maxstartups %d:%d:%d\n", c->max_startups_begin, c->max_startups_rate,
-            c->max_startups_full);
-    fprintf(f, "logingracetime %d\n", c->login_grace_time);
-    /* Specs as configured: +/-/^ are resolved by the server itself. */
-    fprintf(f, "ciphers %s\n", c->ciphers ? c->ciphers : SSH_DEFAULT_CIPHERS);
-    fprintf(f, "macs %s\n", c->macs ? c->macs : SSH_DEFAULT_MACS);
-    fprintf(f, "kexalgorithms %s\n", c->kex_algorithms ? c->kex_algorithms : SSH_DEFAULT_KEX);
-    fprintf(f, "hostkeyalgorithms %s\n",
-            c->hostkey_algorithms ? c->hostkey_algorithms : SSH_DEFAULT_HOSTKEY_ALGS);
-    fprintf(f, "rekeylimit %lld %lld\n", (long long)c->rekey_bytes, (long long)c->rekey_seconds);
-    fprintf(f, "loglevel %s\n",
-            level_names[c->log_level >= 0 && c->log_level < 8 ? c->log_level : TUN_LOG_INFO]);
-    for (int i = 0; i < c->n_subsystems; i++)
-        fprintf(f, "subsystem %s %s\n", c->subsystem_name[i], c->subsystem_command[i]);
-    fprintf(f, "sshtunduser %s\n", c->sshtund_user ? c->sshtund_user : "none");
-    fprintf(f, "strictmodes %s\n", yesno_str(c->strict_modes));
-    fprintf(f, "permituserenvironment %s\n", c->permit_user_environment);
-    fprintf(f, "maxchannels %d\n", c->max_channels);
-    fprintf(f, "compression %s\n", c->compression ? "yes" : "no");
-
-    dump_words(f, "authorizedkeysfile", g->authorized_keys_file, g->n_authorized_keys_file, "none");
-    fprintf(f, "passwordauthentication %s\n", yesno_str(g->password_authentication));
-    fprintf(f, "pubkeyauthentication %s\n", yesno_str(g->pubkey_authentication));
-    static const char *const prl[] = {"no", "yes", "prohibit-password", "forced-commands-only"};
-    fprintf(f, "permitrootlogin %s\n",
-            g->permit_root_login >= 0 && g->permit_root_login <= PRL_FORCED_ONLY
-                ? prl[g->permit_root_login]
-                : "prohibit-password");
-    dump_lines(f, "allowusers", g->allow_users, g->n_allow_users);
-    dump_lines(f, "denyusers", g->deny_users, g->n_deny_users);
-    dump_lines(f, "allowgroups", g->allow_groups, g->n_allow_groups);
-    dump_lines(f, "denygroups", g->deny_groups, g->n_deny_groups);
-    fprintf(f, "maxsessions %d\n", g->max_sessions);
-    fprintf(f, "maxauthtries %d\n", g->max_auth_tries);
-    fprintf(f, "clientaliveinterval %d\n", g->client_alive_interval);
-    fprintf(f, "clientalivecountmax %d\n", g->client_alive_count_max);
-    fprintf(f, "allowtcpforwarding %s\n", fwd_name(g->allow_tcp_forwarding));
-    fprintf(f, "allowstreamlocalforwarding %s\n", fwd_name(g->allow_streamlocal_forwarding));
-    dump_words(f, "permitopen", g->permit_open, g->n_permit_open, "any");
-    dump_words(f, "permitlisten", g->permit_listen, g->n_permit_listen, "any");
-    fprintf(f, "gatewayports %s\n",
-            g->gateway_ports == GWP_CLIENTSPECIFIED ? "clientspecified"
-            : g->gateway_ports == GWP_YES           ? "yes"
-                                                    : "no");
-    dump_words(f, "channeltimeout", g->channel_timeout, g->n_channel_timeout, "none");
-    if (g->unused_connection_timeout > 0)
-        fprintf(f, "unusedconnectiontimeout %d\n", g->unused_connection_timeout);
-    else
-        fprintf(f, "unusedconnectiontimeout none\n");
-    dump_lines(f, "acceptenv", g->accept_env, g->n_accept_env);
-    fprintf(f, "forcecommand %s\n", g->force_command ? g->force_command : "none");
-    fprintf(f, "permittty %s\n", yesno_str(g->permit_tty));
-    fprintf(f, "banner %s\n", g->banner ? g->banner : "none");
 }

@@ -14,7 +14,7 @@
  * MaxSessions, MaxAuthTries,
  * ClientAliveInterval, ClientAliveCountMax, AllowTcpForwarding,
  * AllowStreamLocalForwarding, PermitOpen, PermitListen, GatewayPorts,
- * ChannelTimeout, UnusedConnectionTimeout, AcceptEnv, ForceCommand,
+ * ChannelTimeout, UnusedConnectionTimeout, AcceptEnv, SetEnv, ForceCommand,
  * PermitTTY, Banner (file path).
  *
  * As in sshd, the first value obtained for a keyword wins (so -o on the
@@ -65,6 +65,8 @@ typedef struct tun_srvopts {
     int unused_connection_timeout;   /* seconds, 0 none */
     char *accept_env[TUN_SRV_MAX_LIST];
     int n_accept_env;
+    char *set_env[TUN_SRV_MAX_LIST]; /* "NAME=value" (SetEnv: first line wins) */
+    int n_set_env;
     char *force_command;
     int permit_tty;
     char *banner;
@@ -123,6 +125,9 @@ int tun_srvcfg_finish(tun_srvcfg *c);
  * list; PermitOpen/PermitListen keep "any"/"none" for tun_permit_match().
  * A criterion that cannot be evaluated (user NULL) does not match. */
 void tun_srvcfg_for(const tun_srvcfg *c, const char *user, const char *addr, tun_srvopts *out);
+/* Every distinct Banner file named by `c` (global value and Match blocks;
+ * "none" left out) into out[0..max): how many. */
+int tun_srvcfg_banners(const tun_srvcfg *c, const char **out, int max);
 void tun_srvopts_release(tun_srvopts *o);
 
 /* Print the effective configuration (-T style, lowercase keywords). */

@@ -238,6 +238,23 @@ static void on_auth_result(void *arg, const tun_auth_result *r)
     finish_auth(sc, SSH_AUTH_ACCEPT);
 }
 
+/* Banner, as sshd: once, before the answer to the first request (the user
+ * it names may choose it by Match; an unknown user gets it too, so as to
+ * look no different).  The file was read with the configuration, on the
+ * privileged side (sshtund_main.c). */
+static void send_banner(tun_srvconn *sc)
+{
+    if (sc->opts.banner == NULL)
+        return;
+    for (int i = 0; i < sc->set->n_banners; i++) {
+        if (strcmp(sc->set->banner_path[i], sc->opts.banner) == 0) {
+            if (sc->set->banner_text[i] != NULL && sc->set->banner_text[i][0] != '\0')
+                ssh_auth_banner(sc->c, sc->set->banner_text[i]);
+            return;
+        }
+    }
+}
+
 static int on_auth_request(ssh_conn *c, const ssh_auth_request *r, void *user)
 {
     (void)c;
@@ -246,6 +263,7 @@ static int on_auth_request(ssh_conn *c, const ssh_auth_request *r, void *user)
         sc->have_user = 1;
         snprintf(sc->user.name, sizeof(sc->user.name), "%s", r->user);
         set_opts(sc, sc->user.name); /* the methods offered, per Match User */
+        send_banner(sc);
     }
     if (r->method != SSH_AUTH_PUBLICKEY && r->method != SSH_AUTH_PASSWORD)
         return SSH_AUTH_REJECT;
@@ -605,6 +623,8 @@ tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storag
                                                   : UINT64_MAX;
     cc.max_auth_tries = sc->opts.max_auth_tries > 0 ? (uint32_t)sc->opts.max_auth_tries : 6;
     cc.auth_methods = sc->methods;
+    /* -ddd / LogLevel DEBUG3: the engine's packet trace too. */
+    cc.log_level = tun_log_get_level() >= TUN_LOG_DEBUG3 ? 3 : 2;
     if (sc->opts.client_alive_interval > 0) {
         cc.alive_interval_ms = (uint64_t)sc->opts.client_alive_interval * 1000;
         cc.alive_count_max = (uint32_t)sc->opts.client_alive_count_max;
