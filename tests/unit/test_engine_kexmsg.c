@@ -401,6 +401,65 @@ static void first_kex_without_strict(void **state)
     tp_pair_free(p);
 }
 
+/* ---- the optimistic first kex packet ----------------------------------------------------- */
+
+/* Set first_kex_packet_follows in the client's queued first KEXINIT (the
+ * wire copy and the one the exchange hash uses) and append a guessed
+ * ECDH_INIT whose public value has a wrong length (31 bytes): handled, it
+ * ends the exchange with SSH_ERR_KEX; ignored, nothing happens. */
+static void client_guesses(tp_pair *p)
+{
+    ssh_conn *c = p->cli.c;
+    ssh_buf *mi = &c->kex->my_init;
+    uint8_t *base = ssh_buf_mutable_ptr(&c->out);
+    uint8_t *nl = memchr(base, '\n', c->out.len);
+    assert_non_null(nl);
+    uint8_t *pkt = nl + 1;
+    size_t paylen = ssh_peek_u32(pkt) - pkt[4] - 1;
+    assert_int_equal(pkt[5], SSH_MSG_KEXINIT);
+    assert_int_equal(paylen, mi->len);
+    assert_memory_equal(pkt + 5, ssh_buf_ptr(mi), paylen);
+    pkt[5 + paylen - 5] = 1;
+    ssh_buf_mutable_ptr(mi)[mi->len - 5] = 1;
+    uint8_t b[64] = {SSH_MSG_KEX_ECDH_INIT, 0, 0, 0, 31};
+    memset(b + 5, 9, 31);
+    inject(c, b, 5 + 31);
+}
+
+/* RFC 4253 section 7: the guess is right only when both sides prefer the
+ * same kex and host key algorithm - not merely when the negotiated method
+ * is the guessed one (Dropbear guesses and resends when the server prefers
+ * another method first, as sshtund does with the post-quantum hybrids). */
+static void first_kex_packet_follows(void **state)
+{
+    (void)state;
+    for (int right = 0; right < 2; right++) {
+        ssh_conn_config cc, sc;
+        ssh_conn_config_init(&cc, SSH_ROLE_CLIENT);
+        ssh_conn_config_init(&sc, SSH_ROLE_SERVER);
+        cc.kex_algs = "curve25519-sha256,ecdh-sha2-nistp256";
+        sc.kex_algs =
+            right ? "curve25519-sha256,ecdh-sha2-nistp256" : "ecdh-sha2-nistp256,curve25519-sha256";
+        cc.hostkey_algs = "ssh-ed25519";
+        tp_pair *p = tp_pair_new(&cc, &sc, ed(), ed());
+        tp_start(p);
+        client_guesses(p);
+        tp_pump(p, 0);
+        if (right) {
+            /* Right guess: the packet is the client's ECDH_INIT. */
+            assert_int_equal(ssh_conn_error(p->srv.c), SSH_ERR_KEX);
+            assert_int_equal(p->cli.disc_reason, SSH_DISCONNECT_KEY_EXCHANGE_FAILED);
+        } else {
+            /* Wrong guess (curve25519 negotiated all the same): discarded,
+             * the client's real ECDH_INIT follows. */
+            assert_int_equal(ssh_conn_error(p->srv.c), 0);
+            assert_int_equal(ssh_conn_state(p->cli.c), SSH_STATE_OPEN);
+            assert_string_equal(ssh_conn_alg(p->srv.c, SSH_ALG_KEX), "curve25519-sha256");
+        }
+        tp_pair_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +468,7 @@ int main(void)
         cmocka_unit_test(rekey_own_output_still_waits),
         cmocka_unit_test(first_kex_strict_refuses),
         cmocka_unit_test(first_kex_without_strict),
+        cmocka_unit_test(first_kex_packet_follows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
