@@ -172,6 +172,13 @@ it_check "dbclient: exit 0" 0 $?
 # CLOSE: sshtund waits for it and sends the status first.
 db 'exec >/dev/null 2>&1 </dev/null; sleep 1; exit 4' </dev/null
 it_check "dbclient: status of a process reaped after the client's CLOSE" 4 $?
+# Input sent before the client's CLOSE still reaches a process that reads
+# it late (after closing its output, which let dbclient close).
+head -c 1048576 "$IT_HOME/big" > "$T/in1m"
+db "exec >/dev/null 2>&1; sleep 1; wc -c > '$IT_HOME/count'; exit 7" < "$T/in1m"
+it_check "dbclient: status after reading its input late" 7 $?
+it_check "dbclient: all the input sent before the CLOSE was delivered" 1048576 \
+    "$(tr -d ' ' < "$IT_HOME/count" 2>/dev/null)"
 # One that never exits does not hold the channel (nor dbclient) forever.
 start=$(date +%s)
 db 'exec >/dev/null 2>&1 </dev/null; trap "" HUP PIPE; sleep 40' </dev/null

@@ -19,12 +19,12 @@
  * A client may also send CLOSE first, as soon as both EOFs went by (RFC
  * 4254 section 5.3 allows it; Dropbear's dbclient does), often before the
  * process has been reaped.  As sshd, we then hold our CLOSE until the exit
- * status is known and send it first.  The client takes nothing more: our
- * ends of the process's descriptors are closed (its stdin reaches EOF, its
- * writes fail, a pty hangs up, as sshd's channel close does), and a
- * process that still does not exit within CLOSE_WAIT_S is hung up and the
- * channel closed without a status, so it cannot hold the channel (and the
- * client waiting for our CLOSE) forever.
+ * status is known and send it first.  Meanwhile, as sshd's channel close
+ * does, nothing more is read from the process (its writes fail), its stdin
+ * still gets what the client sent before the CLOSE and then EOF, and a pty
+ * hangs up at once.  A process that still does not exit within
+ * CLOSE_WAIT_S is hung up and the channel closed without a status, so it
+ * cannot hold the channel (and the client waiting for our CLOSE) forever.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -188,17 +188,43 @@ static void h_inputs_done(tun_pipe *p)
     maybe_finish(p->owner);
 }
 
+/* Close what we write the process's input to (stdin, or the pty). */
+static void close_stdin(tun_srvsess *ss)
+{
+    tun_pipe *p = &ss->ch.pipe;
+    int fd = ss->fds[0];
+    if (fd < 0)
+        return;
+    ev_io_stop(p->loop, &p->wout);
+    if (p->out_fd == fd)
+        p->out_fd = -1;
+    ss->fds[0] = -1;
+    ss->pty_fd = -1;
+    close(fd);
+}
+
+/* Stop reading the process's output `which` (0 stdout or the pty, 1
+ * stderr): tun_pipe_drop_input closes it, so forget it here. */
+static void drop_output(tun_srvsess *ss, int which)
+{
+    tun_pipe *p = &ss->ch.pipe;
+    int fd = which ? p->in2_fd : p->in_fd;
+    if (fd < 0)
+        return;
+    int shared = fd == p->out_fd; /* only shut down for reading, still ours */
+    tun_pipe_drop_input(p, which);
+    for (int i = 1; i < 3 && !shared; i++)
+        if (ss->fds[i] == fd)
+            ss->fds[i] = -1;
+}
+
 static void h_drained_eof(tun_pipe *p)
 {
     tun_srvsess *ss = p->owner;
     /* The client's EOF, written through: close the process's stdin.  With
      * a pty there is nothing to half-close. */
-    if (ss->pty_fd < 0 && ss->fds[0] >= 0) {
-        ev_io_stop(p->loop, &p->wout);
-        close(ss->fds[0]);
-        ss->fds[0] = -1;
-        p->out_fd = -1;
-    }
+    if (ss->pty_fd < 0)
+        close_stdin(ss);
 }
 
 /* The process outlived the client's CLOSE by CLOSE_WAIT_S: hang it up
@@ -212,6 +238,8 @@ static void on_close_wait(struct ev_loop *loop, ev_timer *w, int revents)
     tun_verbose("session %u: process %d still running %.0f s after the client closed the "
                 "channel: hanging it up",
                 ss->ch.id, (int)ss->pid, CLOSE_WAIT_S);
+    /* Input it never read is not waited for either. */
+    close_stdin(ss);
     ssh_channel_close(sc->c, ss->ch.id); /* frees the session */
     tun_link_kick(&sc->link);
 }
@@ -232,15 +260,18 @@ static int h_peer_close(tun_pipe *p)
     tun_debug("session %u: client closed first; CLOSE held until process %d exits", ss->ch.id,
               (int)ss->pid);
     ss->peer_closed = 1;
-    /* The client reads and writes nothing more: let go of the process's
-     * descriptors, as sshd does on a CLOSE. */
-    tun_pipe_free(p);
-    for (int i = 0; i < 3; i++) {
-        if (ss->fds[i] >= 0)
-            close(ss->fds[i]);
-        ss->fds[i] = -1;
+    /* As sshd on a CLOSE: nothing more is read from the process (its
+     * writes fail), and its input gets what the client sent before its
+     * CLOSE, then EOF; a pty is hung up at once. */
+    drop_output(ss, 0);
+    drop_output(ss, 1);
+    if (ss->pty_fd >= 0) {
+        close_stdin(ss);
+    } else if (!p->eof_shut) {
+        p->peer_eof = 1; /* the CLOSE implies EOF: stdin closes once drained */
+        if (p->pend[0].len == 0)
+            close_stdin(ss);
     }
-    ss->pty_fd = -1;
     ev_timer_set(&ss->close_wait, CLOSE_WAIT_S, 0.);
     ev_timer_start(sc->srv->loop, &ss->close_wait);
     return SSH_DEFERRED;
@@ -469,7 +500,7 @@ static int h_request(tun_pipe *p, const ssh_channel_req *r)
     }
     if (strcmp(t, "eow@openssh.com") == 0) {
         tun_debug("session %u: the client cannot take more output", ss->ch.id);
-        tun_pipe_drop_input(p, 0);
+        drop_output(ss, 0);
         return SSH_REQUEST_SUCCESS;
     }
     if (strcmp(t, "break") == 0) {
