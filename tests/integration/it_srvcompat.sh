@@ -16,7 +16,7 @@
 #   tests/integration/it_srvcompat.sh <build-dir>
 . "$(dirname "$0")/lib.sh"
 it_init "$1"
-for b in dbclient dropbearconvert ssh; do
+for b in dbclient dropbearconvert ssh openssl; do
     command -v "$b" >/dev/null || { echo "FAIL: $b not installed (tests/deps.sh)"; exit 1; }
 done
 
@@ -86,7 +86,7 @@ it_check "a missing Banner file: connections go on" ran "$out"
 # ---- host keys of unsupported types ---------------------------------------------------------
 ssh-keygen -q -t dsa -N '' -f "$T/host_dsa" >/dev/null 2>&1 || { echo "FAIL: ssh-keygen -t dsa"; exit 1; }
 ssh-keygen -q -t dsa -m PEM -N '' -f "$T/host_dsa_pem" >/dev/null 2>&1
-openssl genpkey -algorithm ed448 -out "$T/host_ed448" 2>/dev/null
+openssl genpkey -algorithm ed448 -out "$T/host_ed448" 2>/dev/null || { echo "FAIL: openssl genpkey ed448"; exit 1; }
 chmod 600 "$T/host_dsa" "$T/host_dsa_pem" "$T/host_ed448"
 # Two on the command line (before the configured ones), one in the file.
 SSHTUND_ARGS="-h $T/host_dsa -h $T/host_ed448" it_sshtund_start "HostKey $T/host_dsa_pem"
