@@ -8,7 +8,9 @@
  *   mode 1: "name\npattern-list": tun_match_pattern_list() and
  *           tun_match_pattern() for each pattern of the list.
  * Checked: return codes and ownership (a key exactly when the line is
- * usable, the same key for both names, @revoked only when written), a
+ * usable, the same key for both names, @revoked / @cert-authority only
+ * when written, a CA never a certificate), the whole text loaded as a file
+ * judges a fixed key consistently with the entries it holds, a
  * hashed |1| entry made for the host here matches it and nothing else,
  * and the matcher agrees with a plain dynamic-programming reference (so
  * the '*' and '?' semantics are pinned down), matches every name against
@@ -21,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "fuzz_tun.h"
+#include "sshtun/cert.h"
 #include "sshtun/key.h"
 #include "tun_knownhosts.h"
 #include "tun_match.h"
@@ -108,22 +111,62 @@ static void fuzz_patterns(const char *name, const char *list)
 static void check_line(const char *line)
 {
     ssh_key *k1 = NULL, *k2 = NULL;
-    int rev1 = -1, rev2 = -1;
-    int r1 = tun_knownhosts_line(line, HOST, &k1, &rev1);
-    int r2 = tun_knownhosts_line(line, HOST2, &k2, &rev2);
+    enum tun_kh_marker m1 = TUN_KH_PLAIN, m2 = TUN_KH_PLAIN;
+    int r1 = tun_knownhosts_line(line, HOST, &k1, &m1);
+    int r2 = tun_knownhosts_line(line, HOST2, &k2, &m2);
     CHECK(r1 >= -1 && r1 <= 1 && r2 >= -1 && r2 <= 1);
     /* Whether a line is usable does not depend on the name looked up. */
     CHECK((r1 == -1) == (r2 == -1));
     CHECK((r1 == -1) == (k1 == NULL) && (r2 == -1) == (k2 == NULL));
-    CHECK(rev1 == rev2 && (rev1 == 0 || rev1 == 1));
-    if (rev1) {
+    if (k1) {
+        CHECK(m1 == m2);
         const char *q = line + strspn(line, " \t");
-        CHECK(strncmp(q, "@revoked", 8) == 0);
-    }
-    if (k1)
+        if (m1 == TUN_KH_REVOKED)
+            CHECK(strncmp(q, "@revoked", 8) == 0);
+        else if (m1 == TUN_KH_CA)
+            CHECK(strncmp(q, "@cert-authority", 15) == 0 && !ssh_key_is_cert(k1));
+        else
+            CHECK(*q != '@');
         CHECK(ssh_key_equal_public(k1, k2));
+    }
     ssh_key_free(k1);
     ssh_key_free(k2);
+}
+
+/* The whole text as a file: the entries for HOST judge KEY consistently. */
+static void check_set(const char *text)
+{
+    static ssh_key *key;
+    if (key == NULL)
+        CHECK(ssh_key_parse_public_line(KEY, strlen(KEY), &key, NULL) == 0);
+    tun_kh_set s = {NULL, 0};
+    tun_kh_load_text(&s, text, strlen(text), "fuzz", HOST, 0);
+    tun_hk_result r;
+    tun_kh_check(&s, key, &r);
+    switch (r.status) {
+    case TUN_HK_OK:
+        CHECK(r.found && r.found->marker == TUN_KH_PLAIN &&
+              ssh_key_equal_public(r.found->key, key));
+        break;
+    case TUN_HK_REVOKED:
+        CHECK(r.found && r.found->marker == TUN_KH_REVOKED && !r.revoked_ca);
+        break;
+    case TUN_HK_CHANGED:
+        CHECK(r.found && r.found->marker == TUN_KH_PLAIN &&
+              ssh_key_type(r.found->key) == ssh_key_type(key) &&
+              !ssh_key_equal_public(r.found->key, key));
+        break;
+    case TUN_HK_NEW:
+        CHECK(r.found == NULL);
+        for (size_t i = 0; i < s.n; i++)
+            CHECK(s.v[i].marker != TUN_KH_PLAIN || ssh_key_is_cert(s.v[i].key) ||
+                  ssh_key_type(s.v[i].key) != ssh_key_type(key));
+        break;
+    }
+    char algs[512];
+    int n = tun_kh_algs(&s, algs, sizeof(algs));
+    CHECK(n >= 0 && (n == 0) == (algs[0] == '\0'));
+    tun_kh_free(&s);
 }
 
 /* A hashed entry for HOST with a salt from the input matches HOST only. */
@@ -141,11 +184,11 @@ static void check_hashed(const uint8_t *data, size_t size)
     EVP_EncodeBlock((unsigned char *)b2, mac, 20);
     snprintf(line, sizeof(line), "%s|1|%s|%s %s", (data[0] & 2) ? "@revoked " : "", b1, b2, KEY);
     ssh_key *k = NULL;
-    int rev = -1;
-    CHECK(tun_knownhosts_line(line, HOST, &k, &rev) == 1 && k != NULL);
-    CHECK(rev == ((data[0] & 2) != 0));
+    enum tun_kh_marker m;
+    CHECK(tun_knownhosts_line(line, HOST, &k, &m) == 1 && k != NULL);
+    CHECK(m == ((data[0] & 2) ? TUN_KH_REVOKED : TUN_KH_PLAIN));
     ssh_key_free(k);
-    CHECK(tun_knownhosts_line(line, HOST2, &k, &rev) == 0 && k != NULL);
+    CHECK(tun_knownhosts_line(line, HOST2, &k, &m) == 0 && k != NULL);
     ssh_key_free(k);
 }
 
@@ -157,7 +200,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = strndup((const char *)data + 1, size - 1);
     CHECK(text != NULL);
     if ((data[0] & 1) == 0) {
-        /* As for_each_line() in tun_knownhosts.c cuts a file. */
+        check_set(text);
+        /* Cut into lines as tun_knownhosts_foreach_text() does. */
         char *p = text;
         while (*p) {
             char *nl = strchr(p, '\n');

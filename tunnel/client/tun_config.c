@@ -396,6 +396,28 @@ char *tun_expand(const char *in, const tun_tokens *t, const char *allowed)
             case 'i': rep = t->uid; break;
             case 'k': rep = t->host_key_alias; break;
             case 'C': rep = t->conn_hash; break;
+            case 'f':
+                rep = t->hostkey_fp;
+                goto known_hosts_only;
+            case 'H':
+                rep = t->kh_name;
+                goto known_hosts_only;
+            case 'I':
+                rep = t->kh_reason;
+                goto known_hosts_only;
+            case 'K':
+                rep = t->hostkey_b64;
+                goto known_hosts_only;
+            case 't':
+                rep = t->hostkey_type;
+            known_hosts_only:
+                /* Only KnownHostsCommand has these. */
+                if (rep != NULL)
+                    break;
+                tun_error("percent_expand: unknown key %%%c", *p);
+                free(out);
+                free(start);
+                return NULL;
             default:
                 tun_error("percent_expand: unknown key %%%c", *p ? *p : '?');
                 free(out);
@@ -453,6 +475,14 @@ int tun_options_expand(tun_options *o, const char *original_host)
         rv = expand_field(&o->user_known_hosts[i], &t, NULL);
     for (int i = 0; i < o->n_global_known_hosts && rv == 0; i++)
         rv = expand_field(&o->global_known_hosts[i], &t, NULL);
+    for (int i = 0; i < o->n_certificate_files && rv == 0; i++)
+        rv = expand_field(&o->certificate_files[i], &t, NULL);
+    for (int i = 0; i < o->n_revoked_host_keys && rv == 0; i++)
+        rv = expand_field(&o->revoked_host_keys[i], &t, NULL);
+    /* KnownHostsCommand is expanded when it runs: its tokens include the
+     * host key (%f %K %t) and what it is asked for (%H %I). */
+    if (rv == 0 && o->original_host == NULL && (o->original_host = strdup(original_host)) == NULL)
+        rv = -1;
     if (rv == 0)
         rv = expand_field(&o->control_path, &t, NULL);
     if (rv == 0)

@@ -40,6 +40,12 @@ typedef struct tun_tokens {
     const char *uid;           /* %i */
     const char *host_key_alias; /* %k */
     char conn_hash[41];        /* %C: SHA1(%l%h%p%r) as hex */
+    /* KnownHostsCommand only (NULL elsewhere: then unknown tokens). */
+    const char *hostkey_fp;   /* %f: the server host key's fingerprint */
+    const char *kh_name;      /* %H: the known_hosts name looked up */
+    const char *kh_reason;    /* %I: HOSTNAME, ADDRESS or ORDER */
+    const char *hostkey_b64;  /* %K: the host key, base64 */
+    const char *hostkey_type; /* %t: its type name */
 } tun_tokens;
 
 /* Fill `t` from the options (after tun_options_finish) and the host. */

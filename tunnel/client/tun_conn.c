@@ -10,7 +10,8 @@
  */
 #include "tun_conn.h"
 #include "tun_connect.h"
-#include "tun_knownhosts.h"
+#include "tun_hostkey.h"
+#include "tun_hostupdate.h"
 #include "tun_log.h"
 #include "tun_prompt.h"
 #include "tun_util.h"
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -65,6 +67,8 @@ struct tun_conn {
     uint64_t hs_start, hs_prompt_base;
     uint64_t alive_bytes, alive_prompt;
     int alive_missed;
+    tun_hk_verdict hk_verdict; /* how the host key was trusted (UpdateHostKeys) */
+    tun_hostupdate hostupdate;
 };
 
 /* ---- the end ---------------------------------------------------------------------------- */
@@ -196,8 +200,10 @@ static void auth_next(tun_conn *tc)
                     tc->id_idx++;
                     continue;
                 }
-                int sign = id->priv != NULL && !id->agent;
-                tun_debug("Offering public key: %s %s", id->path, ssh_key_type_name(id->pub));
+                int sign = tun_idstore_has_private(tc->ids, tc->id_idx);
+                const char *alg = ssh_auth_pubkey_alg(tc->c, id->pub);
+                tun_debug("Offering public key: %s %s %s", id->path, ssh_key_type_name(id->pub),
+                          alg ? alg : "(no algorithm allowed)");
                 int rv = ssh_auth_publickey(tc->c, tc->user, id->pub, sign);
                 if (rv == 0)
                     return;
@@ -290,7 +296,7 @@ static void on_auth_result(ssh_conn *c, const ssh_auth_result *r, void *user)
     case SSH_AUTH_PK_OK: {
         tun_identity *id = &tc->ids->ids[tc->id_idx];
         tun_debug("Server accepts key: %s", id->path);
-        if ((id->priv == NULL && !id->agent && tun_idstore_decrypt(tc->ids, tc->id_idx) != 0) ||
+        if (tun_idstore_decrypt(tc->ids, tc->id_idx) != 0 ||
             ssh_auth_publickey(c, tc->user, id->pub, 1) != 0) {
             tc->id_idx++;
             auth_next(tc);
@@ -360,178 +366,30 @@ static void on_kbdint(ssh_conn *c, const ssh_kbdint_prompt *p, void *user)
 
 /* ---- host key ------------------------------------------------------------------------------- */
 
-static const char *key_type_upper(const ssh_key *k)
+/* What tun_hostkey needs to know about this connection. */
+static void hk_target(tun_conn *tc, tun_hk_target *t, struct sockaddr_storage *ss)
 {
-    switch (ssh_key_type(k)) {
-    case SSH_KEY_ED25519: return "ED25519";
-    case SSH_KEY_RSA: return "RSA";
-    default: return "ECDSA";
+    memset(t, 0, sizeof(*t));
+    t->o = tc->o;
+    t->host = tc->host;
+    t->original_host = tc->o->original_host;
+    t->port = (unsigned)tc->o->port;
+    t->now = (uint64_t)time(NULL);
+    socklen_t sl = sizeof(*ss);
+    if (tc->have_transport && getpeername(tc->t.fd, (struct sockaddr *)ss, &sl) == 0) {
+        t->addr = (const struct sockaddr *)ss;
+        t->addrlen = sl;
     }
 }
-
-static size_t kh_files(const tun_options *o, const char **files)
-{
-    size_t n = 0;
-    for (int i = 0; i < o->n_user_known_hosts; i++)
-        files[n++] = o->user_known_hosts[i];
-    for (int i = 0; i < o->n_global_known_hosts; i++)
-        files[n++] = o->global_known_hosts[i];
-    return n;
-}
-
-/* The name known_hosts lines are matched against. */
-static const char *kh_name(const tun_conn *tc)
-{
-    return tc->o->host_key_alias ? tc->o->host_key_alias : tc->host;
-}
-
-/* ...and the port that goes with it: a HostKeyAlias stands alone (ssh
- * looks up and records the bare alias whatever the port), a host name on
- * a port other than 22 is looked up as [host]:port. */
-static unsigned kh_port(const tun_conn *tc)
-{
-    return tc->o->host_key_alias ? 22u : (unsigned)tc->o->port;
-}
-
-static int check_hostkey(tun_conn *tc, const ssh_key *key);
 
 static int on_hostkey(ssh_conn *c, const ssh_key *key, void *user)
 {
     (void)c;
     tun_conn *tc = user;
-    if (!ssh_key_is_cert(key))
-        return check_hostkey(tc, key);
-    /* A host certificate without a CA we know: the key under it is checked
-     * as a plain key (OpenSSH: "No matching CA found. Retry with plain
-     * key"). */
-    ssh_key *plain = NULL;
-    if (ssh_key_plain(key, &plain) != 0)
-        return SSH_ERR_HOSTKEY_REJECTED;
-    tun_debug("No matching CA found. Retry with plain key");
-    int rv = check_hostkey(tc, plain);
-    ssh_key_free(plain);
-    return rv;
-}
-
-static int check_hostkey(tun_conn *tc, const ssh_key *key)
-{
-    const char *files[2 * TUN_MAX_LIST];
-    size_t n = kh_files(tc->o, files);
-    char fp[SSH_KEY_FP_MAX], hn[1100];
-    ssh_key_fingerprint(key, fp, sizeof(fp));
-    tun_hk_hostname(kh_name(tc), kh_port(tc), hn, sizeof(hn));
-    tun_debug("Server host key: %s %s", ssh_key_type_name(key), fp);
-    if (ssh_key_type(key) == SSH_KEY_RSA &&
-        ssh_key_bits(key) < (unsigned)tc->o->required_rsa_size) {
-        tun_error("Bad server host key: Invalid key length (RSA %u bits, RequiredRSASize %d)",
-                  ssh_key_bits(key), tc->o->required_rsa_size);
-        return SSH_ERR_HOSTKEY_REJECTED;
-    }
-    tun_hk_result r;
-    tun_knownhosts_check(files, n, kh_name(tc), kh_port(tc), key, &r);
-    switch (r.status) {
-    case TUN_HK_OK:
-        tun_debug("Host '%s' is known and matches the %s host key.", hn, key_type_upper(key));
-        tun_debug("Found key in %s:%u", r.file, r.line);
-        return 0;
-    case TUN_HK_REVOKED:
-        tun_error("Host key %s %s revoked by file %s:%u", key_type_upper(key), fp, r.file, r.line);
-        tun_error("Host key verification failed.");
-        return SSH_ERR_HOSTKEY_REJECTED;
-    case TUN_HK_CHANGED:
-        tun_error("############################################################");
-        tun_error("#  DANGER: THE HOST KEY OF %s HAS CHANGED", hn);
-        tun_error("############################################################");
-        tun_error("The %s key this server presents is not the one recorded for it.",
-                  key_type_upper(key));
-        tun_error("Somebody may be intercepting this connection (man-in-the-middle),");
-        tun_error("or the host key was replaced. The key offered now is:");
-        tun_error("%s", fp);
-        tun_error("The recorded key is at %s:%u; remove that line if the change is expected.",
-                  r.file, r.line);
-        tun_error("Host key for %s has changed and you have requested strict checking.", hn);
-        tun_error("Host key verification failed.");
-        return SSH_ERR_HOSTKEY_REJECTED;
-    case TUN_HK_NEW:
-        break;
-    }
-    int accept = 0;
-    switch (tc->o->strict_host_key_checking) {
-    case SHKC_NO:
-    case SHKC_ACCEPT_NEW: accept = 1; break;
-    case SHKC_YES:
-        tun_error("No %s host key is known for %s and you have requested strict checking.",
-                  key_type_upper(key), hn);
-        break;
-    case SHKC_ASK:
-    default: {
-        if (tc->o->batch_mode || !tun_prompt_possible()) {
-            tun_error("No %s host key is known for %s and there is no way to ask for "
-                      "confirmation.", key_type_upper(key), hn);
-            break;
-        }
-        char prompt[2048], ans[128];
-        snprintf(prompt, sizeof(prompt),
-                 "The authenticity of host '%s' can't be established.\r\n"
-                 "%s key fingerprint is %s.\r\n%s"
-                 "Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
-                 hn, key_type_upper(key), fp,
-                 r.other_types ? "This host is known by other key types.\r\n" : "");
-        for (;;) {
-            if (tun_prompt(prompt, 1, ans, sizeof(ans)) != 0)
-                break;
-            if (strcmp(ans, "yes") == 0 || strcmp(ans, fp) == 0) {
-                accept = 1;
-                break;
-            }
-            if (strcmp(ans, "no") == 0)
-                break;
-            snprintf(prompt, sizeof(prompt), "Please type 'yes', 'no' or the fingerprint: ");
-        }
-        break;
-    }
-    }
-    if (!accept) {
-        tun_error("Host key verification failed.");
-        return SSH_ERR_HOSTKEY_REJECTED;
-    }
-    if (tc->o->n_user_known_hosts > 0) {
-        const char *f = tc->o->user_known_hosts[0];
-        if (tun_knownhosts_add(f, kh_name(tc), kh_port(tc), key, tc->o->hash_known_hosts) == 0)
-            tun_info("Warning: Permanently added '%s' (%s) to the list of known hosts.", hn,
-                     key_type_upper(key));
-        else
-            tun_error("Failed to add the host to the list of known hosts (%s): %s", f,
-                      strerror(errno));
-    }
-    return 0;
-}
-
-/* Put the host key algorithms already known for this host first, as
- * OpenSSH does when HostKeyAlgorithms is left at its default. */
-static void order_hostkey_algs(tun_conn *tc, char *out, size_t outsz)
-{
-    const char *files[2 * TUN_MAX_LIST];
-    size_t n = kh_files(tc->o, files);
-    char known[512];
-    snprintf(out, outsz, "%s", tc->o->hostkey_algorithms);
-    if (tc->o->hostkey_algorithms_set)
-        return;
-    if (tun_knownhosts_algs(files, n, kh_name(tc), kh_port(tc), known, sizeof(known)) == 0)
-        return;
-    char res[1024] = "";
-    for (int pass = 0; pass < 2; pass++) {
-        char copy[1024], *save = NULL;
-        snprintf(copy, sizeof(copy), "%s", tc->o->hostkey_algorithms);
-        for (char *a = strtok_r(copy, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
-            if ((pass == 0) != (ssh_namelist_has(known, a) != 0))
-                continue;
-            size_t l = strlen(res);
-            snprintf(res + l, sizeof(res) - l, "%s%s", l ? "," : "", a);
-        }
-    }
-    snprintf(out, outsz, "%s", res);
-    tun_debug2("host key algorithms ordered for known keys: %s", out);
+    tun_hk_target t;
+    struct sockaddr_storage ss;
+    hk_target(tc, &t, &ss);
+    return tun_hostkey_verify(&t, key, &tc->hk_verdict);
 }
 
 /* ---- engine events -------------------------------------------------------------------------- */
@@ -592,10 +450,14 @@ static void on_transport_drained(tun_transport *t, void *arg)
 
 static int on_global_request(ssh_conn *c, const ssh_global_req *r, ssh_buf *reply, void *user)
 {
-    (void)c;
     (void)reply;
-    (void)user;
+    tun_conn *tc = user;
     tun_debug2("client_input_global_request: rtype %s want_reply %d", r->name, r->want_reply);
+    if (strcmp(r->name, "hostkeys-00@openssh.com") == 0 && tc->authenticated) {
+        if (tc->hostupdate.reply.fn == NULL)
+            tun_hostupdate_init(&tc->hostupdate, tc->o, c, &tc->hk_verdict);
+        return tun_hostupdate_input(&tc->hostupdate, r->data, r->data_len);
+    }
     return SSH_REQUEST_FAILURE;
 }
 
@@ -690,8 +552,11 @@ static void start_ssh(tun_conn *tc, int fd)
 {
     ssh_conn_config cfg;
     ssh_conn_config_init(&cfg, SSH_ROLE_CLIENT);
-    char hk[1024];
-    order_hostkey_algs(tc, hk, sizeof(hk));
+    char hk[2048];
+    tun_hk_target hkt;
+    struct sockaddr_storage ss;
+    hk_target(tc, &hkt, &ss);
+    tun_hostkey_order_algs(&hkt, hk, sizeof(hk));
     cfg.ident = "sshtun_" SSHTUN_VERSION;
     cfg.kex_algs = tc->o->kex_algorithms;
     cfg.hostkey_algs = hk;
@@ -849,6 +714,7 @@ void tun_conn_free(tun_conn *tc)
     ev_timer_stop(tc->loop, &tc->hs_timer);
     ev_timer_stop(tc->loop, &tc->pre_alive);
     ssh_conn_free(tc->c);
+    tun_hostupdate_free(&tc->hostupdate);
     free(tc->host);
     free(tc->user);
     free(tc);

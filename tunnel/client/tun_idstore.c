@@ -6,6 +6,12 @@
  * (none with IdentitiesOnly); then the identity files the agent does not
  * hold.  With many keys in the agent, the ones asked for come first, before
  * the server's MaxAuthTries runs out.
+ *
+ * Certificates (ssh's load_public_identity_files and pubkey_prepare): the
+ * CertificateFile certificates come first, each key file is followed by
+ * its "<file>-cert.pub" when that is a user certificate of the same key,
+ * and certificates the agent lists are identities like its keys.  A
+ * certificate signs with the private half of the key it certifies.
  */
 #include "tun_idstore.h"
 #include "tun_log.h"
@@ -17,6 +23,8 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+
+#include "sshtun/cert.h"
 
 #define KEYFILE_MAX (1024 * 1024)
 
@@ -51,9 +59,64 @@ static int load_public_only(const char *path, ssh_key **pub)
     return -1;
 }
 
+/* A user certificate from `file`; 0 and *out, or -1 (debug says why). */
+static int load_cert(const char *file, ssh_key **out)
+{
+    ssh_key *k = NULL;
+    if (load_public_only(file, &k) != 0)
+        return -1;
+    if (!ssh_key_is_cert(k) || ssh_cert_type(ssh_key_cert(k)) != SSH_CERT_TYPE_USER) {
+        tun_debug("%s: key %s is not a user certificate", file, ssh_key_type_name(k));
+        ssh_key_free(k);
+        return -1;
+    }
+    *out = k;
+    return 0;
+}
+
+/* The same public half, certificate or not. */
+static int same_key(const ssh_key *a, const ssh_key *b)
+{
+    ssh_key *pa = NULL, *pb = NULL;
+    int eq =
+        ssh_key_plain(a, &pa) == 0 && ssh_key_plain(b, &pb) == 0 && ssh_key_equal_public(pa, pb);
+    ssh_key_free(pa);
+    ssh_key_free(pb);
+    return eq;
+}
+
+static void add_cert(tun_idstore *s, const char *path, ssh_key *cert)
+{
+    if (s->n >= 2 * TUN_MAX_LIST) {
+        ssh_key_free(cert);
+        return;
+    }
+    tun_identity *id = &s->ids[s->n];
+    memset(id, 0, sizeof(*id));
+    if ((id->path = strdup(path)) == NULL) {
+        ssh_key_free(cert);
+        return;
+    }
+    id->pub = cert;
+    id->cert = 1;
+    const ssh_cert *c = ssh_key_cert(cert);
+    tun_debug("certificate %s type %s serial %llu ID \"%s\"", path, ssh_key_type_name(cert),
+              (unsigned long long)ssh_cert_serial(c), ssh_cert_key_id(c));
+    s->n++;
+}
+
 static void load_files(tun_idstore *s)
 {
     const tun_options *o = s->o;
+    for (int i = 0; i < o->n_certificate_files && s->n < TUN_MAX_LIST; i++) {
+        char *path = tun_expand_home(o->certificate_files[i]);
+        ssh_key *cert = NULL;
+        if (path != NULL && load_cert(path, &cert) == 0)
+            add_cert(s, path, cert);
+        else if (path != NULL)
+            tun_debug("no certificate %s", path);
+        free(path);
+    }
     for (int i = 0; i < o->n_identity_files && s->n < TUN_MAX_LIST; i++) {
         char *path = tun_expand_home(o->identity_files[i]);
         uint8_t *data;
@@ -97,6 +160,18 @@ static void load_files(tun_idstore *s)
                   : id->priv    ? ""
                                 : " (public key only)");
         s->n++;
+        /* "<file>-cert.pub": its certificate, offered right after it. */
+        char cpath[4200];
+        ssh_key *cert = NULL;
+        snprintf(cpath, sizeof(cpath), "%s-cert.pub", path);
+        if (load_cert(cpath, &cert) == 0) {
+            if (same_key(cert, s->ids[s->n - 1].pub)) {
+                add_cert(s, path, cert);
+            } else {
+                tun_debug("%s does not certify %s; ignored", cpath, path);
+                ssh_key_free(cert);
+            }
+        }
     }
 }
 
@@ -143,6 +218,7 @@ static void on_agent_list(void *arg, ssh_key *const *keys, char *const *comments
                     continue;
                 id->path = strdup(comments[i] && *comments[i] ? comments[i] : "(agent key)");
                 id->agent = 1;
+                id->cert = ssh_key_is_cert(keys[i]);
                 n_others++;
             }
         }
@@ -205,11 +281,42 @@ void tun_idstore_cancel(tun_idstore *s, tun_id_waiter *w)
     }
 }
 
+/* The identity that signs for certificate identity idx: a key identity
+ * whose public half the certificate certifies. */
+static int signer(const tun_idstore *s, int idx)
+{
+    const tun_identity *c = &s->ids[idx];
+    for (int j = 0; j < s->n; j++)
+        if (j != idx && !s->ids[j].cert && same_key(s->ids[j].pub, c->pub))
+            return j;
+    return -1;
+}
+
+int tun_idstore_has_private(const tun_idstore *s, int idx)
+{
+    const tun_identity *id = &s->ids[idx];
+    if (id->cert && id->priv == NULL && !id->agent) {
+        int j = signer(s, idx);
+        if (j < 0)
+            return 0;
+        id = &s->ids[j];
+    }
+    return id->priv != NULL && !id->agent;
+}
+
 int tun_idstore_decrypt(tun_idstore *s, int idx)
 {
     tun_identity *id = &s->ids[idx];
-    if (id->priv)
+    if (id->priv || id->agent)
         return 0;
+    if (id->cert) {
+        int j = signer(s, idx);
+        if (j < 0) {
+            tun_debug("no private key for certificate %s", id->path);
+            return -1;
+        }
+        return tun_idstore_decrypt(s, j);
+    }
     if (!id->encrypted)
         return -1;
     uint8_t *data;
@@ -243,6 +350,16 @@ int tun_idstore_sign(tun_idstore *s, int idx, const char *alg, const uint8_t *da
                      ssh_buf *sig, tun_id_signed_cb done, void *arg)
 {
     tun_identity *id = &s->ids[idx];
+    /* A certificate without its own private half or agent entry signs
+     * with its key's: the certificate algorithm's signature is the plain
+     * key's (PROTOCOL.certkeys), so the key file or the agent's plain key
+     * makes it. */
+    if (id->cert && id->priv == NULL && !id->agent) {
+        int j = signer(s, idx);
+        if (j < 0)
+            return SSH_ERR_STATE;
+        id = &s->ids[j];
+    }
     if (id->priv != NULL)
         return ssh_key_sign(id->priv, alg, 0, data, len, sig);
     if (id->agent && s->agent) {

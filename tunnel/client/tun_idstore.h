@@ -22,6 +22,11 @@ typedef struct tun_identity {
     ssh_key *priv;
     int encrypted;
     int agent;   /* the agent holds the private half */
+    /* pub is a user certificate (CertificateFile, key-cert.pub next to an
+     * identity file, or one the agent holds).  Unless the agent holds the
+     * certificate itself, another identity signs for it: the one whose key
+     * it certifies (a file, decrypted when needed, or the agent). */
+    int cert;
 } tun_identity;
 
 typedef struct tun_id_waiter {
@@ -48,9 +53,13 @@ void tun_idstore_free(tun_idstore *s);
 void tun_idstore_when_ready(tun_idstore *s, tun_id_waiter *w, void (*fn)(void *), void *arg);
 /* Forget a waiter whose owner goes away. */
 void tun_idstore_cancel(tun_idstore *s, tun_id_waiter *w);
-/* Ask for the passphrase of an encrypted identity (tty or askpass);
- * 0 when the private key is available. */
+/* Make identity idx ready to sign: ask for the passphrase of an encrypted
+ * key (tty or askpass), or find the identity that signs for a
+ * certificate.  0 when it can sign. */
 int tun_idstore_decrypt(tun_idstore *s, int idx);
+/* 1 if identity idx can sign at once with a key in memory (no agent, no
+ * passphrase): then a signed request can go without asking first. */
+int tun_idstore_has_private(const tun_idstore *s, int idx);
 
 typedef void (*tun_id_signed_cb)(void *arg, const uint8_t *sig, size_t len, int err);
 /* Sign with identity idx: with a private key at once (0, sig appended to

@@ -1,28 +1,30 @@
 /*
- * tun_knownhosts.c - checking and recording host keys.
+ * tun_knownhosts.c - the known_hosts file format (see tun_knownhosts.h).
  *
- * Decision order for one key, over all files: a matching @revoked line
- * wins; otherwise an exact match means OK; otherwise a line for the host
- * with the same key type but another key means CHANGED; otherwise NEW.
  * Hashed names use HMAC-SHA1 keyed by the salt, as OpenSSH writes them.
+ * Matching follows OpenSSH's hostfile.c: a line matches a name if its
+ * pattern list does (negation wins) or its single |1| entry hashes to it.
  */
 #include "tun_knownhosts.h"
 #include "tun_log.h"
 #include "tun_match.h"
 #include "tun_util.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#define KH_FILE_MAX (64u * 1024 * 1024)
+#include "sshtun/cert.h"
+
+#define KH_FILE_MAX  (64u * 1024 * 1024)
+#define KH_HOSTS_MAX 4096
 
 void tun_hk_hostname(const char *host, unsigned port, char *out, size_t outsz)
 {
@@ -61,232 +63,483 @@ static int match_hashed(const char *entry, const char *hostname)
     return CRYPTO_memcmp(got, want, 20) == 0;
 }
 
-int tun_knownhosts_line(const char *line, const char *hostname, ssh_key **key, int *revoked)
+static int match_name(const char *hosts, int hashed, const char *name)
+{
+    if (name == NULL)
+        return 0;
+    return hashed ? match_hashed(hosts, name) : tun_match_pattern_list(name, hosts) == 1;
+}
+
+/* The parts of one line.  Returns -1 for a line to skip, 0 when parsed
+ * (*key set, caller frees). */
+static int parse_line(const char *line, char *hosts, size_t hsz, enum tun_kh_marker *marker,
+                      ssh_key **key)
 {
     *key = NULL;
-    *revoked = 0;
+    *marker = TUN_KH_PLAIN;
     while (*line == ' ' || *line == '\t')
         line++;
     if (*line == '\0' || *line == '#' || *line == '\n' || *line == '\r')
         return -1;
     if (*line == '@') {
         if (strncmp(line, "@revoked", 8) == 0 && (line[8] == ' ' || line[8] == '\t')) {
-            *revoked = 1;
+            *marker = TUN_KH_REVOKED;
             line += 8;
+        } else if (strncmp(line, "@cert-authority", 15) == 0 &&
+                   (line[15] == ' ' || line[15] == '\t')) {
+            *marker = TUN_KH_CA;
+            line += 15;
         } else {
-            if (strncmp(line, "@cert-authority", 15) == 0)
-                tun_debug3("known_hosts: @cert-authority lines are not supported, skipped");
-            return -1;
+            return -1; /* an unknown marker: OpenSSH skips the line too */
         }
         while (*line == ' ' || *line == '\t')
             line++;
     }
     size_t hl = strcspn(line, " \t");
-    if (hl == 0 || hl >= 4096 || line[hl] == '\0')
+    if (hl == 0 || hl >= hsz || line[hl] == '\0')
         return -1;
-    char hosts[4096];
     memcpy(hosts, line, hl);
     hosts[hl] = '\0';
     const char *rest = line + hl;
     while (*rest == ' ' || *rest == '\t')
         rest++;
-    int match;
-    if (strncmp(hosts, "|1|", 3) == 0)
-        match = match_hashed(hosts, hostname);
-    else
-        match = tun_match_pattern_list(hostname, hosts) == 1;
     size_t rl = strcspn(rest, "\r\n");
     if (ssh_key_parse_public_line(rest, rl, key, NULL) != 0) {
         *key = NULL;
         return -1;
     }
-    return match;
-}
-
-static int for_each_line(const char *file, const char *hostname,
-                         int (*fn)(void *arg, const char *file, unsigned lineno, ssh_key *key,
-                                   int revoked),
-                         void *arg)
-{
-    uint8_t *data;
-    size_t len;
-    if (tun_read_file(file, KH_FILE_MAX, &data, &len) != 0)
-        return 0;
-    char *p = (char *)data;
-    unsigned lineno = 0;
-    int stop = 0;
-    while (*p && !stop) {
-        char *nl = strchr(p, '\n');
-        if (nl)
-            *nl = '\0';
-        lineno++;
-        ssh_key *key;
-        int revoked;
-        if (tun_knownhosts_line(p, hostname, &key, &revoked) == 1)
-            stop = fn(arg, file, lineno, key, revoked);
-        ssh_key_free(key);
-        if (!nl)
-            break;
-        p = nl + 1;
-    }
-    free(data);
-    return stop;
-}
-
-struct check_ctx {
-    const ssh_key *key;
-    tun_hk_result *res;
-    int ok_found, changed_found;
-};
-
-static int check_line(void *arg, const char *file, unsigned lineno, ssh_key *k, int revoked)
-{
-    struct check_ctx *x = arg;
-    tun_hk_result *r = x->res;
-    int same = ssh_key_equal_public(k, x->key);
-    if (revoked) {
-        if (same) {
-            r->status = TUN_HK_REVOKED;
-            snprintf(r->file, sizeof(r->file), "%s", file);
-            r->line = lineno;
-            return 1;
-        }
-        return 0;
-    }
-    if (same) {
-        if (!x->ok_found) {
-            x->ok_found = 1;
-            r->status = TUN_HK_OK;
-            snprintf(r->file, sizeof(r->file), "%s", file);
-            r->line = lineno;
-        }
-    } else if (ssh_key_type(k) == ssh_key_type(x->key)) {
-        if (!x->ok_found && !x->changed_found) {
-            x->changed_found = 1;
-            r->status = TUN_HK_CHANGED;
-            snprintf(r->file, sizeof(r->file), "%s", file);
-            r->line = lineno;
-        }
-    } else {
-        r->other_types = 1;
+    /* A certification authority is a plain key (no chains). */
+    if (*marker == TUN_KH_CA && ssh_key_is_cert(*key)) {
+        ssh_key_free(*key);
+        *key = NULL;
+        return -1;
     }
     return 0;
 }
 
-void tun_knownhosts_check(const char *const *files, size_t nfiles, const char *host,
-                          unsigned port, const ssh_key *key, tun_hk_result *res)
+int tun_knownhosts_line(const char *line, const char *name, ssh_key **key,
+                        enum tun_kh_marker *marker)
 {
-    char hostname[1100];
-    memset(res, 0, sizeof(*res));
-    res->status = TUN_HK_NEW;
-    tun_hk_hostname(host, port, hostname, sizeof(hostname));
-    struct check_ctx x = {key, res, 0, 0};
-    for (size_t i = 0; i < nfiles; i++) {
-        if (files[i] == NULL)
-            continue;
-        char *f = tun_expand_home(files[i]);
-        if (f == NULL)
-            continue;
-        int stop = for_each_line(f, hostname, check_line, &x);
-        free(f);
-        if (stop)
-            return; /* revoked */
-    }
-    /* An exact match anywhere beats a mismatch elsewhere (keys rotate). */
-    if (x.ok_found && res->status == TUN_HK_CHANGED)
-        res->status = TUN_HK_OK;
+    char hosts[KH_HOSTS_MAX];
+    if (parse_line(line, hosts, sizeof(hosts), marker, key) != 0)
+        return -1;
+    return match_name(hosts, strncmp(hosts, "|1|", 3) == 0, name);
 }
 
-int tun_knownhosts_add(const char *file, const char *host, unsigned port, const ssh_key *key,
-                       int hash)
+int tun_knownhosts_foreach_text(const char *text, size_t len, const char *origin, const char *host,
+                                const char *ip, tun_kh_fn fn, void *arg)
 {
-    char hostname[1100], entry[1200];
+    size_t i = 0;
+    unsigned lineno = 0;
+    char hosts[KH_HOSTS_MAX];
+    char *line = NULL;
+    size_t cap = 0;
+    int rv = 0;
+    while (i < len && rv == 0) {
+        const char *nl = memchr(text + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        size_t ll = end - i;
+        lineno++;
+        if (ll + 1 > cap) {
+            char *nlb = realloc(line, ll + 1);
+            if (nlb == NULL)
+                break;
+            line = nlb;
+            cap = ll + 1;
+        }
+        memcpy(line, text + i, ll);
+        line[ll] = '\0';
+        i = end + 1;
+        if (memchr(line, '\0', ll) != NULL)
+            continue;
+        ssh_key *key;
+        tun_kh_line l = {0};
+        if (parse_line(line, hosts, sizeof(hosts), &l.marker, &key) != 0)
+            continue;
+        l.origin = origin;
+        l.lineno = lineno;
+        l.text = line;
+        l.hosts = hosts;
+        l.key = key;
+        l.hashed = strncmp(hosts, "|1|", 3) == 0;
+        l.match_host = match_name(hosts, l.hashed, host);
+        l.match_ip = match_name(hosts, l.hashed, ip);
+        rv = fn(arg, &l);
+        ssh_key_free(key);
+    }
+    free(line);
+    return rv;
+}
+
+int tun_knownhosts_foreach(const char *file, const char *host, const char *ip, tun_kh_fn fn,
+                           void *arg)
+{
     char *path = tun_expand_home(file);
-    char *keyline = NULL;
-    int rv = -1;
+    uint8_t *data;
+    size_t len;
     if (path == NULL)
-        return -1;
-    tun_hk_hostname(host, port, hostname, sizeof(hostname));
+        return 0;
+    int r = tun_read_file(path, KH_FILE_MAX, &data, &len);
+    if (r != 0) {
+        if (errno != ENOENT)
+            tun_debug("cannot read %s: %s", path, strerror(errno));
+        free(path);
+        return 0;
+    }
+    int rv = tun_knownhosts_foreach_text((const char *)data, len, path, host, ip, fn, arg);
+    free(data);
+    free(path);
+    return rv;
+}
+
+/* ---- entries for one host ------------------------------------------------------------------- */
+
+struct load_ctx {
+    tun_kh_set *s;
+    int note;
+};
+
+static int load_line(void *arg, const tun_kh_line *l)
+{
+    struct load_ctx *x = arg;
+    tun_kh_set *s = x->s;
+    if (!l->match_host)
+        return 0;
+    tun_kh_entry *nv = realloc(s->v, (s->n + 1) * sizeof(*nv));
+    if (nv == NULL)
+        return 0;
+    s->v = nv;
+    tun_kh_entry *e = &s->v[s->n];
+    memset(e, 0, sizeof(*e));
+    if (ssh_key_public(l->key, &e->key) != 0 || (e->origin = strdup(l->origin)) == NULL) {
+        ssh_key_free(e->key);
+        return 0;
+    }
+    e->marker = l->marker;
+    e->lineno = l->lineno;
+    e->note = x->note;
+    s->n++;
+    return 0;
+}
+
+void tun_kh_load_file(tun_kh_set *s, const char *file, const char *host, int note)
+{
+    struct load_ctx x = {s, note};
+    tun_knownhosts_foreach(file, host, NULL, load_line, &x);
+}
+
+void tun_kh_load_text(tun_kh_set *s, const char *text, size_t len, const char *origin,
+                      const char *host, int note)
+{
+    struct load_ctx x = {s, note};
+    tun_knownhosts_foreach_text(text, len, origin, host, NULL, load_line, &x);
+}
+
+void tun_kh_free(tun_kh_set *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        ssh_key_free(s->v[i].key);
+        free(s->v[i].origin);
+    }
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}
+
+/* The same public half, certificate or not (a revoked key revokes its
+ * certificates). */
+static int same_plain(const ssh_key *a, const ssh_key *b)
+{
+    ssh_key *pa = NULL, *pb = NULL;
+    int eq =
+        ssh_key_plain(a, &pa) == 0 && ssh_key_plain(b, &pb) == 0 && ssh_key_equal_public(pa, pb);
+    ssh_key_free(pa);
+    ssh_key_free(pb);
+    return eq;
+}
+
+void tun_kh_check(const tun_kh_set *s, const ssh_key *key, tun_hk_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->status = TUN_HK_NEW;
+    const ssh_key *ca = ssh_key_is_cert(key) ? ssh_cert_ca(ssh_key_cert(key)) : NULL;
+    const tun_kh_entry *ok = NULL, *changed = NULL;
+    for (size_t i = 0; i < s->n; i++) {
+        const tun_kh_entry *e = &s->v[i];
+        if (e->marker == TUN_KH_REVOKED) {
+            if (same_plain(e->key, key) || (ca != NULL && same_plain(e->key, ca))) {
+                r->status = TUN_HK_REVOKED;
+                r->found = e;
+                r->revoked_ca = !same_plain(e->key, key);
+                return;
+            }
+            continue;
+        }
+        if (e->marker == TUN_KH_CA) {
+            r->have_ca = 1;
+            if (ca != NULL && ok == NULL && ssh_key_equal_public(e->key, ca))
+                ok = e;
+            continue;
+        }
+        if (ca != NULL || ssh_key_is_cert(e->key))
+            continue; /* a certificate is judged by its CA only */
+        if (ssh_key_equal_public(e->key, key)) {
+            if (ok == NULL)
+                ok = e;
+        } else if (ssh_key_type(e->key) == ssh_key_type(key)) {
+            if (changed == NULL)
+                changed = e;
+        } else {
+            r->other_types = 1;
+        }
+    }
+    if (ok != NULL) {
+        r->status = TUN_HK_OK;
+        r->found = ok;
+    } else if (changed != NULL) {
+        r->status = TUN_HK_CHANGED;
+        r->found = changed;
+    }
+}
+
+static void add_alg(char *out, size_t outsz, const char *a, int *n)
+{
+    if (ssh_namelist_has(out, a))
+        return;
+    size_t l = strlen(out);
+    snprintf(out + l, outsz - l, "%s%s", l ? "," : "", a);
+    (*n)++;
+}
+
+int tun_kh_algs(const tun_kh_set *s, char *out, size_t outsz)
+{
+    int n = 0;
+    if (outsz)
+        out[0] = '\0';
+    for (size_t i = 0; i < s->n; i++) {
+        const ssh_key *k = s->v[i].key;
+        if (s->v[i].marker != TUN_KH_PLAIN || ssh_key_is_cert(k))
+            continue;
+        if (ssh_key_type(k) == SSH_KEY_RSA) {
+            add_alg(out, outsz, "rsa-sha2-512", &n);
+            add_alg(out, outsz, "rsa-sha2-256", &n);
+        } else {
+            add_alg(out, outsz, ssh_key_type_name(k), &n);
+        }
+    }
+    return n;
+}
+
+/* ---- writing -------------------------------------------------------------------------------- */
+
+/* One "name key\n" line into `out`; `name` hashed if asked. */
+static int format_line(const char *name, const char *keyline, int hash, char *out, size_t outsz)
+{
+    char entry[1200];
     if (hash) {
         uint8_t salt[20], mac[EVP_MAX_MD_SIZE];
         size_t ml = 0;
         char b1[64], b2[64];
         if (RAND_bytes(salt, sizeof(salt)) != 1 ||
             EVP_Q_mac(NULL, "HMAC", NULL, "SHA1", NULL, salt, sizeof(salt),
-                      (const unsigned char *)hostname, strlen(hostname), mac, sizeof(mac),
-                      &ml) == NULL)
-            goto out;
+                      (const unsigned char *)name, strlen(name), mac, sizeof(mac), &ml) == NULL)
+            return -1;
         EVP_EncodeBlock((unsigned char *)b1, salt, sizeof(salt));
         EVP_EncodeBlock((unsigned char *)b2, mac, (int)ml);
         snprintf(entry, sizeof(entry), "|1|%s|%s", b1, b2);
     } else {
-        snprintf(entry, sizeof(entry), "%s", hostname);
+        snprintf(entry, sizeof(entry), "%s", name);
     }
+    int n = snprintf(out, outsz, "%s %s\n", entry, keyline);
+    return n > 0 && (size_t)n < outsz ? n : -1;
+}
+
+/* The lines for `names` ("host" or "host,ip"): one line, or with `hash`
+ * one hashed line per name. */
+static int format_lines(const char *names, const ssh_key *key, int hash, char *out, size_t outsz)
+{
+    char *keyline = NULL;
     if (ssh_key_to_public_line(key, NULL, &keyline) != 0)
-        goto out;
-    if (tun_mkdir_parent(path, 0700) != 0)
-        goto out;
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-        goto out;
-    char line[16384];
-    int n = snprintf(line, sizeof(line), "%s %s\n", entry, keyline);
-    if (n > 0 && (size_t)n < sizeof(line) && write(fd, line, (size_t)n) == n)
-        rv = 0;
-    close(fd);
-out:
+        return -1;
+    int total = 0;
+    if (!hash) {
+        total = format_line(names, keyline, 0, out, outsz);
+    } else {
+        char copy[1100], *save = NULL;
+        snprintf(copy, sizeof(copy), "%s", names);
+        for (char *n = strtok_r(copy, ",", &save); n && total >= 0;
+             n = strtok_r(NULL, ",", &save)) {
+            int w = format_line(n, keyline, 1, out + total, outsz - (size_t)total);
+            total = w < 0 ? -1 : total + w;
+        }
+    }
     free(keyline);
+    return total;
+}
+
+int tun_knownhosts_add(const char *file, const char *names, const ssh_key *key, int hash)
+{
+    char *path = tun_expand_home(file);
+    char line[32768];
+    int rv = -1;
+    if (path == NULL)
+        return -1;
+    int n = format_lines(names, key, hash, line, sizeof(line));
+    if (n > 0 && tun_mkdir_parent(path, 0700) == 0) {
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            if (write(fd, line, (size_t)n) == n)
+                rv = 0;
+            close(fd);
+        }
+    }
     free(path);
     return rv;
 }
 
-struct algs_ctx {
-    char *out;
-    size_t outsz;
-    int n;
+struct replace_ctx {
+    const char *host, *ip;
+    ssh_key *const *keys;
+    size_t nkeys;
+    unsigned *matched; /* per key: 1 host, 2 ip */
+    FILE *out;
+    size_t removed;
+    int err;
 };
 
-static void add_alg(struct algs_ctx *x, const char *a)
+/* Decide one raw line: keep it (written out) or drop it. */
+static void replace_line(struct replace_ctx *x, const char *line)
 {
-    if (ssh_namelist_has(x->out, a))
-        return;
-    size_t l = strlen(x->out);
-    snprintf(x->out + l, x->outsz - l, "%s%s", l ? "," : "", a);
-    x->n++;
-}
-
-static int algs_line(void *arg, const char *file, unsigned lineno, ssh_key *k, int revoked)
-{
-    (void)file;
-    (void)lineno;
-    struct algs_ctx *x = arg;
-    if (revoked)
-        return 0;
-    if (ssh_key_type(k) == SSH_KEY_RSA) {
-        add_alg(x, "rsa-sha2-512");
-        add_alg(x, "rsa-sha2-256");
-    } else {
-        add_alg(x, ssh_key_type_name(k));
-    }
-    return 0;
-}
-
-int tun_knownhosts_algs(const char *const *files, size_t nfiles, const char *host, unsigned port,
-                        char *out, size_t outsz)
-{
-    char hostname[1100];
-    tun_hk_hostname(host, port, hostname, sizeof(hostname));
-    struct algs_ctx x = {out, outsz, 0};
-    if (outsz)
-        out[0] = '\0';
-    for (size_t i = 0; i < nfiles; i++) {
-        if (files[i] == NULL)
-            continue;
-        char *f = tun_expand_home(files[i]);
-        if (f) {
-            for_each_line(f, hostname, algs_line, &x);
-            free(f);
+    char hosts[KH_HOSTS_MAX];
+    enum tun_kh_marker marker;
+    ssh_key *key = NULL;
+    int keep = 1;
+    if (parse_line(line, hosts, sizeof(hosts), &marker, &key) == 0 && marker == TUN_KH_PLAIN) {
+        int hashed = strncmp(hosts, "|1|", 3) == 0;
+        unsigned m = (match_name(hosts, hashed, x->host) ? 1u : 0u) |
+                     (match_name(hosts, hashed, x->ip) ? 2u : 0u);
+        if (m != 0) {
+            keep = 0;
+            for (size_t i = 0; i < x->nkeys; i++) {
+                if (ssh_key_equal_public(key, x->keys[i])) {
+                    x->matched[i] |= m;
+                    keep = 1;
+                    break;
+                }
+            }
+            if (!keep) {
+                char fp[SSH_KEY_FP_MAX] = "";
+                ssh_key_fingerprint(key, fp, sizeof(fp));
+                tun_debug("Removed %s key %s for host %s", ssh_key_type_name(key), fp, x->host);
+                x->removed++;
+            }
         }
     }
-    return x.n;
+    ssh_key_free(key);
+    if (keep && fprintf(x->out, "%s\n", line) < 0)
+        x->err = errno ? errno : EIO;
+}
+
+int tun_knownhosts_replace(const char *file, const char *host, const char *ip, ssh_key *const *keys,
+                           size_t nkeys, int hash, size_t *removed, size_t *added)
+{
+    char *path = tun_expand_home(file);
+    uint8_t *data = NULL;
+    size_t len = 0;
+    char *tmp = NULL;
+    FILE *out = NULL;
+    int fd = -1, rv = -1, saved = 0;
+    struct replace_ctx x = {host, ip, keys, nkeys, calloc(nkeys ? nkeys : 1, sizeof(unsigned)),
+                            NULL, 0,  0};
+    struct stat st;
+    *removed = *added = 0;
+    if (path == NULL || x.matched == NULL)
+        goto out;
+    if (tun_read_file(path, KH_FILE_MAX, &data, &len) != 0 || stat(path, &st) != 0)
+        goto out;
+    size_t pl = strlen(path);
+    if ((tmp = malloc(pl + 16)) == NULL)
+        goto out;
+    snprintf(tmp, pl + 16, "%s.XXXXXXXXXX", path);
+    if ((fd = mkstemp(tmp)) < 0)
+        goto out;
+    if (fchmod(fd, st.st_mode & 07777) != 0 || (out = fdopen(fd, "w")) == NULL)
+        goto out;
+    fd = -1;
+    x.out = out;
+    size_t i = 0;
+    while (i < len && x.err == 0) {
+        const uint8_t *nl = memchr(data + i, '\n', len - i);
+        size_t end = nl ? (size_t)(nl - data) : len;
+        char *line = strndup((const char *)data + i, end - i);
+        if (line == NULL) {
+            x.err = ENOMEM;
+            break;
+        }
+        replace_line(&x, line);
+        free(line);
+        i = end + 1;
+    }
+    /* Keys no line holds (or holds for one of the two names only). */
+    unsigned want = ip ? 3u : 1u;
+    for (size_t k = 0; k < nkeys && x.err == 0; k++) {
+        unsigned miss = want & ~x.matched[k];
+        if (miss == 0)
+            continue;
+        char names[1100], buf[32768];
+        snprintf(names, sizeof(names), "%s%s%s", (miss & 1) ? host : "", miss == 3 ? "," : "",
+                 (miss & 2) ? ip : "");
+        int n = format_lines(names, keys[k], hash, buf, sizeof(buf));
+        if (n < 0 || fwrite(buf, 1, (size_t)n, out) != (size_t)n)
+            x.err = EIO;
+        else
+            (*added)++;
+    }
+    if (x.err == 0 && fflush(out) != 0)
+        x.err = errno;
+    if (x.err == 0 && fsync(fileno(out)) != 0)
+        x.err = errno;
+    if (fclose(out) != 0 && x.err == 0)
+        x.err = errno;
+    out = NULL;
+    if (x.err != 0) {
+        saved = x.err;
+        goto out;
+    }
+    if (*added == 0 && x.removed == 0) {
+        rv = 0; /* nothing to change: leave the file alone */
+        goto out;
+    }
+    /* As OpenSSH: the previous version stays as file.old. */
+    char *old = malloc(pl + 5);
+    if (old != NULL) {
+        snprintf(old, pl + 5, "%s.old", path);
+        unlink(old);
+        if (link(path, old) != 0)
+            tun_debug("cannot keep %s: %s", old, strerror(errno));
+        free(old);
+    }
+    if (rename(tmp, path) != 0) {
+        saved = errno;
+        goto out;
+    }
+    free(tmp);
+    tmp = NULL;
+    *removed = x.removed;
+    rv = 0;
+out:
+    if (out != NULL)
+        fclose(out);
+    if (fd >= 0)
+        close(fd);
+    if (tmp != NULL) {
+        unlink(tmp);
+        free(tmp);
+    }
+    free(x.matched);
+    free(data);
+    free(path);
+    if (rv != 0 && saved != 0)
+        errno = saved;
+    return rv;
 }

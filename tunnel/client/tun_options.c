@@ -9,10 +9,9 @@
  *  - keywords that change nothing essential for a tunnel tool (e.g.
  *    VisualHostKey, IPQoS) are accepted, and a value that asks for
  *    something is reported once (tun_options_report): at -v, or as a
- *    warning where the user relies on it (ForwardAgent, ForwardX11,
- *    CheckHostIP);
+ *    warning where the user relies on it (ForwardAgent, ForwardX11);
  *  - keywords whose silent omission would change where or how we connect
- *    or what we trust (ProxyCommand, ProxyJump, RevokedHostKeys...) are
+ *    or what we trust (ProxyCommand, ProxyJump, PKCS11Provider...) are
  *    refused with a clear message, except for their "none" value;
  *  - OpenSSH's deprecated names are accepted silently, the ones it calls
  *    unsupported get its own one-line complaint, and its aliases map to
@@ -33,11 +32,12 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "sshtun/cert.h"
 #include "sshtun/conn.h"
 
 enum ktype {
-    K_STR,       /* first value wins */
-    K_BOOL,      /* yes/no */
+    K_STR,  /* first value wins */
+    K_BOOL, /* yes/no */
     K_PORT,
     K_INT,       /* non-negative integer */
     K_TIME,      /* seconds with units */
@@ -56,6 +56,7 @@ enum ktype {
     K_CONTROLPERSIST,
     K_SESSIONTYPE,
     K_WARNWEAK,    /* WarnWeakCrypto: yes, no, no-pq-kex */
+    K_UHK,         /* UpdateHostKeys: yes, no, ask */
     K_IGNORED,     /* known to OpenSSH, no effect here (off: slot, noff: KF_ flags) */
     K_UNSUPPORTED, /* known to OpenSSH, refused (its "none" value is accepted) */
     K_DEPRECATED,  /* OpenSSH ignores it silently, and so do we */
@@ -141,6 +142,13 @@ static const kw keywords[] = {
     {"ForkAfterAuthentication", K_BOOL, F(fork_after_authentication), 0, NULL},
     {"RequiredRSASize", K_INT, F(required_rsa_size), 0, NULL},
     {"WarnWeakCrypto", K_WARNWEAK, F(warn_weak_crypto), 0, NULL},
+    /* host keys and certificates (tun_hostkey.c, tun_idstore.c) */
+    {"CertificateFile", K_FILES_ACC, F(certificate_files), F(n_certificate_files), NULL},
+    {"RevokedHostKeys", K_FILES, F(revoked_host_keys), F(n_revoked_host_keys), NULL},
+    {"KnownHostsCommand", K_STR, F(known_hosts_command), 0, NULL},
+    {"CASignatureAlgorithms", K_ALGS, F(ca_signature_algorithms), 0, NULL},
+    {"CheckHostIP", K_BOOL, F(check_host_ip), 0, NULL},
+    {"UpdateHostKeys", K_UHK, F(update_host_keys), 0, NULL},
     /* accepted, no effect in sshtun (reported by tun_options_report) */
     {"AddKeysToAgent", K_IGNORED, 0, 0, NULL},
     {"CanonicalDomains", K_IGNORED, 1, 0, NULL},
@@ -148,8 +156,6 @@ static const kw keywords[] = {
     {"CanonicalizeHostname", K_IGNORED, 3, 0, NULL},
     {"CanonicalizeMaxDots", K_IGNORED, 4, 0, NULL},
     {"CanonicalizePermittedCNAMEs", K_IGNORED, 5, 0, NULL},
-    {"CASignatureAlgorithms", K_IGNORED, 6, 0, NULL},
-    {"CheckHostIP", K_IGNORED, 7, KF_WARN, NULL},
     {"EnableEscapeCommandline", K_IGNORED, 8, 0, NULL},
     {"EnableSSHKeysign", K_IGNORED, 9, 0, NULL},
     {"EscapeChar", K_IGNORED, 10, 0, NULL},
@@ -180,7 +186,6 @@ static const kw keywords[] = {
     {"StreamLocalBindUnlink", K_IGNORED, 34, 0, NULL},
     {"SyslogFacility", K_IGNORED, 35, 0, NULL},
     {"TunnelDevice", K_IGNORED, 36, 0, NULL},
-    {"UpdateHostKeys", K_IGNORED, 37, 0, NULL},
     {"UseKeychain", K_IGNORED, 38, 0, NULL},
     {"VerifyHostKeyDNS", K_IGNORED, 39, 0, NULL},
     {"VisualHostKey", K_IGNORED, 40, 0, NULL},
@@ -189,15 +194,12 @@ static const kw keywords[] = {
      * differently ("none" is accepted: it asks for nothing) */
     {"ProxyCommand", K_UNSUPPORTED, NOFIELD, 0, NULL},
     {"ProxyJump", K_UNSUPPORTED, NOFIELD, 0, NULL},
-    {"CertificateFile", K_UNSUPPORTED, NOFIELD, 0, NULL},
     {"PKCS11Provider", K_UNSUPPORTED, NOFIELD, 0, NULL},
     LEGACY("SmartcardDevice", K_UNSUPPORTED, NOFIELD, 0),
     {"SecurityKeyProvider", K_UNSUPPORTED, NOFIELD, 0, "internal"},
     {"Tunnel", K_UNSUPPORTED, NOFIELD, 0, "no"},
     {"BindAddress", K_UNSUPPORTED, NOFIELD, 0, NULL},
     {"BindInterface", K_UNSUPPORTED, NOFIELD, 0, NULL},
-    {"KnownHostsCommand", K_UNSUPPORTED, NOFIELD, 0, NULL},
-    {"RevokedHostKeys", K_UNSUPPORTED, NOFIELD, 0, NULL},
     /* OpenSSH's deprecated names: silently ignored, as there */
     LEGACY("Protocol", K_DEPRECATED, NOFIELD, 0),
     LEGACY("Cipher", K_DEPRECATED, NOFIELD, 0),
@@ -254,6 +256,8 @@ void tun_options_init(tun_options *o)
     o->fork_after_authentication = -1;
     o->required_rsa_size = -1;
     o->warn_weak_crypto = -1;
+    o->check_host_ip = -1;
+    o->update_host_keys = UHK_UNSET;
 }
 
 static void free_list(char **v, int n)
@@ -277,6 +281,7 @@ void tun_options_free(tun_options *o)
         }
     }
     free_list(o->set_env, o->n_set_env);
+    free(o->original_host);
     free_list(o->noeffect, TUN_MAX_NOEFFECT);
     free_list(o->noeffect_where, TUN_MAX_NOEFFECT);
     memset(o, 0, sizeof(*o));
@@ -576,6 +581,16 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
             return tun_cfg_bad_value(where, k->name, val);
         return tun_cfg_set_int(&o->warn_weak_crypto, b);
     }
+    case K_UHK: {
+        int u;
+        if (strcasecmp(val, "ask") == 0)
+            u = UHK_ASK;
+        else if (yesno(val, &b) == 0)
+            u = b ? UHK_YES : UHK_NO;
+        else
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(&o->update_host_keys, u);
+    }
     case K_SESSIONTYPE: {
         int t;
         if (strcasecmp(val, "none") == 0)
@@ -673,6 +688,7 @@ static int finish_list(char **field, const char *def, const char *supported, con
 }
 
 #define SUPPORTED_HOSTKEY SSH_DEFAULT_HOSTKEY_ALGS ",ssh-rsa,ssh-rsa-cert-v01@openssh.com"
+#define SUPPORTED_CA_SIG  SSH_DEFAULT_CA_SIG_ALGS ",ssh-rsa"
 
 static void dflt(int *f, int v)
 {
@@ -682,6 +698,14 @@ static void dflt(int *f, int v)
 
 int tun_options_finish(tun_options *o)
 {
+    /* UpdateHostKeys defaults to yes only while UserKnownHostsFile is
+     * ssh's own (readconf.c's rule): keys are never learnt into files the
+     * user chose for some other purpose. */
+    int default_user_files =
+        o->n_user_known_hosts == 0 ||
+        (o->n_user_known_hosts == 1 && strcmp(o->user_known_hosts[0], "~/.ssh/known_hosts") == 0);
+    dflt(&o->update_host_keys, default_user_files ? UHK_YES : UHK_NO);
+    dflt(&o->check_host_ip, 0);
     dflt(&o->port, 22);
     dflt(&o->identities_only, 0);
     if (o->n_identity_files == 0) {
@@ -748,7 +772,9 @@ int tun_options_finish(tun_options *o)
         finish_list(&o->hostkey_algorithms, SSH_DEFAULT_HOSTKEY_ALGS, SUPPORTED_HOSTKEY,
                     "HostKeyAlgorithms") != 0 ||
         finish_list(&o->pubkey_algorithms, SSH_DEFAULT_PUBKEY_ALGS, SUPPORTED_HOSTKEY,
-                    "PubkeyAcceptedAlgorithms") != 0)
+                    "PubkeyAcceptedAlgorithms") != 0 ||
+        finish_list(&o->ca_signature_algorithms, SSH_DEFAULT_CA_SIG_ALGS, SUPPORTED_CA_SIG,
+                    "CASignatureAlgorithms") != 0)
         return -1;
     return 0;
 }
@@ -888,6 +914,13 @@ void tun_options_dump(const tun_options *o, FILE *f)
         case K_WARNWEAK:
             fprintf(f, "%s %s\n", name, yesno_str(o->warn_weak_crypto));
             break;
+        case K_UHK: {
+            static const char *const uhk[] = {"no", "yes", "ask"};
+            fprintf(
+                f, "%s %s\n", name,
+                uhk[o->update_host_keys >= 0 && o->update_host_keys < 3 ? o->update_host_keys : 0]);
+            break;
+        }
         case K_SESSIONTYPE: {
             static const char *const st[] = {"none", "subsystem", "default"};
             fprintf(f, "%s %s\n", name,

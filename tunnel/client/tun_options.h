@@ -16,6 +16,8 @@
 
 enum tun_shkc { SHKC_UNSET = -1, SHKC_NO = 0, SHKC_YES, SHKC_ACCEPT_NEW, SHKC_ASK };
 enum tun_tty { TTY_UNSET = -1, TTY_NO = 0, TTY_YES, TTY_FORCE, TTY_AUTO };
+/* UpdateHostKeys. */
+enum tun_uhk { UHK_UNSET = -1, UHK_NO = 0, UHK_YES, UHK_ASK };
 /* SessionType (-N is "none", -s is "subsystem"). */
 enum tun_session_type { SESSION_UNSET = -1, SESSION_NONE = 0, SESSION_SUBSYSTEM, SESSION_DEFAULT };
 
@@ -82,6 +84,16 @@ typedef struct tun_options {
     int stdin_null;                         /* StdinNull (-n) */
     int fork_after_authentication;          /* ForkAfterAuthentication (-f) */
     int required_rsa_size;                  /* RequiredRSASize: smallest RSA key used or accepted */
+    /* host keys and certificates */
+    char *certificate_files[TUN_MAX_LIST]; /* CertificateFile */
+    int n_certificate_files;
+    char *revoked_host_keys[TUN_MAX_LIST]; /* RevokedHostKeys */
+    int n_revoked_host_keys;
+    char *known_hosts_command;     /* KnownHostsCommand */
+    char *ca_signature_algorithms; /* CASignatureAlgorithms */
+    int check_host_ip;             /* CheckHostIP */
+    int update_host_keys;          /* UpdateHostKeys: enum tun_uhk */
+    char *original_host;           /* the destination as given (%n), set by tun_options_expand */
     char *noeffect[TUN_MAX_NOEFFECT];       /* value of each no-effect keyword, by slot */
     char *noeffect_where[TUN_MAX_NOEFFECT]; /* where it was given */
 } tun_options;
