@@ -480,8 +480,16 @@ static void password_checked(void *arg, int ok)
     pconn *c = o->c;
     tun_privd *d = c->d;
     uint32_t id = o->id;
+    int decoy = o->data != NULL;
     o->job = NULL;
+    o->data = NULL;
     privd_op_done(o);
+    if (decoy) {
+        tun_info("Failed password for %s%s from %s port %d ssh2", c->u.found ? "" : "invalid user ",
+                 c->u.found ? c->u.name : c->user, c->ip, c->port);
+        failed(d, id, c);
+        return;
+    }
     if (ok) {
         tun_info("Accepted password for %s from %s port %d ssh2", c->u.name, c->ip, c->port);
         succeeded(d, id, c);
@@ -489,6 +497,26 @@ static void password_checked(void *arg, int ok)
         tun_info("Failed password for %s from %s port %d ssh2", c->u.name, c->ip, c->port);
         failed(d, id, c);
     }
+}
+
+/* A check whose answer is no whatever the password: for an unknown user
+ * or a locked account it still costs a hash and the source's delay, so
+ * the time of the answer does not tell which accounts exist (sshd hashes
+ * against a fake password too). */
+static void decoy_password(tun_privd *d, uint32_t id, pconn *c, const char *pw)
+{
+    pop *o = privd_op_new(c, TUN_PRIV_AUTH, id);
+    if (o != NULL) {
+        o->data = (void *)1; /* the decoy mark (no cleanup needed) */
+        o->job = tun_pwpool_check(d->pw, c->ip, d->decoy_hash, pw, password_checked, o);
+        if (o->job != NULL)
+            return;
+        o->data = NULL;
+        privd_op_done(o);
+    }
+    tun_info("Failed password for %s%s from %s port %d ssh2", c->u.found ? "" : "invalid user ",
+             c->u.found ? c->u.name : c->user, c->ip, c->port);
+    failed(d, id, c);
 }
 
 static void password(tun_privd *d, uint32_t id, pconn *c, const char *pw)
@@ -509,8 +537,7 @@ static void password(tun_privd *d, uint32_t id, pconn *c, const char *pw)
     }
     /* Locked or passwordless accounts ("!", "*", "") never match. */
     if (hash == NULL || hash[0] == '\0' || hash[0] == '!' || hash[0] == '*') {
-        tun_info("Failed password for %s from %s port %d ssh2", c->u.name, c->ip, c->port);
-        failed(d, id, c);
+        decoy_password(d, id, c, pw);
         return;
     }
     pop *o = privd_op_new(c, TUN_PRIV_AUTH, id);
@@ -584,9 +611,14 @@ void privd_auth(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
     c->tried |= 1u << kind;
     c->busy = 1;
     if (!c->u.found) {
-        if (kind == TUN_AUTH_PASSWORD)
-            tun_info("Failed password for invalid user %s from %s port %d ssh2", c->user, c->ip,
-                     c->port);
+        if (kind == TUN_AUTH_PASSWORD && c->opts.password_authentication && pwl > 0) {
+            char pwbuf[1025];
+            memcpy(pwbuf, pw, pwl);
+            pwbuf[pwl] = '\0';
+            decoy_password(d, id, c, pwbuf);
+            OPENSSL_cleanse(pwbuf, sizeof(pwbuf));
+            return;
+        }
         failed(d, id, c);
         return;
     }

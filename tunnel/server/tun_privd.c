@@ -33,7 +33,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <crypt.h>
+
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #define UNIX_TIMEOUT 30.0
 #define MAX_ENV      (64 + TUN_SRV_MAX_LIST + 8) /* the client's, SSH_*, SetEnv */
@@ -693,6 +696,28 @@ tun_privd *tun_privd_new(struct ev_loop *loop, int root, struct tun_srvsettings 
     uint32_t wuid = 0, wgid = 0;
     if (root)
         privd_unprivileged_ids(set->cfg.sshtund_user, &wuid, &wgid);
+    /* A SHA-512 crypt hash (the method Debian's login.defs sets) of a
+     * random password nobody knows. */
+    {
+        unsigned char rnd[24];
+        char pw[64], salt[32];
+        static const char b64[] =
+            "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        RAND_bytes(rnd, sizeof(rnd));
+        for (size_t i = 0; i < 16; i++)
+            salt[i] = b64[rnd[i] & 63];
+        salt[16] = '\0';
+        snprintf(pw, sizeof(pw), "%02x%02x%02x%02x%02x%02x%02x%02x", rnd[16], rnd[17], rnd[18],
+                 rnd[19], rnd[20], rnd[21], rnd[22], rnd[23]);
+        char setting[64];
+        snprintf(setting, sizeof(setting), "$6$%s$", salt);
+        struct crypt_data cd;
+        memset(&cd, 0, sizeof(cd));
+        const char *h = crypt_r(pw, setting, &cd);
+        snprintf(d->decoy_hash, sizeof(d->decoy_hash), "%s", h && h[0] != '*' ? h : "*");
+        OPENSSL_cleanse(&cd, sizeof(cd));
+        OPENSSL_cleanse(pw, sizeof(pw));
+    }
     d->pw = tun_pwpool_new(loop, TUN_PWPOOL_WORKERS, wuid, wgid, scrub_settings, d);
     if (d->pw == NULL) {
         tun_srvsettings_unref(d->set);

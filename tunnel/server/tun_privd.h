@@ -88,6 +88,7 @@ struct tun_privd {
     pchild *children;
     unsigned n_children;
     tun_pwpool *pw;
+    char decoy_hash[128]; /* what unknown users' passwords are hashed against */
 };
 
 pconn *privd_conn_find(tun_privd *d, uint64_t token);

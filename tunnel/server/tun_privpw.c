@@ -64,6 +64,7 @@ struct tun_pwjob {
     tun_pwpool_cb cb;
     void *arg;
     int cancelled;
+    int refuse;      /* over the source's limit: fails when the delay ends, unhashed */
     worker *w;       /* running on */
     ev_timer delay;  /* waiting for the source's delay */
     tun_pwjob *next; /* ready queue */
@@ -123,7 +124,7 @@ static void dispatch(tun_pwpool *p);
 
 static void job_free(tun_pwjob *j)
 {
-    if (j->src && j->src->active)
+    if (j->src && j->src->active && !j->refuse)
         j->src->active--;
     j->p->n_jobs--;
     free(j->hash);
@@ -303,6 +304,10 @@ static void on_delay(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)revents;
     tun_pwjob *j = t->data;
+    if (j->refuse) {
+        job_done(j, 0);
+        return;
+    }
     enqueue(j->p, j);
 }
 
@@ -359,11 +364,15 @@ tun_pwjob *tun_pwpool_check(tun_pwpool *p, const char *src_addr, const char *has
         return NULL;
     }
     source *s = source_get(p, src_addr);
-    if (s == NULL || s->active >= TUN_PWPOOL_PER_SOURCE) {
+    if (s == NULL)
+        return NULL;
+    /* Over the source's limit: no hashing, but the answer (a failure)
+     * still waits - an immediate refusal would let a guesser loop as fast
+     * as the network allows. */
+    int refuse = s->active >= TUN_PWPOOL_PER_SOURCE;
+    if (refuse)
         tun_info("password check for a client at %s refused: too many at once from there",
                  src_addr);
-        return NULL;
-    }
     tun_pwjob *j = calloc(1, sizeof(*j));
     if (j == NULL)
         return NULL;
@@ -381,7 +390,9 @@ tun_pwjob *tun_pwpool_check(tun_pwpool *p, const char *src_addr, const char *has
     j->src = s;
     j->cb = cb;
     j->arg = arg;
-    s->active++;
+    j->refuse = refuse;
+    if (!refuse)
+        s->active++;
     p->n_jobs++;
     ev_tstamp now = ev_now(p->loop);
     if (s->fails && now - s->last_fail > FORGET_AFTER)
@@ -395,6 +406,8 @@ tun_pwjob *tun_pwpool_check(tun_pwpool *p, const char *src_addr, const char *has
             d = 4.0;
         d -= now - s->last_fail; /* the time already waited counts */
     }
+    if (refuse && d < 1.0)
+        d = 1.0;
     if (d > 0) {
         ev_timer_init(&j->delay, on_delay, d, 0.);
         j->delay.data = j;

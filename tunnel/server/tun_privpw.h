@@ -12,10 +12,12 @@
  *
  * Guessing is slowed per source address: after a failure from a source,
  * its next checks wait (0.25 s, doubling per further failure, at most
- * 4 s; forgotten after a minute without failures), at most
- * TUN_PWPOOL_PER_SOURCE of a source's checks wait or run at once and at
- * most TUN_PWPOOL_QUEUE in all - beyond that a check fails at once
- * without hashing.  Key logins never pass through here.
+ * 4 s; forgotten after a minute without failures); at most
+ * TUN_PWPOOL_PER_SOURCE of a source's checks wait or run at once - a
+ * further one fails without hashing, but only after that delay (1 s at
+ * least), so refusals cannot be looped on; at most TUN_PWPOOL_QUEUE
+ * checks in all, beyond that one fails at once.  Key logins never pass
+ * through here.
  */
 #ifndef SSHTUN_TUN_PRIVPW_H
 #define SSHTUN_TUN_PRIVPW_H
