@@ -22,10 +22,10 @@
  *
  * Window sizing: `lsize` is what we have promised the peer and not taken
  * back (lwin + lbuffered + lconsumed), `ltarget` what we want it to be.
- * Once per round trip (an "epoch" of at least the path's RTT, measured end
- * to end by the probes below) the bytes consumed in the epoch are compared
- * with the window: when they exceed half of it, the window (not the path
- * or the reader) paced the stream, and the target doubles, up to
+ * Every two round trips (an "epoch"; the RTT is measured end to end by the
+ * probes below) the bytes consumed per round trip in the epoch are
+ * compared with the window: when they exceed half of it, the window (not
+ * the path or the reader) paced the stream, and the target doubles, up to
  * cfg.window_max and as far as the connection's cfg.window_budget (the sum
  * of all channels' lsize) allows.  It does not grow beyond need: a peer
  * that may send more than the path holds just buffers it (OpenSSH's
@@ -87,6 +87,7 @@ struct ssh_channel {
     uint32_t ltarget;   /* the receive window we want (lsize follows it) */
     uint64_t ep_start;  /* window growth: this epoch's start ... */
     uint64_t ep_bytes;  /* ... and the bytes consumed in it */
+    uint64_t ep_burst;  /* window the last growth released at once */
     uint64_t data_time; /* last data received */
     ssh_ptrq req_out;   /* req_user of our requests awaiting replies */
     ssh_replyq req_in;  /* replies we owe */
@@ -646,22 +647,29 @@ static int send_adjust(ssh_conn *c, ssh_channel *ch)
     return ssh_pkt_end(c);
 }
 
-/* At the end of an epoch (at least one round trip long): did the window,
- * rather than the path or the reader, pace it?  Then raise the target.
- * Returns 1 when the target grew. */
+/* At the end of an epoch (two round trips long: the rate of a sender that
+ * gets the CPU in slices, or of one that was just released, is bursty over
+ * one): did the window, rather than the path or the reader, pace it?  Then
+ * raise the target.  Returns 1 when the target grew. */
 static int epoch_end(ssh_conn *c, ssh_channel *ch)
 {
     uint64_t rtt = ssh_path_rtt_us(c);
     if (rtt == 0)
         rtt = RTT_UNKNOWN_US;
     uint64_t ms = c->now - ch->ep_start;
-    if (ms < EPOCH_MIN_MS || ms * 1000 < rtt)
+    if (ms < EPOCH_MIN_MS || ms * 1000 < 2 * rtt)
         return 0;
-    /* bytes per round trip > half the window, and the reader keeps up */
+    /* Bytes per round trip > half the window, and the reader keeps up.
+     * What the last growth released arrives as one burst, at the speed of
+     * whatever is slowest now rather than at the window's pace: counted as
+     * rate, it would grow the window again, and each growth's burst the
+     * next (to window_max, on loopback-fast endpoints behind a long path). */
+    uint64_t bytes = ch->ep_bytes > ch->ep_burst ? ch->ep_bytes - ch->ep_burst : 0;
     int limits =
-        ch->ep_bytes * rtt * 2 > (uint64_t)ch->lsize * ms * 1000 && ch->lbuffered <= ch->lsize / 8;
+        bytes * rtt * 2 > (uint64_t)ch->lsize * ms * 1000 && ch->lbuffered <= ch->lsize / 8;
     ch->ep_start = c->now;
     ch->ep_bytes = 0;
+    ch->ep_burst = 0;
     if (!limits || ch->ltarget >= c->cfg.window_max)
         return 0;
     uint64_t want = (uint64_t)ch->ltarget * 2;
@@ -673,6 +681,7 @@ static int epoch_end(ssh_conn *c, ssh_channel *ch)
         want = room;
     if (want <= ch->ltarget || want <= ch->lsize)
         return 0;
+    ch->ep_burst = want - ch->ltarget;
     ch->ltarget = (uint32_t)want;
     ssh_conn_logf(c, 2, "channel %u: receive window grown to %u", ch->id, ch->ltarget);
     return 1;
@@ -774,6 +783,7 @@ static int recv_data(ssh_conn *c, uint8_t type, ssh_cur *p)
         }
         ch->ep_start = c->now;
         ch->ep_bytes = 0;
+        ch->ep_burst = 0;
     }
     ch->data_time = c->now;
     /* After our CLOSE nobody wants the data: account it as consumed. */

@@ -472,8 +472,8 @@ int ssh_conn_tick(ssh_conn *c, uint64_t now_ms);
  * measurement and to refine one below the millisecond clock's resolution.
  *
  * Receive windows grow only as far as the observed bandwidth times the
- * round trip needs: once per round trip, a window whose half is less than
- * the data delivered in that round trip doubles (up to window_max and the
+ * round trip needs: every two round trips, a window whose half is less than
+ * the data delivered per round trip doubles (up to window_max and the
  * connection's window_budget), while the application keeps up; on a short
  * path windows stay at their initial size, which spares the peer from
  * buffering megabytes it has no use for.  A channel idle for a second goes
