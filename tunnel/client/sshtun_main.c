@@ -16,6 +16,7 @@
  * "b@host -l a" as b.
  */
 #include "tun_client.h"
+#include "tun_canon.h"
 #include "tun_config.h"
 #include "tun_fwdspec.h"
 #include "tun_mux.h"
@@ -473,6 +474,29 @@ int main(int argc, char **argv)
         if (tun_config_read(&o, "~/.ssh/config", host, TUN_CONFIG_USER) != 0 ||
             tun_config_read(&o, "/etc/ssh/ssh_config", host, 0) != 0)
             goto out;
+    }
+    /* CanonicalizeHostname, then the second reading of the configuration
+     * it (or a "Match final") asks for, with the canonical name: as ssh. */
+    if (o.canonicalize_hostname > CANON_NO || o.want_final_pass) {
+        char *base = tun_config_hostname(&o, host), *canon = NULL;
+        if (base == NULL || tun_canonicalize(&o, base, &canon) != 0) {
+            free(base);
+            goto out;
+        }
+        free(base);
+        free(o.hostname);
+        o.hostname = canon;
+        tun_debug("re-parsing configuration");
+        if (c.config) {
+            if (strcmp(c.config, "none") != 0 &&
+                tun_config_read(&o, c.config, host,
+                                TUN_CONFIG_USER | TUN_CONFIG_REQUIRED | TUN_CONFIG_FINAL) != 0)
+                goto out;
+        } else if (tun_config_read(&o, "~/.ssh/config", host, TUN_CONFIG_USER | TUN_CONFIG_FINAL) !=
+                       0 ||
+                   tun_config_read(&o, "/etc/ssh/ssh_config", host, TUN_CONFIG_FINAL) != 0) {
+            goto out;
+        }
     }
     if (tun_options_finish(&o) != 0 || tun_options_expand(&o, host) != 0)
         goto out;

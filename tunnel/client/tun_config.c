@@ -9,9 +9,13 @@
  * wherever they appear (as in OpenSSH), unless IgnoreUnknown lists them.
  *
  * Match criteria supported: all, canonical, final, host, originalhost,
- * user, localuser and exec, each optionally negated with '!'.  There is a
- * single pass (no canonicalisation), in which "final" is true and
- * "canonical" false.
+ * user, localuser and exec, each optionally negated with '!'.
+ *
+ * Two passes, as ssh makes them: the first with the destination as given;
+ * then, when CanonicalizeHostname is on or a "Match final" asked for it,
+ * a second one (TUN_CONFIG_FINAL) in which Host lines and "Match host" see
+ * the canonical name and "canonical" and "final" are true.  In the first
+ * pass both are false.
  */
 #include "tun_config.h"
 #include "tun_cfgval.h"
@@ -138,10 +142,11 @@ static int match_line(ctx *x, char *args, const char *where)
         int r;
         if (strcasecmp(crit, "all") == 0) {
             r = 1;
-        } else if (strcasecmp(crit, "canonical") == 0) {
-            r = 0;
-        } else if (strcasecmp(crit, "final") == 0) {
-            r = 1;
+        } else if (strcasecmp(crit, "canonical") == 0 || strcasecmp(crit, "final") == 0) {
+            /* A "Match final" (not negated) asks for the second pass. */
+            if (!neg && strcasecmp(crit, "final") == 0)
+                x->o->want_final_pass = 1;
+            r = (x->flags & TUN_CONFIG_FINAL) != 0;
         } else {
             char *arg = next_word(&args);
             if (arg == NULL) {
@@ -239,7 +244,8 @@ static int parse_line(void *arg, char *line, const char *where)
     snprintf(val, sizeof(val), "%s", rest);
     tun_options_strip_comment(val);
     if (strcasecmp(kw, "Host") == 0) {
-        sec->active = host_matches(x->host, val);
+        sec->active = host_matches(
+            (x->flags & TUN_CONFIG_FINAL) && x->o->hostname ? x->o->hostname : x->host, val);
     } else if (strcasecmp(kw, "Match") == 0) {
         int m = match_line(x, val, where);
         if (m < 0) {
@@ -454,6 +460,21 @@ static int expand_field(char **f, const tun_tokens *t, const char *allowed)
     free(*f);
     *f = e;
     return 0;
+}
+
+char *tun_config_hostname(const tun_options *o, const char *host)
+{
+    if (o->hostname == NULL)
+        return strdup(host);
+    if (strchr(o->hostname, '%') == NULL)
+        return strdup(o->hostname);
+    tun_options tmp = *o;
+    tun_tokens t;
+    tmp.hostname = NULL;
+    tun_tokens_init(&t, &tmp, host);
+    char *h = tun_expand(o->hostname, &t, "h%");
+    tun_tokens_free(&t);
+    return h;
 }
 
 int tun_options_expand(tun_options *o, const char *original_host)

@@ -15,6 +15,10 @@
  * running the command (its %-tokens are still checked). */
 #define TUN_CONFIG_NO_INCLUDE 0x4
 #define TUN_CONFIG_NO_EXEC    0x8
+/* The second pass (after CanonicalizeHostname, or asked for by "Match
+ * final"): Host and "Match host" see o->hostname, the canonical name, and
+ * "Match canonical" / "Match final" are true. */
+#define TUN_CONFIG_FINAL 0x10
 
 /* Read one configuration file into `o` (first value wins).  `host` is the
  * destination as given on the command line.  Returns 0, or -1 after
@@ -54,6 +58,9 @@ void tun_tokens_free(tun_tokens *t);
 /* Expand tokens and a leading ~ in `in`; NULL and a message on an unknown
  * token.  `allowed` lists the token letters permitted (NULL: all). */
 char *tun_expand(const char *in, const tun_tokens *t, const char *allowed);
+/* The host to connect to: HostName with its %h expanded, or `host`
+ * (malloc'd; NULL after a message). */
+char *tun_config_hostname(const tun_options *o, const char *host);
 /* Expand tokens in every option that takes them (IdentityFile,
  * UserKnownHostsFile, ControlPath, ...).  0 or -1. */
 int tun_options_expand(tun_options *o, const char *original_host);

@@ -57,6 +57,8 @@ enum ktype {
     K_SESSIONTYPE,
     K_WARNWEAK,    /* WarnWeakCrypto: yes, no, no-pq-kex */
     K_UHK,         /* UpdateHostKeys: yes, no, ask */
+    K_CANON,       /* CanonicalizeHostname: yes, no, always, none */
+    K_CNAMES,      /* CanonicalizePermittedCNAMEs: source:target rules, first line wins */
     K_IGNORED,     /* known to OpenSSH, no effect here (off: slot, noff: KF_ flags) */
     K_UNSUPPORTED, /* known to OpenSSH, refused (its "none" value is accepted) */
     K_DEPRECATED,  /* OpenSSH ignores it silently, and so do we */
@@ -149,13 +151,14 @@ static const kw keywords[] = {
     {"CASignatureAlgorithms", K_ALGS, F(ca_signature_algorithms), 0, NULL},
     {"CheckHostIP", K_BOOL, F(check_host_ip), 0, NULL},
     {"UpdateHostKeys", K_UHK, F(update_host_keys), 0, NULL},
+    /* host name canonicalisation (tun_canon.c) */
+    {"CanonicalizeHostname", K_CANON, F(canonicalize_hostname), 0, NULL},
+    {"CanonicalDomains", K_FILES, F(canonical_domains), F(n_canonical_domains), NULL},
+    {"CanonicalizeMaxDots", K_INT, F(canonicalize_max_dots), 0, NULL},
+    {"CanonicalizeFallbackLocal", K_BOOL, F(canonicalize_fallback_local), 0, NULL},
+    {"CanonicalizePermittedCNAMEs", K_CNAMES, F(permitted_cnames), F(n_permitted_cnames), NULL},
     /* accepted, no effect in sshtun (reported by tun_options_report) */
     {"AddKeysToAgent", K_IGNORED, 0, 0, NULL},
-    {"CanonicalDomains", K_IGNORED, 1, 0, NULL},
-    {"CanonicalizeFallbackLocal", K_IGNORED, 2, 0, "yes"},
-    {"CanonicalizeHostname", K_IGNORED, 3, 0, NULL},
-    {"CanonicalizeMaxDots", K_IGNORED, 4, 0, NULL},
-    {"CanonicalizePermittedCNAMEs", K_IGNORED, 5, 0, NULL},
     {"EnableEscapeCommandline", K_IGNORED, 8, 0, NULL},
     {"EnableSSHKeysign", K_IGNORED, 9, 0, NULL},
     {"EscapeChar", K_IGNORED, 10, 0, NULL},
@@ -258,6 +261,9 @@ void tun_options_init(tun_options *o)
     o->warn_weak_crypto = -1;
     o->check_host_ip = -1;
     o->update_host_keys = UHK_UNSET;
+    o->canonicalize_hostname = CANON_UNSET;
+    o->canonicalize_max_dots = -1;
+    o->canonicalize_fallback_local = -1;
 }
 
 static void free_list(char **v, int n)
@@ -274,7 +280,8 @@ void tun_options_free(tun_options *o)
             char **s = FIELD(o, k->off, char *);
             free(*s);
             *s = NULL;
-        } else if (k->type == K_FILES || k->type == K_FILES_ACC || k->type == K_LIST_ACC) {
+        } else if (k->type == K_FILES || k->type == K_FILES_ACC || k->type == K_LIST_ACC ||
+                   k->type == K_CNAMES) {
             int *n = FIELD(o, k->noff, int);
             free_list(FIELD(o, k->off, char *), *n);
             *n = 0;
@@ -581,6 +588,32 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
             return tun_cfg_bad_value(where, k->name, val);
         return tun_cfg_set_int(&o->warn_weak_crypto, b);
     }
+    case K_CANON: {
+        int cv;
+        if (strcasecmp(val, "always") == 0)
+            cv = CANON_ALWAYS;
+        else if (is_none(val))
+            cv = CANON_NO;
+        else if (yesno(val, &b) == 0)
+            cv = b ? CANON_YES : CANON_NO;
+        else
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(&o->canonicalize_hostname, cv);
+    }
+    case K_CNAMES: {
+        /* Each rule is "source-domains:target-domains" (pattern lists);
+         * "none" (alone) sets the empty list. */
+        char copy[4096], *save = NULL;
+        snprintf(copy, sizeof(copy), "%s", val);
+        for (char *t = strtok_r(copy, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+            char *colon = strchr(t, ':');
+            if (is_none(t) && strcmp(val, t) == 0)
+                break;
+            if (colon == NULL || colon == t || colon[1] == '\0' || strchr(colon + 1, ':'))
+                return tun_cfg_bad_value(where, k->name, val);
+        }
+        return set_words(FIELD(o, k->off, char *), FIELD(o, k->noff, int), val, 0);
+    }
     case K_UHK: {
         int u;
         if (strcasecmp(val, "ask") == 0)
@@ -706,6 +739,9 @@ int tun_options_finish(tun_options *o)
         (o->n_user_known_hosts == 1 && strcmp(o->user_known_hosts[0], "~/.ssh/known_hosts") == 0);
     dflt(&o->update_host_keys, default_user_files ? UHK_YES : UHK_NO);
     dflt(&o->check_host_ip, 0);
+    dflt(&o->canonicalize_hostname, CANON_NO);
+    dflt(&o->canonicalize_max_dots, 1);
+    dflt(&o->canonicalize_fallback_local, 1);
     dflt(&o->port, 22);
     dflt(&o->identities_only, 0);
     if (o->n_identity_files == 0) {
@@ -913,6 +949,20 @@ void tun_options_dump(const tun_options *o, FILE *f)
             break;
         case K_WARNWEAK:
             fprintf(f, "%s %s\n", name, yesno_str(o->warn_weak_crypto));
+            break;
+        case K_CANON: {
+            static const char *const cn[] = {"false", "true", "always"};
+            int v = o->canonicalize_hostname;
+            fprintf(f, "%s %s\n", name, cn[v >= 0 && v < 3 ? v : 0]);
+            break;
+        }
+        case K_CNAMES:
+            if (o->n_permitted_cnames > 0) {
+                fprintf(f, "%s", name);
+                for (int j = 0; j < o->n_permitted_cnames; j++)
+                    fprintf(f, " %s", o->permitted_cnames[j]);
+                fprintf(f, "\n");
+            }
             break;
         case K_UHK: {
             static const char *const uhk[] = {"no", "yes", "ask"};

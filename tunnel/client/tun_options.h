@@ -16,6 +16,8 @@
 
 enum tun_shkc { SHKC_UNSET = -1, SHKC_NO = 0, SHKC_YES, SHKC_ACCEPT_NEW, SHKC_ASK };
 enum tun_tty { TTY_UNSET = -1, TTY_NO = 0, TTY_YES, TTY_FORCE, TTY_AUTO };
+/* CanonicalizeHostname. */
+enum tun_canon { CANON_UNSET = -1, CANON_NO = 0, CANON_YES, CANON_ALWAYS };
 /* UpdateHostKeys. */
 enum tun_uhk { UHK_UNSET = -1, UHK_NO = 0, UHK_YES, UHK_ASK };
 /* SessionType (-N is "none", -s is "subsystem"). */
@@ -94,6 +96,15 @@ typedef struct tun_options {
     int check_host_ip;             /* CheckHostIP */
     int update_host_keys;          /* UpdateHostKeys: enum tun_uhk */
     char *original_host;           /* the destination as given (%n), set by tun_options_expand */
+    /* CanonicalizeHostname and friends (tun_canon.c) */
+    int canonicalize_hostname; /* enum tun_canon */
+    char *canonical_domains[TUN_MAX_LIST];
+    int n_canonical_domains;
+    int canonicalize_max_dots;
+    int canonicalize_fallback_local;
+    char *permitted_cnames[TUN_MAX_LIST]; /* "source-list:target-list" rules */
+    int n_permitted_cnames;
+    int want_final_pass;                    /* a "Match final" was seen (tun_config.c) */
     char *noeffect[TUN_MAX_NOEFFECT];       /* value of each no-effect keyword, by slot */
     char *noeffect_where[TUN_MAX_NOEFFECT]; /* where it was given */
 } tun_options;

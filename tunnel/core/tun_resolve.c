@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 typedef struct sockw {
     ev_io io;
@@ -40,6 +41,9 @@ struct tun_resolver {
 struct tun_lookup {
     tun_resolver *r;
     tun_resolve_cb cb;
+    tun_resolve_canon_cb ccb; /* instead of cb: the canonical name too */
+    char *host;               /* ccb: the name asked for */
+    char *canon;              /* ccb: its canonical name, if another */
     void *arg;
     int cancelled;
     int starting; /* inside ares_getaddrinfo(): deliver from the loop */
@@ -108,6 +112,11 @@ static void sock_state(void *data, ares_socket_t fd, int readable, int writable)
 
 tun_resolver *tun_resolver_new(struct ev_loop *loop)
 {
+    return tun_resolver_new_flags(loop, 0);
+}
+
+tun_resolver *tun_resolver_new_flags(struct ev_loop *loop, unsigned flags)
+{
     static int lib_init;
     if (!lib_init) {
         if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS) {
@@ -124,7 +133,12 @@ tun_resolver *tun_resolver_new(struct ev_loop *loop)
     memset(&opt, 0, sizeof(opt));
     opt.sock_state_cb = sock_state;
     opt.sock_state_cb_data = r;
-    int st = ares_init_options(&r->ch, &opt, ARES_OPT_SOCK_STATE_CB);
+    int mask = ARES_OPT_SOCK_STATE_CB;
+    if (flags & TUN_RESOLVE_NOSEARCH) {
+        opt.flags = ARES_FLAG_NOSEARCH;
+        mask |= ARES_OPT_FLAGS;
+    }
+    int st = ares_init_options(&r->ch, &opt, mask);
     if (st != ARES_SUCCESS) {
         tun_error("c-ares: %s", ares_strerror(st));
         free(r);
@@ -163,10 +177,63 @@ static const char *reason(int status)
     }
 }
 
+static void deliver(tun_lookup *l, const tun_addr *addrs, size_t n, const char *err)
+{
+    if (l->ccb)
+        l->ccb(l->arg, addrs, n, n ? l->canon : NULL, err);
+    else
+        l->cb(l->arg, addrs, n, err);
+}
+
+static void lookup_free(tun_lookup *l)
+{
+    free(l->addrs);
+    free(l->host);
+    free(l->canon);
+    free(l);
+}
+
+/* Where the CNAME records lead from the name asked for (compared without
+ * case or a trailing dot).  The chain is bounded by the answer's length;
+ * a loop stops after as many steps as there are records. */
+static void find_canon(tun_lookup *l, const struct ares_addrinfo *res)
+{
+    const char *cur = l->host;
+    size_t steps = 0, nrec = 0;
+    for (const struct ares_addrinfo_cname *c = res->cnames; c; c = c->next)
+        nrec++;
+    while (steps++ < nrec) {
+        const struct ares_addrinfo_cname *hit = NULL;
+        for (const struct ares_addrinfo_cname *c = res->cnames; c && !hit; c = c->next) {
+            size_t al = c->alias ? strlen(c->alias) : 0, cl = strlen(cur);
+            if (al && c->alias[al - 1] == '.')
+                al--;
+            if (cl && cur[cl - 1] == '.')
+                cl--;
+            if (c->name && al == cl && strncasecmp(c->alias, cur, al) == 0)
+                hit = c;
+        }
+        if (hit == NULL)
+            break;
+        cur = hit->name;
+    }
+    if (cur == l->host)
+        return;
+    size_t n = strlen(cur);
+    if (n && cur[n - 1] == '.')
+        n--;
+    if ((l->canon = malloc(n + 1)) != NULL) {
+        memcpy(l->canon, cur, n);
+        l->canon[n] = '\0';
+    }
+}
+
 static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo *res)
 {
     (void)timeouts;
     tun_lookup *l = arg;
+    if (l->ccb && status == ARES_SUCCESS && res != NULL)
+        find_canon(l, res);
     tun_addr *addrs = NULL;
     size_t n = 0;
     if (status == ARES_SUCCESS && res != NULL) {
@@ -204,9 +271,10 @@ static void on_result(void *arg, int status, int timeouts, struct ares_addrinfo 
         return;
     }
     if (!l->cancelled && status != ARES_EDESTRUCTION)
-        l->cb(l->arg, addrs, n, err);
+        deliver(l, addrs, n, err);
     free(addrs);
-    free(l);
+    l->addrs = NULL;
+    lookup_free(l);
 }
 
 static void on_later(struct ev_loop *loop, ev_timer *w, int revents)
@@ -215,9 +283,8 @@ static void on_later(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     tun_lookup *l = w->data;
     if (!l->cancelled)
-        l->cb(l->arg, l->addrs, l->n, l->err);
-    free(l->addrs);
-    free(l);
+        deliver(l, l->addrs, l->n, l->err);
+    lookup_free(l);
 }
 
 /* A numeric IPv4 or IPv6 address (IPv6 possibly with a %scope): fill in
@@ -263,15 +330,20 @@ static int literal(tun_lookup *l, const char *host, unsigned port, int family)
     return 1;
 }
 
-tun_lookup *tun_resolve(tun_resolver *r, const char *host, unsigned port, int family,
-                        tun_resolve_cb cb, void *arg)
+static tun_lookup *start(tun_resolver *r, const char *host, unsigned port, int family,
+                         tun_resolve_cb cb, tun_resolve_canon_cb ccb, void *arg)
 {
     tun_lookup *l = calloc(1, sizeof(*l));
     if (l == NULL)
         return NULL;
     l->r = r;
     l->cb = cb;
+    l->ccb = ccb;
     l->arg = arg;
+    if (ccb && (l->host = strdup(host)) == NULL) {
+        free(l);
+        return NULL;
+    }
     ev_timer_init(&l->later, on_later, 0., 0.);
     l->later.data = l;
     if (literal(l, host, port, family)) {
@@ -284,12 +356,24 @@ tun_lookup *tun_resolve(tun_resolver *r, const char *host, unsigned port, int fa
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = family;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = ARES_AI_NUMERICSERV;
+    hints.ai_flags = ARES_AI_NUMERICSERV | (ccb ? ARES_AI_CANONNAME : 0);
     l->starting = 1;
     ares_getaddrinfo(r->ch, host, service, &hints, on_result, l);
     l->starting = 0;
     rearm(r);
     return l;
+}
+
+tun_lookup *tun_resolve(tun_resolver *r, const char *host, unsigned port, int family,
+                        tun_resolve_cb cb, void *arg)
+{
+    return start(r, host, port, family, cb, NULL, arg);
+}
+
+tun_lookup *tun_resolve_canon(tun_resolver *r, const char *host, unsigned port, int family,
+                              tun_resolve_canon_cb cb, void *arg)
+{
+    return start(r, host, port, family, NULL, cb, arg);
 }
 
 void tun_resolve_cancel(tun_lookup *l)

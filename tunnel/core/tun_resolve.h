@@ -28,6 +28,11 @@ typedef void (*tun_resolve_cb)(void *arg, const tun_addr *addrs, size_t n, const
 
 /* Returns NULL (with a message logged) if c-ares cannot be initialised. */
 tun_resolver *tun_resolver_new(struct ev_loop *loop);
+/* The same with options: TUN_RESOLVE_NOSEARCH looks names up exactly as
+ * given, never with the resolv.conf search domains appended (what a
+ * trailing dot asks for, also understood by the hosts file). */
+#define TUN_RESOLVE_NOSEARCH 0x1u
+tun_resolver *tun_resolver_new_flags(struct ev_loop *loop, unsigned flags);
 void tun_resolver_free(tun_resolver *r);
 
 /* Resolve host/port.  `family` is AF_UNSPEC, AF_INET or AF_INET6 (OpenSSH's
@@ -35,6 +40,14 @@ void tun_resolver_free(tun_resolver *r);
  * unless the lookup is cancelled first.  Returns NULL on allocation failure. */
 tun_lookup *tun_resolve(tun_resolver *r, const char *host, unsigned port, int family,
                         tun_resolve_cb cb, void *arg);
+/* The same, also reporting the canonical name: the end of the CNAME chain
+ * (or the host file's first name for an alias), without a trailing dot;
+ * NULL when there is none beyond `host` itself, for literal addresses and
+ * on failure.  The string is valid during the callback. */
+typedef void (*tun_resolve_canon_cb)(void *arg, const tun_addr *addrs, size_t n,
+                                     const char *canonical, const char *err);
+tun_lookup *tun_resolve_canon(tun_resolver *r, const char *host, unsigned port, int family,
+                              tun_resolve_canon_cb cb, void *arg);
 /* The callback will not run. */
 void tun_resolve_cancel(tun_lookup *l);
 
