@@ -193,4 +193,10 @@ done
 it_sshtun -o ForwardAgent=no -o CheckHostIP=no 127.0.0.1 echo ok </dev/null >"$T/out" 2>"$T/err"
 silent_ok "ForwardAgent=no, CheckHostIP=no: nothing to say" "$T/out" "$T/err" $?
 
+# -vvv adds the per-packet trace, as ssh -vvv; -vv does not.
+n3=$(it_sshtun -vvv 127.0.0.1 true </dev/null 2>&1 | grep -c "packet: type")
+n2=$(it_sshtun -vv 127.0.0.1 true </dev/null 2>&1 | grep -c "packet: type")
+[ "$n3" -gt 10 ] && [ "$n2" = 0 ] && it_pass "-vvv traces packets ($n3 lines), -vv does not" ||
+    it_fail "packet trace: -vvv $n3 lines, -vv $n2"
+
 it_done

@@ -565,6 +565,8 @@ static void start_ssh(tun_conn *tc, int fd)
      * without it "none" comes first, so a server forcing compression still
      * gets an answer. */
     cfg.compression = tc->o->compression ? "zlib@openssh.com,zlib,none" : "none,zlib@openssh.com,zlib";
+    /* -vvv: the engine's per-packet trace too, as ssh -vvv shows its packets. */
+    cfg.log_level = tun_log_get_level() >= TUN_LOG_DEBUG3 ? 3 : 2;
     cfg.macs = tc->o->macs;
     cfg.pubkey_algs = tc->o->pubkey_algorithms;
     if (tc->o->rekey_bytes > 0)
