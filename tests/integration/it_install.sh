@@ -24,7 +24,8 @@ check_tree() { # check_tree <root> <prefix>
     for f in bin/sshtun sbin/sshtund share/man/man1/sshtun.1 share/man/man8/sshtund.8 \
         share/man/man5/sshtund_config.5 share/bash-completion/completions/sshtun \
         share/doc/sshtun/README.md share/doc/sshtun/examples/sshtund-bastion.conf \
-        share/doc/sshtun/examples/sshtund-user.conf lib/systemd/system/sshtund.service; do
+        share/doc/sshtun/examples/sshtund-user.conf lib/systemd/system/sshtund.service \
+        lib/systemd/user/sshtun-tunnel@.service; do
         [ -e "$r$p/$f" ] || missing="$missing $f"
     done
     it_check "install under $p: every file in place" "" "$missing"
@@ -36,6 +37,10 @@ check_tree() { # check_tree <root> <prefix>
         sed 's/^Exec[A-Za-z]*=//' | LC_ALL=C sort -u | tr "\n" " ")
     it_check "install under $p: the unit starts the installed sshtund" \
         "/bin/kill $p/sbin/sshtund " "$exec_lines"
+    exec_lines=$(grep -E '^Exec' "$r$p/lib/systemd/user/sshtun-tunnel@.service" | awk '{print $1}' |
+        sed 's/^Exec[A-Za-z]*=//' | tr "\n" " ")
+    it_check "install under $p: the tunnel unit starts the installed sshtun" \
+        "$p/bin/sshtun " "$exec_lines"
     "$r$p/bin/sshtun" -V > "$T/v.out" 2>&1
     grep -q '^sshtun_' "$T/v.out" && it_pass "installed sshtun runs (-V)" ||
         it_fail "installed sshtun -V: $(cat "$T/v.out")"

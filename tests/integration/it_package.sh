@@ -39,7 +39,7 @@ has_all() { # has_all <deb> path...
     it_check "$(basename "$deb") holds $*" "" "$missing"
 }
 has_all "$DEB_C" /usr/bin/sshtun /usr/share/man/man1/sshtun.1.gz \
-    /usr/share/bash-completion/completions/sshtun
+    /usr/share/bash-completion/completions/sshtun /usr/lib/systemd/user/sshtun-tunnel@.service
 has_all "$DEB_D" /usr/sbin/sshtund /usr/share/man/man8/sshtund.8.gz \
     /usr/share/man/man5/sshtund_config.5.gz /lib/systemd/system/sshtund.service \
     /etc/sshtund/sshtund_config /usr/share/doc/sshtund/examples/sshtund-bastion.conf

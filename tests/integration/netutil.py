@@ -19,6 +19,13 @@
   latefetch ADDR DELAY       connect with a small receive buffer, send EOF,
                              read nothing for DELAY seconds, then read all;
                              print "sha256 bytes"
+  probe ADDR MS SECONDS WAIT one new connection every MS milliseconds for
+                             SECONDS against an echo service; each sends a line
+                             and waits up to WAIT seconds for it to come back.
+                             Prints "ok N closed N refused N reset N timeout N
+                             wrong N" (closed: an orderly end before the echo)
+  socks5 ADDR HOST PORT      SOCKS5 CONNECT request; prints the reply code
+                             (0 granted...) or "closed" without a reply
 
 Servers print "ready" once listening.  Everything is bounded in time by the
 callers (timeout(1)).
@@ -275,6 +282,70 @@ def slowread(addr, seconds, rate):
     print(total)
 
 
+def probe(addr, ms, seconds, wait):
+    kind, v = parse_addr(addr)
+    counts = {k: 0 for k in ("ok", "closed", "refused", "reset", "timeout", "wrong")}
+
+    async def one(i):
+        line = b"probe %d\n" % i
+        try:
+            r, w = await open_conn(addr)
+        except ConnectionRefusedError:
+            counts["refused"] += 1
+            return
+        except OSError:
+            counts["reset"] += 1
+            return
+        try:
+            w.write(line)
+            await w.drain()
+            got = await asyncio.wait_for(r.readline(), float(wait))
+            if got == line:
+                counts["ok"] += 1
+            elif got == b"":
+                counts["closed"] += 1
+            else:
+                counts["wrong"] += 1
+        except asyncio.TimeoutError:
+            counts["timeout"] += 1
+        except (ConnectionResetError, BrokenPipeError):
+            counts["reset"] += 1
+        except OSError:
+            counts["reset"] += 1
+        finally:
+            w.close()
+
+    async def run():
+        tasks = []
+        end = time.monotonic() + float(seconds)
+        i = 0
+        while time.monotonic() < end:
+            tasks.append(asyncio.ensure_future(one(i)))
+            i += 1
+            await asyncio.sleep(int(ms) / 1000.0)
+        await asyncio.gather(*tasks)
+
+    asyncio.run(run())
+    print(" ".join("%s %d" % (k, counts[k]) for k in counts), flush=True)
+
+
+def socks5(addr, host, port):
+    kind, v = parse_addr(addr)
+    s = socket.create_connection(("127.0.0.1", v), timeout=60)
+    s.sendall(b"\x05\x01\x00")
+    if s.recv(2) != b"\x05\x00":
+        print("bad method reply")
+        return
+    h = host.encode()
+    s.sendall(b"\x05\x01\x00\x03" + bytes([len(h)]) + h + int(port).to_bytes(2, "big"))
+    rep = s.recv(10)
+    if len(rep) < 2:
+        print("closed")
+    else:
+        print(rep[1])
+    s.close()
+
+
 def main():
     cmd = sys.argv[1]
     a = sys.argv[2:]
@@ -302,6 +373,10 @@ def main():
         latefetch(a[0], a[1])
     elif cmd == "stall":
         asyncio.run(stall(a[0], a[1]))
+    elif cmd == "probe":
+        probe(a[0], a[1], a[2], a[3])
+    elif cmd == "socks5":
+        socks5(a[0], a[1], a[2])
     else:
         sys.exit("unknown command " + cmd)
 

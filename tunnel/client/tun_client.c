@@ -5,6 +5,13 @@
  *
  * The connection itself (resolve, connect, host key, authentication) is a
  * tun_conn; connection sharing (ControlMaster/ControlPath) is tun_mux.c.
+ *
+ * Reconnect yes: a tunnel (-N, or a background ControlPersist master)
+ * whose connection dies gets another one (tun_reconnect says when), with
+ * the host key of the first pinned, and its forwards (tun_fwd) and master
+ * (tun_mux) carried over: listeners stay, remote forwards are asked for
+ * again.  A connection that carries the user's own command is not
+ * replaced: the command has ended with it.
  */
 #include "tun_client.h"
 #include "tun_conn.h"
@@ -12,13 +19,16 @@
 #include "tun_idstore.h"
 #include "tun_log.h"
 #include "tun_mux.h"
+#include "tun_reconnect.h"
 #include "tun_resolve.h"
 #include "tun_session.h"
+#include "tun_sock.h"
 #include "tun_tty.h"
 #include "tun_util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +54,25 @@ typedef struct tun_client {
     int exit_status;
     int finished;
     ev_signal sigs[4];
+    /* Reconnect */
+    tun_reconnect *rc;   /* NULL without Reconnect */
+    int ever_up;         /* the first connection was ready */
+    int conn_up;         /* cl->conn is ready (not an attempt) */
+    tun_conn *retired;   /* a lost or failed connection, freed at the next attempt */
+    char pin_fp[128];    /* the host key the first connection accepted */
+    int restoring;       /* reconnected; remote forwards not all answered yet */
+    ev_timer rfwd_retry; /* asks again for refused remote forwards */
+    unsigned rfwd_step;
 } tun_client;
+
+static void start_attempt_conn(tun_client *cl);
+static const tun_conn_hooks conn_hooks;
+
+/* How long a connection arriving while the tunnel is down waits for it. */
+static double wait_limit(const tun_client *cl)
+{
+    return cl->o->connect_timeout > 0 ? (double)cl->o->connect_timeout : 10.;
+}
 
 static void finish(tun_client *cl, int status)
 {
@@ -181,9 +209,46 @@ static void start_session(tun_client *cl)
 
 /* ---- forwarding ------------------------------------------------------------------------------ */
 
+static void rfwd_schedule(tun_client *cl);
+
+/* The remote forwards asked for again after a reconnect are answered. */
+static void restore_settled(tun_client *cl, int failures)
+{
+    int local = 0, remote = 0, missing = 0;
+    tun_fwd_counts(cl->fwd, &local, &remote, &missing);
+    if (failures > 0 && cl->o->exit_on_forward_failure) {
+        tun_error("Error: remote port forwarding failed after reconnecting to %s "
+                  "(ExitOnForwardFailure); giving up",
+                  cl->host);
+        client_fail(cl, NULL);
+        return;
+    }
+    if (cl->restoring) {
+        cl->restoring = 0;
+        if (missing)
+            tun_info("Reconnected to %s; restored %d local, %d remote forward%s; %d remote "
+                     "forward%s refused, asking again later",
+                     cl->host, local, remote, remote == 1 ? "" : "s", missing,
+                     missing == 1 ? "" : "s");
+        else
+            tun_info("Reconnected to %s; restored %d local, %d remote forward%s", cl->host, local,
+                     remote, remote == 1 ? "" : "s");
+    } else if (missing == 0 && ev_is_active(&cl->rfwd_retry) == 0 && cl->rfwd_step > 0) {
+        tun_info("Remote forwards to %s restored (%d up)", cl->host, remote);
+    }
+    if (missing)
+        rfwd_schedule(cl);
+    else
+        cl->rfwd_step = 0;
+}
+
 static void on_fwd_settled(void *arg, int failures)
 {
     tun_client *cl = arg;
+    if (cl->ever_up && cl->rc && (cl->restoring || cl->rfwd_step > 0)) {
+        restore_settled(cl, failures);
+        return;
+    }
     if (failures > 0 && cl->o->exit_on_forward_failure) {
         client_fail(cl, "Error: forwarding failed (ExitOnForwardFailure)");
         return;
@@ -213,6 +278,7 @@ static int start_forwarding(tun_client *cl)
     cl->fwd = tun_fwd_new(cl->loop, tun_conn_link(cl->conn), cl->res, cl->o, &h, cl);
     if (cl->fwd == NULL)
         return -1;
+    tun_fwd_set_wait_limit(cl->fwd, wait_limit(cl));
     int failures = 0;
     for (int i = 0; i < a->n_fwds; i++)
         if (tun_fwd_add(cl->fwd, &a->fwds[i]) != 0)
@@ -240,9 +306,25 @@ static tun_fwd *mux_fwd(void *arg)
     tun_client *cl = arg;
     if (cl->fwd == NULL) {
         tun_fwd_hooks h = {on_fwd_settled, on_fwd_idle};
-        cl->fwd = tun_fwd_new(cl->loop, tun_conn_link(cl->conn), cl->res, cl->o, &h, cl);
+        int up = cl->conn && cl->conn_up;
+        cl->fwd =
+            tun_fwd_new(cl->loop, up ? tun_conn_link(cl->conn) : NULL, cl->res, cl->o, &h, cl);
+        if (cl->fwd == NULL)
+            return NULL;
+        tun_fwd_set_wait_limit(cl->fwd, wait_limit(cl));
+        if (!up)
+            tun_fwd_conn_lost(cl->fwd, "reconnecting");
     }
     return cl->fwd;
+}
+
+static void mux_state(void *arg, char *buf, size_t len)
+{
+    tun_client *cl = arg;
+    if (cl->rc)
+        tun_reconnect_describe(cl->rc, buf, len);
+    else
+        snprintf(buf, len, "%s", "");
 }
 
 static void mux_idle(void *arg)
@@ -320,7 +402,7 @@ static void persist_detach(tun_client *cl)
 
 static void start_master(tun_client *cl)
 {
-    tun_mux_hooks mh = {mux_idle, mux_terminate, mux_fwd};
+    tun_mux_hooks mh = {mux_idle, mux_terminate, mux_fwd, mux_state};
     cl->mux = tun_mux_master_start(cl->loop, cl->args->control_path, cl->o, cl->host, cl->res,
                                    &cl->ids, cl->conn, &mh, cl);
     if (cl->mux == NULL && errno == EEXIST)
@@ -329,16 +411,152 @@ static void start_master(tun_client *cl)
         client_fail(cl, NULL); /* as ssh: a master that cannot listen exits 255 */
         return;
     }
+    tun_mux_set_wait_limit(cl->mux, wait_limit(cl));
     if (cl->o->control_persist != 0)
         persist_detach(cl);
 }
 
 /* ---- connection hooks -------------------------------------------------------------------------- */
 
+/* ---- reconnecting -------------------------------------------------------------------- */
+
+/* Does this program go on after losing its connection? */
+static int reconnectable(const tun_client *cl)
+{
+    if (cl->rc == NULL || cl->finished || !cl->ever_up || cl->args->stdio_host)
+        return 0;
+    /* A background ControlPersist master carries only mux clients'
+     * sessions; otherwise only a tunnel without a command of its own. */
+    return cl->persisting || (cl->args->no_command && cl->sess == NULL);
+}
+
+static void rfwd_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_client *cl = w->data;
+    if (cl->fwd == NULL || !cl->conn_up)
+        return;
+    if (tun_fwd_retry_remote(cl->fwd) == 0)
+        cl->rfwd_step = 0;
+}
+
+/* Refused remote forwards: ask again on the reconnect schedule (a server
+ * holds a port for a dead connection until it notices it is dead). */
+static void rfwd_schedule(tun_client *cl)
+{
+    if (ev_is_active(&cl->rfwd_retry))
+        return;
+    uint64_t t = (uint64_t)cl->o->reconnect_min * 1000;
+    for (unsigned i = 0; i < cl->rfwd_step && t < (uint64_t)cl->o->reconnect_max * 1000; i++)
+        t *= 2;
+    if (t > (uint64_t)cl->o->reconnect_max * 1000)
+        t = (uint64_t)cl->o->reconnect_max * 1000;
+    cl->rfwd_step++;
+    char ws[32];
+    tun_reconnect_fmt_wait(t, ws, sizeof(ws));
+    tun_verbose("asking again for refused remote forwards in %s", ws);
+    ev_timer_set(&cl->rfwd_retry, (double)t / 1000.0, 0.);
+    ev_timer_start(cl->loop, &cl->rfwd_retry);
+}
+
+/* The connection that was up is gone and the tunnel goes on. */
+static void conn_lost(tun_client *cl, const char *msg)
+{
+    cl->conn_up = 0;
+    cl->retired = cl->conn;
+    cl->conn = NULL;
+    cl->restoring = 0;
+    ev_timer_stop(cl->loop, &cl->rfwd_retry);
+    cl->rfwd_step = 0;
+    tun_reconnect_lost(cl->rc, msg);
+    const char *why = msg && *msg ? msg : "connection closed";
+    if (cl->fwd)
+        tun_fwd_conn_lost(cl->fwd, why);
+    if (cl->mux)
+        tun_mux_primary_lost(cl->mux, why);
+}
+
+/* Connected again: carry the forwards and the master over. */
+static void reconnected(tun_client *cl)
+{
+    cl->conn_up = 1;
+    tun_reconnect_up(cl->rc);
+    if (cl->fwd) {
+        cl->restoring = 1;
+        tun_fwd_restore(cl->fwd, tun_conn_link(cl->conn));
+    }
+    if (cl->mux)
+        tun_mux_primary_back(cl->mux, cl->conn);
+    if (cl->fwd && tun_fwd_pending(cl->fwd) == 0)
+        restore_settled(cl, 0);
+    else if (cl->fwd == NULL)
+        tun_info("Reconnected to %s", cl->host);
+    if (cl->conn)
+        tun_conn_kick(cl->conn);
+}
+
+static int rc_attempt(void *arg)
+{
+    tun_client *cl = arg;
+    start_attempt_conn(cl);
+    return cl->conn ? 0 : -1;
+}
+
+static void rc_abort(void *arg, const char *why)
+{
+    tun_client *cl = arg;
+    if (cl->conn && !cl->conn_up)
+        tun_conn_fail(cl->conn, "%s", why);
+}
+
+static void rc_give_up(void *arg)
+{
+    client_fail(arg, NULL);
+}
+
+/* A local address went away: a connection from it is dead, whatever
+ * keepalives would say in a minute. */
+static void rc_network(void *arg, const tun_netevent *ev)
+{
+    tun_client *cl = arg;
+    struct sockaddr_storage ss;
+    if (!cl->conn_up || ev->n_removed == 0 || tun_conn_local_addr(cl->conn, &ss) != 0)
+        return;
+    const void *a = NULL;
+    char txt[64] = "";
+    int port;
+    if (ss.ss_family == AF_INET)
+        a = &((struct sockaddr_in *)&ss)->sin_addr;
+    else if (ss.ss_family == AF_INET6)
+        a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    if (a == NULL || !tun_netwatch_removed(ev, ss.ss_family, a))
+        return;
+    tun_sockaddr_desc(&ss, txt, sizeof(txt), &port);
+    tun_conn_fail(cl->conn, "local address %s went away", txt);
+}
+
+static void start_attempt_conn(tun_client *cl)
+{
+    if (cl->retired) {
+        tun_conn_free(cl->retired);
+        cl->retired = NULL;
+    }
+    cl->conn = tun_conn_start(cl->loop, cl->o, cl->host, cl->res, &cl->ids, &conn_hooks, cl);
+    if (cl->conn)
+        tun_conn_pin_hostkey(cl->conn, cl->pin_fp);
+}
+
 static void on_ready(tun_conn *c, void *arg)
 {
-    (void)c;
     tun_client *cl = arg;
+    if (cl->ever_up) {
+        reconnected(cl);
+        return;
+    }
+    cl->ever_up = 1;
+    cl->conn_up = 1;
+    snprintf(cl->pin_fp, sizeof(cl->pin_fp), "%s", tun_conn_hostkey_fp(c));
     if (start_forwarding(cl) != 0)
         return;
     if (cl->args->control_path) {
@@ -359,8 +577,22 @@ static void on_ready(tun_conn *c, void *arg)
 
 static void on_dead(tun_conn *c, const char *msg, void *arg)
 {
-    (void)c;
     tun_client *cl = arg;
+    if (c != cl->conn)
+        return; /* a retired connection has nothing more to say */
+    if (cl->rc && !cl->finished && cl->ever_up) {
+        if (!cl->conn_up) {
+            /* an attempt failed */
+            cl->retired = cl->conn;
+            cl->conn = NULL;
+            tun_reconnect_failed(cl->rc, msg, tun_conn_failure(c));
+            return;
+        }
+        if (reconnectable(cl)) {
+            conn_lost(cl, msg);
+            return;
+        }
+    }
     if (cl->mux)
         tun_mux_primary_gone(cl->mux);
     if (msg && *msg && !cl->finished)
@@ -380,6 +612,8 @@ static int on_channel_open(tun_conn *c, uint32_t id, const ssh_channel_open_info
     *why = "open refused";
     return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
 }
+
+static const tun_conn_hooks conn_hooks = {on_ready, on_dead, on_channel_open};
 
 /* ---- signals ---------------------------------------------------------------------------------- */
 
@@ -424,8 +658,13 @@ int tun_client_run(const tun_client_args *args)
         ev_signal_start(cl.loop, &cl.sigs[i]);
         ev_unref(cl.loop); /* they alone do not keep the loop running */
     }
-    tun_conn_hooks h = {on_ready, on_dead, on_channel_open};
-    cl.conn = tun_conn_start(cl.loop, cl.o, cl.host, cl.res, &cl.ids, &h, &cl);
+    ev_timer_init(&cl.rfwd_retry, rfwd_retry_cb, 1., 0.);
+    cl.rfwd_retry.data = &cl;
+    if (cl.o->reconnect) {
+        tun_reconnect_hooks rh = {rc_attempt, rc_abort, rc_give_up, rc_network};
+        cl.rc = tun_reconnect_new(cl.loop, cl.o, cl.host, &rh, &cl);
+    }
+    cl.conn = tun_conn_start(cl.loop, cl.o, cl.host, cl.res, &cl.ids, &conn_hooks, &cl);
     if (cl.conn == NULL)
         finish(&cl, 255);
     if (!cl.finished)
@@ -442,6 +681,9 @@ int tun_client_run(const tun_client_args *args)
     tun_mux_free(cl.mux);
     tun_fwd_free(cl.fwd);
     tun_conn_free(cl.conn);
+    tun_conn_free(cl.retired);
+    ev_timer_stop(cl.loop, &cl.rfwd_retry);
+    tun_reconnect_free(cl.rc);
     tun_resolver_free(cl.res);
     tun_idstore_free(&cl.ids);
     return cl.exit_status;

@@ -60,6 +60,8 @@ struct tun_conn {
     int auth_started; /* key exchange done, the userauth service accepted */
     char errmsg[512];
     int dead_reported;
+    enum tun_conn_failure failure;
+    char pin_fp[SSH_KEY_FP_MAX]; /* reconnecting: the key accepted before */
     /* Bounds before authentication: ConnectTimeout over banner, key
      * exchange and authentication; ServerAliveInterval x CountMax of
      * silence (the engine's keepalives take over once authenticated). */
@@ -129,6 +131,31 @@ void tun_conn_kick(tun_conn *tc)
         tun_transport_kick(&tc->t);
 }
 
+enum tun_conn_failure tun_conn_failure(const tun_conn *tc)
+{
+    if (tc->failure != TUN_CONN_FAIL_NONE)
+        return tc->failure;
+    return tc->dead_reported ? TUN_CONN_FAIL_OTHER : TUN_CONN_FAIL_NONE;
+}
+
+void tun_conn_pin_hostkey(tun_conn *tc, const char *fp)
+{
+    snprintf(tc->pin_fp, sizeof(tc->pin_fp), "%s", fp ? fp : "");
+}
+
+const char *tun_conn_hostkey_fp(const tun_conn *tc)
+{
+    return tc->hk_verdict.fp;
+}
+
+int tun_conn_local_addr(const tun_conn *tc, struct sockaddr_storage *ss)
+{
+    socklen_t sl = sizeof(*ss);
+    if (!tc->have_transport || getsockname(tc->t.fd, (struct sockaddr *)ss, &sl) != 0)
+        return -1;
+    return 0;
+}
+
 void tun_conn_describe(const tun_conn *tc, char *buf, size_t len)
 {
     ssh_conn_stats st = {0};
@@ -168,6 +195,7 @@ static void auth_give_up(tun_conn *tc)
         if (ssh_auth_none(tc->c, tc->user) == 0)
             return;
     }
+    tc->failure = TUN_CONN_FAIL_AUTH;
     tun_conn_fail(tc, "%s@%s: Permission denied (%s).", tc->user, tc->host,
                   tc->methods_known ? tc->server_methods : "none");
 }
@@ -375,6 +403,7 @@ static void hk_target(tun_conn *tc, tun_hk_target *t, struct sockaddr_storage *s
     t->original_host = tc->o->original_host;
     t->port = (unsigned)tc->o->port;
     t->now = (uint64_t)time(NULL);
+    t->pinned_fp = tc->pin_fp[0] ? tc->pin_fp : NULL;
     socklen_t sl = sizeof(*ss);
     if (tc->have_transport && getpeername(tc->t.fd, (struct sockaddr *)ss, &sl) == 0) {
         t->addr = (const struct sockaddr *)ss;
@@ -415,6 +444,11 @@ static void on_disconnect(ssh_conn *c, int err, uint32_t reason, const char *msg
     if (err == SSH_ERR_CLOSED || tc->errmsg[0])
         return;
     if (err == SSH_ERR_DISCONNECTED) {
+        /* The server gave up on our login (sshd's MaxAuthTries). */
+        if (tc->auth_started && !tc->authenticated &&
+            (reason == SSH_DISCONNECT_NO_MORE_AUTH_METHODS_AVAILABLE ||
+             (msg && strstr(msg, "authentication failures"))))
+            tc->failure = TUN_CONN_FAIL_AUTH;
         snprintf(tc->errmsg, sizeof(tc->errmsg), "Received disconnect from %s port %d:%u: %s",
                  tc->host, tc->o->port, reason, msg);
     } else if (err == SSH_ERR_CONN_LOST) {
@@ -423,6 +457,7 @@ static void on_disconnect(ssh_conn *c, int err, uint32_t reason, const char *msg
     } else if (err == SSH_ERR_TIMEOUT) {
         snprintf(tc->errmsg, sizeof(tc->errmsg), "Timeout, server %s not responding.", tc->host);
     } else if (err == SSH_ERR_HOSTKEY_REJECTED) {
+        tc->failure = TUN_CONN_FAIL_HOSTKEY;
         snprintf(tc->errmsg, sizeof(tc->errmsg), "%s", ""); /* already explained */
     } else if (err <= SSH_ERR_NO_KEX_ALG && err >= SSH_ERR_NO_COMPRESS_ALG) {
         snprintf(tc->errmsg, sizeof(tc->errmsg), "Unable to negotiate with %s port %d: %s",

@@ -52,4 +52,27 @@ void tun_conn_kick(tun_conn *c);
 /* Pretty description for status output. */
 void tun_conn_describe(const tun_conn *c, char *buf, size_t len);
 
+/* Why a connection that never became ready (or died) ended, as far as
+ * trying again is concerned: a refused host key or a refused login stay
+ * refused; anything else (network, timeouts, the server going away) may
+ * not. */
+enum tun_conn_failure {
+    TUN_CONN_FAIL_NONE = 0,
+    TUN_CONN_FAIL_OTHER,
+    TUN_CONN_FAIL_HOSTKEY,
+    TUN_CONN_FAIL_AUTH,
+};
+enum tun_conn_failure tun_conn_failure(const tun_conn *c);
+
+/* Reconnecting (Reconnect yes): the SHA256 fingerprint of the host key an
+ * earlier connection accepted.  A key that known_hosts does not list is
+ * then accepted without asking only if it is that same key, and refused as
+ * a changed key otherwise (keys known_hosts lists are checked as always).
+ * Call right after tun_conn_start. */
+void tun_conn_pin_hostkey(tun_conn *c, const char *fp);
+/* The fingerprint of the host key this connection accepted ("" until then). */
+const char *tun_conn_hostkey_fp(const tun_conn *c);
+/* The local address of the connection's socket: 0, or -1 without one. */
+int tun_conn_local_addr(const tun_conn *c, struct sockaddr_storage *ss);
+
 #endif

@@ -15,6 +15,18 @@
  *
  * Accepting stops for a second when the process is out of descriptors
  * (EMFILE/ENFILE): existing connections keep being served, nothing spins.
+ *
+ * A tunnel that reconnects (Reconnect yes) loses its connection and gets
+ * another one; tun_fwd outlives both.  Meanwhile (`down`) the listeners
+ * stay open: a connection that arrives waits (FC_WAIT, bounded by
+ * wait_limit) without being read - for -D after its SOCKS request - and
+ * is opened on the next connection, or closed with a log line (a SOCKS
+ * client gets its error reply).  So does a connection whose channel open
+ * was still unanswered.  Established ones end: what they received is
+ * written out, then their socket is closed.  Remote forwards are asked for
+ * again on the new connection; one the server then refuses (typically
+ * because it still holds the port for the dead connection) is asked for
+ * again from time to time (tun_fwd_retry_remote).
  */
 #define _GNU_SOURCE /* accept4 */
 #include "tun_fwd.h"
@@ -61,6 +73,9 @@ struct fspec {
     tun_fwdspec spec;
     int state;       /* 0 pending, 1 active, -1 failed */
     int allocated;   /* port 0: what the server chose */
+    int cancelled;   /* -O cancel: never asked for again */
+    int wanted;      /* remote: to be requested once the connection is up */
+    int retry;       /* remote: refused after a reconnect, asked for again later */
     void (*done)(void *arg, int ok, int port, const char *err);
     void *done_arg;
     fspec *next;
@@ -75,6 +90,7 @@ enum fc_mode {
     FC_RSOCKS_CONNECT, /* -R dynamic: connecting locally */
     FC_PIPE,           /* established */
     FC_STDIO,          /* -W */
+    FC_WAIT,           /* -L/-D: waiting for the connection to come back */
 };
 
 typedef struct fconn {
@@ -96,6 +112,9 @@ typedef struct fconn {
     void (*opened)(void *arg, uint32_t id);
     void *done_arg;
     int own_fds;
+    int status; /* -W: passed to `done` (255: the connection was lost) */
+    int lost;   /* ended by the loss of the connection: close gently */
+    uint64_t wait_start;
     struct fconn *next, *prev;
 } fconn;
 
@@ -112,10 +131,16 @@ struct tun_fwd {
     int nconns;
     int pending;
     int failures;
+    /* reconnecting */
+    tun_link nolink; /* what f->link and the channels' links are while down */
+    int down;
+    double wait_limit; /* seconds a connection arriving while down waits */
+    char down_why[256];
 };
 
 static void fconn_free(fconn *fc);
 static void start_pipe(fconn *fc);
+static void wait_for_connection(fconn *fc);
 static const tun_pipe_hooks pipe_hooks;
 
 /* ---- helpers --------------------------------------------------------------------------- */
@@ -165,9 +190,26 @@ static fconn *fconn_new(tun_fwd *f, fspec *fs, enum fc_mode mode, int fd)
     return fc;
 }
 
+/* Before closing a socket we stopped reading: read what its client sent
+ * (a small bounded amount, discarded) and send our FIN, so that it sees
+ * the connection end in order rather than reset (closing with unread
+ * bytes makes the kernel send RST). */
+static void close_gently(int fd)
+{
+    char junk[4096];
+    for (int i = 0; i < 64; i++) {
+        ssize_t r = read(fd, junk, sizeof(junk));
+        if (r <= 0)
+            break;
+    }
+    shutdown(fd, SHUT_WR);
+}
+
 static void fconn_free(fconn *fc)
 {
     tun_fwd *f = fc->f;
+    if (fc->lost && fc->fd >= 0 && fc->mode != FC_STDIO)
+        close_gently(fc->fd);
     ev_io_stop(f->loop, &fc->sio);
     ev_timer_stop(f->loop, &fc->timer);
     if (fc->lookup)
@@ -198,9 +240,10 @@ static void fconn_free(fconn *fc)
     f->nconns--;
     void (*done)(void *, int) = fc->done;
     void *darg = fc->done_arg;
+    int status = fc->status;
     free(fc);
     if (done)
-        done(darg, 0);
+        done(darg, status);
     if (f->nconns == 0 && f->hooks.idle)
         f->hooks.idle(f->arg);
 }
@@ -384,8 +427,12 @@ static void socks_readable(struct ev_loop *loop, ev_io *w, int revents)
         return;
     ev_io_stop(fc->f->loop, &fc->sio);
     ev_timer_stop(fc->f->loop, &fc->timer);
-    fc->mode = FC_SOCKS_OPEN;
     tun_debug("SOCKS%d CONNECT %s:%u", fc->socks.version, fc->socks.host, fc->socks.port);
+    if (fc->f->down) {
+        wait_for_connection(fc);
+        return;
+    }
+    fc->mode = FC_SOCKS_OPEN;
     if (open_direct(fc, fc->socks.host, fc->socks.port, NULL) != 0) {
         ssh_buf r2;
         ssh_buf_init(&r2, 64, 0);
@@ -397,6 +444,90 @@ static void socks_readable(struct ev_loop *loop, ev_io *w, int revents)
         fconn_free(fc);
     }
     tun_link_kick(fc->f->link);
+}
+
+/* ---- waiting while the connection is down -------------------------------------------- */
+
+static void socks_fail(fconn *fc, int code)
+{
+    ssh_buf r;
+    ssh_buf_init(&r, 64, 0);
+    tun_socks_reply(&fc->socks, code, &r);
+    if (write(fc->fd, ssh_buf_ptr(&r), r.len) < 0) {
+        /* the client is gone already */
+    }
+    ssh_buf_free(&r);
+}
+
+static void describe_peer(const fconn *fc, char *buf, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char host[64] = "?";
+    int port = 0;
+    if (getpeername(fc->fd, (struct sockaddr *)&ss, &sl) == 0)
+        tun_sockaddr_desc(&ss, host, sizeof(host), &port);
+    snprintf(buf, len, "%s port %d", host, port);
+}
+
+static void wait_expired(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    fconn *fc = w->data;
+    tun_fwd *f = fc->f;
+    char peer[96];
+    describe_peer(fc, peer, sizeof(peer));
+    tun_info("Closing connection from %s to %s: the tunnel is still down after %.0f s (%s)", peer,
+             fc->target, f->wait_limit, f->down_why[0] ? f->down_why : "reconnecting");
+    if (fc->fs && fc->fs->spec.dynamic)
+        socks_fail(fc, SOCKS5_NET_UNREACHABLE);
+    fc->lost = 1;
+    fconn_free(fc);
+}
+
+/* A connection that needs a channel while there is no connection: it
+ * waits, unread, for the next one (tun_fwd_restore) or for wait_limit. */
+static void wait_for_connection(fconn *fc)
+{
+    tun_fwd *f = fc->f;
+    const tun_fwdspec *sp = fc->fs ? &fc->fs->spec : NULL;
+    if (sp && sp->dynamic)
+        snprintf(fc->target, sizeof(fc->target), "%s:%u", fc->socks.host, fc->socks.port);
+    else if (sp && sp->connect_path)
+        snprintf(fc->target, sizeof(fc->target), "%s", sp->connect_path);
+    else if (sp)
+        snprintf(fc->target, sizeof(fc->target), "%s:%d", sp->connect_host, sp->connect_port);
+    fc->mode = FC_WAIT;
+    fc->have_channel = 0;
+    fc->wait_start = tun_now_ms();
+    ev_timer_stop(f->loop, &fc->timer);
+    ev_timer_init(&fc->timer, wait_expired, f->wait_limit > 0 ? f->wait_limit : 10., 0.);
+    fc->timer.data = fc;
+    ev_timer_start(f->loop, &fc->timer);
+    tun_debug("connection to %s waits for the tunnel to come back", fc->target);
+}
+
+/* The connection is back: open the channel a waiting connection needs. */
+static void resume_waiting(fconn *fc)
+{
+    tun_fwd *f = fc->f;
+    const tun_fwdspec *sp = &fc->fs->spec;
+    ev_timer_stop(f->loop, &fc->timer);
+    fc->pipe.base.link = f->link;
+    tun_debug("connection to %s resumes after %llu ms", fc->target,
+              (unsigned long long)(tun_now_ms() - fc->wait_start));
+    if (sp->dynamic) {
+        fc->mode = FC_SOCKS_OPEN;
+        if (open_direct(fc, fc->socks.host, fc->socks.port, NULL) != 0) {
+            socks_fail(fc, SOCKS5_GENERAL_FAILURE);
+            fconn_free(fc);
+        }
+        return;
+    }
+    fc->mode = FC_LOCAL;
+    if (open_direct(fc, sp->connect_host, sp->connect_port, sp->connect_path) != 0)
+        fconn_free(fc);
 }
 
 static void on_accept(tun_acceptor *a, int fd, const struct sockaddr_storage *peer,
@@ -421,6 +552,8 @@ static void on_accept(tun_acceptor *a, int fd, const struct sockaddr_storage *pe
         ev_timer_init(&fc->timer, socks_timeout, SOCKS_TIMEOUT, 0.);
         fc->timer.data = fc;
         ev_timer_start(f->loop, &fc->timer);
+    } else if (f->down) {
+        wait_for_connection(fc);
     } else if (open_direct(fc, sp->connect_host, sp->connect_port, sp->connect_path) != 0) {
         fconn_free(fc);
     }
@@ -567,6 +700,7 @@ static void rfwd_reply(tun_reqcb *r, int ok, const uint8_t *data, size_t len)
                       fs->spec.listen_port);
     } else {
         fs->state = 1;
+        fs->retry = 0;
         if (fs->spec.listen_port == 0 && len >= 4) {
             fs->allocated = (int)ssh_peek_u32(data);
             tun_info("Allocated port %d for remote forward to %s", fs->allocated, conn);
@@ -818,6 +952,8 @@ int tun_fwd_stdio(tun_fwd *f, const char *host, int port, int in_fd, int out_fd,
                   void (*opened)(void *arg, uint32_t id), void (*done)(void *arg, int status),
                   void *arg)
 {
+    if (f->down)
+        return -1;
     fconn *fc = fconn_new(f, NULL, FC_STDIO, -1);
     if (fc == NULL)
         return -1;
@@ -867,6 +1003,7 @@ tun_fwd *tun_fwd_new(struct ev_loop *loop, tun_link *link, tun_resolver *res,
     if (hooks)
         f->hooks = *hooks;
     f->arg = arg;
+    f->wait_limit = 10.;
     return f;
 }
 
@@ -881,6 +1018,33 @@ static int spec_copy(tun_fwdspec *d, const tun_fwdspec *s)
 }
 
 static int spec_same_listen(const tun_fwdspec *a, const tun_fwdspec *b);
+
+/* Send the global request for a remote forward; the reply comes to
+ * rfwd_reply. */
+static int request_remote(tun_fwd *f, fspec *fs)
+{
+    const tun_fwdspec *spec = &fs->spec;
+    char l[320];
+    tun_fwdspec_describe_listen(spec, l, sizeof(l));
+    fs->wanted = 0;
+    fs->state = 0;
+    int rv = spec->listen_path
+                 ? ssh_global_streamlocal_forward(conn_of(f), 0, spec->listen_path, &fs->reqcb)
+                 : ssh_global_tcpip_forward(conn_of(f), 0, rfwd_bind_host(spec),
+                                            (uint32_t)spec->listen_port, &fs->reqcb);
+    if (rv != 0) {
+        fs->state = -1;
+        f->failures++;
+        tun_error("remote forward %s: %s", l, ssh_strerror(rv));
+        if (fs->done)
+            fs->done(fs->done_arg, 0, 0, ssh_strerror(rv));
+        fs->done = NULL;
+        return -1;
+    }
+    f->pending++;
+    tun_debug("Remote connections from %s forwarded to local address", l);
+    return 0;
+}
 
 int tun_fwd_add(tun_fwd *f, const tun_fwdspec *spec)
 {
@@ -915,25 +1079,13 @@ int tun_fwd_add_cb(tun_fwd *f, const tun_fwdspec *spec,
     spec_copy(&fs->spec, spec);
     fs->next = f->specs;
     f->specs = fs;
-    char l[320];
-    tun_fwdspec_describe_listen(spec, l, sizeof(l));
     if (spec->kind == TUN_FWD_REMOTE) {
-        int rv = spec->listen_path
-                     ? ssh_global_streamlocal_forward(conn_of(f), 0, spec->listen_path, &fs->reqcb)
-                     : ssh_global_tcpip_forward(conn_of(f), 0, rfwd_bind_host(spec),
-                                                (uint32_t)spec->listen_port, &fs->reqcb);
-        if (rv != 0) {
-            fs->state = -1;
-            f->failures++;
-            tun_error("remote forward %s: %s", l, ssh_strerror(rv));
-            if (fs->done)
-                fs->done(fs->done_arg, 0, 0, ssh_strerror(rv));
-            fs->done = NULL;
-            return -1;
+        if (f->down) {
+            /* asked for as soon as the connection is back */
+            fs->wanted = 1;
+            return 0;
         }
-        f->pending++;
-        tun_debug("Remote connections from %s forwarded to local address", l);
-        return 0;
+        return request_remote(f, fs);
     }
     if (bind_local(f, fs) != 0) {
         fs->state = -1;
@@ -963,6 +1115,18 @@ void tun_fwd_describe(const tun_fwd *f, char *buf, size_t len)
     size_t o = 0;
     buf[0] = '\0';
     for (const fspec *fs = f->specs; fs && o < len; fs = fs->next) {
+        if (fs->spec.kind == TUN_FWD_REMOTE && !fs->cancelled && (fs->wanted || fs->retry)) {
+            char l[320], c[320];
+            tun_fwdspec_describe_listen(&fs->spec, l, sizeof(l));
+            tun_fwdspec_describe_connect(&fs->spec, c, sizeof(c));
+            int n = snprintf(buf + o, len - o, "  -R %s -> %s, not set up: %s\n", l, c,
+                             fs->wanted ? "waiting for the connection"
+                                        : "refused by the server, asking again");
+            if (n < 0)
+                break;
+            o += (size_t)n;
+            continue;
+        }
         if (fs->state != 1)
             continue;
         char l[320], c[320];
@@ -1000,11 +1164,22 @@ int tun_fwd_cancel(tun_fwd *f, const tun_fwdspec *spec)
 {
     int found = 0;
     for (fspec *fs = f->specs; fs; fs = fs->next) {
+        if (!fs->cancelled && (fs->wanted || fs->retry) && spec_same_listen(&fs->spec, spec)) {
+            /* never set up on this connection: nothing to tell the server */
+            found = 1;
+            fs->wanted = fs->retry = 0;
+            fs->cancelled = 1;
+            fs->state = -1;
+            continue;
+        }
         if (fs->state != 1 || !spec_same_listen(&fs->spec, spec))
             continue;
         found = 1;
         fs->state = -1;
+        fs->cancelled = 1;
         if (fs->spec.kind == TUN_FWD_REMOTE) {
+            if (f->down)
+                continue; /* the server forgot it with the connection */
             if (fs->spec.listen_path)
                 ssh_global_streamlocal_forward(conn_of(f), 1, fs->spec.listen_path, NULL);
             else
@@ -1018,6 +1193,145 @@ int tun_fwd_cancel(tun_fwd *f, const tun_fwdspec *spec)
     }
     tun_link_kick(f->link);
     return found ? 0 : -1;
+}
+
+/* ---- reconnecting -------------------------------------------------------------------- */
+
+void tun_fwd_set_wait_limit(tun_fwd *f, double secs)
+{
+    f->wait_limit = secs > 0 ? secs : 10.;
+}
+
+int tun_fwd_is_down(const tun_fwd *f)
+{
+    return f->down;
+}
+
+void tun_fwd_conn_lost(tun_fwd *f, const char *why)
+{
+    tun_link *old = f->link;
+    snprintf(f->down_why, sizeof(f->down_why), "%s", why ? why : "");
+    if (f->down)
+        return;
+    f->down = 1;
+    f->link = &f->nolink;
+    memset(&f->nolink, 0, sizeof(f->nolink));
+    /* Replies to requests on the dead connection never come. */
+    f->pending = 0;
+    for (fspec *fs = f->specs; fs; fs = fs->next) {
+        if (fs->spec.kind != TUN_FWD_REMOTE || fs->cancelled)
+            continue;
+        /* Everything not cancelled is asked for again: what was up, what
+         * was on its way, what the server refused before (maybe because of
+         * what just ended). */
+        fs->wanted = 1;
+        fs->retry = 0;
+        fs->state = 0;
+    }
+    int ended = 0, requeued = 0;
+    fconn *next;
+    for (fconn *fc = f->conns; fc; fc = next) {
+        next = fc->next;
+        switch (fc->mode) {
+        case FC_LOCAL:
+        case FC_SOCKS_OPEN:
+            /* Its open was never answered: nothing was sent or received,
+             * so it can simply wait for the next connection. */
+            tun_link_unblock(old, &fc->pipe.base);
+            fc->pipe.base.link = &f->nolink;
+            fc->pipe.base.open = 0;
+            fc->pipe.base.id = 0;
+            wait_for_connection(fc);
+            requeued++;
+            break;
+        case FC_SOCKS:
+        case FC_WAIT:
+            fc->pipe.base.link = &f->nolink; /* no channel yet */
+            break;
+        case FC_PIPE:
+        case FC_STDIO:
+            /* Established: deliver what arrived, then close the socket
+             * (its peer sees the connection end, as when the far side
+             * closes).  -W ends with status 255. */
+            fc->status = 255;
+            fc->lost = 1;
+            ended++;
+            tun_pipe_conn_lost(&fc->pipe, &f->nolink); /* may free fc */
+            break;
+        case FC_REMOTE_CONNECT:
+        case FC_RSOCKS:
+        case FC_RSOCKS_CONNECT:
+            /* A channel the server opened on the dead connection. */
+            tun_link_unblock(old, &fc->pipe.base);
+            fc->pipe.base.link = &f->nolink;
+            fc->pipe.base.open = 0;
+            ended++;
+            fconn_free(fc);
+            break;
+        }
+    }
+    if (ended || requeued)
+        tun_verbose("connection lost: %d forwarded connection%s ended, %d wait%s for the next "
+                    "connection",
+                    ended, ended == 1 ? "" : "s", requeued, requeued == 1 ? "" : "s");
+}
+
+int tun_fwd_restore(tun_fwd *f, tun_link *link)
+{
+    f->link = link;
+    f->down = 0;
+    f->down_why[0] = '\0';
+    f->failures = 0;
+    int requested = 0;
+    for (fspec *fs = f->specs; fs; fs = fs->next) {
+        if (fs->spec.kind == TUN_FWD_REMOTE && fs->wanted && !fs->cancelled) {
+            fs->retry = 1; /* a refusal now is worth asking again later */
+            if (request_remote(f, fs) == 0)
+                requested++;
+        }
+    }
+    fconn *next;
+    for (fconn *fc = f->conns; fc; fc = next) {
+        next = fc->next;
+        if (fc->mode == FC_WAIT)
+            resume_waiting(fc); /* may free fc */
+        else if (fc->mode == FC_SOCKS)
+            fc->pipe.base.link = link;
+    }
+    tun_link_kick(link);
+    return requested;
+}
+
+int tun_fwd_retry_remote(tun_fwd *f)
+{
+    if (f->down)
+        return 0;
+    int requested = 0;
+    for (fspec *fs = f->specs; fs; fs = fs->next) {
+        if (fs->spec.kind != TUN_FWD_REMOTE || !fs->retry || fs->cancelled || fs->state != -1)
+            continue;
+        if (request_remote(f, fs) == 0)
+            requested++;
+    }
+    tun_link_kick(f->link);
+    return requested;
+}
+
+void tun_fwd_counts(const tun_fwd *f, int *local, int *remote_up, int *remote_missing)
+{
+    *local = *remote_up = *remote_missing = 0;
+    for (const fspec *fs = f->specs; fs; fs = fs->next) {
+        if (fs->cancelled)
+            continue;
+        if (fs->spec.kind != TUN_FWD_REMOTE) {
+            if (fs->state == 1)
+                (*local)++;
+        } else if (fs->state == 1) {
+            (*remote_up)++;
+        } else if (fs->wanted || fs->retry) {
+            (*remote_missing)++;
+        }
+    }
 }
 
 int tun_fwd_active(const tun_fwd *f)

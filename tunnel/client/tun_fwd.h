@@ -60,8 +60,36 @@ int tun_fwd_active(const tun_fwd *f);
 /* Forwards still waiting for their remote reply. */
 int tun_fwd_pending(const tun_fwd *f);
 
+/* ---- reconnecting (Reconnect yes) --------------------------------------------------- */
+
+/* The connection is gone: established forwarded connections end (what
+ * they received is written out first); connections still waiting for
+ * their channel, and new ones accepted from now on, wait for the next
+ * connection (at most the wait limit, then they are closed with a log
+ * line; a SOCKS client gets an error reply); every remote forward not
+ * cancelled is to be asked for again.  Listeners stay open.  `why` says
+ * what happened, for those log lines. */
+void tun_fwd_conn_lost(tun_fwd *f, const char *why);
+/* Connected again over `link`: remote forwards are requested (the settled
+ * hook runs once all are answered: `failures` counts those refused) and
+ * waiting connections open their channels.  Returns the number of remote
+ * forwards requested. */
+int tun_fwd_restore(tun_fwd *f, tun_link *link);
+/* Ask again for the remote forwards refused after a reconnect (the server
+ * may have held the port for the dead connection a little longer); the
+ * settled hook follows.  Returns how many were requested. */
+int tun_fwd_retry_remote(tun_fwd *f);
+/* Forwards by state: local/dynamic listening, remote ones up, remote ones
+ * wanted but not up (waiting for the connection, or refused). */
+void tun_fwd_counts(const tun_fwd *f, int *local, int *remote_up, int *remote_missing);
+/* How long (seconds) a connection that needs a channel waits while the
+ * connection is down (default 10). */
+void tun_fwd_set_wait_limit(tun_fwd *f, double secs);
+int tun_fwd_is_down(const tun_fwd *f);
+
 /* -W host:port: bridge in_fd/out_fd (stdin/stdout, or descriptors a mux
- * client passed) to one direct-tcpip channel.  `opened` (may be NULL) runs
+ * client passed) to one direct-tcpip channel (-1 while the connection is
+ * down).  `opened` (may be NULL) runs
  * when the channel is confirmed; `done` with the exit status when it ends
  * (255 if it could not be opened). */
 int tun_fwd_stdio(tun_fwd *f, const char *host, int port, int in_fd, int out_fd, int own_fds,

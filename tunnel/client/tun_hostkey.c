@@ -422,6 +422,21 @@ static void changed_banner(const char *hn, const ssh_key *key, const char *fp,
     tun_error("Host key for %s has changed and you have requested strict checking.", hn);
 }
 
+/* Reconnecting: the key is not the one the first connection trusted. */
+static void pinned_banner(const char *hn, const ssh_key *key, const char *fp, const char *pinned)
+{
+    tun_error("############################################################");
+    tun_error("#  DANGER: THE HOST KEY OF %s HAS CHANGED", hn);
+    tun_error("############################################################");
+    tun_error("The %s key this server presents is not the one it presented when sshtun",
+              type_upper(key));
+    tun_error("connected first.  Somebody may be intercepting this connection");
+    tun_error("(man-in-the-middle), or the host key was replaced.  The key offered now is:");
+    tun_error("%s", fp);
+    tun_error("The key trusted before was:");
+    tun_error("%s", pinned);
+}
+
 /* 0 trusted, -1 refused, 1 "try the plain key" (a certificate no CA
  * vouches for, or one that failed its checks). */
 static int judge(struct check *x, const ssh_key *key)
@@ -498,6 +513,18 @@ static int judge(struct check *x, const ssh_key *key)
     case TUN_HK_NEW: {
         if (cert)
             return 1;
+        /* Reconnecting: an unlisted key must be the first connection's -
+         * asking, or taking another, would let whoever sits on the new
+         * path in. */
+        if (t->pinned_fp) {
+            if (strcmp(fp, t->pinned_fp) != 0) {
+                pinned_banner(hn, key, fp, t->pinned_fp);
+                return -1;
+            }
+            tun_debug("Host '%s' presents the %s host key trusted when sshtun connected first.",
+                      hn, type_upper(key));
+            break;
+        }
         int accept = 0;
         switch (o->strict_host_key_checking) {
         case SHKC_NO:
@@ -554,6 +581,7 @@ static int judge(struct check *x, const ssh_key *key)
             return -1;
         }
     }
+    snprintf(v->fp, sizeof(v->fp), "%s", fp);
     return 0;
 }
 

@@ -35,6 +35,11 @@ typedef struct tun_hk_target {
     const struct sockaddr *addr;
     socklen_t addrlen;
     uint64_t now; /* seconds since 1970 (certificate validity) */
+    /* Reconnecting (Reconnect yes): the fingerprint of the key trusted on
+     * the first connection, NULL otherwise.  A key known_hosts does not
+     * list must then be that one: it is accepted without asking or
+     * recording, and any other is refused as a changed key. */
+    const char *pinned_fp;
 } tun_hk_target;
 
 typedef struct tun_hk_verdict {
@@ -49,6 +54,9 @@ typedef struct tun_hk_verdict {
      * (empty if not checked). */
     char host_name[1100];
     char ip_name[128];
+    /* The fingerprint of the key trusted (the plain key when a
+     * certificate was judged as one). */
+    char fp[SSH_KEY_FP_MAX];
 } tun_hk_verdict;
 
 /* 0: trusted (v filled); SSH_ERR_HOSTKEY_REJECTED after the messages. */

@@ -35,6 +35,10 @@ typedef struct tun_mux_hooks {
     void (*terminate)(void *arg);
     /* The forwarding manager of the primary connection (created on demand). */
     tun_fwd *(*fwd)(void *arg);
+    /* Reconnect: the state of the primary connection while it is down
+     * ("down since ...: reason; attempt N, next try in S s"), for -O
+     * status/check and refusals.  May be NULL. */
+    void (*state)(void *arg, char *buf, size_t len);
 } tun_mux_hooks;
 
 /* Create the control socket at `path` and start serving.  NULL (with a
@@ -56,6 +60,16 @@ int tun_mux_busy(const tun_mux *m);
 void tun_mux_stop_listening(tun_mux *m);
 /* The primary connection died: close every mux client. */
 void tun_mux_primary_gone(tun_mux *m);
+/* Reconnect: the primary connection was lost and is being re-established.
+ * The control socket stays; sessions that ran on it end (status 255 with
+ * `why`); new sessions and stdio forwards wait for it (see
+ * tun_mux_set_wait_limit), then are refused with the tunnel's state. */
+void tun_mux_primary_lost(tun_mux *m, const char *why);
+/* The primary connection is back as `tc`: waiting sessions start on it. */
+void tun_mux_primary_back(tun_mux *m, tun_conn *tc);
+/* How long (seconds) a new session waits for a primary that is down
+ * (default 10). */
+void tun_mux_set_wait_limit(tun_mux *m, double secs);
 void tun_mux_free(tun_mux *m);
 
 /* ---- client side ------------------------------------------------------------------------ */

@@ -21,6 +21,13 @@
  * graveyard emptied from a timer, a finished session is freed by its own
  * `reap` timer.  Every session, whether its client is connected or gone,
  * is on the master's list, so a dying connection finds all of its own.
+ *
+ * Reconnect: the primary connection may be lost and come back
+ * (tun_mux_primary_lost / _back).  Meanwhile the master keeps its socket;
+ * sessions that ran on the lost connection end (status 255 and the
+ * reason, as when a connection dies), new ones wait on the primary (at
+ * most wait_limit seconds, then they are refused with the state of the
+ * tunnel in the message) and start as soon as it is back.
  */
 #define _GNU_SOURCE /* struct ucred, accept4 */
 #include "tun_log.h"
@@ -52,10 +59,11 @@ typedef struct msess msess;
 
 struct mconn {
     tun_mux *m;
-    tun_conn *tc;
+    tun_conn *tc; /* NULL: the primary while it is down */
     int primary;
     int ready;
     int dead;
+    int down; /* the primary, lost and being re-established */
     int sessions;
     int limit;
     ev_timer idle;
@@ -84,6 +92,7 @@ struct msess {
     int orphan;   /* counted in tun_mux.orphans */
     ev_timer retry;
     ev_timer reap;
+    ev_timer wait;      /* bounds the wait for a primary that is down */
     tun_session *stale; /* refused session to free */
     msess *next, *prev; /* tun_mux.sessions */
 };
@@ -138,11 +147,19 @@ struct tun_mux {
     int orphans; /* running sessions whose client has gone */
     int persist;
     ev_timer idle;
+    double wait_limit; /* seconds a new session waits while the primary is down */
 };
 
 static void client_drop(mclient *mc);
 static void place(tun_mux *m, msess *ms);
 static void check_idle(tun_mux *m);
+
+/* Flush a connection's output, if it has one that is alive. */
+static void conn_kick(mconn *c)
+{
+    if (c && c->tc && !c->dead && !c->down)
+        tun_conn_kick(c->tc);
+}
 
 /* ---- small helpers ------------------------------------------------------------------------- */
 
@@ -365,6 +382,7 @@ static void msess_free(msess *ms)
         ms->next->prev = ms->prev;
     ev_timer_stop(ms->m->loop, &ms->retry);
     ev_timer_stop(ms->m->loop, &ms->reap);
+    ev_timer_stop(ms->m->loop, &ms->wait);
     if (ms->s)
         tun_session_free(ms->s); /* closes the descriptors it was given */
     if (ms->stale)
@@ -401,6 +419,7 @@ static void ms_discard(msess *ms)
     ms->waiting = 0;
     ms->conn = NULL;
     ev_timer_stop(ms->m->loop, &ms->retry);
+    ev_timer_stop(ms->m->loop, &ms->wait);
     ev_timer_set(&ms->reap, 0., 0.);
     ev_timer_start(ms->m->loop, &ms->reap);
 }
@@ -514,8 +533,8 @@ static int ms_refused(void *arg, uint32_t reason, const char *msg)
 
 static void kick_primary(tun_mux *m)
 {
-    if (m->conns && m->conns->primary && !m->conns->dead)
-        tun_conn_kick(m->conns->tc);
+    if (m->conns && m->conns->primary)
+        conn_kick(m->conns);
 }
 
 /* Answer a session request that cannot be served, and end its client. */
@@ -567,7 +586,7 @@ static void start_on(tun_mux *m, mconn *c, msess *ms)
         refuse(ms, "could not open a session channel");
         return;
     }
-    tun_conn_kick(c->tc);
+    conn_kick(c);
 }
 
 static void stdio_done(void *arg, int status)
@@ -582,9 +601,45 @@ static void stdio_done(void *arg, int status)
     client_finish(mc);
 }
 
+static void wait_expired(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    msess *ms = w->data;
+    tun_mux *m = ms->m;
+    if (!ms->waiting || ms->done)
+        return;
+    char state[400] = "", msg[600];
+    if (m->hooks.state)
+        m->hooks.state(m->arg, state, sizeof(state));
+    snprintf(msg, sizeof(msg), "connection to %s is down (waited %.0f s): %s", m->host,
+             m->wait_limit, state[0] ? state : "reconnecting");
+    refuse(ms, msg);
+}
+
+/* The primary is down: wait for it (bounded) instead of failing. */
+static int wait_for_primary(tun_mux *m, msess *ms)
+{
+    mconn *p = m->conns && m->conns->primary ? m->conns : NULL;
+    if (p == NULL || !p->down)
+        return 0;
+    ms->waiting = 1;
+    ms->conn = p;
+    if (!ev_is_active(&ms->wait)) {
+        ev_timer_set(&ms->wait, m->wait_limit > 0 ? m->wait_limit : 10., 0.);
+        ev_timer_start(m->loop, &ms->wait);
+    }
+    tun_debug("mux: %s waits for the connection to %s to come back",
+              ms->stdio ? "stdio forward" : "session", m->host);
+    return 1;
+}
+
 static void place(tun_mux *m, msess *ms)
 {
+    if (ms->stdio && wait_for_primary(m, ms))
+        return;
     if (ms->stdio) {
+        ev_timer_stop(m->loop, &ms->wait);
         tun_fwd *f = m->hooks.fwd ? m->hooks.fwd(m->arg) : NULL;
         ms->waiting = 0;
         if (f == NULL || tun_fwd_stdio(f, ms->req.connect_host, (int)ms->req.connect_port,
@@ -606,12 +661,18 @@ static void place(tun_mux *m, msess *ms)
         if (c->ready && !c->dead && c->sessions < c->limit)
             target = c;
     if (target) {
+        ev_timer_stop(m->loop, &ms->wait);
         start_on(m, target, ms);
         return;
     }
+    /* No other connection while the primary is re-established: it will
+     * be the first to take sessions again. */
+    if (wait_for_primary(m, ms))
+        return;
+    ev_timer_stop(m->loop, &ms->wait);
     /* Wait for a connection on its way up, or bring up another one. */
     for (mconn *c = m->conns; c && !target; c = c->next) {
-        if (c->ready || c->dead)
+        if (c->ready || c->dead || c->down)
             continue;
         int queued = 0;
         for (msess *o = m->sessions; o; o = o->next)
@@ -702,7 +763,16 @@ static void status_text(tun_mux *m, char *buf, size_t len)
                           (int)getpid(), m->nclients, m->nclients == 1 ? "" : "s");
     for (mconn *c = m->conns; c && o < len; c = c->next, i++) {
         char d[512];
-        tun_conn_describe(c->tc, d, sizeof(d));
+        if (c->down) {
+            char state[400] = "";
+            if (m->hooks.state)
+                m->hooks.state(m->arg, state, sizeof(state));
+            snprintf(d, sizeof(d), "%s: %s", m->host, state[0] ? state : "down, reconnecting");
+        } else if (c->tc) {
+            tun_conn_describe(c->tc, d, sizeof(d));
+        } else {
+            snprintf(d, sizeof(d), "%s (no connection)", m->host);
+        }
         o += (size_t)snprintf(buf + o, len - o, "connection %d%s: %s; %d session%s (max %d)\n", i,
                               c->primary ? " (primary)" : "", d, c->sessions,
                               c->sessions == 1 ? "" : "s", c->limit);
@@ -836,6 +906,8 @@ static void handle_with_fds(mclient *mc)
     ms->retry.data = ms;
     ev_timer_init(&ms->reap, ms_reap, 0., 0.);
     ms->reap.data = ms;
+    ev_timer_init(&ms->wait, wait_expired, 0., 0.);
+    ms->wait.data = ms;
     ms->next = m->sessions;
     if (m->sessions)
         m->sessions->prev = ms;
@@ -1028,8 +1100,7 @@ static void client_drop(mclient *mc)
             ms->orphan = 1;
             if (ms->s) {
                 tun_session_close(ms->s);
-                if (ms->conn && !ms->conn->dead)
-                    tun_conn_kick(ms->conn->tc);
+                conn_kick(ms->conn);
             }
         } else {
             ms_discard(ms); /* waiting for a connection, or between retries */
@@ -1192,6 +1263,7 @@ tun_mux *tun_mux_master_start(struct ev_loop *loop, const char *path, const tun_
     m->arg = arg;
     ev_timer_init(&m->idle, NULL, 0., 0.);
     ev_timer_init(&m->gc, gc_clients, 0., 0.);
+    m->wait_limit = 10.;
     m->gc.data = m;
     ev_io_init(&m->lio, on_accept, fd, EV_READ);
     m->lio.data = m;
@@ -1269,6 +1341,51 @@ void tun_mux_primary_gone(tun_mux *m)
             tun_session_abort(ms->s, "connection to the server lost");
     while (m->clients)
         client_drop(m->clients);
+}
+
+void tun_mux_set_wait_limit(tun_mux *m, double secs)
+{
+    m->wait_limit = secs > 0 ? secs : 10.;
+}
+
+void tun_mux_primary_lost(tun_mux *m, const char *why)
+{
+    mconn *p = m->conns && m->conns->primary ? m->conns : NULL;
+    if (p == NULL)
+        return;
+    p->down = 1;
+    p->ready = 0;
+    p->tc = NULL;
+    char msg[600];
+    snprintf(msg, sizeof(msg), "%s", why && *why ? why : "connection to the server lost");
+    /* Sessions on it end as on any dying connection; those waiting for a
+     * place keep waiting (for the primary now). */
+    for (msess *ms = m->sessions; ms; ms = ms->next) {
+        if (ms->conn == p && ms->s && !ms->waiting && !ms->done)
+            tun_session_abort(ms->s, msg);
+    }
+}
+
+void tun_mux_primary_back(tun_mux *m, tun_conn *tc)
+{
+    mconn *p = m->conns && m->conns->primary ? m->conns : NULL;
+    if (p == NULL)
+        return;
+    p->tc = tc;
+    p->down = 0;
+    p->ready = 1;
+    p->limit = m->o->max_sessions;
+    if (m->learned_limit > 0 && m->learned_limit < p->limit)
+        p->limit = m->learned_limit;
+    /* Oldest first (the list is newest first): walk to the end, then back.
+     * Placing never frees a session, so the list stays walkable. */
+    msess *last = m->sessions;
+    while (last && last->next)
+        last = last->next;
+    for (msess *ms = last; ms; ms = ms->prev)
+        if (ms->waiting && ms->conn == p && !ms->done && ms->mc)
+            place(m, ms);
+    kick_primary(m);
 }
 
 void tun_mux_free(tun_mux *m)

@@ -59,6 +59,7 @@ enum ktype {
     K_UHK,         /* UpdateHostKeys: yes, no, ask */
     K_CANON,       /* CanonicalizeHostname: yes, no, always, none */
     K_CNAMES,      /* CanonicalizePermittedCNAMEs: source:target rules, first line wins */
+    K_RECONNECTIV, /* ReconnectInterval min[:max] */
     K_IGNORED,     /* known to OpenSSH, no effect here (off: slot, noff: KF_ flags) */
     K_UNSUPPORTED, /* known to OpenSSH, refused (its "none" value is accepted) */
     K_DEPRECATED,  /* OpenSSH ignores it silently, and so do we */
@@ -135,6 +136,8 @@ static const kw keywords[] = {
     {"ControlPath", K_STR, F(control_path), 0, NULL},
     {"ControlPersist", K_CONTROLPERSIST, F(control_persist), 0, NULL},
     {"MaxSessions", K_INT, F(max_sessions), 0, NULL},
+    {"Reconnect", K_BOOL, F(reconnect), 0, NULL},
+    {"ReconnectInterval", K_RECONNECTIV, F(reconnect_min), 0, NULL},
     {"IgnoreUnknown", K_STR, F(ignore_unknown), 0, NULL},
     {"HostKeyAlias", K_STR, F(host_key_alias), 0, NULL},
     {"RemoteCommand", K_STR, F(remote_command), 0, NULL},
@@ -253,6 +256,9 @@ void tun_options_init(tun_options *o)
     o->control_master = -1;
     o->control_persist = -1;
     o->max_sessions = -1;
+    o->reconnect = -1;
+    o->reconnect_min = -1;
+    o->reconnect_max = -1;
     o->compression = -1;
     o->session_type = SESSION_UNSET;
     o->stdin_null = -1;
@@ -624,6 +630,25 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
             return tun_cfg_bad_value(where, k->name, val);
         return tun_cfg_set_int(&o->update_host_keys, u);
     }
+    case K_RECONNECTIV: {
+        /* min[:max], each a time in whole seconds (units as for the other
+         * times: 90, 1m30s); max defaults to 30 s, or to min when min is
+         * longer. */
+        char a[64], *colon;
+        int64_t lo, hi = -1;
+        snprintf(a, sizeof(a), "%s", val);
+        colon = strchr(a, ':');
+        if (colon)
+            *colon = '\0';
+        if (tun_parse_time(a, &lo) != 0 || lo < 1 || lo > 86400 ||
+            (colon && (tun_parse_time(colon + 1, &hi) != 0 || hi < lo || hi > 86400)))
+            return tun_cfg_bad_value(where, k->name, val);
+        if (o->reconnect_min == -1) {
+            o->reconnect_min = (int)lo;
+            o->reconnect_max = (int)hi;
+        }
+        return 0;
+    }
     case K_SESSIONTYPE: {
         int t;
         if (strcasecmp(val, "none") == 0)
@@ -771,7 +796,16 @@ int tun_options_finish(tun_options *o)
         o->rekey_seconds = 0;
     }
     dflt(&o->log_level, TUN_LOG_INFO);
-    dflt(&o->server_alive_interval, 0);
+    dflt(&o->reconnect, 0);
+    if (o->reconnect_min == -1)
+        o->reconnect_min = 1;
+    if (o->reconnect_max == -1)
+        o->reconnect_max = o->reconnect_min > 30 ? o->reconnect_min : 30;
+    o->server_alive_interval_set = o->server_alive_interval != -1;
+    /* A persistent tunnel must notice a dead path by itself: keepalives
+     * every 15 s, 3 unanswered ones end the connection (45 s), unless the
+     * user chose otherwise (ServerAliveInterval 0 turns them off). */
+    dflt(&o->server_alive_interval, o->reconnect ? 15 : 0);
     dflt(&o->server_alive_count_max, 3);
     dflt(&o->request_tty, TTY_AUTO);
     dflt(&o->tcp_keepalive, 1);
@@ -971,6 +1005,9 @@ void tun_options_dump(const tun_options *o, FILE *f)
                 uhk[o->update_host_keys >= 0 && o->update_host_keys < 3 ? o->update_host_keys : 0]);
             break;
         }
+        case K_RECONNECTIV:
+            fprintf(f, "%s %d:%d\n", name, o->reconnect_min, o->reconnect_max);
+            break;
         case K_SESSIONTYPE: {
             static const char *const st[] = {"none", "subsystem", "default"};
             fprintf(f, "%s %s\n", name,

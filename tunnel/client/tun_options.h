@@ -77,6 +77,10 @@ typedef struct tun_options {
     char *control_path;
     int control_persist; /* -1 unset, 0 no, -2 yes (forever), >0 seconds */
     int max_sessions;    /* sessions per shared connection (sshtun) */
+    /* persistent tunnels (sshtun) */
+    int reconnect;                    /* Reconnect yes|no */
+    int reconnect_min, reconnect_max; /* ReconnectInterval min[:max], seconds; -1 unset */
+    int server_alive_interval_set;    /* given by the user (set by finish) */
     /* misc */
     char *ignore_unknown;
     char *host_key_alias;

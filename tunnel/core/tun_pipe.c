@@ -442,6 +442,15 @@ void tun_pipe_drain_input(tun_pipe *p, int which)
         try_read(p);
 }
 
+void tun_pipe_conn_lost(tun_pipe *p, tun_link *nolink)
+{
+    tun_link_unblock(p->base.link, &p->base);
+    p->base.link = nolink;
+    p->base.open = 0;
+    p->reading = 0;
+    pipe_closed(&p->base);
+}
+
 void tun_pipe_start_input(tun_pipe *p)
 {
     p->reading = 1;

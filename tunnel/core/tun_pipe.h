@@ -90,6 +90,12 @@ void tun_pipe_hold_output(tun_pipe *p, int hold);
 /* Attach the local descriptors later (forwards that connect after the
  * channel exists).  Watchers must not be running. */
 void tun_pipe_set_fds(tun_pipe *p, int in_fd, int out_fd);
+/* The connection under the channel is gone (a tunnel that reconnects
+ * goes on without it): from now on the pipe makes no engine calls and
+ * uses `nolink` (a link without connection) instead of the dead one.
+ * Input stops; what the channel delivered is still written out; then
+ * `closed` runs, as after a CLOSE (possibly before this returns). */
+void tun_pipe_conn_lost(tun_pipe *p, tun_link *nolink);
 /* Write out whatever is buffered, blocking (used at exit). */
 void tun_pipe_flush_blocking(tun_pipe *p);
 /* Stop watchers and free buffers; closes fds if is_socket.  The pipe is
