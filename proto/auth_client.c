@@ -325,7 +325,7 @@ int ssh_auth_dispatch_client(ssh_conn *c, uint8_t type, ssh_cur *p)
             return rv;
         /* Before the application queues anything: the answer then comes
          * back as fast as the path allows. */
-        if ((rv = ssh_rtt_probe(c)) != 0)
+        if ((rv = ssh_rtt_start(c)) != 0)
             return rv;
         report(c, SSH_AUTH_SUCCESS, NULL);
         return 0;

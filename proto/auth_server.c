@@ -119,7 +119,7 @@ static int succeed(ssh_conn *c)
         return rv;
     c->phase = PHASE_OPEN;
     ssh_conn_logf(c, 1, "Accepted authentication for %s", c->auth_user);
-    if ((rv = ssh_rtt_probe(c)) != 0)
+    if ((rv = ssh_rtt_start(c)) != 0)
         return rv;
     if (c->cb.auth_success)
         c->cb.auth_success(c, c->auth_user, c->user);

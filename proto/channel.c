@@ -38,13 +38,17 @@
  *
  * Round trip: a keepalive@openssh.com request (answered by every SSH
  * implementation, if only with a failure) sent when authentication
- * succeeds, and again after each pause in the traffic (no channel data for
- * IDLE_MS), times the whole path, through relays and jump hosts.  It is
- * sent only while nothing else is queued either way, so no queue of data
- * inflates it (a probe behind megabytes of bulk data would measure the
- * queue, and windows grown on that would grow the queue further).  The
- * transport's TCP_INFO figure is only a hint: used before the first probe
- * returns and to refine a probe below the millisecond clock's resolution.
+ * succeeds, once more when that is answered (sshd forks the session's
+ * process right after authentication and answers the first one late), and
+ * again after each pause in the traffic (no channel data for IDLE_MS),
+ * times the whole path, through relays and jump hosts; a client also
+ * times its service request.  Probes are sent only while nothing else is
+ * queued either way, so no queue of data inflates them (a probe behind
+ * megabytes of bulk data would measure the queue, and windows grown on
+ * that would grow the queue further).  A sample can only be too long, so
+ * the estimate is the least of the last few.  The transport's TCP_INFO
+ * figure is only a hint: used before the first sample and to refine one
+ * below the millisecond clock's resolution.
  *
  * Half-close (sections 5.3): EOF and CLOSE are tracked per direction; a
  * channel is freed when CLOSE went both ways, and the application hears
@@ -73,6 +77,8 @@
 #define IDLE_MS        1000   /* a channel or connection this quiet is idle */
 #define RTT_UNKNOWN_US 100000 /* assumed while no round trip is known */
 #define EPOCH_MIN_MS   2      /* the clock's resolution, twice */
+#define RTT_SAMPLES    SSH_RTT_SAMPLES /* the round trip is the least of so many */
+#define RTT_KEEP_MS    30000  /* samples taken within so long */
 
 enum ch_state { CH_OPENING = 1, CH_PENDING, CH_OPEN };
 
@@ -551,20 +557,47 @@ long ssh_channel_send(ssh_conn *c, uint32_t id, int stream, const void *data, si
 
 /* ---- round trip ----------------------------------------------------------------- */
 
+/* The estimate: the smallest of the recent samples.  A sample can only be
+ * too long, never too short (a server busy setting up the session after
+ * authentication answers late; a peer's queue delays its answer), so the
+ * minimum is the path; samples older than RTT_KEEP_MS drop out of it (the
+ * newest always counts) so that a path that got longer is followed. */
+static uint32_t path_rtt_ms(const ssh_conn *c)
+{
+    unsigned n = c->rtt_n < RTT_SAMPLES ? c->rtt_n : RTT_SAMPLES;
+    unsigned newest = (c->rtt_n - 1) % RTT_SAMPLES;
+    uint32_t best = c->rtt_ms[newest];
+    for (unsigned i = 0; i < n; i++)
+        if (c->now - c->rtt_at[i] <= RTT_KEEP_MS && c->rtt_ms[i] < best)
+            best = c->rtt_ms[i];
+    return best;
+}
+
 uint32_t ssh_path_rtt_us(const ssh_conn *c)
 {
-    if (!c->path_rtt_known)
+    if (c->rtt_n == 0)
         return c->rtt_us;
-    if (c->path_rtt_ms >= 2)
-        return c->path_rtt_ms * 1000;
+    uint32_t ms = path_rtt_ms(c);
+    if (ms >= 2)
+        return ms * 1000;
     /* 0 or 1 ms: below the clock's resolution; the transport's figure is
      * finer when it is in the same range. */
     if (c->rtt_us > 0 && c->rtt_us < 2000)
         return c->rtt_us;
-    return c->path_rtt_ms * 1000 + 500;
+    return ms * 1000 + 500;
 }
 
-int ssh_rtt_probe(ssh_conn *c)
+void ssh_rtt_sample(ssh_conn *c, uint64_t ms, const char *how)
+{
+    unsigned i = c->rtt_n % RTT_SAMPLES;
+    c->rtt_ms[i] = ms > UINT32_MAX / 1000 ? UINT32_MAX / 1000 : (uint32_t)ms;
+    c->rtt_at[i] = c->now;
+    c->rtt_n++;
+    ssh_conn_logf(c, 2, "round trip %u ms (%s): receive windows sized to %u ms", c->rtt_ms[i], how,
+                  path_rtt_ms(c));
+}
+
+static int rtt_probe(ssh_conn *c)
 {
     if (c->probe_out || c->phase != PHASE_OPEN)
         return 0;
@@ -582,6 +615,12 @@ int ssh_rtt_probe(ssh_conn *c)
     c->probe_kex = c->kex_count;
     c->data_since_probe = 0;
     return 0;
+}
+
+int ssh_rtt_start(ssh_conn *c)
+{
+    c->probe_again = 1;
+    return rtt_probe(c);
 }
 
 uint64_t ssh_rtt_deadline(const ssh_conn *c)
@@ -602,18 +641,21 @@ int ssh_rtt_tick(ssh_conn *c)
         c->data_last = c->now;
         return 0;
     }
-    return ssh_rtt_probe(c);
+    return rtt_probe(c);
 }
 
-static void probe_answered(ssh_conn *c)
+static int probe_answered(ssh_conn *c)
 {
     c->probe_out = 0;
-    if (c->kex_count != c->probe_kex || c->kex != NULL)
-        return; /* a key exchange held it up */
-    uint64_t ms = c->now - c->probe_sent;
-    c->path_rtt_ms = ms > UINT32_MAX / 1000 ? UINT32_MAX / 1000 : (uint32_t)ms;
-    c->path_rtt_known = 1;
-    ssh_conn_logf(c, 2, "round trip %u ms: receive windows sized to it", c->path_rtt_ms);
+    if (c->kex_count == c->probe_kex && c->kex == NULL) /* else a key exchange held it up */
+        ssh_rtt_sample(c, c->now - c->probe_sent, "keepalive");
+    /* The probe sent at authentication may have waited for the peer to set
+     * up the session (sshd forks then): a second one, if the connection is
+     * still quiet, times the path alone. */
+    if (!c->probe_again || c->data_since_probe)
+        return 0;
+    c->probe_again = 0;
+    return rtt_probe(c);
 }
 
 /* ---- receive windows --------------------------------------------------------------- */
@@ -1200,10 +1242,8 @@ int ssh_global_dispatch(ssh_conn *c, uint8_t type, ssh_cur *p)
         return SSH_ERR_UNEXPECTED;
     if (u == &c->alive_marker)
         return 0;
-    if (u == &c->probe_marker) {
-        probe_answered(c);
-        return 0;
-    }
+    if (u == &c->probe_marker)
+        return probe_answered(c);
     if (c->cb.global_reply)
         c->cb.global_reply(c, type == SSH_MSG_REQUEST_SUCCESS, p->p, p->len, u);
     return 0;

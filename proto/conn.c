@@ -443,6 +443,10 @@ static int dispatch(ssh_conn *c, const uint8_t *payload, size_t len, uint32_t se
             return rv;
         c->phase = PHASE_AUTH;
         ssh_conn_logf(c, 2, "SSH2_MSG_SERVICE_ACCEPT received");
+        /* The first round trip the server answers without work of its own
+         * (a key exchange's answers wait for host key checks, the
+         * authentication's for signatures and the server's decisions). */
+        ssh_rtt_sample(c, c->now - c->svc_sent, "service request");
         if (c->cb.auth_ready)
             c->cb.auth_ready(c, c->user);
         return 0;
@@ -494,6 +498,7 @@ void ssh_conn_kex_finished(ssh_conn *c)
     if (first) {
         c->phase = PHASE_SERVICE;
         if (!c->server) {
+            c->svc_sent = c->now;
             ssh_buf *b = ssh_pkt_begin(c, SSH_MSG_SERVICE_REQUEST);
             if (ssh_buf_put_cstring(b, "ssh-userauth") != 0)
                 ssh_pkt_cancel(c);

@@ -63,6 +63,7 @@
 #define SSH_WINDOW_DEFAULT  (2u * 1024 * 1024)
 #define SSH_WINDOW_MAX      (64u * 1024 * 1024)
 #define SSH_WINDOW_BUDGET   (128u * 1024 * 1024)
+#define SSH_RTT_SAMPLES     4 /* round-trip samples the estimate is taken from */
 #define SSH_MAXPKT_DEFAULT  (32u * 1024)
 #define SSH_MAXPKT_LIMIT    (SSH_PACKET_MAX - 1024)
 #define SSH_REKEY_BYTES_MAX (1ull << 30) /* 1 GiB */
@@ -172,8 +173,11 @@ struct ssh_conn {
 
     /* path round trip (channel.c) */
     uint32_t rtt_us;       /* the transport's hint (ssh_conn_set_rtt), 0: unknown */
-    uint32_t path_rtt_ms;  /* measured by a keepalive round trip */
-    int path_rtt_known;
+    uint32_t rtt_ms[SSH_RTT_SAMPLES]; /* the latest round-trip samples ... */
+    uint64_t rtt_at[SSH_RTT_SAMPLES]; /* ... and when they were taken */
+    unsigned rtt_n;        /* samples taken (the ring holds the last few) */
+    uint64_t svc_sent;     /* client: when SERVICE_REQUEST went out */
+    int probe_again;       /* probe once more when this one is answered */
     uint64_t probe_sent;   /* when the outstanding probe went out */
     int probe_out;         /* a probe awaits its answer */
     uint32_t probe_kex;    /* kex_count then: a key exchange spoils the sample */
@@ -266,14 +270,16 @@ int ssh_global_dispatch(ssh_conn *c, uint8_t type, ssh_cur *p);
 void ssh_channels_free(ssh_conn *c);
 /* Send keepalive@openssh.com with want_reply (routed internally). */
 int ssh_global_keepalive(ssh_conn *c);
-/* Measure the path's round trip now (authentication just succeeded). */
-int ssh_rtt_probe(ssh_conn *c);
+/* Authentication just succeeded: measure the path's round trip. */
+int ssh_rtt_start(ssh_conn *c);
 /* When the next round-trip probe is due (UINT64_MAX: none), and send it if
  * `now` has reached that. */
 uint64_t ssh_rtt_deadline(const ssh_conn *c);
 int ssh_rtt_tick(ssh_conn *c);
 /* The round trip windows are sized for (us, 0: unknown). */
 uint32_t ssh_path_rtt_us(const ssh_conn *c);
+/* A round-trip sample of `ms` taken now (channel.c keeps the last few). */
+void ssh_rtt_sample(ssh_conn *c, uint64_t ms, const char *how);
 
 #ifdef SSHTUN_FUZZING
 /* Fuzzing builds only: pretend the first key exchange (and, if `authed`, the

@@ -465,11 +465,12 @@ int ssh_conn_tick(ssh_conn *c, uint64_t now_ms);
 /* A hint for the path's round-trip time in microseconds (a TCP socket's
  * TCP_INFO tcpi_rtt, say), 0 when unknown; the caller refreshes it now and
  * then.  The engine measures the round trip itself, end to end at the SSH
- * layer (a keepalive@openssh.com request sent when authentication succeeds
+ * layer (keepalive@openssh.com requests sent when authentication succeeds
  * and again after a pause in the traffic, so that no queue of data delays
- * its answer): a relay, a jump host or a ProxyCommand in between makes the
- * first TCP hop's figure meaningless.  The hint is used before the first
- * measurement and to refine one below the millisecond clock's resolution.
+ * their answers; the least of the recent samples counts): a relay, a jump
+ * host or a ProxyCommand in between makes the first TCP hop's figure
+ * meaningless.  The hint is used before the first measurement and to
+ * refine one below the millisecond clock's resolution.
  *
  * Receive windows grow only as far as the observed bandwidth times the
  * round trip needs: every two round trips, a window whose half is less than

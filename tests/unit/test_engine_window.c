@@ -3,9 +3,10 @@
  * window sizing, in memory under a fake clock:
  *  - adjusts go out once an eighth of the window has been consumed, and
  *    only for consumed bytes;
- *  - the path's round trip is measured end to end (a keepalive round trip
- *    at authentication and after each pause), whatever the transport's
- *    TCP_INFO hint says;
+ *  - the path's round trip is measured end to end (the service request,
+ *    keepalive round trips at authentication and after each pause; the
+ *    least recent sample counts), whatever the transport's TCP_INFO hint
+ *    says, and an answer the peer delayed does not inflate it;
  *  - on a long path a window the stream fills doubles every two round trips
  *    until half of it covers the bandwidth-delay product, and no further;
  *    on a short path, or with a slow reader, it stays as it is;
@@ -160,6 +161,7 @@ typedef struct chunk {
 typedef struct line {
     tp_pair *p;
     uint64_t delay;           /* ms each way; 0: delivered at once (tp_pump) */
+    uint64_t hold_until[2];   /* nothing is delivered that way before then */
     chunk *head[2], *tail[2]; /* 0: client to server, 1: server to client */
 } line;
 
@@ -167,7 +169,7 @@ static void line_deliver(line *l)
 {
     for (int d = 0; d < 2; d++) {
         tp_side *to = d ? &l->p->cli : &l->p->srv;
-        while (l->head[d] && l->head[d]->due <= l->p->now) {
+        while (l->head[d] && l->head[d]->due <= l->p->now && l->hold_until[d] <= l->p->now) {
             chunk *k = l->head[d];
             l->head[d] = k->next;
             if (l->head[d] == NULL)
@@ -290,6 +292,46 @@ static run_stats run(line *l, const uint32_t *cids, int n, size_t rate, int ms)
 static size_t srv_window(tp_pair *p, uint32_t cid)
 {
     return ssh_channel_recv_window(p->srv.c, cid);
+}
+
+/* ---- the round trip ---- */
+
+/* The peer answers the probe sent at authentication 40 ms late (sshd
+ * forks the session's process then): a second probe, sent as soon as the
+ * first is answered, times the path alone, and the estimate is the lesser.
+ * On the client the service request's round trip (answered at once) is a
+ * sample too. */
+static void rtt_ignores_a_late_first_answer(void **state)
+{
+    (void)state;
+    line l;
+    memset(&l, 0, sizeof(l));
+    l.delay = 25;
+    l.p = tp_pair_new(NULL, NULL, ed(), ed());
+    tp_pair *p = l.p;
+    p->cli.log_grep = "round trip";
+    tp_start(p);
+    int held = 0;
+    for (int i = 0; i < 5000 && ssh_conn_rtt(p->srv.c) == 0; i++) {
+        line_step(&l);
+        if (!held && ssh_conn_state(p->srv.c) == SSH_STATE_OPEN) {
+            held = 1; /* the client takes 40 ms to read what follows */
+            l.hold_until[1] = p->now + 25 + 40;
+        }
+    }
+    assert_true(held);
+    /* the first answer came back after 90 ms */
+    assert_in_range(ssh_conn_rtt(p->srv.c), 89000, 92000);
+    for (int i = 0; i < 200; i++)
+        line_step(&l);
+    assert_in_range(ssh_conn_rtt(p->srv.c), 49000, 52000);
+    assert_in_range(ssh_conn_rtt(p->cli.c), 49000, 52000);
+    /* the client's samples: the service request (50), its own first probe
+     * (sent while its input was held: 90), the second one (50) */
+    assert_int_equal(p->cli.log_hits, 3);
+    assert_alive(p);
+    line_free(&l);
+    tp_pair_free(p);
 }
 
 /* ---- window sizing --------------------------------------------------------------------- */
@@ -475,6 +517,13 @@ static void window_shrinks_when_idle(void **state)
     /* a second after the data stopped, one probe from each side: the
      * client sent its own and its answer to the server's, nothing else */
     assert_int_equal(p->cli.c->packets_out - pk0, 2);
+    /* The estimate is the least of the recent samples (a sample can only
+     * be too long): the 50 ms ones still count... */
+    assert_in_range(ssh_conn_rtt(p->srv.c), 49000, 52000);
+    /* ...until they are 30 s old; the next pause's probe then decides. */
+    run(&l, &cid, 1, 0, 30000);
+    run(&l, &cid, 1, 8 * KiB, 10);
+    run(&l, &cid, 1, 0, 1500);
     assert_in_range(ssh_conn_rtt(p->srv.c), 99000, 102000);
     assert_in_range(ssh_conn_rtt(p->cli.c), 99000, 102000);
     /* Resume slowly: 8 KiB per ms is 0.8 MiB per (now 100 ms) round trip,
@@ -492,6 +541,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(window_hold_and_resume),
         cmocka_unit_test(window_adjust_batched),
+        cmocka_unit_test(rtt_ignores_a_late_first_answer),
         cmocka_unit_test(window_grows_to_the_path),
         cmocka_unit_test(window_fills_a_fast_long_path),
         cmocka_unit_test(window_ignores_the_release_burst),
