@@ -10,7 +10,10 @@
  *           would receive from the privileged helper);
  *   mode 2: "ip\nlist": tun_match_address_list(), and the list's entries
  *           as a permit list for tun_permit_match();
- *   mode 3: an option list: "<data> " KEY parsed and looked up.
+ *   mode 3: an option list: "<data> " KEY parsed and looked up, and
+ *           "<data> " CA_KEY looked up for a user certificate.
+ * Modes 0 and 3 also look a certificate up (cert-authority lines) and
+ * read the data as an AuthorizedPrincipalsFile and a CA key list.
  * Checked: results in range and ownership (options filled only when
  * FOUND, `why` set exactly when DENIED), everything the parser accepts
  * encodes and round-trips byte for byte, everything the decoder accepts
@@ -20,14 +23,31 @@
  * line whose options parse and whose key is ours is decided by it.
  */
 #include <string.h>
+#include <strings.h>
 
 #include "fuzz_tun.h"
 #include "sshtun/buf.h"
 #include "sshtun/key.h"
+#include "tun_authcert.h"
 #include "tun_authkeys.h"
 
 #define KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDLJiJnloN6DCX2R47wC1mMpUuB9LSNwFIkB8/AzX94m"
-#define NOW ((int64_t)1700000000)
+/* A user certificate for the principals alice and bob, valid 2020..2040,
+ * and its CA (tests/unit/data/certs: user_ed25519-cert.pub, ca_ed25519). */
+#define CERT                                                                                       \
+    "ssh-ed25519-cert-v01@openssh.com "                                                            \
+    "AAAAIHNzaC1lZDI1NTE5LWNlcnQtdjAxQG9wZW5zc2guY29tAAAAIPDz2DClcmN6"                             \
+    "6Qg1eH4EerrtYbBXN1vDZs6Cn6yZ8lyXAAAAIBLmLPXjx/IYtDU7gnot2d6gOZDh"                             \
+    "bMiWWJtK9yIC5IY+AAAAAAAAACoAAAABAAAADWFsaWNlQGV4YW1wbGUAAAAQAAAA"                             \
+    "BWFsaWNlAAAAA2JvYgAAAABeC+EAAAAAAIOqfoAAAAAAAAAAggAAABVwZXJtaXQt"                             \
+    "WDExLWZvcndhcmRpbmcAAAAAAAAAF3Blcm1pdC1hZ2VudC1mb3J3YXJkaW5nAAAA"                             \
+    "AAAAABZwZXJtaXQtcG9ydC1mb3J3YXJkaW5nAAAAAAAAAApwZXJtaXQtcHR5AAAA"                             \
+    "AAAAAA5wZXJtaXQtdXNlci1yYwAAAAAAAAAAAAAAMwAAAAtzc2gtZWQyNTUxOQAA"                             \
+    "ACDns3TYC66LE7EibM7nM+9GAi4XndgjVqaYuqiFu5Z4YQAAAFMAAAALc3NoLWVk"                             \
+    "MjU1MTkAAABAWavSnYqau+hGuAci+U1h8TU/PPwstjOPn5wEhxy3W12ngvZzmPFB"                             \
+    "AjfhNttthFZ0dWr9LMlhWEC6GXaq0A+TAw=="
+#define CA_KEY "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOezdNgLrosTsSJszucz70YCLhed2CNWppi6qIW7lnhh"
+#define NOW    ((int64_t)1700000000)
 
 static const char *const client_ips[4] = {"10.1.2.3", "2001:db8::1", "::ffff:192.0.2.1", NULL};
 
@@ -37,6 +57,24 @@ static const ssh_key *fixed_key(void)
     if (k == NULL)
         CHECK(ssh_key_parse_public_line(KEY, strlen(KEY), &k, NULL) == 0);
     return k;
+}
+
+static const ssh_key *cert_key(void)
+{
+    static ssh_key *k;
+    if (k == NULL)
+        CHECK(ssh_key_parse_public_line(CERT, strlen(CERT), &k, NULL) == 0);
+    return k;
+}
+
+/* Does s[0..len) contain `word`, ignoring case (option names do)? */
+static int contains_ci(const char *s, size_t len, const char *word)
+{
+    size_t wl = strlen(word);
+    for (size_t i = 0; i + wl <= len; i++)
+        if (strncasecmp(s + i, word, wl) == 0)
+            return 1;
+    return 0;
 }
 
 static int is_zero_opts(const tun_keyopts *o)
@@ -118,6 +156,41 @@ static void check_find(const char *data, size_t len, const char *ip)
     CHECK(tun_authkeys_find(data, len, fixed_key(), ip, NOW, NULL, NULL, 0) == r);
 }
 
+/* The certificate through the same file (cert-authority lines), and the
+ * file as an AuthorizedPrincipalsFile. */
+static void check_find_cert(const char *data, size_t len, const char *ip)
+{
+    tun_keyopts o;
+    char why[128];
+    why[0] = '\0';
+    enum tun_ak_result r = tun_authkeys_find_user(data, len, cert_key(), "alice", ip, NOW,
+                                                  "ssh-ed25519", &o, why, sizeof(why));
+    CHECK(r == TUN_AK_NOT_FOUND || r == TUN_AK_FOUND || r == TUN_AK_DENIED);
+    if (r == TUN_AK_FOUND)
+        check_opts(&o);
+    else
+        CHECK(is_zero_opts(&o));
+    CHECK((r == TUN_AK_DENIED) == (why[0] != '\0'));
+    tun_keyopts_free(&o);
+    CHECK(tun_authkeys_find_user(data, len, cert_key(), "alice", ip, NOW, "ssh-ed25519", NULL, NULL,
+                                 0) == r);
+    /* The plain key is never let in by a cert-authority line, so the user
+     * makes no difference for it. */
+    CHECK(tun_authkeys_find_user(data, len, fixed_key(), "alice", ip, NOW, NULL, NULL, NULL, 0) ==
+          tun_authkeys_find(data, len, fixed_key(), ip, NOW, NULL, NULL, 0));
+    why[0] = '\0';
+    r = tun_principals_find(data, len, ssh_key_cert(cert_key()), ip, NOW, &o, why, sizeof(why));
+    CHECK(r == TUN_AK_NOT_FOUND || r == TUN_AK_FOUND || r == TUN_AK_DENIED);
+    if (r == TUN_AK_FOUND)
+        check_opts(&o);
+    else
+        CHECK(is_zero_opts(&o));
+    CHECK((r == TUN_AK_DENIED) == (why[0] != '\0'));
+    tun_keyopts_free(&o);
+    int has = tun_keylist_has(data, len, ssh_cert_ca(ssh_key_cert(cert_key())));
+    CHECK(has == 0 || has == 1);
+}
+
 /* Returns the parse result; checks what the parser promises. */
 static int check_parse(const char *line, size_t len, int *ignore_out)
 {
@@ -146,6 +219,7 @@ static int check_parse(const char *line, size_t len, int *ignore_out)
 static void fuzz_file(const char *data, size_t len, const char *ip)
 {
     check_find(data, len, ip);
+    check_find_cert(data, len, ip);
     size_t pos = 0;
     while (pos < len) {
         const char *nl = memchr(data + pos, '\n', len - pos);
@@ -251,6 +325,19 @@ static void fuzz_line(const char *opts, size_t len, const char *ip)
         CHECK(r == TUN_AK_NOT_FOUND);
     }
     check_find(line, ll, ip);
+    free(line);
+    /* The same options on the CA's line, for the certificate: a line
+     * without cert-authority never lets it in. */
+    ll = len + 1 + strlen(CA_KEY);
+    line = malloc(ll + 1);
+    CHECK(line != NULL);
+    memcpy(line, opts, len);
+    line[len] = ' ';
+    memcpy(line + len + 1, CA_KEY, strlen(CA_KEY) + 1);
+    check_find_cert(line, ll, ip);
+    if (!contains_ci(opts, len, "cert-authority"))
+        CHECK(tun_authkeys_find_user(line, ll, cert_key(), "alice", ip, NOW, NULL, NULL, NULL, 0) ==
+              TUN_AK_NOT_FOUND);
     free(line);
 }
 

@@ -39,9 +39,14 @@
  *  - from="pattern-list" is matched against the client's address only
  *    (sshd would also try the reverse-resolved name with UseDNS; we do no
  *    name lookups here).  See tun_match_address_list() below.
- *  - cert-authority, principals="..." and tunnel="..." are valid syntax but
- *    unsupported: the line is parsed (so syntax errors still count) and
- *    reported with *ignore set; tun_authkeys_find() skips it.
+ *  - cert-authority (with principals="...") lets certificates signed by the
+ *    line's key in, for the account's name or one of the listed
+ *    principals, with the certificate's options merged into the line's
+ *    (tun_authcert.h); a certificate is never let in by a plain line for
+ *    the key it certifies, and principals= on a plain line makes it
+ *    useless, as in sshd.  tunnel="..." is valid syntax but unsupported:
+ *    the line is parsed (so syntax errors still count) and reported with
+ *    *ignore set; tun_authkeys_find() skips it.
  *    no-touch-required and verify-required concern FIDO keys, which we do
  *    not support; they are accepted and do nothing.
  *  - Unknown options make the line invalid: the key on it is not accepted
@@ -55,6 +60,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +68,9 @@
 #include <time.h>
 
 #include "sshtun/buf.h"
+#include "sshtun/cert.h"
 #include "sshtun/err.h"
+#include "tun_authcert.h"
 #include "tun_log.h"
 #include "tun_match.h"
 
@@ -260,7 +268,9 @@ enum opt_id {
     OPT_NO_USER_RC,
     OPT_USER_RC,
     OPT_NOOP,        /* no-touch-required, verify-required */
-    OPT_UNSUPPORTED, /* cert-authority, principals=, tunnel= */
+    OPT_UNSUPPORTED, /* tunnel= */
+    OPT_CERT_AUTHORITY,
+    OPT_PRINCIPALS,
     OPT_COMMAND,
     OPT_FROM,
     OPT_ENVIRONMENT,
@@ -287,8 +297,8 @@ static const struct optdef {
     {"user-rc", 0, OPT_USER_RC},
     {"no-touch-required", 0, OPT_NOOP},
     {"verify-required", 0, OPT_NOOP},
-    {"cert-authority", 0, OPT_UNSUPPORTED},
-    {"principals", 1, OPT_UNSUPPORTED},
+    {"cert-authority", 0, OPT_CERT_AUTHORITY},
+    {"principals", 1, OPT_PRINCIPALS},
     {"tunnel", 1, OPT_UNSUPPORTED},
     {"command", 1, OPT_COMMAND},
     {"from", 1, OPT_FROM},
@@ -367,6 +377,8 @@ struct parsed {
     char *from;
     char *expiry;
     int ignore;
+    int cert_authority;
+    char *principals;
 };
 
 /* Apply one option; takes ownership of `val` in every case.  0 or -1 with
@@ -405,6 +417,16 @@ static int apply_option(struct parsed *p, enum opt_id id, char *val, const char 
     case OPT_UNSUPPORTED:
         free(val);
         p->ignore = 1;
+        return 0;
+    case OPT_CERT_AUTHORITY:
+        p->cert_authority = 1;
+        return 0;
+    case OPT_PRINCIPALS:
+        if (p->principals != NULL) {
+            *err = "more than one principals=";
+            break;
+        }
+        p->principals = val;
         return 0;
     case OPT_COMMAND:
         if (o->command != NULL) {
@@ -471,8 +493,12 @@ static void parsed_free(struct parsed *p)
     tun_keyopts_free(&p->o);
     free(p->from);
     free(p->expiry);
+    free(p->principals);
     memset(p, 0, sizeof(*p));
 }
+
+static int parse_list(const char *line, size_t len, size_t i, struct parsed *p, int keyless,
+                      const char **err);
 
 /* Returns the offset of the key type, or -1 with a reason in *err. */
 static int parse_options(const char *line, size_t len, struct parsed *p, const char **err)
@@ -490,6 +516,14 @@ static int parse_options(const char *line, size_t len, struct parsed *p, const c
     }
     if (starts_with_keytype(line + i, len - i))
         return (int)i;
+    return parse_list(line, len, i, p, 0, err);
+}
+
+/* The option list at line[i..]: up to a blank and a key (keyless == 0,
+ * returns the key's offset), or to the end (keyless: returns len). */
+static int parse_list(const char *line, size_t len, size_t i, struct parsed *p, int keyless,
+                      const char **err)
+{
     for (;;) {
         size_t ns = i;
         while (i < len && (isalnum((unsigned char)line[i]) || line[i] == '-'))
@@ -521,6 +555,8 @@ static int parse_options(const char *line, size_t len, struct parsed *p, const c
             i++;
             continue;
         }
+        if (keyless && i == len)
+            return (int)len;
         if (i < len && is_blank(line[i]))
             break;
         *err = i < len ? "junk after option" : "no key after options";
@@ -557,7 +593,8 @@ int tun_authkeys_parse_options(const char *line, size_t len, tun_keyopts *opts, 
         return -1;
     }
     if (ignore)
-        *ignore = p.ignore;
+        *ignore = p.ignore || p.cert_authority || p.principals != NULL;
+    free(p.principals);
     if (opts)
         *opts = p.o;
     else
@@ -573,12 +610,86 @@ int tun_authkeys_parse_options(const char *line, size_t len, tun_keyopts *opts, 
     return off;
 }
 
+int tun_authkeys_parse_optlist(const char *s, size_t len, tun_keyopts *opts, char **from,
+                               char **expiry, int *ca_only)
+{
+    struct parsed p;
+    memset(&p, 0, sizeof(p));
+    memset(opts, 0, sizeof(*opts));
+    *from = *expiry = NULL;
+    *ca_only = 0;
+    const char *err = "";
+    if (s == NULL || len > AK_MAX_LINE || parse_list(s, len, 0, &p, 1, &err) < 0) {
+        parsed_free(&p);
+        return -1;
+    }
+    *ca_only = p.cert_authority || p.principals != NULL || p.ignore;
+    *opts = p.o;
+    *from = p.from;
+    *expiry = p.expiry;
+    free(p.principals);
+    return 0;
+}
+
+int tun_authkeys_expired(const char *expiry, int64_t now)
+{
+    int64_t t;
+    return expiry != NULL && (parse_expiry(expiry, &t) != 0 || now > t);
+}
+
 /* ---- lookup ---------------------------------------------------------- */
 
-/* One line: -1 to go on with the next line, else the result. */
+__attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t whysz, const char *fmt,
+                                                          ...)
+{
+    if (why == NULL || whysz == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, whysz, fmt, ap);
+    va_end(ap);
+}
+
+/* A cert-authority line whose key is the certificate's CA: does the line
+ * let this certificate in for `user`?  TUN_AK_FOUND with the merged
+ * options in p->o, or TUN_AK_DENIED with the reason. */
+static int cert_line(struct parsed *p, const ssh_key *cert, const char *user, const char *client_ip,
+                     int64_t now, const char *ca_sig_algs, char *why, size_t whysz)
+{
+    const char *reason = NULL;
+    /* principals=: one of them must be in the certificate (and then the
+     * account's name need not be); otherwise the account's name. */
+    if (p->principals != NULL && !tun_cert_principals_match(ssh_key_cert(cert), p->principals)) {
+        set_why(why, whysz, "Certificate does not contain an authorized principal");
+        return TUN_AK_DENIED;
+    }
+    if (ssh_cert_check(cert, SSH_CERT_TYPE_USER, p->principals ? NULL : user, 0, (uint64_t)now,
+                       TUN_CERT_KNOWN_CRITICAL, ca_sig_algs, &reason) != 0) {
+        set_why(why, whysz, "%s", reason);
+        return TUN_AK_DENIED;
+    }
+    if (tun_authkeys_expired(p->expiry, now)) {
+        set_why(why, whysz, "key expired");
+        return TUN_AK_DENIED;
+    }
+    if (p->from != NULL && (client_ip == NULL || tun_match_address_list(client_ip, p->from) != 1)) {
+        set_why(why, whysz, "from= does not match %s", client_ip ? client_ip : "(unknown)");
+        return TUN_AK_DENIED;
+    }
+    tun_keyopts co;
+    if (tun_cert_keyopts(cert, client_ip, &co, why, whysz) != 0)
+        return TUN_AK_DENIED;
+    int rv = tun_keyopts_merge(&p->o, &co, why, whysz);
+    tun_keyopts_free(&co);
+    return rv == 0 ? TUN_AK_FOUND : TUN_AK_DENIED;
+}
+
+/* One line: -1 to go on with the next line, else the result.  A
+ * certificate is let in only by a cert-authority line naming its CA (and
+ * only for a known user); a plain key only by a plain line naming it. */
 static int check_line(const char *line, size_t len, unsigned lineno, const ssh_key *key,
-                      const char *client_ip, int64_t now, tun_keyopts *opts, char *why,
-                      size_t whysz)
+                      const char *user, const char *client_ip, int64_t now, const char *ca_sig_algs,
+                      tun_keyopts *opts, char *why, size_t whysz)
 {
     size_t i = 0;
     while (i < len && is_blank(line[i]))
@@ -604,18 +715,35 @@ static int check_line(const char *line, size_t len, unsigned lineno, const ssh_k
         parsed_free(&p);
         return -1;
     }
-    int same = ssh_key_equal_public(k, key);
+    int is_cert = ssh_key_is_cert(key);
+    int same;
+    if (p.cert_authority)
+        same = is_cert && user != NULL && !ssh_key_is_cert(k) &&
+               ssh_key_equal_public(k, ssh_cert_ca(ssh_key_cert(key)));
+    else
+        same = !is_cert && p.principals == NULL && ssh_key_equal_public(k, key);
     ssh_key_free(k);
     if (!same) {
         parsed_free(&p);
         return -1;
     }
     if (p.ignore) {
-        tun_debug("authorized_keys line %u: cert-authority/principals/tunnel are not "
-                  "supported, line skipped",
-                  lineno);
+        tun_debug("authorized_keys line %u: tunnel= is not supported, line skipped", lineno);
         parsed_free(&p);
         return -1;
+    }
+    if (p.cert_authority) {
+        int r = cert_line(&p, key, user, client_ip, now, ca_sig_algs, why, whysz);
+        if (r == TUN_AK_FOUND) {
+            tun_debug("authorized_keys line %u: certificate accepted (CA line)", lineno);
+            if (opts)
+                *opts = p.o;
+            else
+                tun_keyopts_free(&p.o);
+            memset(&p.o, 0, sizeof(p.o));
+        }
+        parsed_free(&p);
+        return r;
     }
     int64_t exp;
     if (p.expiry != NULL && (parse_expiry(p.expiry, &exp) != 0 || now > exp)) {
@@ -644,6 +772,14 @@ enum tun_ak_result tun_authkeys_find(const char *data, size_t len, const ssh_key
                                      const char *client_ip, int64_t now, tun_keyopts *opts,
                                      char *why, size_t whysz)
 {
+    return tun_authkeys_find_user(data, len, key, NULL, client_ip, now, NULL, opts, why, whysz);
+}
+
+enum tun_ak_result tun_authkeys_find_user(const char *data, size_t len, const ssh_key *key,
+                                          const char *user, const char *client_ip, int64_t now,
+                                          const char *ca_sig_algs, tun_keyopts *opts, char *why,
+                                          size_t whysz)
+{
     if (opts)
         memset(opts, 0, sizeof(*opts));
     if (why != NULL && whysz > 0)
@@ -660,7 +796,8 @@ enum tun_ak_result tun_authkeys_find(const char *data, size_t len, const ssh_key
         lineno++;
         if (ll > 0 && line[ll - 1] == '\r')
             ll--;
-        int r = check_line(line, ll, lineno, key, client_ip, now, opts, why, whysz);
+        int r =
+            check_line(line, ll, lineno, key, user, client_ip, now, ca_sig_algs, opts, why, whysz);
         if (r >= 0)
             return (enum tun_ak_result)r;
     }

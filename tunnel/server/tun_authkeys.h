@@ -7,10 +7,11 @@
  * Options honoured: restrict, no-port-forwarding / port-forwarding,
  * no-pty / pty, no-agent-forwarding, no-X11-forwarding, no-user-rc,
  * command="...", from="pattern-list", environment="NAME=value",
- * permitopen="host:port", permitlisten="[host:]port", expiry-time="...".
- * Lines with cert-authority, principals= or tunnel= are skipped (not
- * supported).  Pure functions: no file access (the caller reads the file,
- * in the privileged helper when running as root).
+ * permitopen="host:port", permitlisten="[host:]port", expiry-time="...",
+ * and cert-authority with principals="..." for user certificates
+ * (tun_authcert.h).  Lines with tunnel= are skipped (not supported).  Pure
+ * functions: no file access (the caller reads the file, in the privileged
+ * helper when running as root).
  */
 #ifndef SSHTUN_TUN_AUTHKEYS_H
 #define SSHTUN_TUN_AUTHKEYS_H
@@ -51,10 +52,30 @@ enum tun_ak_result tun_authkeys_find(const char *data, size_t len, const ssh_key
                                      const char *client_ip, int64_t now, tun_keyopts *opts,
                                      char *why, size_t whysz);
 
+/* The same for `user` (the account logging in), which also lets user
+ * certificates in through cert-authority lines: for `user` or a principal
+ * of principals=, valid at `now`, signed with an algorithm `ca_sig_algs`
+ * allows (NULL: any), with the certificate's options merged into the
+ * line's.  tun_authkeys_find() is this with user NULL: no certificate. */
+enum tun_ak_result tun_authkeys_find_user(const char *data, size_t len, const ssh_key *key,
+                                          const char *user, const char *client_ip, int64_t now,
+                                          const char *ca_sig_algs, tun_keyopts *opts, char *why,
+                                          size_t whysz);
+
+/* A whole option list with no key after it (the options of an
+ * AuthorizedPrincipalsFile line).  *ca_only is set when the list holds
+ * options that make no sense there (cert-authority, principals=, tunnel=).
+ * 0 or -1 for a syntax error. */
+int tun_authkeys_parse_optlist(const char *s, size_t len, tun_keyopts *opts, char **from,
+                               char **expiry, int *ca_only);
+/* Has an expiry-time="..." value passed at `now` (or is it malformed)? */
+int tun_authkeys_expired(const char *expiry, int64_t now);
+
 /* Parse only the options part of a line (up to the key type); used by
  * tun_authkeys_find and the fuzzer.  Returns the number of bytes consumed
  * (pointing at the key type) or -1 on a syntax error.  *ignore is set for
- * lines that are valid but unsupported (cert-authority...). */
+ * lines that never let a plain key in: cert-authority and principals=
+ * (certificates only) and tunnel= (not supported). */
 int tun_authkeys_parse_options(const char *line, size_t len, tun_keyopts *opts, int *ignore,
                                char **from, char **expiry);
 
