@@ -13,11 +13,14 @@
 #   connection when known_hosts is /dev/null) stops the tunnel: 255, the
 #   refusal, nothing reaches the impostor's login;
 # - a login refused twice stops it, with the message;
+# - a remote forward the server refuses after the reconnect is asked for
+#   again until it is back; with ExitOnForwardFailure the tunnel stops;
 # - connections waiting while the tunnel is down: closed after
 #   ConnectTimeout with a log line; a SOCKS client gets a SOCKS error reply;
 # - a ControlMaster with Reconnect: -O status / -O check show down and up,
 #   a running mux session ends with 255, new sessions (sshtun -S, ssh -S)
-#   work after the reconnect, one started while down waits and runs;
+#   work after the reconnect, a session and a -W started while down wait
+#   and run;
 # - a network change (an address added, as root) starts a waiting
 #   reconnect at once instead of after a long backoff; removing the
 #   connection's local address gives it up at once;
@@ -227,6 +230,41 @@ it_check "-D after the reconnect: SOCKS5 granted" 0 "$($NU socks5 "$DP" 127.0.0.
 it_check "-L after the reconnect" "hello through the tunnel" "$(echo_via "$LP")"
 stop_tunnel
 
+# ---- a remote forward refused after the reconnect -------------------------------------------------
+# The port is taken on the server side while the tunnel is down (as when
+# the server still holds it for the dead connection).
+RP2=$(it_free_port)
+tunnel "$T/r.log" -o ReconnectInterval=3:3 -R "$RP2:127.0.0.1:$ECHO"
+it_wait_port "$RP2"
+kill -TERM $(sshd_sessions)
+wait_log "$T/r.log" "Connection to 127.0.0.1 lost" 5 || it_fail "-R refused: no loss"
+it_bg "$T/occupy.log" $NU occupy "$RP2"
+OCC=$BG_PID
+if wait_log "$T/r.log" "Reconnected to 127.0.0.1; restored 0 local, 0 remote forwards; 1 remote forward refused, asking again later" 10; then
+    it_pass "-R refused after the reconnect: said, and asked for again later"
+else
+    it_fail "-R refused after the reconnect: $(cat "$T/r.log")"
+fi
+kill "$OCC"
+wait "$OCC" 2>/dev/null
+wait_log "$T/r.log" "Remote forwards to 127.0.0.1 restored (1 up)" 15 &&
+    it_pass "-R asked for again once the port is free: restored" || it_fail "-R retry: $(cat "$T/r.log")"
+it_check "-R echo after the retry" "hello through the tunnel" "$(echo_via "$RP2")"
+stop_tunnel
+# ... and with ExitOnForwardFailure the tunnel stops, saying why.
+tunnel "$T/r2.log" -o ReconnectInterval=3:3 -o ExitOnForwardFailure=yes -R "$RP2:127.0.0.1:$ECHO"
+it_wait_port "$RP2"
+kill -TERM $(sshd_sessions)
+wait_log "$T/r2.log" "Connection to 127.0.0.1 lost" 5 || it_fail "-R EOFF: no loss"
+it_bg "$T/occupy.log" $NU occupy "$RP2"
+OCC=$BG_PID
+wait "$TUN_PID"
+it_check "-R refused after the reconnect with ExitOnForwardFailure: exits 255" 255 "$?"
+grep -q "Error: remote port forwarding failed after reconnecting to 127.0.0.1 (ExitOnForwardFailure); giving up" "$T/r2.log" &&
+    it_pass "-R with ExitOnForwardFailure: says why" || it_fail "-R EOFF: $(cat "$T/r2.log")"
+kill "$OCC"
+wait "$OCC" 2>/dev/null
+
 # ---- the host key changes across the reconnect -----------------------------------------------------
 for t in ed25519 ecdsa rsa; do ssh-keygen -q -t $t -N '' -f "$T/host_new_$t" >/dev/null; done
 impostor() { # stop sshd, start it again with other host keys
@@ -305,10 +343,15 @@ echo "$st" | grep -q "Master running (pid=" && echo "$st" | grep -q "down since"
     it_pass "-O check while down reports it" || it_fail "-O check while down: $st"
 run echo waited > "$T/mw.out" 2> "$T/mw.err" &
 MW=$!
+echo stdio-waited | timeout 60 "$SSHTUN" -F none -S "$CTL" -W "127.0.0.1:$ECHO" 127.0.0.1 \
+    > "$T/mwW.out" 2> "$T/mwW.err" &
+MWW=$!
 sleep 1
 start_sshd_on "$SSHD_PORT"
 wait "$MW"
 it_check "a mux session started while down waits and runs" "0 waited" "$? $(cat "$T/mw.out")"
+wait "$MWW"
+it_check "a mux -W started while down waits and runs" "0 stdio-waited" "$? $(cat "$T/mwW.out")"
 wait_log "$T/m.log" "Reconnected to 127.0.0.1" 10 || it_fail "master: no reconnect: $(cat "$T/m.log")"
 st=$(mux -O status 2>&1)
 echo "$st" | grep -q "connection 0 (primary): $USER_NAME@127.0.0.1:$SSHD_PORT up" &&

@@ -26,6 +26,8 @@
                              wrong N" (closed: an orderly end before the echo)
   socks5 ADDR HOST PORT      SOCKS5 CONNECT request; prints the reply code
                              (0 granted...) or "closed" without a reply
+  occupy PORT                listen on 127.0.0.1 and ::1 (where there is IPv6)
+                             without ever accepting: the port is taken
 
 Servers print "ready" once listening.  Everything is bounded in time by the
 callers (timeout(1)).
@@ -346,6 +348,24 @@ def socks5(addr, host, port):
     s.close()
 
 
+def occupy(port):
+    socks = []
+    for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        try:
+            s = socket.socket(fam, socket.SOCK_STREAM)
+            if fam == socket.AF_INET6:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            s.bind((host, int(port)))
+            s.listen(1)
+            socks.append(s)
+        except OSError:
+            if fam == socket.AF_INET:
+                raise
+    print("ready", flush=True)
+    while True:
+        time.sleep(3600)
+
+
 def main():
     cmd = sys.argv[1]
     a = sys.argv[2:]
@@ -377,6 +397,8 @@ def main():
         probe(a[0], a[1], a[2], a[3])
     elif cmd == "socks5":
         socks5(a[0], a[1], a[2])
+    elif cmd == "occupy":
+        occupy(a[0])
     else:
         sys.exit("unknown command " + cmd)
 

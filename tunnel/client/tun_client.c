@@ -59,6 +59,7 @@ typedef struct tun_client {
     int ever_up;         /* the first connection was ready */
     int conn_up;         /* cl->conn is ready (not an attempt) */
     tun_conn *retired;   /* a lost or failed connection, freed at the next attempt */
+    tun_resolver *conn_res, *retired_res; /* their resolvers (NULL: cl->res) */
     char pin_fp[128];    /* the host key the first connection accepted */
     int restoring;       /* reconnected; remote forwards not all answered yet */
     ev_timer rfwd_retry; /* asks again for refused remote forwards */
@@ -465,7 +466,9 @@ static void conn_lost(tun_client *cl, const char *msg)
 {
     cl->conn_up = 0;
     cl->retired = cl->conn;
+    cl->retired_res = cl->conn_res;
     cl->conn = NULL;
+    cl->conn_res = NULL;
     cl->restoring = 0;
     ev_timer_stop(cl->loop, &cl->rfwd_retry);
     cl->rfwd_step = 0;
@@ -542,7 +545,14 @@ static void start_attempt_conn(tun_client *cl)
         tun_conn_free(cl->retired);
         cl->retired = NULL;
     }
-    cl->conn = tun_conn_start(cl->loop, cl->o, cl->host, cl->res, &cl->ids, &conn_hooks, cl);
+    tun_resolver_free(cl->retired_res);
+    cl->retired_res = NULL;
+    /* A resolver of its own for each attempt: c-ares reads resolv.conf
+     * when it starts (Debian 12's 1.18 never again), and the network may
+     * have changed its name servers (another Wi-Fi) since. */
+    cl->conn_res = tun_resolver_new(cl->loop);
+    cl->conn = tun_conn_start(cl->loop, cl->o, cl->host, cl->conn_res ? cl->conn_res : cl->res,
+                              &cl->ids, &conn_hooks, cl);
     if (cl->conn)
         tun_conn_pin_hostkey(cl->conn, cl->pin_fp);
 }
@@ -584,7 +594,9 @@ static void on_dead(tun_conn *c, const char *msg, void *arg)
         if (!cl->conn_up) {
             /* an attempt failed */
             cl->retired = cl->conn;
+            cl->retired_res = cl->conn_res;
             cl->conn = NULL;
+            cl->conn_res = NULL;
             tun_reconnect_failed(cl->rc, msg, tun_conn_failure(c));
             return;
         }
@@ -682,6 +694,8 @@ int tun_client_run(const tun_client_args *args)
     tun_fwd_free(cl.fwd);
     tun_conn_free(cl.conn);
     tun_conn_free(cl.retired);
+    tun_resolver_free(cl.conn_res);
+    tun_resolver_free(cl.retired_res);
     ev_timer_stop(cl.loop, &cl.rfwd_retry);
     tun_reconnect_free(cl.rc);
     tun_resolver_free(cl.res);
