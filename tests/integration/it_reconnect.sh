@@ -235,7 +235,7 @@ stop_tunnel
 # the server still holds it for the dead connection).
 RP2=$(it_free_port)
 tunnel "$T/r.log" -o ReconnectInterval=3:3 -R "$RP2:127.0.0.1:$ECHO"
-it_wait_port "$RP2"
+it_wait_port "$RP2" || it_fail "-R refused: the forward did not come up: $(cat "$T/r.log")"
 kill -TERM $(sshd_sessions)
 wait_log "$T/r.log" "Connection to 127.0.0.1 lost" 5 || it_fail "-R refused: no loss"
 it_bg "$T/occupy.log" $NU occupy "$RP2"
@@ -251,9 +251,11 @@ wait_log "$T/r.log" "Remote forwards to 127.0.0.1 restored (1 up)" 15 &&
     it_pass "-R asked for again once the port is free: restored" || it_fail "-R retry: $(cat "$T/r.log")"
 it_check "-R echo after the retry" "hello through the tunnel" "$(echo_via "$RP2")"
 stop_tunnel
-# ... and with ExitOnForwardFailure the tunnel stops, saying why.
+# ... and with ExitOnForwardFailure the tunnel stops, saying why.  (The
+# server's session of the tunnel just stopped may hold the port a moment.)
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$RP2") 2>/dev/null || break; sleep 0.05; done
 tunnel "$T/r2.log" -o ReconnectInterval=3:3 -o ExitOnForwardFailure=yes -R "$RP2:127.0.0.1:$ECHO"
-it_wait_port "$RP2"
+it_wait_port "$RP2" || it_fail "-R EOFF: the forward did not come up: $(cat "$T/r2.log")"
 kill -TERM $(sshd_sessions)
 wait_log "$T/r2.log" "Connection to 127.0.0.1 lost" 5 || it_fail "-R EOFF: no loss"
 it_bg "$T/occupy.log" $NU occupy "$RP2"

@@ -33,6 +33,7 @@ Servers print "ready" once listening.  Everything is bounded in time by the
 callers (timeout(1)).
 """
 import asyncio
+import errno
 import hashlib
 import os
 import random
@@ -351,16 +352,23 @@ def socks5(addr, host, port):
 def occupy(port):
     socks = []
     for fam, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-        try:
-            s = socket.socket(fam, socket.SOCK_STREAM)
-            if fam == socket.AF_INET6:
-                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            s.bind((host, int(port)))
-            s.listen(1)
-            socks.append(s)
-        except OSError:
-            if fam == socket.AF_INET:
-                raise
+        # Whoever had the port may still be on its way out: try for 5 s.
+        for attempt in range(100):
+            try:
+                s = socket.socket(fam, socket.SOCK_STREAM)
+                if fam == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind((host, int(port)))
+                s.listen(1)
+                socks.append(s)
+                break
+            except OSError as e:
+                s.close()
+                if fam == socket.AF_INET6 and e.errno == errno.EADDRNOTAVAIL:
+                    break  # no IPv6 loopback here
+                if attempt == 99:
+                    raise
+                time.sleep(0.05)
     print("ready", flush=True)
     while True:
         time.sleep(3600)
