@@ -458,7 +458,12 @@ it_sshtund_stop
 # ---- a network change starts a waiting reconnect at once (netlink) ------------------------------------
 NA=127.0.0.78
 ip addr del "$NA/32" dev lo 2>/dev/null
-ip addr add "$NA/32" dev lo
+if ! ip addr add "$NA/32" dev lo 2> "$T/ip.err"; then
+    # a container without CAP_NET_ADMIN
+    echo "SKIP-NOT-COUNTED: the network-change part cannot change addresses here: $(cat "$T/ip.err")"
+    it_done
+    exit $?
+fi
 start_sshd_on "$SSHD_PORT" "ListenAddress $NA"
 TUN_HOST=$NA tunnel "$T/n.log" -o ReconnectInterval=20:20 -o UserKnownHostsFile=/dev/null \
     -o StrictHostKeyChecking=no -L "$LP:127.0.0.1:$ECHO"
