@@ -23,7 +23,9 @@
 #   and run;
 # - a network change (an address added, as root) starts a waiting
 #   reconnect at once instead of after a long backoff; removing the
-#   connection's local address gives it up at once;
+#   connection's local address gives it up at once; an attempt stuck
+#   connecting on a path that went away is started over when the network
+#   changes;
 # - the command line of examples/sshtun-tunnel@.service, with a Host block
 #   of ~/.ssh/config, keeps its tunnel across a cut;
 # - -G: Reconnect, ReconnectInterval, and ServerAliveInterval 15 by default
@@ -488,5 +490,37 @@ grep -q "Network changed; reconnecting to $NA in 0.5 s (attempt 1)" "$T/n.log" &
 it_check "netlink: -L after the reconnect" "hello through the tunnel" "$(echo_via "$LP")"
 stop_tunnel
 ip addr del "$NA/32" dev lo 2>/dev/null
+
+# An attempt under way whose SYNs go nowhere (the address gone, a route to
+# nowhere: as when the Wi-Fi changed under it) is started over when the
+# network changes again, not left to its 30 s limit.
+NB=10.77.0.1
+ip route del "$NB/32" dev lo 2>/dev/null
+ip addr del "$NB/32" dev lo 2>/dev/null
+ip addr add "$NB/32" dev lo
+stop_sshd_all
+start_sshd_on "$SSHD_PORT" "ListenAddress $NB"
+TUN_HOST=$NB tunnel "$T/n2.log" -o ReconnectInterval=1:20 -o UserKnownHostsFile=/dev/null \
+    -o StrictHostKeyChecking=no -L "$LP:127.0.0.1:$ECHO"
+it_wait_port "$LP"
+it_check "netlink 2: -L works" "hello through the tunnel" "$(echo_via "$LP")"
+ip addr del "$NB/32" dev lo
+ip route add "$NB/32" dev lo
+wait_log "$T/n2.log" "Connection to $NB lost: local address $NB went away" 5 ||
+    it_fail "netlink 2: loss not seen: $(cat "$T/n2.log")"
+sleep 2.5 # the attempt has started and is sending SYNs into the void
+t0=$(now_ms)
+ip route del "$NB/32" dev lo
+ip addr add "$NB/32" dev lo
+if wait_log "$T/n2.log" "Reconnected to $NB" 10; then
+    it_pass "network changed during an attempt: reconnected after $(($(now_ms) - t0)) ms"
+else
+    it_fail "network changed during an attempt: $(cat "$T/n2.log")"
+fi
+grep -q "Reconnecting to $NB failed: the network changed while connecting; reconnecting in" "$T/n2.log" &&
+    it_pass "the stuck attempt was started over" || it_fail "stuck attempt: $(cat "$T/n2.log")"
+it_check "netlink 2: -L after the reconnect" "hello through the tunnel" "$(echo_via "$LP")"
+stop_tunnel
+ip addr del "$NB/32" dev lo 2>/dev/null
 
 it_done

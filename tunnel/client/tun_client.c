@@ -518,12 +518,19 @@ static void rc_give_up(void *arg)
     client_fail(arg, NULL);
 }
 
-/* A local address went away: a connection from it is dead, whatever
- * keepalives would say in a minute. */
+/* The network changed.  An attempt still connecting may be sending its
+ * SYNs down a path that is no more: start over (soon, on the new one).  A
+ * connection whose local address went away is dead, whatever keepalives
+ * would say in a minute. */
 static void rc_network(void *arg, const tun_netevent *ev)
 {
     tun_client *cl = arg;
     struct sockaddr_storage ss;
+    if (cl->conn && !cl->conn_up) {
+        if (tun_conn_connecting(cl->conn))
+            tun_conn_fail(cl->conn, "the network changed while connecting");
+        return;
+    }
     if (!cl->conn_up || ev->n_removed == 0 || tun_conn_local_addr(cl->conn, &ss) != 0)
         return;
     const void *a = NULL;
@@ -560,6 +567,8 @@ static void start_attempt_conn(tun_client *cl)
 static void on_ready(tun_conn *c, void *arg)
 {
     tun_client *cl = arg;
+    if (c != cl->conn)
+        return; /* given up on already */
     if (cl->ever_up) {
         reconnected(cl);
         return;

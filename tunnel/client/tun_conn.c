@@ -80,6 +80,17 @@ static void report_dead(tun_conn *tc, const char *msg)
     if (tc->dead_reported)
         return;
     tc->dead_reported = 1;
+    /* Ended before it was connected (a failure, a time limit, the owner
+     * giving up on it): nothing may go on connecting in the background. */
+    if (tc->lookup) {
+        tun_resolve_cancel(tc->lookup);
+        tc->lookup = NULL;
+    }
+    if (tc->connector) {
+        tun_connect_cancel(tc->connector);
+        tc->connector = NULL;
+    }
+    ev_timer_stop(tc->loop, &tc->retry);
     if (tc->hooks.dead)
         tc->hooks.dead(tc, msg, tc->arg);
 }
@@ -146,6 +157,11 @@ void tun_conn_pin_hostkey(tun_conn *tc, const char *fp)
 const char *tun_conn_hostkey_fp(const tun_conn *tc)
 {
     return tc->hk_verdict.fp;
+}
+
+int tun_conn_connecting(const tun_conn *tc)
+{
+    return !tc->have_transport && !tc->dead_reported;
 }
 
 int tun_conn_local_addr(const tun_conn *tc, struct sockaddr_storage *ss)

@@ -74,5 +74,7 @@ void tun_conn_pin_hostkey(tun_conn *c, const char *fp);
 const char *tun_conn_hostkey_fp(const tun_conn *c);
 /* The local address of the connection's socket: 0, or -1 without one. */
 int tun_conn_local_addr(const tun_conn *c, struct sockaddr_storage *ss);
+/* Still resolving or connecting (no TCP connection yet)? */
+int tun_conn_connecting(const tun_conn *c);
 
 #endif

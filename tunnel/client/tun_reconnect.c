@@ -124,10 +124,11 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *w, int revents)
 static void on_network(void *arg, const tun_netevent *ev)
 {
     tun_reconnect *r = arg;
-    if (r->b.down_since == 0) {
+    if (r->b.down_since == 0 || r->attempting) {
         if (r->hooks.network)
             r->hooks.network(r->arg, ev);
-        return;
+        if (r->b.down_since == 0 || r->attempting)
+            return;
     }
     uint64_t now = tun_now_ms();
     if (!tun_backoff_network_changed(&r->b, now))

@@ -32,7 +32,9 @@ typedef struct tun_reconnect_hooks {
     /* Retrying cannot help (refused host key, login refused twice): the
      * reason is logged; end the program with status 255. */
     void (*give_up)(void *arg);
-    /* The network changed while the connection is up (may be NULL). */
+    /* The network changed while the connection is up or an attempt is
+     * under way (may be NULL).  An attempt the hook ends (its failure
+     * reported as usual) is followed by the next one soon. */
     void (*network)(void *arg, const tun_netevent *ev);
 } tun_reconnect_hooks;
 
