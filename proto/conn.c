@@ -622,6 +622,24 @@ size_t ssh_conn_output_pending(const ssh_conn *c)
     return c->out.len;
 }
 
+size_t ssh_conn_trim(ssh_conn *c)
+{
+    size_t n = 0;
+    if (c->in_dispatch || c->pkt_open)
+        return 0;
+    /* An empty input buffer holds no partial packet (rx_plen is only set
+     * while its bytes are there), and nothing points into an empty output
+     * buffer or queue. */
+    ssh_buf *bufs[] = {&c->in, &c->out, &c->pending};
+    for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++) {
+        if (bufs[i]->len == 0 && bufs[i]->cap > 0) {
+            n += bufs[i]->cap;
+            ssh_buf_free(bufs[i]);
+        }
+    }
+    return n;
+}
+
 /* ---- timers ---------------------------------------------------------------------------- */
 
 static uint64_t alive_deadline(const ssh_conn *c)

@@ -456,6 +456,14 @@ void ssh_conn_output_consumed(ssh_conn *c, size_t n);
  * this is high (the socket is slower than the sources). */
 size_t ssh_conn_output_pending(const ssh_conn *c);
 
+/* Release the memory of the connection's buffers that hold nothing now
+ * (input, output, the queue used during key exchange): they grow for a
+ * burst and would otherwise keep that size for the connection's life.
+ * The next read or packet allocates again.  Call it when the connection
+ * has been quiet for a while, never between ssh_conn_input_space() and
+ * ssh_conn_input_commit().  Returns the bytes released. */
+size_t ssh_conn_trim(ssh_conn *c);
+
 /* ---- timers ------------------------------------------------------------------- */
 
 /* Next absolute time (ms) at which ssh_conn_tick() must be called;

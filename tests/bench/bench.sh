@@ -5,9 +5,9 @@
 #   tests/bench/bench.sh [build-dir] [section...]
 #
 # Sections: connect, exec, compress, forward, idle, latency, mux, kex (each
-# key exchange, against OpenSSH 10.0 from tests/openssh10.sh), longpath, and
-# sshtund against sshd: server-idle, server-rate, server-bulk (default:
-# all).  The build directory should be an optimised build without
+# key exchange, against OpenSSH 10.0 from tests/openssh10.sh), longpath,
+# memory, and sshtund against sshd: server-idle, server-rate, server-bulk
+# (default: all).  The build directory should be an optimised build without
 # sanitizers (default: a
 # Release build in build-rel, made if missing).  Times are wall-clock on a
 # shared machine: read the ratios, not the absolute numbers.
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD=${1:-build-rel}
 shift || true
-SECTIONS=${*:-connect exec compress forward idle latency mux kex server-idle server-rate server-bulk longpath}
+SECTIONS=${*:-connect exec compress forward idle latency mux kex server-idle server-rate server-bulk longpath memory}
 if [ ! -x "$BUILD/sshtun" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSSHTUN_TESTS=OFF >/dev/null &&
         cmake --build "$BUILD" -j"$(nproc)" --target sshtun >/dev/null || exit 1
@@ -355,7 +355,7 @@ if [[ " $SECTIONS " == *" kex "* ]]; then
     it_known_hosts
 fi
 
-if [[ " $SECTIONS " == *" server-"* || " $SECTIONS " == *" longpath "* ]]; then
+if [[ " $SECTIONS " == *" server-"* || " $SECTIONS " == *" longpath "* || " $SECTIONS " == *" memory "* ]]; then
     SSHTUND="$BUILD/sshtund"
     if [ ! -x "$SSHTUND" ]; then
         cmake --build "$BUILD" -j"$(nproc)" --target sshtund >/dev/null || exit 1
@@ -686,3 +686,49 @@ if [[ " $SECTIONS " == *" longpath "* ]]; then
         "$(tr '\n' ' ' < "$T/lp_sshtund" | sed 's/ $//')" "$(ratio "$su" "$tu")"
 fi
 
+# memory: does memory come back after a burst?  MEM_CONNS (default 1000)
+# connections at once through one -L tunnel, each echoing MEM_KB (default
+# 256) KiB through an echo server behind the server; the RSS of the client
+# and of the server (sshd: its whole tree; sshtund: its processes) before
+# the burst, at its peak (sampled every 0.1 s) and 5 s after it ended.
+# OpenSSH ssh against sshd, sshtun against sshtund, one after the other.
+if [[ " $SECTIONS " == *" memory "* ]]; then
+    MCONNS=${MEM_CONNS:-1000}
+    MKB=${MEM_KB:-256}
+    MECHO=$(it_free_port)
+    it_bg "$T/mecho.log" $NU echo "$MECHO"
+    mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+    for pair in "$SSH sshd" "$TUN sshtund"; do
+        read -r prog s <<<"$pair"
+        LP=$(it_free_port)
+        "$prog" -F none -p "${SRV_PORT[$s]}" -l "$SRV_USER" -i "$T/user_ed25519" -o IdentitiesOnly=yes \
+            -o IdentityAgent=none -o UserKnownHostsFile="$T/srv_known_hosts" -o BatchMode=yes \
+            -N -L "$LP:127.0.0.1:$MECHO" 127.0.0.1 2>"$T/mem_$s.err" &
+        TPID=$!
+        it_wait_port "$LP" || echo "warning: $(basename "$prog") -L to $s did not start"
+        sleep 1
+        c0=$(rss_of "$TPID")
+        read -r s0 _ _ <<<"$(mem_tree "${SRV_PID[$s]}")"
+        timeout 300 $NU burst "$LP" "$MCONNS" $((MKB * 1024)) > "$T/mem_burst.log" 2>&1 &
+        B=$!
+        c1=$c0 s1=$s0
+        while kill -0 "$B" 2>/dev/null; do
+            c=$(rss_of "$TPID")
+            read -r sv _ _ <<<"$(mem_tree "${SRV_PID[$s]}")"
+            [ "$c" -gt "$c1" ] && c1=$c
+            [ "$sv" -gt "$s1" ] && s1=$sv
+            sleep 0.1
+        done
+        wait "$B"
+        grep -q '^ok' "$T/mem_burst.log" || echo "warning: burst through $(basename "$prog") to $s: $(tail -1 "$T/mem_burst.log")"
+        bt=$(sed -n 's/^ok //p' "$T/mem_burst.log")
+        sleep 5
+        c2=$(rss_of "$TPID")
+        read -r s2 _ _ <<<"$(mem_tree "${SRV_PID[$s]}")"
+        kill "$TPID"; wait "$TPID" 2>/dev/null
+        printf "memory: %d x %d KiB echoed at once through -L (%s s): %s RSS before / peak / 5 s after: %s / %s / %s MiB; %s: %s / %s / %s MiB\n" \
+            "$MCONNS" "$MKB" "${bt:-?}" "$(basename "$prog")" "$(mib "$c0")" "$(mib "$c1")" "$(mib "$c2")" \
+            "$s" "$(mib "$s0")" "$(mib "$s1")" "$(mib "$s2")"
+        settle "${SRV_PID[$s]}" 30
+    done
+fi

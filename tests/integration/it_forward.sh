@@ -4,8 +4,9 @@
 # checks, 300 concurrent connections, -R fixed and port 0, SOCKS4a/SOCKS5
 # through curl (and a SOCKS5 failure reply), -W, Unix sockets, exec
 # alongside -L, refused targets, ExitOnForwardFailure, ServerAliveInterval
-# against a stopped server, a slow reader beside a fast transfer, and a
-# download down a long path (tests/bench/delayline in front of sshd).
+# against a stopped server, a slow reader beside a fast transfer, a
+# download down a long path (tests/bench/delayline in front of sshd), and
+# memory that comes back after a burst of 1000 streams (sshtun and sshtund).
 . "$(dirname "$0")/lib.sh"
 it_init "$1"
 it_start_sshd "StreamLocalBindUnlink yes" "GatewayPorts clientspecified"
@@ -206,4 +207,53 @@ grep -q "Timeout, server 127.0.0.1 not responding." "$T/alive.err" && it_pass "t
     it_fail "timeout message: $(cat "$T/alive.err")"
 
 kill "$TUN" 2>/dev/null
+
+# ---- memory comes back after a burst -------------------------------------------------------------
+# 1000 streams echo 256 KiB each at once through sshtun -L into sshtund:
+# both grow their buffers (sockets slower than the tunnel), and both must
+# be back near their idle size a few seconds after the burst (before, they
+# kept their peak until the connection ended).  Under AddressSanitizer
+# freed memory is quarantined and returned to the kernel only now and then:
+# these two processes run without quarantine and with a short release
+# interval, so that their RSS says what they freed.
+ASAN_SAVED=${ASAN_OPTIONS-}
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:allocator_release_to_os_interval_ms=100"
+it_sshtund_start
+echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" > "$T/known_hosts_srv"
+LM=$(it_free_port)
+timeout 120 "$SSHTUN" -F none -p "$PORT" -l "$USER_NAME" -i "$T/user_ed25519" \
+    -o UserKnownHostsFile="$T/known_hosts_srv" -o GlobalKnownHostsFile=/dev/null \
+    -o BatchMode=yes -N -L "$LM:127.0.0.1:$EP" 127.0.0.1 2>"$T/mem.err" &
+MT=$!
+export ASAN_OPTIONS=$ASAN_SAVED
+it_wait_port "$LM" || it_fail "memory: tunnel did not start: $(cat "$T/mem.err")"
+MT=$(it_sshtun_pid "$MT")
+sleep 1.5
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+c0=$(rss "$MT") s0=$(rss "$IT_SSHTUND_PID")
+timeout 100 $NU burst "$LM" 1000 262144 > "$T/burst.out" 2>&1 &
+B=$!
+c1=$c0 s1=$s0
+while kill -0 "$B" 2>/dev/null; do
+    c=$(rss "$MT") s=$(rss "$IT_SSHTUND_PID")
+    [ "$c" -gt "$c1" ] && c1=$c
+    [ "$s" -gt "$s1" ] && s1=$s
+    sleep 0.1
+done
+wait "$B"
+grep -q "^ok" "$T/burst.out" && it_pass "1000 x 256 KiB echoed through sshtun -L and sshtund" ||
+    it_fail "burst: $(tail -2 "$T/burst.out")"
+sleep 4
+c2=$(rss "$MT") s2=$(rss "$IT_SSHTUND_PID")
+echo "RSS kB before / peak / 4 s after: sshtun $c0 / $c1 / $c2, sshtund $s0 / $s1 / $s2"
+[ $((c1 - c0)) -ge 8192 ] && [ $((s1 - s0)) -ge 8192 ] &&
+    it_pass "the burst grew both (by $(((c1 - c0) / 1024)) and $(((s1 - s0) / 1024)) MiB)" ||
+    it_fail "the burst did not grow them: sshtun $c0 -> $c1, sshtund $s0 -> $s1 kB"
+[ $((c2 - c0)) -le 4096 ] && it_pass "sshtun's memory came back ($c2 kB, idle $c0)" ||
+    it_fail "sshtun kept $(((c2 - c0) / 1024)) MiB after the burst ($c0 -> $c1 -> $c2 kB)"
+[ $((s2 - s0)) -le 4096 ] && it_pass "sshtund's memory came back ($s2 kB, idle $s0)" ||
+    it_fail "sshtund kept $(((s2 - s0) / 1024)) MiB after the burst ($s0 -> $s1 -> $s2 kB)"
+kill "$MT" 2>/dev/null
+it_sshtund_stop
+
 it_done

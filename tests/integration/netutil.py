@@ -28,6 +28,9 @@
                              (0 granted...) or "closed" without a reply
   occupy PORT                listen on 127.0.0.1 and ::1 (where there is IPv6)
                              without ever accepting: the port is taken
+  burst ADDR CONNS BYTES     CONNS clients at once, each sending BYTES to an
+                             echo server and reading them back (checked);
+                             prints "ok SECONDS" or the first mismatch
 
 Servers print "ready" once listening.  Everything is bounded in time by the
 callers (timeout(1)).
@@ -267,6 +270,49 @@ async def hold(addr, conns, seconds):
         w.close()
 
 
+async def burst(addr, conns, size):
+    """Every client writes and reads at the same time (an echo server
+    cannot take more than its socket buffers otherwise); at most 100
+    connects are in flight, then all streams run together."""
+    gate = asyncio.Semaphore(100)
+    block = bytes(range(256)) * 256  # 64 KiB
+    t0 = time.perf_counter()
+
+    async def one(i):
+        async with gate:
+            r, w = await open_conn(addr)
+
+        async def writer():
+            left = size
+            while left > 0:
+                n = min(left, len(block))
+                w.write(block[:n])
+                await w.drain()
+                left -= n
+
+        async def reader():
+            got = 0
+            while got < size:
+                d = await r.read(65536)
+                if not d:
+                    raise RuntimeError("conn %d: EOF after %d of %d bytes" % (i, got, size))
+                off = got % len(block)
+                # compare against the repeating pattern
+                k = 0
+                while k < len(d):
+                    m = min(len(d) - k, len(block) - off)
+                    if d[k:k + m] != block[off:off + m]:
+                        raise RuntimeError("conn %d: mismatch at %d" % (i, got + k))
+                    k += m
+                    off = 0
+                got += len(d)
+
+        await asyncio.gather(writer(), reader())
+        w.close()
+    await asyncio.gather(*(one(i) for i in range(conns)))
+    print("ok %.2f" % (time.perf_counter() - t0))
+
+
 def slowread(addr, seconds, rate):
     kind, v = parse_addr(addr)
     s = socket.socket(socket.AF_UNIX if kind == "unix" else socket.AF_INET)
@@ -393,6 +439,8 @@ def main():
         asyncio.run(latency(a[0], int(a[1]), int(a[2])))
     elif cmd == "hold":
         asyncio.run(hold(a[0], int(a[1]), a[2]))
+    elif cmd == "burst":
+        asyncio.run(burst(a[0], int(a[1]), int(a[2])))
     elif cmd == "slowread":
         slowread(a[0], a[1], a[2])
     elif cmd == "serve":

@@ -1,7 +1,8 @@
 /*
  * test_engine_transport.c - the transport layer (RFC 4253) in memory:
  * re-keying under load, by request and by time; the identification
- * exchange; and every rejection path of the packet layer and dispatcher.
+ * exchange; buffers released when idle; and every rejection path of the
+ * packet layer and dispatcher.
  *
  * A rejection must end the detecting side with the right SSH_ERR_* code
  * (ssh_conn_error and the disconnect callback) and put a DISCONNECT with
@@ -1227,6 +1228,61 @@ static void window_overrun(void **state)
 
 /* ---- timers -------------------------------------------------------------------------------- */
 
+/* Buffers that grew for a burst can be released once empty, and the
+ * connection carries on: a 4 MiB transfer each way leaves megabytes of
+ * buffer capacity; ssh_conn_trim() frees what holds nothing (and nothing
+ * the second time), and data then flows both ways, across a key
+ * re-exchange, intact. */
+static void trim_releases_idle_buffers(void **state)
+{
+    (void)state;
+    int id;
+    tp_pair *p = connected("aes128-gcm@openssh.com", NULL, &id);
+    uint32_t cid = (uint32_t)id;
+    size_t n = 4u * 1024 * 1024;
+    uint8_t *buf = malloc(n);
+    assert_non_null(buf);
+    uint64_t seed = 7;
+    test_rand(&seed, buf, n);
+    /* the whole burst queued at once (as a thousand channels would) */
+    size_t sent = 0;
+    while (sent < n) {
+        long k = ssh_channel_send(p->cli.c, cid, 0, buf + sent, n - sent);
+        assert_true(k >= 0);
+        sent += (size_t)k;
+        if (k == 0)
+            tp_pump(p, 0);
+    }
+    tp_pump(p, 0);
+    assert_true(p->cli.c->out.cap >= 1024 * 1024);
+    assert_true(p->srv.c->in.cap > 0);
+    size_t freed = ssh_conn_trim(p->cli.c) + ssh_conn_trim(p->srv.c);
+    assert_true(freed >= 1024 * 1024);
+    assert_int_equal(p->cli.c->out.cap, 0);
+    assert_int_equal(p->srv.c->in.cap, 0);
+    assert_int_equal(ssh_conn_trim(p->cli.c) + ssh_conn_trim(p->srv.c), 0);
+    /* both ways again, with a re-exchange in the middle */
+    tp_chan *sch = tp_chan_of(&p->srv, 0), *cch = tp_chan_of(&p->cli, cid);
+    ssh_buf_reset(&sch->sink);
+    assert_int_equal(ssh_channel_send(p->cli.c, cid, 0, buf, 65536), 65536);
+    assert_int_equal(ssh_channel_send(p->srv.c, 0, 0, buf + 65536, 65536), 65536);
+    assert_int_equal(ssh_conn_rekey(p->cli.c), 0);
+    tp_pump(p, 0);
+    assert_int_equal(ssh_conn_trim(p->srv.c) > 0, 1);
+    assert_int_equal(ssh_channel_send(p->cli.c, cid, 0, buf + 131072, 65536), 65536);
+    tp_pump(p, 0);
+    assert_int_equal(ssh_buf_len(&sch->sink), 131072);
+    assert_memory_equal(ssh_buf_ptr(&sch->sink), buf, 65536);
+    assert_memory_equal(ssh_buf_ptr(&sch->sink) + 65536, buf + 131072, 65536);
+    assert_int_equal(ssh_buf_len(&cch->sink), 65536);
+    assert_memory_equal(ssh_buf_ptr(&cch->sink), buf + 65536, 65536);
+    assert_true(p->cli.kex_done >= 2);
+    assert_int_equal(ssh_conn_error(p->cli.c), 0);
+    assert_int_equal(ssh_conn_error(p->srv.c), 0);
+    free(buf);
+    tp_pair_free(p);
+}
+
 static void keepalive_timeout(void **state)
 {
     (void)state;
@@ -1370,6 +1426,7 @@ int main(void)
         cmocka_unit_test(peer_disconnect_reported),
         cmocka_unit_test(disconnect_from_callback),
         cmocka_unit_test(window_overrun),
+        cmocka_unit_test(trim_releases_idle_buffers),
         cmocka_unit_test(keepalive_timeout),
         cmocka_unit_test(login_grace_timeout),
     };

@@ -22,6 +22,7 @@
 #include "tun_mux.h"
 #include "tun_log.h"
 #include "tun_options.h"
+#include "tun_trim.h"
 #include "tun_util.h"
 
 #include <errno.h>
@@ -431,6 +432,7 @@ int main(int argc, char **argv)
     sanitise_stdfd();
     signal(SIGPIPE, SIG_IGN);
     tun_signals_reset_inherited();
+    tun_trim_setup();
     int pr = parse_command_line(argc, argv, &c, &o, &cmd_at);
     if (pr != OPT_OK) {
         status = pr == OPT_EXIT0 ? 0 : 255;

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -91,9 +92,11 @@ static void write_pending(tun_pipe *p, int stream)
     if (done && p->base.open)
         ssh_channel_consumed(conn_of(p), p->base.id, done);
     ev_io *wio = stream ? &p->werr : &p->wout;
-    if (b->len == 0)
+    if (b->len == 0) {
         ev_io_stop(p->loop, wio);
-    else if (!p->out_dead[stream])
+        /* It grew for a burst: release it unless it fills again soon. */
+        tun_trim_arm(p->loop, &p->trim);
+    } else if (!p->out_dead[stream])
         ev_io_start(p->loop, wio);
 }
 
@@ -354,6 +357,19 @@ const tun_chan_ops tun_pipe_ops = {
     .resume = pipe_resume,
 };
 
+static size_t trim_pend(tun_trim *t)
+{
+    tun_pipe *p = (tun_pipe *)((char *)t - offsetof(tun_pipe, trim));
+    size_t n = 0;
+    for (int s = 0; s < 2; s++) {
+        if (p->pend[s].len == 0 && p->pend[s].cap > 0) {
+            n += p->pend[s].cap;
+            ssh_buf_free(&p->pend[s]);
+        }
+    }
+    return n;
+}
+
 void tun_pipe_init(tun_pipe *p, struct ev_loop *loop, tun_link *link, int in_fd, int out_fd,
                    int err_fd, const tun_pipe_hooks *hooks, void *owner)
 {
@@ -367,8 +383,11 @@ void tun_pipe_init(tun_pipe *p, struct ev_loop *loop, tun_link *link, int in_fd,
     p->out_fd = out_fd;
     p->err_fd = err_fd;
     p->in2_fd = -1;
+    /* Bounded by the receive window (at most 64 MiB, the engine's
+     * window_max): the peer cannot send more before we consume. */
     ssh_buf_init(&p->pend[0], 64u * 1024 * 1024, 0);
     ssh_buf_init(&p->pend[1], 64u * 1024 * 1024, 0);
+    p->trim.fn = trim_pend;
     ev_io_init(&p->rin, on_rin, in_fd, EV_READ);
     ev_io_init(&p->rin2, on_rin, -1, EV_READ);
     ev_io_init(&p->wout, on_wout, out_fd, EV_WRITE);
@@ -477,6 +496,7 @@ size_t tun_pipe_pending(const tun_pipe *p)
 
 void tun_pipe_free(tun_pipe *p)
 {
+    tun_trim_disarm(&p->trim);
     ev_io_stop(p->loop, &p->rin);
     ev_io_stop(p->loop, &p->rin2);
     ev_io_stop(p->loop, &p->wout);

@@ -22,6 +22,7 @@
 #include <ev.h>
 
 #include "tun_chan.h"
+#include "tun_trim.h"
 
 typedef struct tun_pipe tun_pipe;
 
@@ -61,6 +62,7 @@ struct tun_pipe {
     int hold;        /* tun_pipe_hold_output */
     int closing;     /* channel closed, output still being written */
     uint64_t bytes_in, bytes_out;
+    tun_trim trim;   /* releases pend[] once it has been empty a while */
 };
 
 /* Initialise; fds may be -1 (no such direction).  The pipe does not start

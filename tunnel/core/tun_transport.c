@@ -106,8 +106,18 @@ void tun_transport_kick(tun_transport *t)
     if (!t->dead && !ev_is_active(&t->rio) && ssh_conn_want_input(t->c))
         ev_io_start(t->loop, &t->rio);
     rearm_timer(t);
+    /* Busy now: the engine's buffers are released once it has been quiet
+     * for a while (they grew for a burst). */
+    if (!t->dead)
+        tun_trim_arm(t->loop, &t->trim);
     t->in_kick = 0;
     check_dead(t);
+}
+
+static size_t trim_conn(tun_trim *tr)
+{
+    tun_transport *t = (tun_transport *)((char *)tr - offsetof(tun_transport, trim));
+    return t->dead ? 0 : ssh_conn_trim(t->c);
 }
 
 /* Hand the engine the TCP round-trip time now and then.  It is a hint
@@ -200,6 +210,7 @@ void tun_transport_init(tun_transport *t, struct ev_loop *loop, int fd, ssh_conn
     t->arg = arg;
     t->high = OUT_HIGH;
     t->low = OUT_LOW;
+    t->trim.fn = trim_conn;
     ev_io_init(&t->rio, on_read, fd, EV_READ);
     ev_io_init(&t->wio, on_write, fd, EV_WRITE);
     ev_timer_init(&t->timer, on_timer, 0., 0.);
@@ -214,6 +225,7 @@ int tun_transport_throttled(const tun_transport *t)
 
 void tun_transport_close(tun_transport *t)
 {
+    tun_trim_disarm(&t->trim);
     ev_io_stop(t->loop, &t->rio);
     ev_io_stop(t->loop, &t->wio);
     ev_timer_stop(t->loop, &t->timer);

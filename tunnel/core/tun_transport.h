@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "sshtun/conn.h"
+#include "tun_trim.h"
 
 typedef struct tun_transport tun_transport;
 
@@ -39,6 +40,7 @@ struct tun_transport {
     int in_kick;
     size_t high, low;
     uint64_t rtt_next; /* when to read the socket's RTT again; UINT64_MAX: never */
+    tun_trim trim;     /* the engine's buffers, released when quiet */
 };
 
 /* Milliseconds on a monotonic clock: the engine's notion of "now". */

@@ -26,6 +26,7 @@
 #include "tun_priv.h"
 #include "tun_sandbox.h"
 #include "tun_srv.h"
+#include "tun_trim.h"
 #include "tun_util.h"
 
 #include <errno.h>
@@ -534,6 +535,7 @@ int main(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     tun_signals_reset_inherited();
+    tun_trim_setup();
     int root = geteuid() == 0;
     tun_srvsettings *set = load_settings_now(a);
     if (set == NULL)
