@@ -417,8 +417,6 @@ static void start_master(tun_client *cl)
         persist_detach(cl);
 }
 
-/* ---- connection hooks -------------------------------------------------------------------------- */
-
 /* ---- reconnecting -------------------------------------------------------------------- */
 
 /* Does this program go on after losing its connection? */
@@ -563,6 +561,8 @@ static void start_attempt_conn(tun_client *cl)
     if (cl->conn)
         tun_conn_pin_hostkey(cl->conn, cl->pin_fp);
 }
+
+/* ---- connection hooks -------------------------------------------------------------------------- */
 
 static void on_ready(tun_conn *c, void *arg)
 {
