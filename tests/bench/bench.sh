@@ -6,7 +6,7 @@
 #
 # Sections: connect, exec, compress, forward, idle, latency, mux, kex (each
 # key exchange, against OpenSSH 10.0 from tests/openssh10.sh), longpath,
-# memory, and sshtund against sshd: server-idle, server-rate, server-bulk
+# memory, jump, and sshtund against sshd: server-idle, server-rate, server-bulk
 # (default: all).  The build directory should be an optimised build without
 # sanitizers (default: a
 # Release build in build-rel, made if missing).  Times are wall-clock on a
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD=${1:-build-rel}
 shift || true
-SECTIONS=${*:-connect exec compress forward idle latency mux kex server-idle server-rate server-bulk longpath memory}
+SECTIONS=${*:-connect exec compress forward idle latency mux kex server-idle server-rate server-bulk longpath memory jump}
 if [ ! -x "$BUILD/sshtun" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSSHTUN_TESTS=OFF >/dev/null &&
         cmake --build "$BUILD" -j"$(nproc)" --target sshtun >/dev/null || exit 1
@@ -575,6 +575,84 @@ if [[ " $SECTIONS " == *" server-bulk "* ]]; then
             "$c" "$(awk -v w="$sw" 'BEGIN { print (w > 0 ? 512 / w : 0) }')" "$sc" \
             "$(awk -v w="$tw" 'BEGIN { print (w > 0 ? 512 / w : 0) }')" "$tc" "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
     done
+fi
+
+# jump: 1 GiB down and up through one jump host (-J; the same sshd is the
+# jump host and the target), sshtun beside ssh -J: ssh runs an "ssh -W"
+# process for the hop (its CPU is counted: `timed` takes the children),
+# sshtun carries both connections in one process.  Then JUMP_MB (default
+# 256) MiB down, three times, with the hop-to-target leg behind a delay line
+# (JUMP_DELAY_MS, default 25, each way): the inner connection's round trip
+# is then long, and only windows that grow with it keep the rate up.
+if [[ " $SECTIONS " == *" jump "* ]]; then
+    JCFG="$T/jump_config"
+    {
+        echo "Host *"
+        echo "    User $USER_NAME"
+        echo "    IdentityFile $T/user_ed25519"
+        echo "    IdentitiesOnly yes"
+        echo "    IdentityAgent none"
+        echo "    UserKnownHostsFile $T/known_hosts"
+        echo "    BatchMode yes"
+    } > "$JCFG"
+    GIB=1073741824
+    for dir in down up; do
+        for prog in "$SSH" "$TUN"; do
+            if [ $dir = down ]; then
+                r=$(timed bash -c "'$prog' -F '$JCFG' -J 127.0.0.1:$PORT -p $PORT 127.0.0.1 \
+                    'head -c $GIB /dev/zero' | wc -c > '$T/jump.count'")
+            else
+                r=$(timed bash -c "head -c $GIB /dev/zero | '$prog' -F '$JCFG' -J 127.0.0.1:$PORT \
+                    -p $PORT 127.0.0.1 'wc -c' > '$T/jump.count'")
+            fi
+            n=$(cat "$T/jump.count")
+            [ "$n" = "$GIB" ] || echo "warning: $(basename "$prog") -J $dir moved $n bytes"
+            eval "$(basename "$prog" | tr -d -)_jump=\"$r\""
+        done
+        read -r sw sc <<<"$ssh_jump"
+        read -r tw tc <<<"$sshtun_jump"
+        printf "1 GiB %s through -J (one jump host): ssh -J %.0f MB/s %.2f CPU s (ssh and its ssh -W); sshtun -J %.0f MB/s %.2f CPU s (one process); speed %sx, CPU %sx\n" \
+            "$dir" "$(awk -v w="$sw" 'BEGIN{print 1024/w}')" "$sc" "$(awk -v w="$tw" 'BEGIN{print 1024/w}')" \
+            "$tc" "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
+    done
+
+    JDLY=${JUMP_DELAY_MS:-25}
+    JMB=${JUMP_MB:-256}
+    DELAYLINE="$BUILD/delayline"
+    if [ ! -x "$DELAYLINE" ] || [ "$DELAYLINE" -ot tests/bench/delayline.c ]; then
+        cc -O2 -o "$DELAYLINE" tests/bench/delayline.c || exit 1
+    fi
+    JRP=
+    for try in 1 2 3 4 5; do
+        rp=$(it_free_port)
+        "$DELAYLINE" "$rp" "$PORT" "$JDLY" > "$T/delayline.jump" 2>&1 &
+        BG_PIDS="${BG_PIDS:-} $!"
+        if it_wait_port "$rp"; then JRP=$rp; break; fi
+    done
+    [ -n "$JRP" ] || { echo "jump: delay line did not start"; exit 1; }
+    for k in ed25519 ecdsa ecdsa384 ecdsa521 rsa; do
+        echo "[127.0.0.1]:$JRP $(cut -d' ' -f1,2 "$T/host_$k.pub")" >> "$T/known_hosts"
+    done
+    : > "$T/jd_ssh"
+    : > "$T/jd_sshtun"
+    for _ in 1 2 3; do
+        for prog in "$SSH" "$TUN"; do
+            t0=$(date +%s.%N)
+            n=$(timeout 600 "$prog" -F "$JCFG" -J "127.0.0.1:$PORT" -p "$JRP" 127.0.0.1 \
+                "head -c $((JMB * 1048576)) /dev/zero" | wc -c)
+            t1=$(date +%s.%N)
+            [ "$n" = $((JMB * 1048576)) ] || echo "warning: $(basename "$prog") -J over the long leg moved $n bytes"
+            awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }' >> "$T/jd_$(basename "$prog")"
+        done
+    done
+    jmed() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+    sd=$(jmed < "$T/jd_ssh")
+    td=$(jmed < "$T/jd_sshtun")
+    printf "%d MiB down through -J, hop to target %d ms each way: ssh -J %s MB/s; sshtun -J %s MB/s (runs: ssh %s s, sshtun %s s); throughput %sx\n" \
+        "$JMB" "$JDLY" "$(awk -v s="$sd" -v m="$JMB" 'BEGIN { printf "%.1f", m * 1.048576 / s }')" \
+        "$(awk -v s="$td" -v m="$JMB" 'BEGIN { printf "%.1f", m * 1.048576 / s }')" \
+        "$(tr '\n' ' ' < "$T/jd_ssh" | sed 's/ $//')" "$(tr '\n' ' ' < "$T/jd_sshtun" | sed 's/ $//')" \
+        "$(ratio "$sd" "$td")"
 fi
 
 # longpath: a path with a long round trip, made by tests/bench/delayline (a

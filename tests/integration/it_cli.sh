@@ -87,7 +87,7 @@ silent_ok "-q -A: quiet" "$T/out" "$T/err" $?
 one_line "-1: SSH protocol 1 refused" 255 "$T/err" $?
 grep -q "SSH protocol v.1 is no longer supported" "$T/err" && it_pass "-1: ssh's message" ||
     it_fail "-1: $(cat "$T/err")"
-for f in "-J jump" "-I /lib/pkcs11.so" "-w 0" "-b 127.0.0.1" "-B lo"; do
+for f in "-I /lib/pkcs11.so" "-w 0"; do
     it_sshtun $f 127.0.0.1 true </dev/null 2>"$T/err"
     one_line "flag $f: refused in one line" 255 "$T/err" $?
 done
@@ -151,10 +151,9 @@ for kv in IPQoS=lowdelay TunnelDevice=any:any VisualHostKey=yes UpdateHostKeys=y
     silent_ok "keyword $kv: accepted" "$T/out" "$T/err" $?
 done
 # (KnownHostsCommand, RevokedHostKeys, CertificateFile and CheckHostIP are
-# implemented now: it_certs.sh tests them.)
-for kv in ProxyJump=jump \
-    "ProxyCommand=nc %h %p" PKCS11Provider=/lib/p11.so \
-    BindAddress=127.0.0.1 BindInterface=lo Tunnel=yes SecurityKeyProvider=/lib/sk.so; do
+# implemented now: it_certs.sh tests them; ProxyJump, ProxyCommand,
+# BindAddress and BindInterface too: it_jump.sh.)
+for kv in PKCS11Provider=/lib/p11.so Tunnel=yes SecurityKeyProvider=/lib/sk.so; do
     it_sshtun -o "$kv" 127.0.0.1 true </dev/null 2>"$T/err"
     one_line "keyword $kv: refused" 255 "$T/err" $?
     grep -q "${kv%%=*} is not supported by sshtun" "$T/err" || it_fail "keyword $kv: message does not name it"

@@ -264,7 +264,6 @@ static const struct {
     {'g', "GatewayPorts", "yes"},
     {'I', "PKCS11Provider", NULL},
     {'i', "IdentityFile", NULL},
-    {'J', "ProxyJump", NULL},
     {'K', "GSSAPIAuthentication", "yes"},
     {'K', "GSSAPIDelegateCredentials", "yes"},
     {'k', "GSSAPIDelegateCredentials", "no"},
@@ -310,6 +309,8 @@ static int one_option(cli *c, tun_options *o, int opt, const char *arg)
     case 'y':
         c->use_syslog = 1;
         return OPT_OK;
+    case 'J':
+        return tun_options_jump_flag(o, arg) == 0 ? OPT_OK : OPT_FAIL;
     case 'Q':
         return query(arg) == 0 ? OPT_EXIT0 : OPT_FAIL;
     case 'G':
@@ -466,41 +467,12 @@ int main(int argc, char **argv)
                           : c.verbose == 2 ? TUN_LOG_DEBUG2
                                            : TUN_LOG_DEBUG1);
 
-    /* Configuration files after the command line: first value wins. */
+    /* Configuration files after the command line: first value wins.  A
+     * jump host's connection reads them again for itself (o.config_file). */
     const char *host = c.host;
-    if (c.config) {
-        if (strcmp(c.config, "none") != 0 &&
-            tun_config_read(&o, c.config, host, TUN_CONFIG_USER | TUN_CONFIG_REQUIRED) != 0)
-            goto out;
-    } else {
-        if (tun_config_read(&o, "~/.ssh/config", host, TUN_CONFIG_USER) != 0 ||
-            tun_config_read(&o, "/etc/ssh/ssh_config", host, 0) != 0)
-            goto out;
-    }
-    /* CanonicalizeHostname, then the second reading of the configuration
-     * it (or a "Match final") asks for, with the canonical name: as ssh. */
-    if (o.canonicalize_hostname > CANON_NO || o.want_final_pass) {
-        char *base = tun_config_hostname(&o, host), *canon = NULL;
-        if (base == NULL || tun_canonicalize(&o, base, &canon) != 0) {
-            free(base);
-            goto out;
-        }
-        free(base);
-        free(o.hostname);
-        o.hostname = canon;
-        tun_debug("re-parsing configuration");
-        if (c.config) {
-            if (strcmp(c.config, "none") != 0 &&
-                tun_config_read(&o, c.config, host,
-                                TUN_CONFIG_USER | TUN_CONFIG_REQUIRED | TUN_CONFIG_FINAL) != 0)
-                goto out;
-        } else if (tun_config_read(&o, "~/.ssh/config", host, TUN_CONFIG_USER | TUN_CONFIG_FINAL) !=
-                       0 ||
-                   tun_config_read(&o, "/etc/ssh/ssh_config", host, TUN_CONFIG_FINAL) != 0) {
-            goto out;
-        }
-    }
-    if (tun_options_finish(&o) != 0 || tun_options_expand(&o, host) != 0)
+    if (c.config && (o.config_file = strdup(c.config)) == NULL)
+        goto out;
+    if (tun_config_load(&o, host) != 0)
         goto out;
     if (c.dump_config) {
         printf("host %s\nhostname %s\n", host, o.hostname ? o.hostname : host);

@@ -197,6 +197,8 @@ static void start_session(tun_client *cl)
         .done = on_session_done,
         .arg = cl,
     };
+    /* IPQoS: interactive with a terminal, bulk without (as ssh). */
+    tun_conn_set_interactive(cl->conn, p.tty);
     cl->sess = tun_session_start(&p);
     if (cl->sess == NULL) {
         client_fail(cl, "could not start the session");
@@ -592,6 +594,8 @@ static void on_ready(tun_conn *c, void *arg)
         cl->args->ready_hook(cl->args->ready_arg, cl->conn);
     if (!cl->args->no_command && cl->args->stdio_host == NULL)
         start_session(cl);
+    else /* -N, -W: ssh counts these interactive unless they serve a master */
+        tun_conn_set_interactive(cl->conn, cl->args->control_path == NULL);
 }
 
 static void on_dead(tun_conn *c, const char *msg, void *arg)

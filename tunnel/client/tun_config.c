@@ -18,6 +18,7 @@
  * pass both are false.
  */
 #include "tun_config.h"
+#include "tun_canon.h"
 #include "tun_cfgval.h"
 #include "tun_log.h"
 #include "tun_match.h"
@@ -342,8 +343,10 @@ void tun_tokens_init(tun_tokens *t, const tun_options *o, const char *original_h
     t->short_host = shost;
     t->uid = uid;
     t->host_key_alias = o->host_key_alias ? o->host_key_alias : t->host;
-    /* %C: SHA-1 over %l %h %p %r (and the ProxyJump host, empty here), as
-     * OpenSSH computes it, so control paths agree with ssh's. */
+    tun_options_jump_host(o, t->jump_host, sizeof(t->jump_host));
+    /* %C: SHA-1 over %l %h %p %r %j, as OpenSSH 9.6 and later compute it
+     * (the last jump host's name, empty without one), so that control
+     * paths agree with ssh's and a jump makes a different connection. */
     uint8_t md[20];
     unsigned ml = 0;
     EVP_MD_CTX *m = EVP_MD_CTX_new();
@@ -352,6 +355,7 @@ void tun_tokens_init(tun_tokens *t, const tun_options *o, const char *original_h
         EVP_DigestUpdate(m, t->host, strlen(t->host)) == 1 &&
         EVP_DigestUpdate(m, t->port, strlen(t->port)) == 1 &&
         EVP_DigestUpdate(m, t->remote_user, strlen(t->remote_user)) == 1 &&
+        EVP_DigestUpdate(m, t->jump_host, strlen(t->jump_host)) == 1 &&
         EVP_DigestFinal_ex(m, md, &ml) == 1) {
         for (unsigned i = 0; i < ml && i < 20; i++)
             snprintf(t->conn_hash + 2 * i, 3, "%02x", md[i]);
@@ -402,6 +406,9 @@ char *tun_expand(const char *in, const tun_tokens *t, const char *allowed)
             case 'i': rep = t->uid; break;
             case 'k': rep = t->host_key_alias; break;
             case 'C': rep = t->conn_hash; break;
+            case 'j':
+                rep = t->jump_host;
+                break;
             case 'f':
                 rep = t->hostkey_fp;
                 goto known_hosts_only;
@@ -475,6 +482,58 @@ char *tun_config_hostname(const tun_options *o, const char *host)
     char *h = tun_expand(o->hostname, &t, "h%");
     tun_tokens_free(&t);
     return h;
+}
+
+static int read_files(tun_options *o, const char *host, unsigned flags)
+{
+    const char *cf = o->config_file;
+    if (cf)
+        return strcmp(cf, "none") == 0
+                   ? 0
+                   : tun_config_read(o, cf, host, TUN_CONFIG_USER | TUN_CONFIG_REQUIRED | flags);
+    if (tun_config_read(o, "~/.ssh/config", host, TUN_CONFIG_USER | flags) != 0 ||
+        tun_config_read(o, "/etc/ssh/ssh_config", host, flags) != 0)
+        return -1;
+    return 0;
+}
+
+static int set_none(const char *v)
+{
+    return v == NULL || strcasecmp(v, "none") == 0;
+}
+
+int tun_config_load(tun_options *o, const char *host)
+{
+    if (read_files(o, host, 0) != 0)
+        return -1;
+    /* CanonicalizeHostname, then the second reading of the configuration
+     * it (or a "Match final") asks for, with the canonical name: as ssh,
+     * which leaves a name that a ProxyCommand or jump host will resolve
+     * alone unless told "always". */
+    int direct = set_none(o->proxy_command) && set_none(o->proxy_jump);
+    if (o->canonicalize_hostname > CANON_NO || o->want_final_pass) {
+        char *base = tun_config_hostname(o, host), *canon = NULL;
+        if (base == NULL)
+            return -1;
+        if (o->canonicalize_hostname == CANON_ALWAYS ||
+            (o->canonicalize_hostname == CANON_YES && direct)) {
+            if (tun_canonicalize(o, base, &canon) != 0) {
+                free(base);
+                return -1;
+            }
+            free(base);
+        } else {
+            canon = base;
+        }
+        free(o->hostname);
+        o->hostname = canon;
+        tun_debug("re-parsing configuration");
+        if (read_files(o, host, TUN_CONFIG_FINAL) != 0)
+            return -1;
+    }
+    if (tun_options_finish(o) != 0 || tun_options_expand(o, host) != 0)
+        return -1;
+    return 0;
 }
 
 int tun_options_expand(tun_options *o, const char *original_host)

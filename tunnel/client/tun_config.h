@@ -43,7 +43,8 @@ typedef struct tun_tokens {
     const char *short_host;    /* %L: first component of %l */
     const char *uid;           /* %i */
     const char *host_key_alias; /* %k */
-    char conn_hash[41];        /* %C: SHA1(%l%h%p%r) as hex */
+    char jump_host[1024];       /* %j: the last ProxyJump hop's host, or "" */
+    char conn_hash[41];         /* %C: SHA1(%l%h%p%r%j) as hex */
     /* KnownHostsCommand only (NULL elsewhere: then unknown tokens). */
     const char *hostkey_fp;   /* %f: the server host key's fingerprint */
     const char *kh_name;      /* %H: the known_hosts name looked up */
@@ -61,6 +62,11 @@ char *tun_expand(const char *in, const tun_tokens *t, const char *allowed);
 /* The host to connect to: HostName with its %h expanded, or `host`
  * (malloc'd; NULL after a message). */
 char *tun_config_hostname(const tun_options *o, const char *host);
+/* What main() does for the destination and a jump host for itself: read
+ * the configuration files (o->config_file, else ~/.ssh/config and
+ * /etc/ssh/ssh_config) for `host`, fill in the defaults, expand tokens.
+ * 0, or -1 after a message. */
+int tun_config_load(tun_options *o, const char *host);
 /* Expand tokens in every option that takes them (IdentityFile,
  * UserKnownHostsFile, ControlPath, ...).  0 or -1. */
 int tun_options_expand(tun_options *o, const char *original_host);

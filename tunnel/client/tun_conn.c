@@ -9,14 +9,20 @@
  * server accepts.
  */
 #include "tun_conn.h"
+#include "tun_config.h"
 #include "tun_connect.h"
 #include "tun_hostkey.h"
 #include "tun_hostupdate.h"
+#include "tun_jump.h"
 #include "tun_log.h"
 #include "tun_prompt.h"
+#include "tun_proxy.h"
+#include "tun_sock.h"
 #include "tun_util.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -43,11 +49,21 @@ struct tun_conn {
     tun_lookup *lookup;
     tun_connector *connector;
     int attempts;
-    ev_timer retry;
+    ev_timer retry, later;
     ssh_conn *c;
     tun_transport t;
     tun_link link;
     int have_transport;
+    /* how the server is reached (tun_conn_start picks one) */
+    tun_proxy *proxy; /* ProxyCommand */
+    tun_fdwire pipes; /* its stdout and stdin (ProxyCommand - : ours) */
+    int proxy_lost;   /* it closed before authentication: it explains */
+    tun_jump *jump;   /* ProxyJump */
+    int sock;         /* the TCP socket under the transport, else -1 */
+    int qos_set;
+    tun_lookup *bind_lookup; /* BindAddress */
+    tun_addr bind[2];
+    size_t n_bind;
     /* authentication */
     tun_id_waiter idwait;
     char server_methods[512];
@@ -90,7 +106,27 @@ static void report_dead(tun_conn *tc, const char *msg)
         tun_connect_cancel(tc->connector);
         tc->connector = NULL;
     }
+    if (tc->bind_lookup) {
+        tun_resolve_cancel(tc->bind_lookup);
+        tc->bind_lookup = NULL;
+    }
     ev_timer_stop(tc->loop, &tc->retry);
+    ev_timer_stop(tc->loop, &tc->later);
+    /* A jump host's connection says which hop it is: its messages name
+     * the address it connected to, the user knows it by the name given.
+     * A refused host key was explained at length already; the last line
+     * names the hop too. */
+    char named[700];
+    if (tc->o->jump_depth > 0 && msg != NULL && strncmp(msg, "jump host ", 10) != 0) {
+        const char *name = tc->o->original_host ? tc->o->original_host : tc->host;
+        if (*msg)
+            snprintf(named, sizeof(named), "jump host %s: %s", name, msg);
+        else if (tc->c && ssh_conn_error(tc->c) == SSH_ERR_HOSTKEY_REJECTED)
+            snprintf(named, sizeof(named), "jump host %s: host key verification failed", name);
+        else
+            snprintf(named, sizeof(named), "jump host %s: connection failed", name);
+        msg = named;
+    }
     if (tc->hooks.dead)
         tc->hooks.dead(tc, msg, tc->arg);
 }
@@ -110,7 +146,8 @@ void tun_conn_fail(tun_conn *tc, const char *fmt, ...)
             return;
         }
     }
-    report_dead(tc, tc->errmsg[0] ? tc->errmsg : "connection failed");
+    /* No text: the reason was printed already (an empty message). */
+    report_dead(tc, tc->errmsg[0] ? tc->errmsg : fmt ? "connection failed" : "");
 }
 
 void tun_conn_close(tun_conn *tc)
@@ -140,6 +177,21 @@ void tun_conn_kick(tun_conn *tc)
 {
     if (tc->have_transport)
         tun_transport_kick(&tc->t);
+    /* Then the jump hosts' connections, which carry what it wrote. */
+    tun_jump_kick(tc->jump);
+}
+
+void tun_conn_set_interactive(tun_conn *tc, int interactive)
+{
+    if (tc->qos_set || tc->sock < 0)
+        return;
+    tc->qos_set = 1;
+    int tos = interactive ? tc->o->ip_qos_interactive : tc->o->ip_qos_bulk;
+    if (tos == TUN_QOS_NONE)
+        return;
+    tun_debug3("set socket %d IP_TOS 0x%02x", tc->sock, (unsigned)tos);
+    if (tun_sock_set_tos(tc->sock, tos) != 0)
+        tun_error("setsockopt IP_TOS %d: %s", tos, strerror(errno));
 }
 
 enum tun_conn_failure tun_conn_failure(const tun_conn *tc)
@@ -167,7 +219,11 @@ int tun_conn_connecting(const tun_conn *tc)
 int tun_conn_local_addr(const tun_conn *tc, struct sockaddr_storage *ss)
 {
     socklen_t sl = sizeof(*ss);
-    if (!tc->have_transport || getsockname(tc->t.fd, (struct sockaddr *)ss, &sl) != 0)
+    /* Through jump hosts: the first hop's socket is the one on this host. */
+    if (tc->jump)
+        return tun_jump_local_addr(tc->jump, ss);
+    if (!tc->have_transport || tc->sock < 0 ||
+        getsockname(tc->sock, (struct sockaddr *)ss, &sl) != 0)
         return -1;
     return 0;
 }
@@ -334,6 +390,8 @@ static void on_auth_result(ssh_conn *c, const ssh_auth_result *r, void *user)
         ev_timer_stop(tc->loop, &tc->pre_alive);
         tun_verbose("Authenticated to %s using \"%s\".", tc->host,
                     tc->cur_method[0] ? tc->cur_method : "none");
+        if (tc->proxy)
+            tun_proxy_established(tc->proxy);
         if (tc->hooks.ready)
             tc->hooks.ready(tc, tc->arg);
         return;
@@ -421,7 +479,10 @@ static void hk_target(tun_conn *tc, tun_hk_target *t, struct sockaddr_storage *s
     t->now = (uint64_t)time(NULL);
     t->pinned_fp = tc->pin_fp[0] ? tc->pin_fp : NULL;
     socklen_t sl = sizeof(*ss);
-    if (tc->have_transport && getpeername(tc->t.fd, (struct sockaddr *)ss, &sl) == 0) {
+    /* Through a ProxyCommand or a jump host the server's address is not
+     * known here (ssh: "no hostip for proxy command"). */
+    if (tc->sock >= 0 && tc->proxy == NULL && tc->jump == NULL &&
+        getpeername(tc->sock, (struct sockaddr *)ss, &sl) == 0) {
         t->addr = (const struct sockaddr *)ss;
         t->addrlen = sl;
     }
@@ -467,6 +528,11 @@ static void on_disconnect(ssh_conn *c, int err, uint32_t reason, const char *msg
             tc->failure = TUN_CONN_FAIL_AUTH;
         snprintf(tc->errmsg, sizeof(tc->errmsg), "Received disconnect from %s port %d:%u: %s",
                  tc->host, tc->o->port, reason, msg);
+    } else if (err == SSH_ERR_CONN_LOST && tun_jump_failure(tc->jump)) {
+        /* A jump host's connection ended under us: its reason. */
+        snprintf(tc->errmsg, sizeof(tc->errmsg), "%s", tun_jump_failure(tc->jump));
+    } else if (err == SSH_ERR_CONN_LOST && tc->proxy && !tc->authenticated) {
+        tc->proxy_lost = 1; /* the command tells why (on_transport_dead) */
     } else if (err == SSH_ERR_CONN_LOST) {
         snprintf(tc->errmsg, sizeof(tc->errmsg), "Connection closed by %s port %d", tc->host,
                  tc->o->port);
@@ -484,11 +550,23 @@ static void on_disconnect(ssh_conn *c, int err, uint32_t reason, const char *msg
     }
 }
 
+static void on_proxy_explained(void *arg, const char *msg)
+{
+    tun_conn *tc = arg;
+    snprintf(tc->errmsg, sizeof(tc->errmsg), "%s", msg);
+    report_dead(tc, tc->errmsg);
+}
+
 static void on_transport_dead(tun_transport *t, int err, void *arg)
 {
     (void)t;
     tun_conn *tc = arg;
     tc->have_transport = 0;
+    if (tc->proxy_lost && tc->errmsg[0] == '\0') {
+        /* Wait for the command's exit and stderr: they say why. */
+        tun_proxy_explain(tc->proxy, on_proxy_explained, tc);
+        return;
+    }
     report_dead(tc, err == SSH_ERR_CLOSED && tc->errmsg[0] == '\0' ? NULL : tc->errmsg);
 }
 
@@ -599,7 +677,9 @@ static void start_limits(tun_conn *tc)
     }
 }
 
-static void start_ssh(tun_conn *tc, int fd)
+/* Run the engine over the chosen wire: `sock` (a socket, in == out) or
+ * `w` (ProxyCommand pipes, a jump host's channel). */
+static void start_ssh(tun_conn *tc, int sock, tun_wire *w)
 {
     ssh_conn_config cfg;
     ssh_conn_config_init(&cfg, SSH_ROLE_CLIENT);
@@ -646,16 +726,24 @@ static void start_ssh(tun_conn *tc, int fd)
     cb.channel_open = on_channel_open;
     int rv = ssh_conn_new(&tc->c, &cfg, &cb, tc);
     if (rv != 0) {
-        close(fd);
+        if (sock >= 0)
+            close(sock);
+        else
+            w->ops->close(w);
         tun_conn_fail(tc, "cannot create connection: %s", ssh_strerror(rv));
         return;
     }
-    if (tc->o->tcp_keepalive) {
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-    }
     tun_transport_cbs tcb = {on_transport_dead, on_transport_drained};
-    tun_transport_init(&tc->t, tc->loop, fd, tc->c, &tcb, tc);
+    if (sock >= 0) {
+        if (tc->o->tcp_keepalive) {
+            int one = 1;
+            setsockopt(sock, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        }
+        tc->sock = sock;
+        tun_transport_init(&tc->t, tc->loop, sock, tc->c, &tcb, tc);
+    } else {
+        tun_transport_init_wire(&tc->t, tc->loop, w, tc->c, &tcb, tc);
+    }
     tc->have_transport = 1;
     tc->link.c = tc->c;
     tc->link.t = &tc->t;
@@ -665,7 +753,7 @@ static void start_ssh(tun_conn *tc, int fd)
     tun_transport_kick(&tc->t);
 }
 
-/* ---- resolve and connect ---------------------------------------------------------------------- */
+/* ---- the direct route: resolve and connect --------------------------------------------------- */
 
 static void start_resolve(tun_conn *tc);
 
@@ -692,7 +780,7 @@ static void on_connected(void *arg, int fd, const tun_addr *addr, const char *er
     }
     char a[64];
     tun_debug("Connection established to %s.", tun_addr_str(addr, a, sizeof(a)));
-    start_ssh(tc, fd);
+    start_ssh(tc, fd, NULL);
 }
 
 static void on_resolved(void *arg, const tun_addr *addrs, size_t n, const char *err)
@@ -703,8 +791,16 @@ static void on_resolved(void *arg, const tun_addr *addrs, size_t n, const char *
         tun_conn_fail(tc, "Could not resolve hostname %s: %s", tc->host, err);
         return;
     }
-    tc->connector =
-        tun_connect_start(tc->loop, addrs, n, (double)tc->o->connect_timeout, on_connected, tc);
+    /* As ssh: the interactive type of service until the session says
+     * otherwise (tun_conn_set_interactive), and BindAddress/BindInterface. */
+    tun_connect_opts co = {
+        .bind = tc->bind,
+        .n_bind = tc->n_bind,
+        .bind_name = tc->o->bind_address ? tc->o->bind_address : tc->o->bind_interface,
+        .tos = tc->o->ip_qos_interactive == TUN_QOS_NONE ? -1 : tc->o->ip_qos_interactive,
+    };
+    tc->connector = tun_connect_start_opts(tc->loop, addrs, n, (double)tc->o->connect_timeout, &co,
+                                           on_connected, tc);
     if (tc->connector == NULL)
         tun_conn_fail(tc, "out of memory");
 }
@@ -717,6 +813,150 @@ static void start_resolve(tun_conn *tc)
         tun_conn_fail(tc, "out of memory");
 }
 
+/* BindAddress: one address of each family it names (ssh binds the one of
+ * the destination address's family). */
+static void on_bind_resolved(void *arg, const tun_addr *addrs, size_t n, const char *err)
+{
+    tun_conn *tc = arg;
+    tc->bind_lookup = NULL;
+    for (size_t i = 0; i < n && tc->n_bind < 2; i++) {
+        int have = 0;
+        for (size_t k = 0; k < tc->n_bind; k++)
+            have |= tc->bind[k].ss.ss_family == addrs[i].ss.ss_family;
+        if (!have)
+            tc->bind[tc->n_bind++] = addrs[i];
+    }
+    if (tc->n_bind == 0) {
+        tun_conn_fail(tc, "connect to host %s port %d: BindAddress %s: %s", tc->host, tc->o->port,
+                      tc->o->bind_address, err ? err : "no address");
+        return;
+    }
+    start_resolve(tc);
+}
+
+static void start_direct(tun_conn *tc)
+{
+    if (tc->o->bind_address) {
+        tc->bind_lookup = tun_resolve(tc->res, tc->o->bind_address, 0, tc->o->address_family,
+                                      on_bind_resolved, tc);
+        if (tc->bind_lookup == NULL)
+            tun_conn_fail(tc, "out of memory");
+        return;
+    }
+    if (tc->o->bind_interface) {
+        static const int fams[2] = {AF_INET, AF_INET6};
+        for (int i = 0; i < 2; i++) {
+            int f = fams[i];
+            if (tc->o->address_family != AF_UNSPEC && tc->o->address_family != f)
+                continue;
+            tun_addr *b = &tc->bind[tc->n_bind];
+            if (tun_iface_addr(tc->o->bind_interface, f, &b->ss, &b->len) == 0)
+                tc->n_bind++;
+        }
+        if (tc->n_bind == 0) {
+            tun_conn_fail(tc, "connect to host %s port %d: BindInterface %s: no suitable address",
+                          tc->host, tc->o->port, tc->o->bind_interface);
+            return;
+        }
+    }
+    start_resolve(tc);
+}
+
+/* ---- ProxyCommand ---------------------------------------------------------------------------- */
+
+static void on_proxy_fds(void *arg, int in_fd, int out_fd, const char *err)
+{
+    tun_conn *tc = arg;
+    if (in_fd < 0) {
+        tun_conn_fail(tc, "%s", err ? err : "ProxyCommand failed");
+        return;
+    }
+    if (in_fd == out_fd) { /* ProxyUseFdpass: a connected socket */
+        int one = 1;
+        setsockopt(in_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        start_ssh(tc, in_fd, NULL);
+        return;
+    }
+    tun_fdwire_init(&tc->pipes, tc->loop, in_fd, out_fd);
+    start_ssh(tc, -1, &tc->pipes.base);
+}
+
+static void start_proxy(tun_conn *tc)
+{
+    const tun_options *o = tc->o;
+    if (strcmp(o->proxy_command, "-") == 0) {
+        /* ssh's "ProxyCommand -": our own stdin and stdout are the
+         * connection. */
+        int in = dup(0), out = dup(1);
+        if (in < 0 || out < 0) {
+            if (in >= 0)
+                close(in);
+            tun_conn_fail(tc, "dup() in/out failed: %s", strerror(errno));
+            return;
+        }
+        tun_set_nonblock(in, 1);
+        tun_set_nonblock(out, 1);
+        tun_fdwire_init(&tc->pipes, tc->loop, in, out);
+        start_ssh(tc, -1, &tc->pipes.base);
+        return;
+    }
+    /* %h %n %p %r %k %%, as ssh's expand_proxy_command (%k: the
+     * HostKeyAlias, else the host as given). */
+    const char *host_arg = o->original_host ? o->original_host : tc->host;
+    tun_tokens t;
+    tun_tokens_init(&t, o, host_arg);
+    t.host = tc->host;
+    t.remote_user = tc->user;
+    t.host_key_alias = o->host_key_alias ? o->host_key_alias : host_arg;
+    char *cmd = tun_expand(o->proxy_command, &t, "hknpr%");
+    tun_tokens_free(&t);
+    if (cmd == NULL) {
+        tun_conn_fail(tc, NULL);
+        return;
+    }
+    tc->proxy = tun_proxy_start(tc->loop, cmd, o->proxy_use_fdpass, on_proxy_fds, tc);
+    free(cmd);
+    if (tc->proxy == NULL)
+        tun_conn_fail(tc, NULL);
+}
+
+/* ---- ProxyJump ------------------------------------------------------------------------------- */
+
+static void on_jump_wire(void *arg, tun_wire *w, const char *err)
+{
+    tun_conn *tc = arg;
+    if (w == NULL) {
+        /* A host key or login refused on a hop is refused for us too. */
+        int kind = tun_jump_failure_kind(tc->jump);
+        if (kind == TUN_CONN_FAIL_HOSTKEY || kind == TUN_CONN_FAIL_AUTH)
+            tc->failure = (enum tun_conn_failure)kind;
+        if (err && *err)
+            tun_conn_fail(tc, "%s", err);
+        else
+            tun_conn_fail(tc, NULL);
+        return;
+    }
+    start_ssh(tc, -1, w);
+}
+
+/* ---- start ----------------------------------------------------------------------------------- */
+
+static void on_start(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_conn *tc = w->data;
+    if (tc->o->proxy_jump) {
+        tc->jump = tun_jump_start(tc->loop, tc->o, tc->host, tc->res, on_jump_wire, tc);
+        if (tc->jump == NULL)
+            tun_conn_fail(tc, NULL);
+    } else if (tc->o->proxy_command) {
+        start_proxy(tc);
+    } else {
+        start_direct(tc);
+    }
+}
+
 tun_conn *tun_conn_start(struct ev_loop *loop, const tun_options *o, const char *host,
                          tun_resolver *res, tun_idstore *ids, const tun_conn_hooks *hooks,
                          void *arg)
@@ -726,6 +966,7 @@ tun_conn *tun_conn_start(struct ev_loop *loop, const tun_options *o, const char 
         return NULL;
     tc->loop = loop;
     tc->o = o;
+    tc->sock = -1;
     tc->host = strdup(host);
     const char *u = o->user;
     if (u == NULL) {
@@ -748,7 +989,10 @@ tun_conn *tun_conn_start(struct ev_loop *loop, const tun_options *o, const char 
         tun_conn_free(tc);
         return NULL;
     }
-    start_resolve(tc);
+    /* From the loop: failures report through the hooks after we return. */
+    ev_timer_init(&tc->later, on_start, 0., 0.);
+    tc->later.data = tc;
+    ev_timer_start(loop, &tc->later);
     return tc;
 }
 
@@ -760,12 +1004,19 @@ void tun_conn_free(tun_conn *tc)
         tun_transport_close(&tc->t);
     if (tc->lookup)
         tun_resolve_cancel(tc->lookup);
+    if (tc->bind_lookup)
+        tun_resolve_cancel(tc->bind_lookup);
     if (tc->connector)
         tun_connect_cancel(tc->connector);
     tun_idstore_cancel(tc->ids, &tc->idwait);
     ev_timer_stop(tc->loop, &tc->retry);
+    ev_timer_stop(tc->loop, &tc->later);
     ev_timer_stop(tc->loop, &tc->hs_timer);
     ev_timer_stop(tc->loop, &tc->pre_alive);
+    /* The chain under us after the transport on it (its CLOSE goes out
+     * first), the command after the connection it carried. */
+    tun_jump_free(tc->jump);
+    tun_proxy_free(tc->proxy);
     ssh_conn_free(tc->c);
     tun_hostupdate_free(&tc->hostupdate);
     free(tc->host);

@@ -38,7 +38,8 @@ typedef struct tun_conn_hooks {
 tun_conn *tun_conn_start(struct ev_loop *loop, const tun_options *o, const char *host,
                          tun_resolver *res, tun_idstore *ids, const tun_conn_hooks *hooks,
                          void *arg);
-/* Print `fmt` (unless NULL) and end the connection; `dead` follows. */
+/* End the connection with `fmt` as its reason (NULL: the reason has been
+ * printed already); `dead` follows. */
 void tun_conn_fail(tun_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Orderly DISCONNECT ("disconnected by user"); `dead` follows with NULL. */
 void tun_conn_close(tun_conn *c);
@@ -49,6 +50,10 @@ tun_link *tun_conn_link(tun_conn *c);
 int tun_conn_is_ready(const tun_conn *c);
 /* Flush queued output now (after acting outside engine callbacks). */
 void tun_conn_kick(tun_conn *c);
+/* The session decided: interactive (a terminal) or bulk type of service
+ * (IPQoS) on the connection's socket, once, as ssh does; nothing when the
+ * connection is not on a socket of ours. */
+void tun_conn_set_interactive(tun_conn *c, int interactive);
 /* Pretty description for status output. */
 void tun_conn_describe(const tun_conn *c, char *buf, size_t len);
 

@@ -7,11 +7,11 @@
  *
  *  - implemented keywords take effect;
  *  - keywords that change nothing essential for a tunnel tool (e.g.
- *    VisualHostKey, IPQoS) are accepted, and a value that asks for
+ *    VisualHostKey) are accepted, and a value that asks for
  *    something is reported once (tun_options_report): at -v, or as a
  *    warning where the user relies on it (ForwardAgent, ForwardX11);
  *  - keywords whose silent omission would change where or how we connect
- *    or what we trust (ProxyCommand, ProxyJump, PKCS11Provider...) are
+ *    or what we trust (PKCS11Provider, Tunnel...) are
  *    refused with a clear message, except for their "none" value;
  *  - OpenSSH's deprecated names are accepted silently, the ones it calls
  *    unsupported get its own one-line complaint, and its aliases map to
@@ -19,6 +19,7 @@
  */
 #include "tun_options.h"
 #include "tun_cfgval.h"
+#include "tun_jumpspec.h"
 #include "tun_log.h"
 #include "tun_match.h"
 
@@ -60,6 +61,9 @@ enum ktype {
     K_CANON,       /* CanonicalizeHostname: yes, no, always, none */
     K_CNAMES,      /* CanonicalizePermittedCNAMEs: source:target rules, first line wins */
     K_RECONNECTIV, /* ReconnectInterval min[:max] */
+    K_PROXYCMD,    /* ProxyCommand: first of it and ProxyJump wins */
+    K_PROXYJUMP,   /* ProxyJump (tun_jumpspec.h) */
+    K_IPQOS,       /* IPQoS interactive [bulk] */
     K_IGNORED,     /* known to OpenSSH, no effect here (off: slot, noff: KF_ flags) */
     K_UNSUPPORTED, /* known to OpenSSH, refused (its "none" value is accepted) */
     K_DEPRECATED,  /* OpenSSH ignores it silently, and so do we */
@@ -160,6 +164,12 @@ static const kw keywords[] = {
     {"CanonicalizeMaxDots", K_INT, F(canonicalize_max_dots), 0, NULL},
     {"CanonicalizeFallbackLocal", K_BOOL, F(canonicalize_fallback_local), 0, NULL},
     {"CanonicalizePermittedCNAMEs", K_CNAMES, F(permitted_cnames), F(n_permitted_cnames), NULL},
+    {"ProxyCommand", K_PROXYCMD, F(proxy_command), 0, NULL},
+    {"ProxyJump", K_PROXYJUMP, F(proxy_jump), 0, NULL},
+    {"ProxyUseFdpass", K_BOOL, F(proxy_use_fdpass), 0, NULL},
+    {"BindAddress", K_STR, F(bind_address), 0, NULL},
+    {"BindInterface", K_STR, F(bind_interface), 0, NULL},
+    {"IPQoS", K_IPQOS, 0, 0, NULL},
     /* accepted, no effect in sshtun (reported by tun_options_report) */
     {"AddKeysToAgent", K_IGNORED, 0, 0, NULL},
     {"EnableEscapeCommandline", K_IGNORED, 8, 0, NULL},
@@ -181,13 +191,11 @@ static const kw keywords[] = {
     {"HostbasedAcceptedAlgorithms", K_IGNORED, 24, 0, NULL},
     LEGACY("HostbasedKeyTypes", K_IGNORED, 24, 0),
     {"HostbasedAuthentication", K_IGNORED, 25, 0, NULL},
-    {"IPQoS", K_IGNORED, 26, 0, NULL},
     {"KbdInteractiveDevices", K_IGNORED, 27, 0, NULL},
     {"LocalCommand", K_IGNORED, 28, 0, NULL},
     {"LogVerbose", K_IGNORED, 29, 0, NULL},
     {"NoHostAuthenticationForLocalhost", K_IGNORED, 30, 0, NULL},
     {"PermitLocalCommand", K_IGNORED, 31, 0, NULL},
-    {"ProxyUseFdpass", K_IGNORED, 32, 0, NULL},
     {"StreamLocalBindMask", K_IGNORED, 33, 0, NULL},
     {"StreamLocalBindUnlink", K_IGNORED, 34, 0, NULL},
     {"SyslogFacility", K_IGNORED, 35, 0, NULL},
@@ -198,14 +206,10 @@ static const kw keywords[] = {
     {"XAuthLocation", K_IGNORED, 41, 0, NULL},
     /* refused: ignoring them would silently connect differently or trust
      * differently ("none" is accepted: it asks for nothing) */
-    {"ProxyCommand", K_UNSUPPORTED, NOFIELD, 0, NULL},
-    {"ProxyJump", K_UNSUPPORTED, NOFIELD, 0, NULL},
     {"PKCS11Provider", K_UNSUPPORTED, NOFIELD, 0, NULL},
     LEGACY("SmartcardDevice", K_UNSUPPORTED, NOFIELD, 0),
     {"SecurityKeyProvider", K_UNSUPPORTED, NOFIELD, 0, "internal"},
     {"Tunnel", K_UNSUPPORTED, NOFIELD, 0, "no"},
-    {"BindAddress", K_UNSUPPORTED, NOFIELD, 0, NULL},
-    {"BindInterface", K_UNSUPPORTED, NOFIELD, 0, NULL},
     /* OpenSSH's deprecated names: silently ignored, as there */
     LEGACY("Protocol", K_DEPRECATED, NOFIELD, 0),
     LEGACY("Cipher", K_DEPRECATED, NOFIELD, 0),
@@ -270,6 +274,9 @@ void tun_options_init(tun_options *o)
     o->canonicalize_hostname = CANON_UNSET;
     o->canonicalize_max_dots = -1;
     o->canonicalize_fallback_local = -1;
+    o->proxy_use_fdpass = -1;
+    o->ip_qos_interactive = -1;
+    o->ip_qos_bulk = -1;
 }
 
 static void free_list(char **v, int n)
@@ -282,7 +289,8 @@ void tun_options_free(tun_options *o)
 {
     for (size_t i = 0; i < N_KEYWORDS; i++) {
         const kw *k = &keywords[i];
-        if (k->type == K_STR || k->type == K_ALGS) {
+        if (k->type == K_STR || k->type == K_ALGS || k->type == K_PROXYCMD ||
+            k->type == K_PROXYJUMP) {
             char **s = FIELD(o, k->off, char *);
             free(*s);
             *s = NULL;
@@ -295,6 +303,7 @@ void tun_options_free(tun_options *o)
     }
     free_list(o->set_env, o->n_set_env);
     free(o->original_host);
+    free(o->config_file);
     free_list(o->noeffect, TUN_MAX_NOEFFECT);
     free_list(o->noeffect_where, TUN_MAX_NOEFFECT);
     memset(o, 0, sizeof(*o));
@@ -391,6 +400,82 @@ void tun_options_strip_comment(char *val)
 static int is_none(const char *v)
 {
     return strcasecmp(v, "none") == 0;
+}
+
+/* IPQoS names (OpenSSH 9.2's table, in its order: -G prints the first
+ * name of a value) and their IP_TOS values. */
+static const struct {
+    const char *name;
+    int tos;
+} ipqos[] = {
+    {"none", TUN_QOS_NONE}, {"af11", 0x28},        {"af12", 0x30}, {"af13", 0x38},
+    {"af21", 0x48},         {"af22", 0x50},        {"af23", 0x58}, {"af31", 0x68},
+    {"af32", 0x70},         {"af33", 0x78},        {"af41", 0x88}, {"af42", 0x90},
+    {"af43", 0x98},         {"cs0", 0x00},         {"cs1", 0x20},  {"cs2", 0x40},
+    {"cs3", 0x60},          {"cs4", 0x80},         {"cs5", 0xa0},  {"cs6", 0xc0},
+    {"cs7", 0xe0},          {"ef", 0xb8},          {"le", 0x04},   {"lowdelay", 0x10},
+    {"throughput", 0x08},   {"reliability", 0x04},
+};
+
+static int parse_ipqos(const char *s, int *out)
+{
+    for (size_t i = 0; i < sizeof(ipqos) / sizeof(ipqos[0]); i++) {
+        if (strcasecmp(s, ipqos[i].name) == 0) {
+            *out = ipqos[i].tos;
+            return 0;
+        }
+    }
+    char *end;
+    long v = strtol(s, &end, 0);
+    if (*s == '\0' || *end != '\0' || v < 0 || v > 255)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+const char *tun_ipqos_name(int tos, char *buf, size_t len)
+{
+    for (size_t i = 0; i < sizeof(ipqos) / sizeof(ipqos[0]); i++)
+        if (ipqos[i].tos == tos)
+            return ipqos[i].name;
+    snprintf(buf, len, "0x%02x", (unsigned)tos & 0xff);
+    return buf;
+}
+
+int tun_options_jump_flag(tun_options *o, const char *spec)
+{
+    if (o->proxy_jump != NULL) {
+        tun_error("Only a single -J option is permitted (use commas to separate multiple "
+                  "jump hops)");
+        return -1;
+    }
+    if (o->proxy_command != NULL) {
+        tun_error("Cannot specify -J with ProxyCommand");
+        return -1;
+    }
+    if (!is_none(spec)) {
+        tun_jumpspec j;
+        if (tun_jumpspec_parse(spec, 1, &j) != 0) {
+            tun_error("Invalid -J argument");
+            return -1;
+        }
+        tun_jumpspec_free(&j);
+    }
+    o->proxy_jump = strdup(is_none(spec) ? "none" : spec);
+    o->proxy_command = strdup("none");
+    return o->proxy_jump && o->proxy_command ? 0 : -1;
+}
+
+const char *tun_options_jump_host(const tun_options *o, char *buf, size_t len)
+{
+    tun_jumpspec j;
+    buf[0] = '\0';
+    if (o->proxy_jump == NULL || is_none(o->proxy_jump) ||
+        tun_jumpspec_parse(o->proxy_jump, 0, &j) != 0)
+        return buf;
+    snprintf(buf, len, "%s", j.host);
+    tun_jumpspec_free(&j);
+    return buf;
 }
 
 int tun_options_apply(tun_options *o, const char *line, const char *where)
@@ -661,6 +746,49 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
             return tun_cfg_bad_value(where, k->name, val);
         return tun_cfg_set_int(&o->session_type, t);
     }
+    case K_PROXYCMD:
+        /* The first of ProxyCommand and ProxyJump wins, "ProxyJump none"
+         * included (as OpenSSH 9.2 and 10 read them). */
+        if (o->proxy_command == NULL && o->proxy_jump == NULL &&
+            (o->proxy_command = strdup(val)) == NULL)
+            return -1;
+        return 0;
+    case K_PROXYJUMP: {
+        if (is_none(val)) {
+            if (o->proxy_jump == NULL && o->proxy_command == NULL &&
+                (o->proxy_jump = strdup("none")) == NULL)
+                return -1;
+            return 0;
+        }
+        tun_jumpspec j;
+        if (tun_jumpspec_parse(val, 0, &j) != 0) {
+            tun_error("%s: Invalid ProxyJump \"%s\"", where, val);
+            return -1;
+        }
+        tun_jumpspec_free(&j);
+        if (o->proxy_command == NULL && o->proxy_jump == NULL) {
+            o->proxy_jump = strdup(val);
+            o->proxy_command = strdup("none");
+            if (o->proxy_jump == NULL || o->proxy_command == NULL)
+                return -1;
+        }
+        return 0;
+    }
+    case K_IPQOS: {
+        char q1[64] = "", q2[64] = "", more[8] = "";
+        int n = sscanf(val, "%63s %63s %7s", q1, q2, more), v1, v2;
+        if (n < 1 || n > 2 || parse_ipqos(q1, &v1) != 0 || (n == 2 && parse_ipqos(q2, &v2) != 0)) {
+            tun_error("%s: Bad IPQoS value: %s", where, val);
+            return -1;
+        }
+        if (n == 1)
+            v2 = v1;
+        if (o->ip_qos_interactive == -1) {
+            o->ip_qos_interactive = v1;
+            o->ip_qos_bulk = v2;
+        }
+        return 0;
+    }
     case K_IGNORED:
         /* First value wins, as for the keywords that do something; said
          * once, after all files are read (tun_options_report). */
@@ -823,6 +951,27 @@ int tun_options_finish(tun_options *o)
     dflt(&o->fork_after_authentication, 0);
     dflt(&o->required_rsa_size, 1024);
     dflt(&o->warn_weak_crypto, 1);
+    dflt(&o->proxy_use_fdpass, 0);
+    if (o->ip_qos_interactive == -1) {
+        /* Debian's ssh: lowdelay for interactive sessions, throughput for
+         * bulk ones (upstream OpenSSH 9.2 says af21 cs1). */
+        o->ip_qos_interactive = 0x10;
+        o->ip_qos_bulk = 0x08;
+    }
+    if (o->proxy_command && is_none(o->proxy_command)) {
+        free(o->proxy_command);
+        o->proxy_command = NULL;
+    }
+    if (o->proxy_jump && is_none(o->proxy_jump)) {
+        free(o->proxy_jump);
+        o->proxy_jump = NULL;
+    }
+    if (o->proxy_jump)
+        o->proxy_use_fdpass = 0; /* never for a jump host (as ssh) */
+    if (o->proxy_command && strcmp(o->proxy_command, "-") == 0 && o->proxy_use_fdpass) {
+        tun_error("ProxyCommand=- and ProxyUseFDPass are incompatible");
+        return -1;
+    }
     o->kex_algorithms_set = o->kex_algorithms != NULL;
     if (o->required_rsa_size < 1024) {
         tun_error("RequiredRSASize %d is below the minimum 1024", o->required_rsa_size);
@@ -1012,6 +1161,26 @@ void tun_options_dump(const tun_options *o, FILE *f)
             static const char *const st[] = {"none", "subsystem", "default"};
             fprintf(f, "%s %s\n", name,
                     st[o->session_type >= 0 && o->session_type < 3 ? o->session_type : 2]);
+            break;
+        }
+        case K_PROXYCMD:
+            if (o->proxy_jump == NULL && o->proxy_command)
+                fprintf(f, "%s %s\n", name, o->proxy_command);
+            break;
+        case K_PROXYJUMP: {
+            tun_jumpspec j;
+            char buf[2048];
+            if (o->proxy_jump && tun_jumpspec_parse(o->proxy_jump, 0, &j) == 0) {
+                tun_jumpspec_format(&j, buf, sizeof(buf));
+                fprintf(f, "%s %s\n", name, buf);
+                tun_jumpspec_free(&j);
+            }
+            break;
+        }
+        case K_IPQOS: {
+            char b1[8], b2[8];
+            fprintf(f, "ipqos %s %s\n", tun_ipqos_name(o->ip_qos_interactive, b1, sizeof(b1)),
+                    tun_ipqos_name(o->ip_qos_bulk, b2, sizeof(b2)));
             break;
         }
         case K_CONTROLPERSIST:

@@ -27,6 +27,9 @@ enum tun_session_type { SESSION_UNSET = -1, SESSION_NONE = 0, SESSION_SUBSYSTEM,
  * first value each was given, reported once by tun_options_report(). */
 #define TUN_MAX_NOEFFECT 64
 
+/* IPQoS "none": the socket's type of service is left as it is. */
+#define TUN_QOS_NONE 0x7fffffff
+
 typedef struct tun_options {
     char *user;
     char *hostname; /* HostName */
@@ -109,6 +112,17 @@ typedef struct tun_options {
     char *permitted_cnames[TUN_MAX_LIST]; /* "source-list:target-list" rules */
     int n_permitted_cnames;
     int want_final_pass;                    /* a "Match final" was seen (tun_config.c) */
+    /* getting there: how the connection reaches the server */
+    char *proxy_command;                 /* ProxyCommand (NULL after finish when none) */
+    char *proxy_jump;                    /* ProxyJump as written (NULL after finish when none) */
+    int proxy_use_fdpass;                /* ProxyUseFdpass */
+    char *bind_address;                  /* BindAddress (-b) */
+    char *bind_interface;                /* BindInterface (-B) */
+    int ip_qos_interactive, ip_qos_bulk; /* IPQoS as IP_TOS values; TUN_QOS_NONE: leave */
+    /* Not keywords: what a jump host's connection needs to read its own
+     * configuration as the destination's was read. */
+    char *config_file;                      /* -F (NULL: ~/.ssh/config and /etc/ssh/ssh_config) */
+    int jump_depth;                         /* hops between us and this host (a bound on loops) */
     char *noeffect[TUN_MAX_NOEFFECT];       /* value of each no-effect keyword, by slot */
     char *noeffect_where[TUN_MAX_NOEFFECT]; /* where it was given */
 } tun_options;
@@ -145,6 +159,14 @@ void tun_options_dump(const tun_options *o, FILE *f);
  * selects (patterns; "-pattern" entries select nothing). */
 void tun_options_each_send_env(const tun_options *o, void (*fn)(void *arg, const char *pair),
                                void *arg);
+
+/* -J: the ProxyJump of the command line, with ssh's checks (one -J, not
+ * with ProxyCommand, strict syntax).  0, or -1 after a message. */
+int tun_options_jump_flag(tun_options *o, const char *spec);
+/* The host of the last ProxyJump hop (%j), "" when there is none. */
+const char *tun_options_jump_host(const tun_options *o, char *buf, size_t len);
+/* IPQoS value name as ssh -G prints it. */
+const char *tun_ipqos_name(int tos, char *buf, size_t len);
 
 /* Build an algorithm list from a spec that may start with '+' (append to
  * the default), '-' (remove patterns from it), '^' (prepend), or be a full

@@ -12,11 +12,14 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAX_ADDRS 64
+#define MAX_BIND  2
 
 typedef struct attempt {
     ev_io io;
@@ -34,8 +37,27 @@ struct tun_connector {
     tun_connect_cb cb;
     void *arg;
     int last_errno;
+    char last_err[192]; /* a reason that is more than an errno ("bind ...") */
     int done;
+    tun_addr bind[MAX_BIND];
+    size_t n_bind;
+    char bind_name[128];
+    int tos;
 };
+
+int tun_sock_set_tos(int fd, int tos)
+{
+    struct sockaddr_storage ss;
+    socklen_t l = sizeof(ss);
+    if (getsockname(fd, (struct sockaddr *)&ss, &l) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof(tos));
+    if (ss.ss_family == AF_INET6)
+        return setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof(tos));
+    errno = EAFNOSUPPORT;
+    return -1;
+}
 
 const char *tun_addr_str(const tun_addr *a, char *buf, size_t len)
 {
@@ -80,7 +102,9 @@ static void finish(tun_connector *k, int fd, size_t idx)
         return;
     k->done = 1;
     stop_all(k, fd);
-    const char *err = fd >= 0 ? NULL : strerror(k->last_errno ? k->last_errno : ETIMEDOUT);
+    const char *err = fd >= 0          ? NULL
+                      : k->last_err[0] ? k->last_err
+                                       : strerror(k->last_errno ? k->last_errno : ETIMEDOUT);
     k->cb(k->arg, fd, fd >= 0 ? &k->addrs[idx] : (k->n ? &k->addrs[k->n - 1] : NULL), err);
     free(k);
 }
@@ -105,11 +129,37 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
     tun_debug("connect to address %s port %u: %s", tun_addr_str(&k->addrs[a->idx], host, sizeof(host)),
               tun_addr_port(&k->addrs[a->idx]), strerror(err));
     k->last_errno = err;
+    k->last_err[0] = '\0';
     ev_io_stop(k->loop, w);
     close(w->fd);
     a->active = 0;
     k->pending--;
     start_next(k);
+}
+
+/* Bind the socket to the local address of its family (BindAddress,
+ * BindInterface), as ssh does before connecting. */
+static int bind_local(tun_connector *k, int fd, int family)
+{
+    for (size_t i = 0; i < k->n_bind; i++) {
+        if (k->bind[i].ss.ss_family != family)
+            continue;
+        char a[64];
+        tun_addr_str(&k->bind[i], a, sizeof(a));
+        if (bind(fd, (struct sockaddr *)&k->bind[i].ss, k->bind[i].len) != 0) {
+            k->last_errno = errno;
+            snprintf(k->last_err, sizeof(k->last_err), "bind %s: %s", a, strerror(errno));
+            tun_debug("%s", k->last_err);
+            return -1;
+        }
+        tun_debug("bound to %s", a);
+        return 0;
+    }
+    k->last_errno = EAFNOSUPPORT;
+    snprintf(k->last_err, sizeof(k->last_err), "bind %s: no %s address to bind", k->bind_name,
+             family == AF_INET6 ? "IPv6" : "IPv4");
+    tun_debug("%s", k->last_err);
+    return -1;
 }
 
 /* Start attempts until one is in progress or the list is exhausted. */
@@ -128,6 +178,12 @@ static void start_next(tun_connector *k)
         }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (k->tos >= 0 && tun_sock_set_tos(fd, k->tos) != 0)
+            tun_error("setsockopt IP_TOS %d: %s", k->tos, strerror(errno));
+        if (k->n_bind > 0 && bind_local(k, fd, ad->ss.ss_family) != 0) {
+            close(fd);
+            continue;
+        }
         if (connect(fd, (struct sockaddr *)&ad->ss, ad->len) == 0) {
             k->att[i].io.fd = fd;
             k->att[i].active = 1;
@@ -136,6 +192,7 @@ static void start_next(tun_connector *k)
         }
         if (errno != EINPROGRESS) {
             k->last_errno = errno;
+            k->last_err[0] = '\0';
             tun_debug("connect to address %s port %u: %s", host, tun_addr_port(ad),
                       strerror(errno));
             close(fd);
@@ -185,9 +242,23 @@ static void on_later(struct ev_loop *loop, ev_timer *w, int revents)
 tun_connector *tun_connect_start(struct ev_loop *loop, const tun_addr *addrs, size_t n,
                                  double timeout, tun_connect_cb cb, void *arg)
 {
+    return tun_connect_start_opts(loop, addrs, n, timeout, NULL, cb, arg);
+}
+
+tun_connector *tun_connect_start_opts(struct ev_loop *loop, const tun_addr *addrs, size_t n,
+                                      double timeout, const tun_connect_opts *opts,
+                                      tun_connect_cb cb, void *arg)
+{
     tun_connector *k = calloc(1, sizeof(*k));
     if (k == NULL)
         return NULL;
+    k->tos = -1;
+    if (opts) {
+        for (size_t i = 0; i < opts->n_bind && k->n_bind < MAX_BIND; i++)
+            k->bind[k->n_bind++] = opts->bind[i];
+        snprintf(k->bind_name, sizeof(k->bind_name), "%s", opts->bind_name ? opts->bind_name : "");
+        k->tos = opts->tos;
+    }
     k->loop = loop;
     k->cb = cb;
     k->arg = arg;

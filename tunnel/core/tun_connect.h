@@ -28,6 +28,26 @@ typedef void (*tun_connect_cb)(void *arg, int fd, const tun_addr *addr, const ch
  * tun_connect_cancel() is called first.  The addresses are copied. */
 tun_connector *tun_connect_start(struct ev_loop *loop, const tun_addr *addrs, size_t n,
                                  double timeout, tun_connect_cb cb, void *arg);
+
+/* What a client may ask of its outgoing sockets (ssh's BindAddress,
+ * BindInterface and IPQoS). */
+typedef struct tun_connect_opts {
+    /* Local addresses to bind before connecting, at most one per family;
+     * an address of a family without one here fails that attempt.  NULL:
+     * the kernel chooses. */
+    const tun_addr *bind;
+    size_t n_bind;
+    const char *bind_name; /* for messages: "bind <name>: <reason>" */
+    int tos;               /* IP_TOS / IPV6_TCLASS from the start; -1: leave */
+} tun_connect_opts;
+
+tun_connector *tun_connect_start_opts(struct ev_loop *loop, const tun_addr *addrs, size_t n,
+                                      double timeout, const tun_connect_opts *opts,
+                                      tun_connect_cb cb, void *arg);
+
+/* Set a socket's type of service (IP_TOS, or IPV6_TCLASS on IPv6; the
+ * socket's own family decides).  0, or -1 with errno (not a socket...). */
+int tun_sock_set_tos(int fd, int tos);
 void tun_connect_cancel(tun_connector *k);
 
 /* Format an address as "1.2.3.4" or "::1" (no port) into buf. */

@@ -9,6 +9,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -288,4 +290,42 @@ void tun_acceptor_close(tun_acceptor *a)
         close(a->io.fd);
     a->io.fd = -1;
     a->loop = NULL;
+}
+
+int tun_iface_addr(const char *ifname, int family, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0)
+        return -1;
+    int found = -1;
+    /* Loopback and link-local addresses only when nothing else matches. */
+    for (int allow_local = 0; allow_local < 2 && found != 0; allow_local++) {
+        for (struct ifaddrs *i = ifs; i != NULL && found != 0; i = i->ifa_next) {
+            if (i->ifa_addr == NULL || i->ifa_name == NULL || !(i->ifa_flags & IFF_UP) ||
+                i->ifa_addr->sa_family != family || strcmp(i->ifa_name, ifname) != 0)
+                continue;
+            memset(ss, 0, sizeof(*ss));
+            if (family == AF_INET) {
+                struct sockaddr_in *sin = (struct sockaddr_in *)i->ifa_addr;
+                if (!allow_local && sin->sin_addr.s_addr == htonl(INADDR_LOOPBACK))
+                    continue;
+                memcpy(ss, sin, sizeof(*sin));
+                ((struct sockaddr_in *)ss)->sin_port = 0;
+                *len = sizeof(*sin);
+            } else if (family == AF_INET6) {
+                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)i->ifa_addr;
+                if (!allow_local && (IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) ||
+                                     IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr)))
+                    continue;
+                memcpy(ss, sin6, sizeof(*sin6));
+                ((struct sockaddr_in6 *)ss)->sin6_port = 0;
+                *len = sizeof(*sin6);
+            } else {
+                continue;
+            }
+            found = 0;
+        }
+    }
+    freeifaddrs(ifs);
+    return found;
 }

@@ -31,6 +31,12 @@ void tun_sockaddr_desc(const struct sockaddr_storage *ss, char *host, size_t hl,
  * names included): 1 with family and bytes filled, 0 if not numeric. */
 int tun_parse_numeric(const char *h, int *family, unsigned char addr[16]);
 
+/* The address of `family` on network interface `ifname` that ssh's
+ * BindInterface binds to: the first one that is up, preferring any but
+ * loopback and IPv6 link-local ones.  Port 0.  0, or -1 when there is
+ * none. */
+int tun_iface_addr(const char *ifname, int family, struct sockaddr_storage *ss, socklen_t *len);
+
 /* Send `data` with up to 3 descriptors (SCM_RIGHTS) in one sendmsg()
  * (MSG_NOSIGNAL, EINTR retried): 0 or -1 with errno. */
 int tun_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds);

@@ -1,30 +1,25 @@
 /*
- * tun_transport.c - the socket side of an ssh_conn.
+ * tun_transport.c - an ssh_conn on a wire.
  *
- * Reading: up to a few large reads per wake-up (64 KiB or more each,
- * straight into the engine's buffer), so one busy connection cannot starve
- * the others on the same loop.  Writing: optimistic writev right after the
- * engine produced output; the write watcher is armed only when the kernel
- * did not take everything.
+ * Output: written optimistically right after the engine produced it, as an
+ * iovec list; the wire is asked to report writability only when it took
+ * less than everything.  Input is the wire's business (tun_wire.c reads a
+ * descriptor in large chunks straight into the engine's buffer,
+ * tun_chanwire.c copies channel data); it comes back here to commit bytes
+ * and to kick once a batch is in.
  */
 #include "tun_transport.h"
 #include "tun_log.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <time.h>
-#include <unistd.h>
 
-#define READS_PER_WAKEUP 8
-#define READ_CHUNK       (256 * 1024)
-#define OUT_HIGH         (4u * 1024 * 1024)
-#define OUT_LOW          (1u * 1024 * 1024)
-#define RTT_EVERY_MS     250
+#define READ_CHUNK   (256 * 1024)
+#define OUT_HIGH     (4u * 1024 * 1024)
+#define OUT_LOW      (1u * 1024 * 1024)
+#define RTT_EVERY_MS 250
 
 uint64_t tun_now_ms(void)
 {
@@ -40,25 +35,22 @@ static void flush(tun_transport *t)
         size_t n = ssh_conn_output(t->c, iov, 8);
         if (n == 0)
             break;
-        ssize_t w = writev(t->fd, iov, (int)n);
+        ssize_t w = t->wire->ops->writev(t->wire, iov, (int)n);
         if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
             tun_debug("write: %s", strerror(errno));
             ssh_conn_input_eof(t->c); /* the peer is gone either way */
             /* Nothing more can be written: drop the rest. */
             ssh_conn_output_consumed(t->c, ssh_conn_output_pending(t->c));
             break;
         }
+        if (w == 0)
+            break;
         ssh_conn_output_consumed(t->c, (size_t)w);
     }
-    if (ssh_conn_output_pending(t->c) > 0) {
-        if (!ev_is_active(&t->wio))
-            ev_io_start(t->loop, &t->wio);
-    } else if (ev_is_active(&t->wio)) {
-        ev_io_stop(t->loop, &t->wio);
+    int want = ssh_conn_output_pending(t->c) > 0;
+    if (want != t->want_write) {
+        t->want_write = want;
+        t->wire->ops->want_write(t->wire, want);
     }
 }
 
@@ -78,7 +70,7 @@ static void check_dead(tun_transport *t)
 {
     if (t->dead || ssh_conn_error(t->c) == 0)
         return;
-    if (ssh_conn_output_pending(t->c) > 0 && ev_is_active(&t->wio))
+    if (ssh_conn_output_pending(t->c) > 0 && t->want_write)
         return; /* let the DISCONNECT go out first */
     t->dead = 1;
     int err = ssh_conn_error(t->c);
@@ -89,7 +81,7 @@ static void check_dead(tun_transport *t)
 
 void tun_transport_kick(tun_transport *t)
 {
-    if (t->dead || t->in_kick)
+    if (t->dead || t->closed || t->in_kick)
         return;
     t->in_kick = 1;
     flush(t);
@@ -102,9 +94,9 @@ void tun_transport_kick(tun_transport *t)
             t->cbs.drained(t, t->arg);
         flush(t);
     }
-    /* Reading resumes when the engine has room again (after a pause). */
-    if (!t->dead && !ev_is_active(&t->rio) && ssh_conn_want_input(t->c))
-        ev_io_start(t->loop, &t->rio);
+    /* Input resumes when the engine has room again (after a pause). */
+    if (!t->dead && ssh_conn_want_input(t->c))
+        t->wire->ops->want_read(t->wire);
     rearm_timer(t);
     /* Busy now: the engine's buffers are released once it has been quiet
      * for a while (they grew for a burst). */
@@ -120,74 +112,54 @@ static size_t trim_conn(tun_trim *tr)
     return t->dead ? 0 : ssh_conn_trim(t->c);
 }
 
-/* Hand the engine the TCP round-trip time now and then.  It is a hint
+void tun_transport_writable(tun_transport *t)
+{
+    tun_transport_kick(t);
+}
+
+/* ---- input, from the wire ---------------------------------------------------------------- */
+
+int tun_transport_input_space(tun_transport *t, uint8_t **p, size_t *room)
+{
+    if (t->dead || t->closed)
+        return SSH_ERR_CLOSED;
+    return ssh_conn_input_space(t->c, READ_CHUNK, p, room);
+}
+
+/* Hand the engine the wire's round-trip time now and then.  It is a hint
  * only: the engine measures the whole path's round trip itself (through a
  * relay or a jump host the first TCP hop says nothing about it), and uses
  * this figure before its first measurement and to refine one below its
- * millisecond clock.  Not a TCP socket (a ProxyCommand pipe): no hint. */
+ * millisecond clock.  A wire that cannot tell (pipes, a channel): no hint. */
 static void sample_rtt(tun_transport *t, uint64_t now)
 {
     if (now < t->rtt_next)
         return;
-    struct tcp_info ti;
-    socklen_t len = sizeof(ti);
-    if (getsockopt(t->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
-        len < offsetof(struct tcp_info, tcpi_rttvar)) {
+    uint32_t us = 0;
+    if (t->wire->ops->rtt_us == NULL || t->wire->ops->rtt_us(t->wire, &us) != 0) {
         t->rtt_next = UINT64_MAX;
         return;
     }
-    ssh_conn_set_rtt(t->c, ti.tcpi_rtt); /* 0 (no sample yet): unknown */
+    ssh_conn_set_rtt(t->c, us); /* 0 (no sample yet): unknown */
     if (t->rtt_next == 0)
-        tun_debug2("TCP round trip %u us", (unsigned)ti.tcpi_rtt);
+        tun_debug2("TCP round trip %u us", (unsigned)us);
     t->rtt_next = now + RTT_EVERY_MS;
 }
 
-static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+int tun_transport_input_commit(tun_transport *t, size_t n)
 {
-    (void)loop;
-    (void)revents;
-    tun_transport *t = w->data;
-    for (int i = 0; i < READS_PER_WAKEUP && !t->dead; i++) {
-        uint8_t *p;
-        size_t room;
-        int rv = ssh_conn_input_space(t->c, READ_CHUNK, &p, &room);
-        if (rv == SSH_ERR_AGAIN) {
-            /* The engine is waiting for an answer (host key, auth). */
-            ev_io_stop(t->loop, &t->rio);
-            break;
-        }
-        if (rv != 0)
-            break;
-        ssize_t r = read(t->fd, p, room);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            tun_debug("read: %s", strerror(errno));
-            ssh_conn_input_eof(t->c);
-            break;
-        }
-        if (r == 0) {
-            ssh_conn_input_eof(t->c);
-            break;
-        }
-        uint64_t now = tun_now_ms();
-        sample_rtt(t, now);
-        if (ssh_conn_input_commit(t->c, (size_t)r, now) != 0)
-            break;
-        if ((size_t)r < room)
-            break; /* the socket is drained */
-    }
-    tun_transport_kick(t);
+    uint64_t now = tun_now_ms();
+    sample_rtt(t, now);
+    return ssh_conn_input_commit(t->c, n, now);
 }
 
-static void on_write(struct ev_loop *loop, ev_io *w, int revents)
+void tun_transport_input_eof(tun_transport *t)
 {
-    (void)loop;
-    (void)revents;
-    tun_transport_kick(w->data);
+    if (!t->dead)
+        ssh_conn_input_eof(t->c);
 }
+
+/* ---- life cycle ----------------------------------------------------------------------------- */
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -198,12 +170,11 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     tun_transport_kick(t);
 }
 
-void tun_transport_init(tun_transport *t, struct ev_loop *loop, int fd, ssh_conn *c,
-                        const tun_transport_cbs *cbs, void *arg)
+static void setup(tun_transport *t, struct ev_loop *loop, tun_wire *w, ssh_conn *c,
+                  const tun_transport_cbs *cbs, void *arg)
 {
-    memset(t, 0, sizeof(*t));
     t->loop = loop;
-    t->fd = fd;
+    t->wire = w;
     t->c = c;
     if (cbs)
         t->cbs = *cbs;
@@ -211,11 +182,25 @@ void tun_transport_init(tun_transport *t, struct ev_loop *loop, int fd, ssh_conn
     t->high = OUT_HIGH;
     t->low = OUT_LOW;
     t->trim.fn = trim_conn;
-    ev_io_init(&t->rio, on_read, fd, EV_READ);
-    ev_io_init(&t->wio, on_write, fd, EV_WRITE);
     ev_timer_init(&t->timer, on_timer, 0., 0.);
-    t->rio.data = t->wio.data = t->timer.data = t;
-    ev_io_start(loop, &t->rio);
+    t->timer.data = t;
+    w->t = t;
+    w->ops->want_read(w);
+}
+
+void tun_transport_init_wire(tun_transport *t, struct ev_loop *loop, tun_wire *w, ssh_conn *c,
+                             const tun_transport_cbs *cbs, void *arg)
+{
+    memset(t, 0, sizeof(*t));
+    setup(t, loop, w, c, cbs, arg);
+}
+
+void tun_transport_init(tun_transport *t, struct ev_loop *loop, int fd, ssh_conn *c,
+                        const tun_transport_cbs *cbs, void *arg)
+{
+    memset(t, 0, sizeof(*t));
+    tun_fdwire_init(&t->fdw, loop, fd, fd);
+    setup(t, loop, &t->fdw.base, c, cbs, arg);
 }
 
 int tun_transport_throttled(const tun_transport *t)
@@ -226,11 +211,10 @@ int tun_transport_throttled(const tun_transport *t)
 void tun_transport_close(tun_transport *t)
 {
     tun_trim_disarm(&t->trim);
-    ev_io_stop(t->loop, &t->rio);
-    ev_io_stop(t->loop, &t->wio);
     ev_timer_stop(t->loop, &t->timer);
-    if (t->fd >= 0) {
-        close(t->fd);
-        t->fd = -1;
-    }
+    if (t->closed)
+        return;
+    t->closed = 1;
+    t->want_write = 0;
+    t->wire->ops->close(t->wire);
 }
