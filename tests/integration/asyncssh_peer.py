@@ -8,6 +8,9 @@ Run with Debian's /usr/bin/python3 (python3 on PATH may lack the module).
       /bin/sh -c, stdin/stdout/stderr piped, and reports its exit status;
       rekeys every REKEY bytes ("1M" style suffixes).  Prints "ready".
 
+      Agent and X11 forwarding are allowed: a session that asked for them
+      gets SSH_AUTH_SOCK / DISPLAY (and nothing of this process's own).
+
   client PORT USER KEY KNOWN_HOSTS REKEY COMMAND INFILE OUTFILE
       Connect to 127.0.0.1:PORT as USER with KEY, run COMMAND with INFILE
       ("-": nothing) as stdin and its stdout into OUTFILE, rekeying every
@@ -15,9 +18,15 @@ Run with Debian's /usr/bin/python3 (python3 on PATH may lack the module).
       "none" without either) and passes the command's stderr on.  On an
       error prints "error: ..." and exits 1.
 
+  fwdclient PORT USER KEY KNOWN_HOSTS AGENT DISPLAY COMMAND
+      Connect as above with agent forwarding from the agent socket AGENT
+      and X11 forwarding of DISPLAY (each "-": none), run COMMAND and print
+      its stdout and stderr, then its exit status as "rc=N".
+
 Every run is bounded by the caller (timeout(1)).
 """
 import asyncio
+import os
 import signal
 import sys
 
@@ -37,9 +46,16 @@ async def run_command(process):
     if cmd is None:
         process.exit(127)
         return
+    # XAUTHORITY stays: the server's X11 listener files the session's
+    # cookie there (start the server with one of its own).
+    env = {k: v for k, v in os.environ.items() if k not in ("SSH_AUTH_SOCK", "DISPLAY")}
+    if process.channel.get_agent_path():
+        env["SSH_AUTH_SOCK"] = process.channel.get_agent_path()
+    if process.channel.get_x11_display():
+        env["DISPLAY"] = process.channel.get_x11_display()
     local = await asyncio.create_subprocess_exec(
         "/bin/sh", "-c", cmd, stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
 
     async def pump_in():
         try:
@@ -94,7 +110,8 @@ async def server(port, hostkey, authkeys, rekey):
     await asyncssh.create_server(
         Server, "127.0.0.1", int(port), server_host_keys=[hostkey],
         authorized_client_keys=authkeys, process_factory=run_command,
-        rekey_bytes=size(rekey), encoding=None, allow_pty=False)
+        rekey_bytes=size(rekey), encoding=None, allow_pty=False,
+        agent_forwarding=True, x11_forwarding=True)
     print("ready", flush=True)
     await asyncio.Event().wait()
 
@@ -142,6 +159,21 @@ async def client(port, user, key, known_hosts, rekey, command, infile, outfile):
         print(st, flush=True)
 
 
+async def fwdclient(port, user, key, known_hosts, agent, display, command):
+    async with asyncssh.connect(
+            "127.0.0.1", int(port), username=user, client_keys=[key],
+            known_hosts=known_hosts, config=None,
+            agent_path=None if agent == "-" else agent,
+            agent_forwarding=agent != "-") as conn:
+        kw = {}
+        if display != "-":
+            kw = {"x11_forwarding": True, "x11_display": display}
+        result = await conn.run(command, check=False, **kw)
+        sys.stdout.write(result.stdout)
+        sys.stdout.write(result.stderr)
+        print("rc=%s" % result.exit_status, flush=True)
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     try:
@@ -149,6 +181,8 @@ def main():
             asyncio.run(server(*args))
         elif mode == "client":
             asyncio.run(client(*args))
+        elif mode == "fwdclient":
+            asyncio.run(fwdclient(*args))
         else:
             sys.exit("unknown mode " + mode)
     except (OSError, asyncssh.Error) as e:

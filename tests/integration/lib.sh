@@ -76,7 +76,9 @@ it_free_port() {
 
 # it_start_sshd [config lines...]: start sshd in the foreground (-D -e) in
 # the background of this script; waits until it accepts connections.
-# SSHD_AUTHKEYS (optional) replaces its AuthorizedKeysFile.
+# SSHD_AUTHKEYS (optional) replaces its AuthorizedKeysFile, SSHD_LOGLEVEL
+# its LogLevel (VERBOSE; sshd takes the first value, so a config line
+# cannot change it).
 it_start_sshd() {
     [ -n "${SSHD_PID:-}" ] && it_stop_sshd
     local try
@@ -91,7 +93,7 @@ it_start_sshd() {
             echo "UsePAM no"
             echo "PidFile $T/sshd.pid"
             echo "PermitRootLogin yes"
-            echo "LogLevel VERBOSE"
+            echo "LogLevel ${SSHD_LOGLEVEL:-VERBOSE}"
             echo "Subsystem sftp internal-sftp"
             # Every algorithm sshtun supports, including ssh-rsa for the
             # test that it is used only when asked for.

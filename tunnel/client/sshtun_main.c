@@ -259,7 +259,6 @@ static const struct {
     {'C', "Compression", "yes"},
     {'c', "Ciphers", NULL},
     {'D', "DynamicForward", NULL},
-    {'e', "EscapeChar", NULL},
     {'f', "ForkAfterAuthentication", "yes"},
     {'g', "GatewayPorts", "yes"},
     {'I', "PKCS11Provider", NULL},
@@ -311,6 +310,16 @@ static int one_option(cli *c, tun_options *o, int opt, const char *arg)
         return OPT_OK;
     case 'J':
         return tun_options_jump_flag(o, arg) == 0 ? OPT_OK : OPT_FAIL;
+    case 'e':
+        /* As ssh; and, unlike EscapeChar in a file, -e also turns the
+         * escapes on for a session without a terminal (sshtun(1)). */
+        if (tun_options_parse_escape(arg) == -1) {
+            fprintf(stderr, "Bad escape character '%s'.\n", arg);
+            return OPT_FAIL;
+        }
+        if (o->escape_char == -1)
+            o->escape_nontty = 1;
+        return set_kw(o, "EscapeChar", arg) ? OPT_FAIL : OPT_OK;
     case 'Q':
         return query(arg) == 0 ? OPT_EXIT0 : OPT_FAIL;
     case 'G':

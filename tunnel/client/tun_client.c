@@ -14,9 +14,12 @@
  * replaced: the command has ended with it.
  */
 #include "tun_client.h"
+#include "tun_agentfwd.h"
 #include "tun_conn.h"
+#include "tun_escape.h"
 #include "tun_fwd.h"
 #include "tun_idstore.h"
+#include "tun_localcmd.h"
 #include "tun_log.h"
 #include "tun_mux.h"
 #include "tun_reconnect.h"
@@ -25,6 +28,7 @@
 #include "tun_sock.h"
 #include "tun_tty.h"
 #include "tun_util.h"
+#include "tun_x11.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +68,14 @@ typedef struct tun_client {
     int restoring;       /* reconnected; remote forwards not all answered yet */
     ev_timer rfwd_retry; /* asks again for refused remote forwards */
     unsigned rfwd_step;
+    /* using the remote side */
+    char *agent_path; /* the agent we forward (-A), NULL: none */
+    tun_agentfwd *agent;
+    tun_escape_ops esc;     /* what ~. ~& ~# ~C ~^Z do here */
+    ev_timer quit_timer;    /* ~.: leave from the loop, not the filter */
+    tun_localcmd *localcmd; /* LocalCommand still running */
+    int session_wanted;     /* start the session once LocalCommand ends */
+    tun_x11 *x11;           /* X11 forwarding (-X, -Y) */
 } tun_client;
 
 static void start_attempt_conn(tun_client *cl);
@@ -150,6 +162,148 @@ static void go_background(tun_client *cl)
     }
 }
 
+/* ---- escapes (~. ~& ~# ~C) ------------------------------------------------------------------ */
+
+static tun_fwd *mux_fwd(void *arg);
+
+static void on_quit_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    tun_client *cl = w->data;
+    if (tun_tty_is_raw()) {
+        tun_tty_restore();
+        if (cl->o->log_level >= TUN_LOG_INFO)
+            fprintf(stderr, "Connection to %s closed.\n", cl->host);
+    }
+    /* Busy forwards do not hold us: ~. ends everything now, as ssh. */
+    really_done(cl, 255);
+}
+
+static void esc_quit(void *arg)
+{
+    tun_client *cl = arg;
+    ev_timer_start(cl->loop, &cl->quit_timer);
+}
+
+/* The session does ~^Z itself; non-NULL says this session may. */
+static void esc_suspend(void *arg)
+{
+    (void)arg;
+}
+
+/* ~&: as ssh, the terminal back, no new forwarded connections, and a
+ * child that goes on serving the open ones while this process exits 0. */
+static void esc_background(void *arg)
+{
+    tun_client *cl = arg;
+    tun_tty_restore();
+    if (cl->fwd)
+        tun_fwd_stop_listening(cl->fwd);
+    fprintf(stderr, "%c& [backgrounded]\n", (char)cl->o->escape_char);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        tun_error("fork: %s", strerror(errno));
+        return;
+    }
+    if (pid > 0)
+        _exit(0);
+    ev_loop_fork(cl->loop);
+    cl->backgrounded = 1;
+}
+
+static void esc_list(void *arg, char *buf, size_t len)
+{
+    tun_client *cl = arg;
+    size_t o = 0;
+    int n = snprintf(buf, len, "The following connections are open:\r\n");
+    if (n > 0 && (size_t)n < len)
+        o = (size_t)n;
+    if (cl->sess && !cl->session_over && o < len) {
+        n = snprintf(buf + o, len - o, "  #%u client-session (%s)\r\n", tun_session_id(cl->sess),
+                     cl->args->command ? "command" : "shell");
+        if (n > 0)
+            o += (size_t)n;
+    }
+    if (cl->fwd && o < len)
+        o += tun_fwd_list_conns(cl->fwd, buf + o, len - o);
+    if (cl->x11 && tun_x11_active(cl->x11) > 0 && o < len) {
+        n = snprintf(buf + o, len - o, "  %d X11 connection%s\r\n", tun_x11_active(cl->x11),
+                     tun_x11_active(cl->x11) == 1 ? "" : "s");
+        if (n > 0)
+            o += (size_t)n;
+    }
+    if (cl->agent && tun_agentfwd_active(cl->agent) > 0 && o < len) {
+        n = snprintf(buf + o, len - o, "  %d agent connection%s\r\n",
+                     tun_agentfwd_active(cl->agent),
+                     tun_agentfwd_active(cl->agent) == 1 ? "" : "s");
+        if (n > 0)
+            o += (size_t)n;
+    }
+}
+
+static int esc_forward(void *arg, char kind, int cancel, const char *spec, char *msg, size_t msgsz)
+{
+    tun_client *cl = arg;
+    tun_fwdspec fs;
+    if (cancel) {
+        /* [bind_address:]port or a path: what identifies the listener. */
+        if (tun_fwdspec_parse(spec, TUN_FWD_DYNAMIC, &fs) != 0) {
+            snprintf(msg, msgsz, "Bad forwarding close specification.");
+            return -1;
+        }
+        fs.kind = (enum tun_fwd_kind)kind;
+        fs.dynamic = kind == 'D';
+        int rv = cl->fwd ? tun_fwd_cancel(cl->fwd, &fs) : -1;
+        tun_fwdspec_free(&fs);
+        if (rv != 0)
+            snprintf(msg, msgsz, "Unknown port forwarding.");
+        return rv;
+    }
+    if (tun_fwdspec_parse(spec, (enum tun_fwd_kind)kind, &fs) != 0) {
+        snprintf(msg, msgsz, "Bad %s forwarding specification.", kind == 'R' ? "remote" : "local");
+        return -1;
+    }
+    tun_fwd *f = mux_fwd(cl);
+    int rv = f ? tun_fwd_add(f, &fs) : -1;
+    tun_fwdspec_free(&fs);
+    if (rv != 0)
+        snprintf(msg, msgsz, "Port forwarding failed.");
+    tun_link_kick(tun_conn_link(cl->conn));
+    return rv;
+}
+
+/* ~C !command: the terminal as it was, the command in the foreground
+ * (ssh waits for it too), then back to the session. */
+static void esc_local(void *arg, const char *command)
+{
+    (void)arg;
+    int raw = tun_tty_is_raw();
+    tun_tty_restore();
+    tun_localcmd_run_wait(command);
+    for (int fd = 0; fd < 3; fd++)
+        tun_tty_nonblock(fd);
+    if (raw)
+        tun_tty_raw(0);
+}
+
+static void escapes_setup(tun_client *cl)
+{
+    tun_escape_ops *e = &cl->esc;
+    e->quit = esc_quit;
+    e->suspend = esc_suspend;
+    e->background = esc_background;
+    e->list = esc_list;
+    e->forward = esc_forward;
+    e->local = cl->o->permit_local_command ? esc_local : NULL;
+    e->cmdline_enabled = cl->o->enable_escape_commandline;
+    e->levels = 1;
+    e->arg = cl;
+    ev_timer_init(&cl->quit_timer, on_quit_timer, 0., 0.);
+    cl->quit_timer.data = cl;
+}
+
 /* ---- session -------------------------------------------------------------------------------- */
 
 static void on_session_done(void *arg, int status, const char *msg)
@@ -181,6 +335,9 @@ static void on_session_done(void *arg, int status, const char *msg)
 static void start_session(tun_client *cl)
 {
     const char *cmd = cl->args->command ? cl->args->command : cl->o->remote_command;
+    int tty = want_tty(cl, cmd);
+    /* Escapes on a terminal session (EscapeChar), and with -e on any. */
+    int escapes = cl->o->escape_char != TUN_ESCAPE_NONE && (tty || cl->o->escape_nontty);
     tun_session_params p = {
         .loop = cl->loop,
         .link = tun_conn_link(cl->conn),
@@ -192,8 +349,14 @@ static void start_session(tun_client *cl)
         .fd_out = 1,
         .fd_err = 2,
         .own_stdio = 1,
-        .tty = want_tty(cl, cmd),
+        .tty = tty,
         .send_local_env = 1,
+        .escape_ops = escapes ? &cl->esc : NULL,
+        .escape_char = cl->o->escape_char,
+        .forward_agent = cl->agent != NULL,
+        .x11_proto = tun_x11_ok(cl->x11) ? tun_x11_proto(cl->x11) : NULL,
+        .x11_cookie = tun_x11_ok(cl->x11) ? tun_x11_fake_cookie(cl->x11) : NULL,
+        .x11_screen = tun_x11_ok(cl->x11) ? tun_x11_screen(cl->x11) : 0,
         .done = on_session_done,
         .arg = cl,
     };
@@ -419,6 +582,50 @@ static void start_master(tun_client *cl)
         persist_detach(cl);
 }
 
+/* ---- LocalCommand ---------------------------------------------------------------------------- */
+
+/* The session starts once the connection is up, LocalCommand has ended
+ * and the X11 cookie is known. */
+static void maybe_start_session(tun_client *cl)
+{
+    if (!cl->session_wanted || cl->finished || cl->sess || cl->localcmd || !tun_x11_done(cl->x11) ||
+        cl->conn == NULL)
+        return;
+    start_session(cl);
+    /* Called from the loop too (LocalCommand or xauth ended): what the
+     * session queued goes out now. */
+    if (cl->conn)
+        tun_conn_kick(cl->conn);
+}
+
+static void on_x11_ready(void *arg)
+{
+    maybe_start_session(arg);
+}
+
+static void on_localcmd_done(void *arg, int status)
+{
+    (void)status; /* ssh does not act on it either */
+    tun_client *cl = arg;
+    tun_localcmd_free(cl->localcmd);
+    cl->localcmd = NULL;
+    maybe_start_session(cl);
+}
+
+/* 1 when LocalCommand was started (the session waits for it). */
+static int run_local_command(tun_client *cl)
+{
+    if (cl->o->local_command == NULL || !cl->o->permit_local_command)
+        return 0;
+    char *cmd = tun_localcmd_expand(cl->o, cl->args->host);
+    if (cmd == NULL)
+        return 0;
+    tun_debug("Executing LocalCommand: %s", cmd);
+    cl->localcmd = tun_localcmd_start(cl->loop, cmd, on_localcmd_done, cl);
+    free(cmd);
+    return cl->localcmd != NULL;
+}
+
 /* ---- reconnecting -------------------------------------------------------------------- */
 
 /* Does this program go on after losing its connection? */
@@ -478,6 +685,11 @@ static void conn_lost(tun_client *cl, const char *msg)
         tun_fwd_conn_lost(cl->fwd, why);
     if (cl->mux)
         tun_mux_primary_lost(cl->mux, why);
+    /* Agent and X11 connections were channels of the lost connection. */
+    tun_agentfwd_free(cl->agent);
+    cl->agent = NULL;
+    if (cl->retired)
+        tun_x11_conn_lost(cl->x11, tun_conn_link(cl->retired));
 }
 
 /* Connected again: carry the forwards and the master over. */
@@ -485,6 +697,8 @@ static void reconnected(tun_client *cl)
 {
     cl->conn_up = 1;
     tun_reconnect_up(cl->rc);
+    if (cl->agent_path && cl->agent == NULL)
+        cl->agent = tun_agentfwd_new(cl->loop, tun_conn_link(cl->conn), cl->agent_path);
     if (cl->fwd) {
         cl->restoring = 1;
         tun_fwd_restore(cl->fwd, tun_conn_link(cl->conn));
@@ -592,9 +806,14 @@ static void on_ready(tun_conn *c, void *arg)
         go_background(cl);
     if (cl->args->ready_hook)
         cl->args->ready_hook(cl->args->ready_arg, cl->conn);
-    if (!cl->args->no_command && cl->args->stdio_host == NULL)
-        start_session(cl);
-    else /* -N, -W: ssh counts these interactive unless they serve a master */
+    if (cl->agent_path && cl->agent == NULL)
+        cl->agent = tun_agentfwd_new(cl->loop, tun_conn_link(cl->conn), cl->agent_path);
+    cl->session_wanted = !cl->args->no_command && cl->args->stdio_host == NULL;
+    /* LocalCommand first (ssh runs it before its session begins and
+     * waits for it); the session starts when it has exited. */
+    run_local_command(cl);
+    maybe_start_session(cl);
+    if (!cl->session_wanted) /* -N, -W: ssh counts these interactive unless they serve a master */
         tun_conn_set_interactive(cl->conn, cl->args->control_path == NULL);
 }
 
@@ -633,6 +852,23 @@ static int on_channel_open(tun_conn *c, uint32_t id, const ssh_channel_open_info
     if ((info->kind == SSH_CHAN_FORWARDED_TCPIP || info->kind == SSH_CHAN_FORWARDED_STREAMLOCAL) &&
         cl->fwd)
         return tun_fwd_channel_open(cl->fwd, id, info, why);
+    if (info->kind == SSH_CHAN_OTHER && strcmp(info->type, "x11") == 0) {
+        if (cl->x11)
+            return tun_x11_channel_open(cl->x11, tun_conn_link(cl->conn), id, info, why);
+        tun_error("Warning: ssh server tried X11 forwarding.");
+        tun_error("Warning: this is probably a break-in attempt by a malicious server.");
+        *why = "X11 forwarding not requested";
+        return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+    }
+    if (info->kind == SSH_CHAN_OTHER && strcmp(info->type, "auth-agent@openssh.com") == 0) {
+        if (cl->agent)
+            return tun_agentfwd_channel_open(cl->agent, id, why);
+        /* ssh's words: we never asked for it. */
+        tun_info("Warning: ssh server tried agent forwarding.");
+        tun_info("Warning: this is probably a break-in attempt by a malicious server.");
+        *why = "agent forwarding not requested";
+        return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+    }
     tun_debug("refusing channel of type %s", info->type);
     *why = "open refused";
     return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
@@ -640,7 +876,7 @@ static int on_channel_open(tun_conn *c, uint32_t id, const ssh_channel_open_info
 
 static const tun_conn_hooks conn_hooks = {on_ready, on_dead, on_channel_open};
 
-/* ---- signals ---------------------------------------------------------------------------------- */
+/* ---- signals --------------------------------------------------------------------------------- */
 
 /* SIGHUP (the terminal went away), SIGTERM, SIGINT and SIGQUIT end the
  * client as ssh's do: an orderly exit with status 255, which puts the
@@ -656,7 +892,7 @@ static void on_quit_signal(struct ev_loop *loop, ev_signal *w, int revents)
     client_fail(cl, NULL);
 }
 
-/* ---- entry ------------------------------------------------------------------------------------------ */
+/* ---- entry ----------------------------------------------------------------------------------- */
 
 int tun_client_run(const tun_client_args *args)
 {
@@ -670,12 +906,17 @@ int tun_client_run(const tun_client_args *args)
     cl.o = args->opts;
     cl.loop = args->loop ? args->loop : ev_default_loop(EVFLAG_AUTO);
     cl.host = cl.o->hostname ? cl.o->hostname : args->host;
+    cl.agent_path = tun_agentfwd_socket(cl.o);
+    escapes_setup(&cl);
     tun_idstore_init(&cl.ids, cl.loop, cl.o);
     cl.res = tun_resolver_new(cl.loop);
     if (cl.res == NULL) {
         tun_idstore_free(&cl.ids);
+        free(cl.agent_path);
         return 255;
     }
+    /* The X11 cookie is fetched while we connect. */
+    cl.x11 = tun_x11_start(cl.loop, cl.o, cl.res, on_x11_ready, &cl);
     static const int quit_signals[4] = {SIGHUP, SIGTERM, SIGINT, SIGQUIT};
     for (int i = 0; i < 4; i++) {
         ev_signal_init(&cl.sigs[i], on_quit_signal, quit_signals[i]);
@@ -701,8 +942,13 @@ int tun_client_run(const tun_client_args *args)
     /* Let a last DISCONNECT reach the socket without waiting on the peer. */
     if (cl.conn)
         tun_conn_kick(cl.conn);
+    ev_timer_stop(cl.loop, &cl.quit_timer);
     if (cl.sess)
         tun_session_free(cl.sess);
+    tun_agentfwd_free(cl.agent);
+    free(cl.agent_path);
+    tun_x11_free(cl.x11);
+    tun_localcmd_free(cl.localcmd);
     tun_mux_free(cl.mux);
     tun_fwd_free(cl.fwd);
     tun_conn_free(cl.conn);

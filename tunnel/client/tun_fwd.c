@@ -946,7 +946,7 @@ int tun_fwd_channel_open(tun_fwd *f, uint32_t id, const ssh_channel_open_info *i
     return SSH_DEFERRED;
 }
 
-/* ---- -W ----------------------------------------------------------------------------------------- */
+/* ---- -W -------------------------------------------------------------------------------------- */
 
 int tun_fwd_stdio(tun_fwd *f, const char *host, int port, int in_fd, int out_fd, int own_fds,
                   void (*opened)(void *arg, uint32_t id), void (*done)(void *arg, int status),
@@ -988,7 +988,7 @@ int tun_fwd_stdio(tun_fwd *f, const char *host, int port, int in_fd, int out_fd,
     return 0;
 }
 
-/* ---- setup ---------------------------------------------------------------------------------------- */
+/* ---- setup ----------------------------------------------------------------------------------- */
 
 tun_fwd *tun_fwd_new(struct ev_loop *loop, tun_link *link, tun_resolver *res,
                      const tun_options *o, const tun_fwd_hooks *hooks, void *arg)
@@ -1331,6 +1331,41 @@ void tun_fwd_counts(const tun_fwd *f, int *local, int *remote_up, int *remote_mi
         } else if (fs->wanted || fs->retry) {
             (*remote_missing)++;
         }
+    }
+}
+
+size_t tun_fwd_list_conns(const tun_fwd *f, char *buf, size_t len)
+{
+    static const char *const modes[] = {
+        [FC_LOCAL] = "direct-tcpip (opening)",
+        [FC_SOCKS] = "dynamic (SOCKS request)",
+        [FC_SOCKS_OPEN] = "dynamic (opening)",
+        [FC_REMOTE_CONNECT] = "forwarded (connecting)",
+        [FC_RSOCKS] = "forwarded dynamic (SOCKS request)",
+        [FC_RSOCKS_CONNECT] = "forwarded dynamic (connecting)",
+        [FC_PIPE] = "forwarded",
+        [FC_STDIO] = "stdio",
+    };
+    size_t o = 0;
+    for (const fconn *fc = f->conns; fc && o < len; fc = fc->next) {
+        int n =
+            snprintf(buf + o, len - o, "  #%u %s %s (in %llu, out %llu bytes)\r\n",
+                     fc->pipe.base.id, modes[fc->mode], fc->target,
+                     (unsigned long long)fc->pipe.bytes_in, (unsigned long long)fc->pipe.bytes_out);
+        if (n < 0 || (size_t)n >= len - o)
+            break;
+        o += (size_t)n;
+    }
+    return o;
+}
+
+void tun_fwd_stop_listening(tun_fwd *f)
+{
+    while (f->listeners) {
+        listener *l = f->listeners;
+        f->listeners = l->next;
+        listener_close(l);
+        free(l);
     }
 }
 

@@ -47,6 +47,12 @@ int tun_fwd_add_cb(tun_fwd *f, const tun_fwdspec *spec,
 void tun_fwd_forget(tun_fwd *f, void *arg);
 /* One line per forward ("-L 127.0.0.1:8080 -> db:5432, 2 connections"). */
 void tun_fwd_describe(const tun_fwd *f, char *buf, size_t len);
+/* One line per forwarded connection open now ("  #3 direct-tcpip 127.0.0.1
+ * port 8080 -> web:80\r\n", CR LF for a raw terminal): the length written. */
+size_t tun_fwd_list_conns(const tun_fwd *f, char *buf, size_t len);
+/* Close every listener (local forwards; no new connections), leaving the
+ * open connections be (ssh's ~&). */
+void tun_fwd_stop_listening(tun_fwd *f);
 /* Stop a forward matching `spec` (listen side); 0 if found. */
 int tun_fwd_cancel(tun_fwd *f, const tun_fwdspec *spec);
 

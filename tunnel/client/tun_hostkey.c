@@ -10,6 +10,7 @@
  * authentication and forwarding).
  */
 #include "tun_hostkey.h"
+#include "tun_randomart.h"
 #include "tun_config.h"
 #include "tun_knownhosts.h"
 #include "tun_log.h"
@@ -361,6 +362,37 @@ static int alg_allowed(const tun_options *o, const ssh_key *key)
     return 0;
 }
 
+/* VisualHostKey: each line of the picture as a log line (a log line
+ * cannot hold a newline). */
+static void say_lines(const char *art)
+{
+    char line[64];
+    for (const char *p = art; *p;) {
+        size_t n = strcspn(p, "\n");
+        snprintf(line, sizeof(line), "%.*s", (int)n, p);
+        tun_info("%s", line);
+        p += n;
+        if (*p == '\n')
+            p++;
+    }
+}
+
+/* The picture inside a prompt: CR LF line ends, one after the last. */
+static void crlf_lines(char *art, size_t sz)
+{
+    char tmp[TUN_RANDOMART_MAX + 64];
+    size_t o = 0;
+    for (const char *p = art; *p && o + 3 < sizeof(tmp); p++) {
+        if (*p == '\n')
+            tmp[o++] = '\r';
+        tmp[o++] = *p;
+    }
+    tmp[o++] = '\r';
+    tmp[o++] = '\n';
+    tmp[o] = '\0';
+    snprintf(art, sz, "%s", tmp);
+}
+
 static int ask_new_key(const tun_hk_target *t, const char *hn, const char *ip, const ssh_key *key,
                        const char *fp, int other_types)
 {
@@ -370,12 +402,16 @@ static int ask_new_key(const tun_hk_target *t, const char *hn, const char *ip, c
                   type_upper(key), hn);
         return 0;
     }
-    char prompt[4096], ans[128];
+    char prompt[4096], ans[128], art[TUN_RANDOMART_MAX + 64] = "";
+    if (o->visual_host_key && tun_randomart_key(key, type_upper(key), art, sizeof(art) - 4) == 0)
+        crlf_lines(art, sizeof(art));
+    else
+        art[0] = '\0';
     snprintf(prompt, sizeof(prompt),
              "The authenticity of host '%s (%s)' can't be established.\r\n"
-             "%s key fingerprint is %s.\r\n%s"
+             "%s key fingerprint is %s.\r\n%s%s"
              "Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
-             hn, ip[0] ? ip : hn, type_upper(key), fp,
+             hn, ip[0] ? ip : hn, type_upper(key), fp, art,
              other_types ? "This host is known by other key types.\r\n" : "");
     for (;;) {
         if (tun_prompt(prompt, 1, ans, sizeof(ans)) != 0)
@@ -482,6 +518,13 @@ static int judge(struct check *x, const ssh_key *key)
                 char what[200];
                 snprintf(what, sizeof(what), "the host key for IP address '%s'", ip);
                 record(t, ip, key, what);
+            }
+        } else if (o->visual_host_key) {
+            /* VisualHostKey: the picture of a known key, as ssh shows it. */
+            char art[TUN_RANDOMART_MAX];
+            if (tun_randomart_key(key, type_upper(key), art, sizeof(art)) == 0) {
+                tun_info("Host key fingerprint is %s", fp);
+                say_lines(art);
             }
         }
         break;

@@ -64,6 +64,8 @@ enum ktype {
     K_PROXYCMD,    /* ProxyCommand: first of it and ProxyJump wins */
     K_PROXYJUMP,   /* ProxyJump (tun_jumpspec.h) */
     K_IPQOS,       /* IPQoS interactive [bulk] */
+    K_FWDAGENT,    /* ForwardAgent: yes, no, a socket path or $VAR */
+    K_ESCAPE,      /* EscapeChar: a character, ^X or none */
     K_IGNORED,     /* known to OpenSSH, no effect here (off: slot, noff: KF_ flags) */
     K_UNSUPPORTED, /* known to OpenSSH, refused (its "none" value is accepted) */
     K_DEPRECATED,  /* OpenSSH ignores it silently, and so do we */
@@ -170,16 +172,20 @@ static const kw keywords[] = {
     {"BindAddress", K_STR, F(bind_address), 0, NULL},
     {"BindInterface", K_STR, F(bind_interface), 0, NULL},
     {"IPQoS", K_IPQOS, 0, 0, NULL},
+    {"ForwardAgent", K_FWDAGENT, F(forward_agent), 0, NULL},
+    {"ForwardX11", K_BOOL, F(forward_x11), 0, NULL},
+    {"ForwardX11Trusted", K_BOOL, F(forward_x11_trusted), 0, NULL},
+    {"ForwardX11Timeout", K_TIME, F(forward_x11_timeout), 0, NULL},
+    {"XAuthLocation", K_STR, F(xauth_location), 0, NULL},
+    {"EscapeChar", K_ESCAPE, F(escape_char), 0, NULL},
+    {"EnableEscapeCommandline", K_BOOL, F(enable_escape_commandline), 0, NULL},
+    {"LocalCommand", K_STR, F(local_command), 0, NULL},
+    {"PermitLocalCommand", K_BOOL, F(permit_local_command), 0, NULL},
+    {"VisualHostKey", K_BOOL, F(visual_host_key), 0, NULL},
     /* accepted, no effect in sshtun (reported by tun_options_report) */
     {"AddKeysToAgent", K_IGNORED, 0, 0, NULL},
-    {"EnableEscapeCommandline", K_IGNORED, 8, 0, NULL},
     {"EnableSSHKeysign", K_IGNORED, 9, 0, NULL},
-    {"EscapeChar", K_IGNORED, 10, 0, NULL},
     {"FingerprintHash", K_IGNORED, 11, 0, "sha256"},
-    {"ForwardAgent", K_IGNORED, 12, KF_WARN, NULL},
-    {"ForwardX11", K_IGNORED, 13, KF_WARN, NULL},
-    {"ForwardX11Timeout", K_IGNORED, 14, 0, NULL},
-    {"ForwardX11Trusted", K_IGNORED, 15, 0, NULL},
     {"GSSAPIAuthentication", K_IGNORED, 16, 0, NULL},
     {"GSSAPIClientIdentity", K_IGNORED, 17, 0, NULL},
     {"GSSAPIDelegateCredentials", K_IGNORED, 18, 0, NULL},
@@ -192,18 +198,14 @@ static const kw keywords[] = {
     LEGACY("HostbasedKeyTypes", K_IGNORED, 24, 0),
     {"HostbasedAuthentication", K_IGNORED, 25, 0, NULL},
     {"KbdInteractiveDevices", K_IGNORED, 27, 0, NULL},
-    {"LocalCommand", K_IGNORED, 28, 0, NULL},
     {"LogVerbose", K_IGNORED, 29, 0, NULL},
     {"NoHostAuthenticationForLocalhost", K_IGNORED, 30, 0, NULL},
-    {"PermitLocalCommand", K_IGNORED, 31, 0, NULL},
     {"StreamLocalBindMask", K_IGNORED, 33, 0, NULL},
     {"StreamLocalBindUnlink", K_IGNORED, 34, 0, NULL},
     {"SyslogFacility", K_IGNORED, 35, 0, NULL},
     {"TunnelDevice", K_IGNORED, 36, 0, NULL},
     {"UseKeychain", K_IGNORED, 38, 0, NULL},
     {"VerifyHostKeyDNS", K_IGNORED, 39, 0, NULL},
-    {"VisualHostKey", K_IGNORED, 40, 0, NULL},
-    {"XAuthLocation", K_IGNORED, 41, 0, NULL},
     /* refused: ignoring them would silently connect differently or trust
      * differently ("none" is accepted: it asks for nothing) */
     {"PKCS11Provider", K_UNSUPPORTED, NOFIELD, 0, NULL},
@@ -277,6 +279,14 @@ void tun_options_init(tun_options *o)
     o->proxy_use_fdpass = -1;
     o->ip_qos_interactive = -1;
     o->ip_qos_bulk = -1;
+    o->forward_agent = -1;
+    o->forward_x11 = -1;
+    o->forward_x11_trusted = -1;
+    o->forward_x11_timeout = -1;
+    o->escape_char = -1;
+    o->enable_escape_commandline = -1;
+    o->permit_local_command = -1;
+    o->visual_host_key = -1;
 }
 
 static void free_list(char **v, int n)
@@ -304,6 +314,7 @@ void tun_options_free(tun_options *o)
     free_list(o->set_env, o->n_set_env);
     free(o->original_host);
     free(o->config_file);
+    free(o->forward_agent_path);
     free_list(o->noeffect, TUN_MAX_NOEFFECT);
     free_list(o->noeffect_where, TUN_MAX_NOEFFECT);
     memset(o, 0, sizeof(*o));
@@ -395,6 +406,29 @@ void tun_options_strip_comment(char *val)
     size_t l = strlen(val);
     while (l && isspace((unsigned char)val[l - 1]))
         val[--l] = '\0';
+}
+
+int tun_options_parse_escape(const char *v)
+{
+    /* "^X" is the control character X & 31 (X from '@' to DEL). */
+    if (v[0] == '^' && v[1] && v[2] == '\0' && (unsigned char)v[1] >= 64 &&
+        (unsigned char)v[1] < 128)
+        return (unsigned char)v[1] & 31;
+    if (v[0] && v[1] == '\0')
+        return (unsigned char)v[0];
+    if (strcasecmp(v, "none") == 0)
+        return TUN_ESCAPE_NONE;
+    return -1;
+}
+
+int tun_options_env_name_ok(const char *n)
+{
+    if (*n == '\0' || (*n >= '0' && *n <= '9'))
+        return 0;
+    for (; *n; n++)
+        if (!isalnum((unsigned char)*n) && *n != '_')
+            return 0;
+    return 1;
 }
 
 static int is_none(const char *v)
@@ -789,6 +823,29 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
         }
         return 0;
     }
+    case K_FWDAGENT:
+        /* yes/no, or a socket path (~, %-tokens, ${VAR}) or $VAR naming
+         * a variable that holds one (ssh_config(5)). */
+        if (o->forward_agent != -1)
+            return 0;
+        if (yesno(val, &b) == 0)
+            return tun_cfg_set_int(&o->forward_agent, b);
+        if (val[0] == '$' && !tun_options_env_name_ok(val + 1)) {
+            tun_error("%s: Invalid environment name %s", where, val);
+            return -1;
+        }
+        if ((o->forward_agent_path = strdup(val)) == NULL)
+            return -1;
+        o->forward_agent = 1;
+        return 0;
+    case K_ESCAPE: {
+        int e = tun_options_parse_escape(val);
+        if (e == -1) {
+            tun_error("%s: Bad escape character.", where);
+            return -1;
+        }
+        return tun_cfg_set_int(&o->escape_char, e);
+    }
     case K_IGNORED:
         /* First value wins, as for the keywords that do something; said
          * once, after all files are read (tun_options_report). */
@@ -972,6 +1029,16 @@ int tun_options_finish(tun_options *o)
         tun_error("ProxyCommand=- and ProxyUseFDPass are incompatible");
         return -1;
     }
+    dflt(&o->forward_agent, 0);
+    dflt(&o->forward_x11, 0);
+    dflt(&o->forward_x11_trusted, 0);
+    dflt(&o->forward_x11_timeout, 1200);
+    if (o->xauth_location == NULL)
+        o->xauth_location = strdup("/usr/bin/xauth");
+    dflt(&o->escape_char, '~');
+    dflt(&o->enable_escape_commandline, 0);
+    dflt(&o->permit_local_command, 0);
+    dflt(&o->visual_host_key, 0);
     o->kex_algorithms_set = o->kex_algorithms != NULL;
     if (o->required_rsa_size < 1024) {
         tun_error("RequiredRSASize %d is below the minimum 1024", o->required_rsa_size);
@@ -1157,6 +1224,31 @@ void tun_options_dump(const tun_options *o, FILE *f)
         case K_RECONNECTIV:
             fprintf(f, "%s %d:%d\n", name, o->reconnect_min, o->reconnect_max);
             break;
+        case K_FWDAGENT:
+            if (o->forward_agent_path)
+                fprintf(f, "%s %s\n", name, o->forward_agent_path);
+            else
+                fprintf(f, "%s %s\n", name, yesno_str(o->forward_agent));
+            break;
+        case K_ESCAPE: {
+            /* As ssh -G prints it (vis(3) with VIS_WHITE). */
+            int e = o->escape_char;
+            if (e == TUN_ESCAPE_NONE)
+                fprintf(f, "%s none\n", name);
+            else if (e == ' ' || e == '\t' || e == '\n')
+                fprintf(f, "%s \\%03o\n", name, e);
+            else if (e == '\\')
+                fprintf(f, "%s \\\\\n", name);
+            else if (e >= 128 && (e & 127) >= 32 && (e & 127) < 127)
+                fprintf(f, "%s \\M-%c\n", name, e & 127);
+            else if (e >= 128)
+                fprintf(f, "%s \\M^%c\n", name, (e & 127) == 127 ? '?' : (e & 127) + 64);
+            else if (e < 32 || e == 127)
+                fprintf(f, "%s \\^%c\n", name, e == 127 ? '?' : e + 64);
+            else
+                fprintf(f, "%s %c\n", name, e);
+            break;
+        }
         case K_SESSIONTYPE: {
             static const char *const st[] = {"none", "subsystem", "default"};
             fprintf(f, "%s %s\n", name,

@@ -23,6 +23,9 @@ enum tun_uhk { UHK_UNSET = -1, UHK_NO = 0, UHK_YES, UHK_ASK };
 /* SessionType (-N is "none", -s is "subsystem"). */
 enum tun_session_type { SESSION_UNSET = -1, SESSION_NONE = 0, SESSION_SUBSYSTEM, SESSION_DEFAULT };
 
+/* EscapeChar none. */
+#define TUN_ESCAPE_NONE (-2)
+
 /* Keywords OpenSSH knows that sshtun accepts without acting on them: the
  * first value each was given, reported once by tun_options_report(). */
 #define TUN_MAX_NOEFFECT 64
@@ -123,6 +126,19 @@ typedef struct tun_options {
      * configuration as the destination's was read. */
     char *config_file;                      /* -F (NULL: ~/.ssh/config and /etc/ssh/ssh_config) */
     int jump_depth;                         /* hops between us and this host (a bound on loops) */
+    /* using the remote side */
+    int forward_agent;                      /* ForwardAgent: -1 unset, 0 no, 1 yes */
+    char *forward_agent_path;               /* ForwardAgent given a socket path or $VAR */
+    int forward_x11;                        /* ForwardX11 (-X, -Y) */
+    int forward_x11_trusted;                /* ForwardX11Trusted (-Y) */
+    int forward_x11_timeout;                /* ForwardX11Timeout, seconds (0: none) */
+    char *xauth_location;                   /* XAuthLocation */
+    int escape_char;                        /* EscapeChar: -1 unset, TUN_ESCAPE_NONE, or the byte */
+    int escape_nontty;                      /* -e given: escapes on sessions without a tty too */
+    int enable_escape_commandline;          /* EnableEscapeCommandline (~C) */
+    char *local_command;                    /* LocalCommand */
+    int permit_local_command;               /* PermitLocalCommand */
+    int visual_host_key;                    /* VisualHostKey */
     char *noeffect[TUN_MAX_NOEFFECT];       /* value of each no-effect keyword, by slot */
     char *noeffect_where[TUN_MAX_NOEFFECT]; /* where it was given */
 } tun_options;
@@ -141,6 +157,11 @@ int tun_options_split(const char *line, char *kw, size_t kwsz, char *val, size_t
  * quotes) and trim it: OpenSSH ends every value but the commands
  * (RemoteCommand...) there, Host and Match lines included. */
 void tun_options_strip_comment(char *val);
+/* An EscapeChar / -e value: the byte, TUN_ESCAPE_NONE, or -1 when it is
+ * not one ("^X", a single character or "none"). */
+int tun_options_parse_escape(const char *v);
+/* A name that can be an environment variable's ([A-Za-z_][A-Za-z0-9_]*). */
+int tun_options_env_name_ok(const char *n);
 /* Is this a keyword we know? */
 int tun_options_known(const char *kw);
 

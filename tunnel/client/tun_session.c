@@ -20,8 +20,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #define REQ_PTY  ((void *)1)
 #define REQ_EXEC ((void *)2)
+#define REQ_X11  ((void *)3)
 
 struct tun_session {
     tun_pipe pipe;
@@ -41,6 +44,9 @@ struct tun_session {
     int have_signal;
     int sent_eow;   /* we told the peer to stop: its SIGPIPE is expected */
     int saved_fl[3];
+    tun_escape esc;
+    tun_escape_ops esc_ops; /* the owner's, with ~B ~R ~^Z done here */
+    char *x11_proto, *x11_cookie;
 };
 
 static int peer_understands_eow(ssh_conn *c)
@@ -130,6 +136,129 @@ static void request_pty(tun_session *s, uint32_t id)
     ssh_buf_free(&modes);
 }
 
+/* ---- escapes ------------------------------------------------------------------------------ */
+
+static long h_filter(tun_pipe *p, const uint8_t *in, size_t n, uint8_t *out, int *ended)
+{
+    tun_session *s = p->owner;
+    long k = tun_escape_filter(&s->esc, in, n, out);
+    *ended = s->esc.closed;
+    return k;
+}
+
+static void esc_break(void *arg)
+{
+    tun_session *s = arg;
+    /* RFC 4335: break length in milliseconds; ssh asks for 1000. */
+    static const uint8_t len[4] = {0, 0, 0x03, 0xe8};
+    ssh_channel_req r = {.type = "break", .want_reply = 0, .data = len, .data_len = 4};
+    if (s->pipe.base.open)
+        ssh_channel_request_send(s->c, s->pipe.base.id, &r, NULL);
+}
+
+static void esc_rekey(void *arg)
+{
+    tun_session *s = arg;
+    tun_debug("Requesting key re-exchange");
+    ssh_conn_rekey(s->c);
+}
+
+/* ~^Z: the terminal as the shell expects it, stop, and on return raw
+ * mode and non-blocking descriptors again, with the size the terminal has
+ * now (it may have changed meanwhile). */
+static void esc_suspend(void *arg)
+{
+    tun_session *s = arg;
+    int raw = tun_tty_is_raw();
+    tun_tty_restore();
+    kill(getpid(), SIGTSTP);
+    for (int fd = 0; fd < 3; fd++)
+        tun_tty_nonblock(fd);
+    if (raw)
+        tun_tty_raw(0);
+    if (s->tty && s->pipe.base.open)
+        send_window_change(s);
+}
+
+#define OWNER_HOOK(name, ...)                                                                      \
+    do {                                                                                           \
+        tun_session *s = arg;                                                                      \
+        s->p.escape_ops->name(s->p.escape_ops->arg, __VA_ARGS__);                                  \
+    } while (0)
+
+static void esc_quit(void *arg)
+{
+    tun_session *s = arg;
+    s->p.escape_ops->quit(s->p.escape_ops->arg);
+}
+
+static void esc_background(void *arg)
+{
+    tun_session *s = arg;
+    s->p.escape_ops->background(s->p.escape_ops->arg);
+}
+
+static void esc_list(void *arg, char *buf, size_t len)
+{
+    OWNER_HOOK(list, buf, len);
+}
+
+static int esc_forward(void *arg, char kind, int cancel, const char *spec, char *msg, size_t msgsz)
+{
+    tun_session *s = arg;
+    return s->p.escape_ops->forward(s->p.escape_ops->arg, kind, cancel, spec, msg, msgsz);
+}
+
+static void esc_local(void *arg, const char *command)
+{
+    OWNER_HOOK(local, command);
+}
+
+static void escapes_init(tun_session *s)
+{
+    const tun_escape_ops *o = s->p.escape_ops;
+    tun_escape_ops *m = &s->esc_ops;
+    m->quit = o->quit ? esc_quit : NULL;
+    m->suspend = o->suspend ? esc_suspend : NULL;
+    m->background = o->background ? esc_background : NULL;
+    m->brk = esc_break;
+    m->rekey = esc_rekey;
+    m->list = o->list ? esc_list : NULL;
+    m->forward = o->forward ? esc_forward : NULL;
+    m->local = o->local ? esc_local : NULL;
+    m->cmdline_enabled = o->cmdline_enabled;
+    m->levels = o->levels;
+    m->arg = s;
+    tun_escape_init(&s->esc, s->p.escape_char, s->p.fd_err >= 0 ? s->p.fd_err : 2, m);
+}
+
+/* X11 and agent forwarding go before the pty and the command, in ssh's
+ * order. */
+static void request_forwarding(tun_session *s, uint32_t id)
+{
+    if (s->x11_proto && s->x11_cookie) {
+        /* RFC 4254 6.3.1: single connection, protocol, cookie, screen. */
+        ssh_buf b;
+        ssh_buf_init(&b, 1024, 0);
+        ssh_buf_put_bool(&b, 0);
+        ssh_buf_put_cstring(&b, s->x11_proto);
+        ssh_buf_put_cstring(&b, s->x11_cookie);
+        ssh_buf_put_u32(&b, (uint32_t)s->p.x11_screen);
+        ssh_channel_req r = {.type = "x11-req",
+                             .want_reply = 1,
+                             .data = ssh_buf_ptr(&b),
+                             .data_len = ssh_buf_len(&b)};
+        tun_debug("Requesting X11 forwarding with authentication spoofing.");
+        ssh_channel_request_send(s->c, id, &r, REQ_X11);
+        ssh_buf_free(&b);
+    }
+    if (s->p.forward_agent) {
+        ssh_channel_req r = {.type = "auth-agent-req@openssh.com", .want_reply = 0};
+        tun_debug("Requesting authentication agent forwarding.");
+        ssh_channel_request_send(s->c, id, &r, NULL);
+    }
+}
+
 static void finish(tun_session *s, int status, const char *msg)
 {
     if (s->finished)
@@ -159,6 +288,7 @@ static void h_open_result(tun_pipe *p, uint32_t reason, const char *msg)
         finish(s, 255, m);
         return;
     }
+    request_forwarding(s, p->base.id);
     send_environment(s, p->base.id);
     if (s->tty)
         request_pty(s, p->base.id);
@@ -189,6 +319,11 @@ static void h_open_result(tun_pipe *p, uint32_t reason, const char *msg)
 static void h_request_result(tun_pipe *p, int ok, void *req_user)
 {
     tun_session *s = p->owner;
+    if (req_user == REQ_X11) {
+        if (!ok)
+            tun_info("X11 forwarding request failed on channel %u", p->base.id);
+        return;
+    }
     if (req_user == REQ_PTY) {
         if (!ok) {
             if (s->p.own_stdio)
@@ -270,6 +405,16 @@ static const tun_pipe_hooks hooks = {
     .closed = h_closed,
 };
 
+/* The same with the escape filter on the input. */
+static const tun_pipe_hooks hooks_escapes = {
+    .open_result = h_open_result,
+    .out_failed = h_out_failed,
+    .request = h_request,
+    .request_result = h_request_result,
+    .closed = h_closed,
+    .filter = h_filter,
+};
+
 tun_session *tun_session_start(const tun_session_params *p)
 {
     tun_session *s = calloc(1, sizeof(*s));
@@ -286,9 +431,16 @@ tun_session *tun_session_start(const tun_session_params *p)
         for (int i = 0; s->env && i < p->n_env; i++)
             s->env[i] = strdup(p->env[i]);
     }
+    s->x11_proto = p->x11_proto ? strdup(p->x11_proto) : NULL;
+    s->x11_cookie = p->x11_cookie ? strdup(p->x11_cookie) : NULL;
     s->p.command = NULL;
     s->p.term = NULL;
     s->p.env = NULL;
+    s->p.x11_proto = NULL;
+    s->p.x11_cookie = NULL;
+    int escapes = p->escape_ops != NULL && p->escape_char != TUN_ESCAPE_NONE && p->fd_in >= 0;
+    if (escapes)
+        escapes_init(s);
     ev_signal_init(&s->winch, on_winch, SIGWINCH);
     s->winch.data = s;
     /* Non-blocking descriptors, terminals included: the loop reads and
@@ -307,7 +459,8 @@ tun_session *tun_session_start(const tun_session_params *p)
         else
             s->saved_fl[i] = tun_set_nonblock(fds[i], 1);
     }
-    tun_pipe_init(&s->pipe, p->loop, p->link, p->fd_in, p->fd_out, p->fd_err, &hooks, s);
+    tun_pipe_init(&s->pipe, p->loop, p->link, p->fd_in, p->fd_out, p->fd_err,
+                  escapes ? &hooks_escapes : &hooks, s);
     ssh_channel_open_info info = {.kind = SSH_CHAN_SESSION};
     uint32_t id;
     int rv = ssh_channel_open(s->c, &info, &s->pipe.base, &id);
@@ -337,6 +490,11 @@ void tun_session_winch(tun_session *s)
         send_window_change(s);
 }
 
+uint32_t tun_session_id(const tun_session *s)
+{
+    return s->pipe.base.id;
+}
+
 void tun_session_free(tun_session *s)
 {
     if (s == NULL)
@@ -356,6 +514,10 @@ void tun_session_free(tun_session *s)
     }
     free(s->command);
     free(s->term);
+    free(s->x11_proto);
+    if (s->x11_cookie)
+        OPENSSL_cleanse(s->x11_cookie, strlen(s->x11_cookie));
+    free(s->x11_cookie);
     for (int i = 0; s->env && i < s->p.n_env; i++)
         free(s->env[i]);
     free(s->env);

@@ -10,6 +10,7 @@
 
 #include "sshtun/conn.h"
 #include "tun_chan.h"
+#include "tun_escape.h"
 #include "tun_options.h"
 
 typedef struct tun_session tun_session;
@@ -28,6 +29,17 @@ typedef struct tun_session_params {
     char *const *env;      /* NAME=value strings sent as env requests */
     int n_env;
     int send_local_env;    /* also SendEnv/SetEnv from the options */
+    /* Escape sequences on fd_in (tun_escape.h): on when `escape_ops` is
+     * set, with `escape_char`.  The session does ~B, ~R and ~^Z itself
+     * (where the ops have them) and passes the rest to the owner. */
+    const tun_escape_ops *escape_ops;
+    int escape_char;
+    /* Ask for agent forwarding (auth-agent-req@openssh.com) and X11
+     * forwarding (x11-req with this protocol and the fake cookie, hex). */
+    int forward_agent;
+    const char *x11_proto;
+    const char *x11_cookie;
+    int x11_screen;
     /* The session ended: exit status (255 for failures, after `msg`). */
     void (*done)(void *arg, int status, const char *msg);
     /* The pty request was refused (mux: MUX_S_TTY_ALLOC_FAIL). */
@@ -49,6 +61,8 @@ void tun_session_close(tun_session *s);
 void tun_session_abort(tun_session *s, const char *msg);
 /* Send window-change from the size of the input terminal. */
 void tun_session_winch(tun_session *s);
+/* The session's channel id. */
+uint32_t tun_session_id(const tun_session *s);
 /* Free (closes passed descriptors unless own_stdio). */
 void tun_session_free(tun_session *s);
 

@@ -8,6 +8,7 @@
  * the O_NONBLOCK flag the event loop sets on our stdin/stdout/stderr.
  */
 #include "tun_tty.h"
+#include "tun_log.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -131,6 +132,7 @@ void tun_tty_restore(void)
     if (saved_fd >= 0) {
         tcsetattr(saved_fd, TCSADRAIN, &saved);
         saved_fd = -1;
+        tun_log_set_crlf(0);
     }
     /* Several of 0-2 may be one open file (a terminal): each was saved
      * before any was changed, so restoring them all gives the original. */
@@ -162,6 +164,7 @@ int tun_tty_raw(int fd)
     if (tcsetattr(fd, TCSADRAIN, &tio) != 0)
         return -1;
     saved_fd = fd;
+    tun_log_set_crlf(1);
     at_exit_once();
     return 0;
 }

@@ -17,6 +17,24 @@ static enum tun_log_level level = TUN_LOG_INFO;
 static FILE *out;
 static int use_syslog;
 static int stamp;
+static int crlf;
+
+void tun_log_set_crlf(int on)
+{
+    crlf = on;
+}
+
+int tun_log_to_stderr(void)
+{
+    return !use_syslog && out == NULL;
+}
+
+const char *tun_log_level_name(enum tun_log_level lvl)
+{
+    static const char *const names[] = {"QUIET",   "FATAL",  "ERROR",  "INFO",
+                                        "VERBOSE", "DEBUG1", "DEBUG2", "DEBUG3"};
+    return (unsigned)lvl < 8 ? names[lvl] : "INFO";
+}
 
 void tun_log_set_syslog(const char *ident)
 {
@@ -108,5 +126,5 @@ void tun_log(enum tun_log_level lvl, const char *fmt, ...)
         fprintf(f, "%s [%d] %s%s\n", ts, (int)getpid(), prefix, line);
         return;
     }
-    fprintf(f, "%s%s\n", prefix, line);
+    fprintf(f, "%s%s%s", prefix, line, crlf && out == NULL ? "\r\n" : "\n");
 }

@@ -35,6 +35,13 @@ void tun_log_set_syslog(const char *ident);
 /* Prefix every line with a timestamp and the pid (servers logging to a
  * file or stderr). */
 void tun_log_set_stamp(int on);
+/* End lines with CR LF (the terminal is in raw mode, where LF alone does
+ * not return the cursor), as OpenSSH always does on stderr. */
+void tun_log_set_crlf(int on);
+/* 1 when log lines go to stderr (not a -E file, not syslog). */
+int tun_log_to_stderr(void);
+/* The name of a level ("DEBUG1"), as ssh's ~v prints it. */
+const char *tun_log_level_name(enum tun_log_level lvl);
 /* Parse an OpenSSH LogLevel name; -1 when unknown. */
 int tun_log_level_from_name(const char *name);
 

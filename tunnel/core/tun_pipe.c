@@ -221,6 +221,48 @@ static void on_rin(struct ev_loop *loop, ev_io *w, int revents)
     tun_link_kick(p->base.link);
 }
 
+/* The primary input through the owner's filter (see tun_pipe_hooks):
+ * read a little, filter, send a copy.  Same return as read_one. */
+static int read_filtered(tun_pipe *p, int fd)
+{
+    ssh_conn *c = conn_of(p);
+    for (int i = 0; i < 16; i++) {
+        if (p->base.link->t && tun_transport_throttled(p->base.link->t)) {
+            tun_link_block(p->base.link, &p->base);
+            return 0;
+        }
+        size_t win = ssh_channel_window(c, p->base.id);
+        if (win < 2)
+            return 0; /* resumed by the writable callback */
+        uint8_t in[4096], out[sizeof(in) + 1];
+        size_t want = win - 1 < sizeof(in) ? win - 1 : sizeof(in);
+        ssize_t r = read(fd, in, want);
+        if (r < 0) {
+            int e = errno;
+            if (e == EINTR)
+                continue;
+            if ((e == EAGAIN || e == EWOULDBLOCK) && !p->draining[0])
+                return 1;
+            r = 0;
+        }
+        if (r == 0) {
+            input_eof(p, 0);
+            return 0;
+        }
+        p->bytes_in += (size_t)r;
+        int ended = 0;
+        long k = p->hooks->filter(p, in, (size_t)r, out, &ended);
+        if (k > 0 && p->base.open)
+            ssh_channel_send(c, p->base.id, 0, out, (size_t)k);
+        if (ended || !p->base.open) {
+            if (!p->in_eof)
+                input_eof(p, 0);
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Move one input into the channel while the window and the connection's
  * output allow.  Returns 1 if it should be watched for more. */
 static int read_one(tun_pipe *p, int which)
@@ -230,6 +272,8 @@ static int read_one(tun_pipe *p, int which)
     int eof = which ? p->in2_eof : p->in_eof;
     if (fd < 0 || eof)
         return 0;
+    if (which == 0 && p->hooks && p->hooks->filter)
+        return read_filtered(p, fd);
     for (int i = 0; i < 16; i++) {
         if (p->base.link->t && tun_transport_throttled(p->base.link->t)) {
             tun_link_block(p->base.link, &p->base);

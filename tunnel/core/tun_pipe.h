@@ -43,6 +43,13 @@ typedef struct tun_pipe_hooks {
     int (*peer_close)(tun_pipe *p);
     /* Every local input reached EOF and our CHANNEL_EOF went out. */
     void (*inputs_done)(tun_pipe *p);
+    /* Optional: the primary input passes through this (a client's terminal
+     * with escape sequences).  in[0..n) was just read; what to send goes
+     * to out (room for n + 1 bytes: the filter may have held a byte back
+     * from the previous read); returns its length.  *ended set: the input
+     * ends after these bytes.  Reads through a filter are small (4 KiB)
+     * and copied: it is for keyboards, not bulk data. */
+    long (*filter)(tun_pipe *p, const uint8_t *in, size_t n, uint8_t *out, int *ended);
 } tun_pipe_hooks;
 
 struct tun_pipe {

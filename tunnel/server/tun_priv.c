@@ -288,6 +288,17 @@ static void deliver(tun_priv *p, const uint8_t *msg, size_t len, int *fds, int n
         ((tun_priv_sign_cb)pd->cb)(pd->arg, ok ? sig : NULL, ok ? sl : 0);
         break;
     }
+    case TUN_PRIV_X11: {
+        uint32_t e = EIO, display = 0;
+        if (ssh_cur_get_u32(&c, &e) != 0 || ssh_cur_get_u32(&c, &display) != 0 ||
+            (e == 0 && (nfds < 1 || nfds > 2)))
+            e = e ? e : EIO;
+        if (e == 0)
+            used = nfds;
+        ((tun_priv_x11_cb)pd->cb)(pd->arg, (int)e, display, fds, e == 0 ? nfds : 0);
+        break;
+    }
+    case TUN_PRIV_AGENT:
     case TUN_PRIV_UNIX: {
         uint32_t e = EIO;
         int fd = -1;
@@ -452,6 +463,40 @@ int tun_priv_unix(tun_priv *p, uint64_t conn, const char *path, int listen_it, t
     int rv = submit(p, TUN_PRIV_UNIX, conn, &b, -1, (void *)cb, arg);
     ssh_buf_free(&b);
     return rv;
+}
+
+int tun_priv_agent(tun_priv *p, uint64_t conn, uint32_t session, tun_priv_fd_cb cb, void *arg)
+{
+    ssh_buf b;
+    ssh_buf_init(&b, 64, 0);
+    ssh_buf_put_u32(&b, session);
+    int rv = submit(p, TUN_PRIV_AGENT, conn, &b, -1, (void *)cb, arg);
+    ssh_buf_free(&b);
+    return rv;
+}
+
+int tun_priv_x11(tun_priv *p, uint64_t conn, uint32_t session, int single, const char *proto,
+                 const char *cookie, uint32_t screen, tun_priv_x11_cb cb, void *arg)
+{
+    ssh_buf b;
+    ssh_buf_init(&b, 4096, SSH_BUF_SECRET);
+    ssh_buf_put_u32(&b, session);
+    ssh_buf_put_bool(&b, single);
+    ssh_buf_put_cstring(&b, proto);
+    ssh_buf_put_cstring(&b, cookie);
+    ssh_buf_put_u32(&b, screen);
+    int rv = submit(p, TUN_PRIV_X11, conn, &b, -1, (void *)cb, arg);
+    ssh_buf_free(&b);
+    return rv;
+}
+
+void tun_priv_sess_end(tun_priv *p, uint64_t conn, uint32_t session)
+{
+    ssh_buf b;
+    ssh_buf_init(&b, 64, 0);
+    ssh_buf_put_u32(&b, session);
+    submit(p, TUN_PRIV_SESS_END, conn, &b, -1, NULL, NULL);
+    ssh_buf_free(&b);
 }
 
 int tun_priv_load(tun_priv *p, tun_priv_load_cb cb, void *arg)

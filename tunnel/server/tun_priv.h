@@ -45,6 +45,17 @@
  *   UNIX       carries a path, connect or listen: AllowStreamLocalForwarding
  *              and no-port-forwarding are checked, the work is done as the
  *              user in a child with a deadline.
+ *   AGENT      carries a session id: AllowAgentForwarding and
+ *              no-agent-forwarding are checked; a child that became the
+ *              user makes a private directory (0700) with the socket
+ *              (0600) in /tmp; the listening descriptor comes back and
+ *              SPAWN sets SSH_AUTH_SOCK; both go when the session does.
+ *   X11        carries a session id, the client's protocol name, cookie
+ *              and screen: X11Forwarding and no-X11-forwarding are
+ *              checked, the helper binds the display's port itself
+ *              (X11DisplayOffset, X11UseLocalhost) and SPAWN sets DISPLAY
+ *              and runs `xauth add` as the user (XAuthLocation).
+ *   SESS_END   carries a session id: its agent directory is removed.
  *   LOAD       the helper re-reads the configuration and host keys (SIGHUP),
  *              keeps its own parsed copy and sends the network process the
  *              configuration with public keys only.
@@ -185,6 +196,16 @@ int tun_priv_sign(tun_priv *p, uint64_t conn, const uint8_t *blob, size_t bloble
 /* Connect to (listen == 0) or listen on a Unix socket as the user. */
 int tun_priv_unix(tun_priv *p, uint64_t conn, const char *path, int listen, tun_priv_fd_cb cb,
                   void *arg);
+/* Agent forwarding for `session`: the listening socket (the session's
+ * SSH_AUTH_SOCK), or -1 and an errno. */
+int tun_priv_agent(tun_priv *p, uint64_t conn, uint32_t session, tun_priv_fd_cb cb, void *arg);
+/* X11 forwarding for `session`: the display number and its listening
+ * sockets (1 or 2), or err != 0. */
+typedef void (*tun_priv_x11_cb)(void *arg, int err, unsigned display, const int *fds, int nfds);
+int tun_priv_x11(tun_priv *p, uint64_t conn, uint32_t session, int single, const char *proto,
+                 const char *cookie, uint32_t screen, tun_priv_x11_cb cb, void *arg);
+/* The session's channel is gone: its forwarding goes too. */
+void tun_priv_sess_end(tun_priv *p, uint64_t conn, uint32_t session);
 /* Re-read the configuration with privilege (SIGHUP). */
 int tun_priv_load(tun_priv *p, tun_priv_load_cb cb, void *arg);
 /* Drop callbacks still pending for `arg` (its owner goes away). */

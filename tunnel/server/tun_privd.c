@@ -72,6 +72,7 @@ static void op_list_cancel(pconn *c)
 static void conn_free(tun_privd *d, pconn *c)
 {
     op_list_cancel(c);
+    privd_sessions_free(c);
     /* Its sessions end with it, whatever the network process says later. */
     for (pchild *ch = d->children; ch; ch = ch->next) {
         if (ch->conn == c) {
@@ -172,6 +173,12 @@ void privd_op_done(pop *o)
     if (o->cleanup)
         o->cleanup(o);
     free(o);
+}
+
+void privd_op_abandon(pop *o)
+{
+    op_unlink(o);
+    privd_op_cancel(o);
 }
 
 void privd_op_cancel(pop *o)
@@ -460,6 +467,13 @@ drain:
                     env_add(env, &ne, c->kopts.environment[i], eq + 1);
                 *eq = '=';
             }
+    /* Agent and X11 forwarding set up for this session (tun_privfwd.c). */
+    privd_sessfwd fw;
+    privd_session_forwarding(c, session, &fw);
+    if (fw.auth_sock[0])
+        env_add(env, &ne, "SSH_AUTH_SOCK", fw.auth_sock);
+    if (fw.display[0])
+        env_add(env, &ne, "DISPLAY", fw.display);
     /* SetEnv last: the administrator's values win over the client's, the
      * key's and the defaults (sshd_config(5)).  Names were checked when
      * the configuration was read. */
@@ -481,8 +495,10 @@ drain:
     ws.ws_row = (unsigned short)(rows > 4096 ? 24 : rows);
     ws.ws_xpixel = (unsigned short)(wpx > 65535 ? 0 : wpx);
     ws.ws_ypixel = (unsigned short)(hpx > 65535 ? 0 : hpx);
-    pid = tun_spawn_session(d->root, &c->u, command, pty, term, &ws, modes, ml, env, ne, fds, tty,
-                            sizeof(tty));
+    pid = tun_spawn_session(d->root, &c->u, command, pty, term, &ws, modes, ml, env, ne,
+                            fw.xauth_input[0] ? cfg->xauth_location : NULL, fw.xauth_input, fds,
+                            tty, sizeof(tty));
+    OPENSSL_cleanse(&fw, sizeof(fw));
     if (pid < 0) {
         e = errno;
         why = strerror(e);
@@ -661,6 +677,15 @@ void tun_privd_request(tun_privd *d, const uint8_t *msg, size_t len, int *fds, i
         break;
     case TUN_PRIV_SIGN:
         privd_sign(d, id, c, &in);
+        break;
+    case TUN_PRIV_AGENT:
+        privd_agent(d, id, c, &in);
+        break;
+    case TUN_PRIV_X11:
+        privd_x11(d, id, c, &in);
+        break;
+    case TUN_PRIV_SESS_END:
+        privd_sess_end(d, c, &in);
         break;
     default:
         tun_error("sshtund helper: unknown request %u from the network process", type);

@@ -26,6 +26,7 @@
 typedef struct pconn pconn;
 typedef struct pop pop;
 typedef struct pchild pchild;
+typedef struct psess psess;
 
 /* Work under way for a connection, answered later. */
 struct pop {
@@ -62,6 +63,8 @@ struct pconn {
     ev_tstamp last_signed;  /* re-exchange budget: a token bucket */
     double sign_tokens;
     unsigned n_sessions;
+    psess *psess; /* sessions' agent and X11 forwarding (tun_privfwd.c) */
+    unsigned n_psess;
     pop *ops;
     pconn *next;
 };
@@ -99,6 +102,25 @@ void privd_op_done(pop *o);
 void privd_op_cancel(pop *o);
 void privd_answer(tun_privd *d, uint32_t type, uint32_t id, const ssh_buf *body, const int *fds,
                   int nfds);
+
+/* Cancelled on its own (its connection goes on): unlink, stop, free. */
+void privd_op_abandon(pop *o);
+
+/* AGENT, X11 and SESS_END (tun_privfwd.c). */
+void privd_agent(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in);
+void privd_x11(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in);
+void privd_sess_end(tun_privd *d, pconn *c, ssh_cur *in);
+/* The connection ends: every session's forwarding goes (agent directories
+ * removed as the user). */
+void privd_sessions_free(pconn *c);
+/* What SPAWN adds for a session's forwarding: empty strings for none. */
+typedef struct privd_sessfwd {
+    char auth_sock[64];      /* SSH_AUTH_SOCK */
+    char display[300];       /* DISPLAY */
+    char xauth_display[300]; /* the display as xauth names it */
+    char xauth_input[2048];  /* "remove ...\nadd ...\n" for xauth -q - */
+} privd_sessfwd;
+int privd_session_forwarding(pconn *c, uint32_t session, privd_sessfwd *out);
 
 /* AUTH and SIGN (tun_privauth.c). */
 void privd_auth(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in);

@@ -30,6 +30,11 @@
  *   LOAD       -> bool ok, string bundle (configuration, public host keys)
  *   SIGN       string host key blob, string alg, string exchange hash
  *              -> bool ok, string signature blob
+ *   AGENT      u32 session                             -> u32 errno + 1 fd
+ *   X11        u32 session, bool single connection, string protocol,
+ *              string cookie (hex), u32 screen
+ *              -> u32 errno, u32 display + 1 or 2 fds (IPv4, IPv6)
+ *   SESS_END   u32 session                                  (no answer)
  *
  * Fields the helper does not expect (trailing bytes, oversized strings)
  * make the whole request malformed: it is logged and refused, and a
@@ -56,6 +61,9 @@ enum tun_priv_msg {
     TUN_PRIV_UNIX,
     TUN_PRIV_LOAD,
     TUN_PRIV_SIGN,
+    TUN_PRIV_AGENT,
+    TUN_PRIV_X11,
+    TUN_PRIV_SESS_END,
     TUN_PRIV_EV_EXIT = 0x100,
 };
 

@@ -18,6 +18,8 @@
  * parent concatenates them until end of stream):
  *   files:  per path: bool ok, bool missing, string why, string contents
  *   unix:   u32 errno (0: one descriptor attached)
+ *   agent:  the same as unix
+ *   cleanup: nothing (the parent only reaps it)
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -49,7 +51,7 @@
 
 #define CHUNK 32768
 
-enum { T_FILES = 1, T_UNIX };
+enum { T_FILES = 1, T_UNIX, T_CLEANUP };
 
 struct tun_ptask {
     struct ev_loop *loop;
@@ -263,6 +265,47 @@ static void child_unix(const char *path, int listen_it)
     }
     uint8_t msg[4] = {(uint8_t)(e >> 24), (uint8_t)(e >> 16), (uint8_t)(e >> 8), (uint8_t)e};
     tun_send_fds(3, msg, sizeof(msg), &fd, fd >= 0 ? 1 : 0);
+    _exit(0);
+}
+
+/* Agent forwarding's directory and socket (the user's, 0700 / 0600).
+ * The parent named them; mkdir refuses anything already there, so a
+ * planted directory or link is never used. */
+static void child_agent(const char *dir, const char *path)
+{
+    uint32_t e = 0;
+    int fd = -1;
+    struct sockaddr_un sun;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sun.sun_path)) {
+        e = ENAMETOOLONG;
+    } else if (mkdir(dir, 0700) != 0) {
+        e = (uint32_t)errno;
+    } else {
+        memcpy(sun.sun_path, path, strlen(path) + 1);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        mode_t old = umask(0177);
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+            listen(fd, SOMAXCONN) != 0) {
+            e = (uint32_t)errno;
+            if (fd >= 0)
+                close(fd);
+            fd = -1;
+            unlink(path);
+            rmdir(dir);
+        }
+        umask(old);
+    }
+    uint8_t msg[4] = {(uint8_t)(e >> 24), (uint8_t)(e >> 16), (uint8_t)(e >> 8), (uint8_t)e};
+    tun_send_fds(3, msg, sizeof(msg), &fd, fd >= 0 ? 1 : 0);
+    _exit(0);
+}
+
+static void child_cleanup(const char *dir, const char *path)
+{
+    unlink(path);
+    rmdir(dir);
     _exit(0);
 }
 
@@ -487,6 +530,55 @@ tun_ptask *tun_ptask_unix(struct ev_loop *loop, int as_root, const tun_user_info
     }
     task_started(t, pid, sp[1], timeout);
     return t;
+}
+
+tun_ptask *tun_ptask_agent_dir(struct ev_loop *loop, int as_root, const tun_user_info *u,
+                               const char *dir, const char *path, double timeout,
+                               tun_ptask_fd_cb cb, void *arg)
+{
+    int sp[2];
+    tun_ptask *t = task_new(loop, T_UNIX, 64, (void *)cb, arg, sp);
+    if (t == NULL)
+        return NULL;
+    pid_t pid = fork();
+    if (pid < 0) {
+        task_abort(t, sp);
+        return NULL;
+    }
+    if (pid == 0) {
+        child_setup(as_root, u, sp[1]);
+        child_agent(dir, path);
+    }
+    task_started(t, pid, sp[1], timeout);
+    return t;
+}
+
+static void cleanup_done(void *arg, int fd, int err)
+{
+    (void)arg;
+    (void)err;
+    if (fd >= 0)
+        close(fd);
+}
+
+int tun_ptask_agent_cleanup(struct ev_loop *loop, int as_root, const tun_user_info *u,
+                            const char *dir, const char *path, double timeout)
+{
+    int sp[2];
+    tun_ptask *t = task_new(loop, T_CLEANUP, 64, (void *)cleanup_done, NULL, sp);
+    if (t == NULL)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        task_abort(t, sp);
+        return -1;
+    }
+    if (pid == 0) {
+        child_setup(as_root, u, sp[1]);
+        child_cleanup(dir, path);
+    }
+    task_started(t, pid, sp[1], timeout);
+    return 0;
 }
 
 void tun_ptask_cancel(tun_ptask *t)

@@ -55,6 +55,19 @@ tun_ptask *tun_ptask_unix(struct ev_loop *loop, int as_root, const tun_user_info
                           const char *path, int listen, double timeout, tun_ptask_fd_cb cb,
                           void *arg);
 
+/* Agent forwarding: as the user, create the directory `dir` (mode 0700:
+ * the user's own, nobody else may enter) and listen on the Unix socket
+ * `path` inside it (mode 0600).  The callback gets the listening
+ * descriptor or -1 and an errno.  The directory is never reused: mkdir
+ * fails if anything is already there. */
+tun_ptask *tun_ptask_agent_dir(struct ev_loop *loop, int as_root, const tun_user_info *u,
+                               const char *dir, const char *path, double timeout,
+                               tun_ptask_fd_cb cb, void *arg);
+/* Remove the socket and the directory again, as the user, in a child
+ * nobody waits for (bounded by `timeout`, then killed).  0 or -1. */
+int tun_ptask_agent_cleanup(struct ev_loop *loop, int as_root, const tun_user_info *u,
+                            const char *dir, const char *path, double timeout);
+
 /* Stop: the child is killed, the callback never runs. */
 void tun_ptask_cancel(tun_ptask *t);
 

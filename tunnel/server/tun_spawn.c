@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 #include <utmp.h>
@@ -96,9 +97,52 @@ static void close_from(int lowfd)
         close(fd);
 }
 
+/* X11 forwarding: "xauth -q -" as the user, with the session's
+ * environment (HOME, XAUTHORITY if the client set one through AcceptEnv),
+ * the commands on its stdin; its output goes where the session's does, as
+ * with sshd.  The session waits for it: the entry must exist before the
+ * command's first X client connects. */
+static void run_xauth(const char *xauth, const char *input, char *const *ev)
+{
+    int p[2];
+    if (pipe(p) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return;
+    }
+    if (pid == 0) {
+        close(p[1]);
+        if (dup2(p[0], 0) < 0)
+            _exit(1);
+        close(p[0]);
+        char *argv[] = {(char *)xauth, "-q", "-", NULL};
+        execve(xauth, argv, ev);
+        fprintf(stderr, "sshtund: %s: %s\n", xauth, strerror(errno));
+        _exit(127);
+    }
+    close(p[0]);
+    size_t n = strlen(input), off = 0;
+    while (off < n) {
+        ssize_t w = write(p[1], input + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    close(p[1]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+}
+
 /* Child side: become the user and run the command.  Never returns. */
-static void run_child(int as_root, const tun_user_info *u, const char *command,
-                      char *const *env, int n_env, const char *tty, const char *term)
+static void run_child(int as_root, const tun_user_info *u, const char *command, char *const *env,
+                      int n_env, const char *tty, const char *term, const char *xauth,
+                      const char *xauth_input)
 {
     if (as_root) {
         if (setgid(u->gid) != 0 || initgroups(u->name, u->gid) != 0 || setuid(u->uid) != 0 ||
@@ -155,6 +199,8 @@ static void run_child(int as_root, const tun_user_info *u, const char *command,
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    if (xauth && xauth_input && *xauth_input)
+        run_xauth(xauth, xauth_input, ev);
     if (command) {
         char *argv[] = {(char *)base, "-c", (char *)command, NULL};
         execve(u->shell, argv, ev);
@@ -194,8 +240,8 @@ int tun_spawn_valid_env(const char *e)
 
 pid_t tun_spawn_session(int as_root, const tun_user_info *u, const char *command, int pty,
                         const char *term, const struct winsize *ws, const uint8_t *modes,
-                        size_t modes_len, char *const *env, int n_env, int fds[3], char *tty,
-                        size_t ttysz)
+                        size_t modes_len, char *const *env, int n_env, const char *xauth,
+                        const char *xauth_input, int fds[3], char *tty, size_t ttysz)
 {
     int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
     int master = -1, slave = -1;
@@ -251,7 +297,7 @@ pid_t tun_spawn_session(int as_root, const tun_user_info *u, const char *command
                 _exit(254);
         }
         close_from(3);
-        run_child(as_root, u, command, env, n_env, tty, term);
+        run_child(as_root, u, command, env, n_env, tty, term, xauth, xauth_input);
     }
     if (pty) {
         close(slave);

@@ -20,13 +20,15 @@
  * command"), or a login shell when NULL.  With `pty`, a pty of size `ws`
  * whose termios get the RFC 4254 section 8 encoded `modes`; TERM set from
  * `term`.  `env` holds n_env extra "NAME=value" strings (checked with
- * tun_spawn_valid_env first).  Fills fds (stdin write, stdout read,
+ * tun_spawn_valid_env first).  With `xauth` (X11 forwarding), the
+ * child, once it is the user, first runs "xauth -q -" with `xauth_input`
+ * on its stdin and waits for it, as sshd does.  Fills fds (stdin write, stdout read,
  * stderr read or -1 with a pty) and `tty` (the pty's name or "") and
  * returns the pid, or -1 with errno. */
 pid_t tun_spawn_session(int as_root, const tun_user_info *u, const char *command, int pty,
                         const char *term, const struct winsize *ws, const uint8_t *modes,
-                        size_t modes_len, char *const *env, int n_env, int fds[3], char *tty,
-                        size_t ttysz);
+                        size_t modes_len, char *const *env, int n_env, const char *xauth,
+                        const char *xauth_input, int fds[3], char *tty, size_t ttysz);
 
 /* Is `e` an acceptable "NAME=value" for a session's environment?  The
  * name must be [A-Za-z0-9_]+ and never LD_* (no steering the dynamic

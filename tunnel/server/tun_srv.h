@@ -9,6 +9,8 @@
  *                  signals, exit status
  *   tun_srvfwd.c   direct-tcpip/streamlocal connects and tcpip-forward /
  *                  streamlocal-forward listeners
+ *   tun_srvsessfwd.c  a session's agent and X11 listeners and the
+ *                  auth-agent@openssh.com / x11 channels they open
  *
  * Everything runs on one libev loop; nothing here blocks.
  */
@@ -34,6 +36,7 @@ typedef struct tun_srvconn tun_srvconn;
 typedef struct tun_srvchan tun_srvchan;
 typedef struct tun_srvsess tun_srvsess;
 typedef struct tun_rlisten tun_rlisten;
+typedef struct tun_sesslisten tun_sesslisten;
 
 /* A loaded configuration with its host keys.  Connections keep the one
  * they were accepted under, so a reload (SIGHUP) changes only new ones. */
@@ -98,6 +101,8 @@ enum tun_srvchan_kind {
     SC_FORWARDED_TCPIP,
     SC_DIRECT_STREAMLOCAL,
     SC_FORWARDED_STREAMLOCAL,
+    SC_AGENT, /* auth-agent@openssh.com, opened by us */
+    SC_X11,   /* x11, opened by us */
 };
 
 /* What every channel of a server connection has: the pipe (first, so the
@@ -176,6 +181,18 @@ void tun_srvsess_exited(tun_srvsess *ss, int status);
 pid_t tun_srvsess_pid(const tun_srvsess *ss);
 tun_srvsess *tun_srvsess_next_by_pid(const tun_srvsess *ss);
 void tun_srvsess_set_next_by_pid(tun_srvsess *ss, tun_srvsess *next);
+
+/* ---- a session's agent and X11 forwarding (tun_srvsessfwd.c) ------------------------------ */
+
+/* Each connection to the agent socket `fd` (from the privileged side)
+ * becomes an auth-agent@openssh.com channel to the client. */
+tun_sesslisten *tun_srvsessfwd_agent(tun_srvconn *sc, uint32_t session, int fd);
+/* Each connection to the display's sockets becomes an x11 channel; with
+ * `single` only the first (RFC 4254 6.3.1). */
+tun_sesslisten *tun_srvsessfwd_x11(tun_srvconn *sc, uint32_t session, const int *fds, int nfds,
+                                   int single);
+/* Stop listening (the session is gone); open channels go on. */
+void tun_sesslisten_free(tun_sesslisten *l);
 
 /* ---- forwarding (tun_srvfwd.c) ------------------------------------------------------------- */
 

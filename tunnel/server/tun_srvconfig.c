@@ -187,18 +187,17 @@ static const kw keywords[] = {
     {"ForceCommand", K_CMD, KF_CONN, O(force_command), 0, NULL},
     {"PermitTTY", K_BOOL, KF_CONN, O(permit_tty), 0, NULL},
     {"Banner", K_OSTR, KF_CONN, O(banner), 0, NULL},
+    {"AllowAgentForwarding", K_BOOL, KF_CONN, O(allow_agent_forwarding), 0, NULL},
+    {"X11Forwarding", K_BOOL, KF_CONN, O(x11_forwarding), 0, NULL},
+    {"X11DisplayOffset", K_INT, KF_CONN, O(x11_display_offset), 0, NULL},
+    {"X11UseLocalhost", K_BOOL, KF_CONN, O(x11_use_localhost), 0, NULL},
+    {"XAuthLocation", K_GSTR, 0, G(xauth_location), 0, NULL},
     /* Accepted, no effect.  Each is either about a feature sshtund does not
-     * have (so nothing it would allow exists: X11, agent forwarding, tun
-     * devices, GSSAPI, Kerberos, host-based authentication, user rc and
-     * environment files, motd/lastlog) or about tuning that changes no
+     * have (so nothing it would allow exists: tun devices, GSSAPI, Kerberos, host-based
+     * authentication, user rc and environment files, motd/lastlog) or about tuning that changes no
      * access decision (logging target, keepalives, DNS, QoS, ...). */
     {"KbdInteractiveAuthentication", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
     {"ChallengeResponseAuthentication", K_IGNORED_BOOL, 0, 0, 0, NULL},
-    {"X11Forwarding", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
-    {"X11UseLocalhost", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
-    {"X11DisplayOffset", K_IGNORED, KF_MATCH, 0, 0, NULL},
-    {"XAuthLocation", K_IGNORED, 0, 0, 0, NULL},
-    {"AllowAgentForwarding", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
     {"PermitTunnel", K_IGNORED, KF_MATCH, 0, 0, NULL},
     {"PermitUserRC", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
     {"PermitEmptyPasswords", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
@@ -296,6 +295,10 @@ void srvcfg_opts_init(tun_srvopts *o)
     o->gateway_ports = GWP_UNSET;
     o->unused_connection_timeout = -1;
     o->permit_tty = -1;
+    o->allow_agent_forwarding = -1;
+    o->x11_forwarding = -1;
+    o->x11_display_offset = -1;
+    o->x11_use_localhost = -1;
 }
 
 static void free_list(char **v, int *n)
@@ -356,6 +359,7 @@ void tun_srvcfg_free(tun_srvcfg *c)
     }
     free(c->sshtund_user);
     free(c->permit_user_environment);
+    free(c->xauth_location);
     opts_free(&c->global);
     tun_match_block *b = c->matches;
     while (b) {
@@ -1256,7 +1260,8 @@ int tun_srvcfg_finish(tun_srvcfg *c)
                   "/etc/ssh/ssh_host_rsa_key") != 0 ||
         dflt_str(&c->pid_file, "/run/sshtund.pid") != 0 ||
         dflt_str(&c->sshtund_user, "sshtund") != 0 ||
-        dflt_str(&c->permit_user_environment, "no") != 0)
+        dflt_str(&c->permit_user_environment, "no") != 0 ||
+        dflt_str(&c->xauth_location, "/usr/bin/xauth") != 0)
         goto nomem;
     if (c->max_startups_full == -1) {
         c->max_startups_begin = 1000;
@@ -1291,6 +1296,10 @@ int tun_srvcfg_finish(tun_srvcfg *c)
     dflt(&g->gateway_ports, GWP_NO);
     dflt(&g->unused_connection_timeout, 0);
     dflt(&g->permit_tty, 1);
+    dflt(&g->allow_agent_forwarding, 1);
+    dflt(&g->x11_forwarding, 0);
+    dflt(&g->x11_display_offset, 10);
+    dflt(&g->x11_use_localhost, 1);
     return 0;
 nomem:
     tun_error("out of memory");

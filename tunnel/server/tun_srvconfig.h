@@ -4,9 +4,8 @@
  *
  * Global keywords: Port, ListenAddress, HostKey, PidFile, MaxStartups,
  * LoginGraceTime, Ciphers, MACs, KexAlgorithms, HostKeyAlgorithms,
- * RekeyLimit, LogLevel, Subsystem, StrictModes, PermitUserEnvironment, SshtundUser (sshtund: the unprivileged
- * user of the network process), MaxChannels (sshtund: channels per
- * connection).
+ * RekeyLimit, LogLevel, Subsystem, StrictModes, PermitUserEnvironment, SshtundUser (sshtund: the
+ * unprivileged user of the network process), MaxChannels (sshtund: channels per connection).
  *
  * Per-connection keywords, also allowed in "Match User/Address" blocks:
  * AuthorizedKeysFile, PasswordAuthentication, PubkeyAuthentication,
@@ -15,7 +14,8 @@
  * ClientAliveInterval, ClientAliveCountMax, AllowTcpForwarding,
  * AllowStreamLocalForwarding, PermitOpen, PermitListen, GatewayPorts,
  * ChannelTimeout, UnusedConnectionTimeout, AcceptEnv, SetEnv, ForceCommand,
- * PermitTTY, Banner (file path).
+ * PermitTTY, Banner (file path), AllowAgentForwarding, X11Forwarding,
+ * X11DisplayOffset, X11UseLocalhost (XAuthLocation is global).
  *
  * As in sshd, the first value obtained for a keyword wins (so -o on the
  * command line beats the file); inside Match blocks, the first matching
@@ -70,6 +70,10 @@ typedef struct tun_srvopts {
     char *force_command;
     int permit_tty;
     char *banner;
+    int allow_agent_forwarding; /* AllowAgentForwarding */
+    int x11_forwarding;         /* X11Forwarding */
+    int x11_display_offset;     /* X11DisplayOffset */
+    int x11_use_localhost;      /* X11UseLocalhost */
 } tun_srvopts;
 
 typedef struct tun_match_block tun_match_block;
@@ -97,6 +101,7 @@ typedef struct tun_srvcfg {
     int address_family;   /* AddressFamily: AF_UNSPEC (any), AF_INET, AF_INET6 */
     int strict_modes;     /* StrictModes: check owners and modes of users' files */
     char *permit_user_environment; /* "no", "yes" or names: environment= in authorized_keys */
+    char *xauth_location;          /* XAuthLocation: xauth, run in X11 sessions */
     tun_srvopts global;
     tun_match_block *matches; /* in file order */
 } tun_srvcfg;

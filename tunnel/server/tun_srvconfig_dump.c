@@ -82,6 +82,7 @@ void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
     fprintf(f, "permituserenvironment %s\n", c->permit_user_environment);
     fprintf(f, "maxchannels %d\n", c->max_channels);
     fprintf(f, "compression %s\n", c->compression ? "yes" : "no");
+    fprintf(f, "xauthlocation %s\n", c->xauth_location ? c->xauth_location : "none");
 
     dump_words(f, "authorizedkeysfile", g->authorized_keys_file, g->n_authorized_keys_file, "none");
     fprintf(f, "passwordauthentication %s\n", yesno_str(g->password_authentication));
@@ -117,4 +118,8 @@ void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
     fprintf(f, "forcecommand %s\n", g->force_command ? g->force_command : "none");
     fprintf(f, "permittty %s\n", yesno_str(g->permit_tty));
     fprintf(f, "banner %s\n", g->banner ? g->banner : "none");
+    fprintf(f, "allowagentforwarding %s\n", yesno_str(g->allow_agent_forwarding));
+    fprintf(f, "x11forwarding %s\n", yesno_str(g->x11_forwarding));
+    fprintf(f, "x11displayoffset %d\n", g->x11_display_offset);
+    fprintf(f, "x11uselocalhost %s\n", yesno_str(g->x11_use_localhost));
 }

@@ -160,6 +160,10 @@ static void merge(tun_srvopts *d, const tun_srvopts *s, int acc)
     if (d->force_command == NULL)
         d->force_command = s->force_command;
     take_int(&d->permit_tty, s->permit_tty);
+    take_int(&d->allow_agent_forwarding, s->allow_agent_forwarding);
+    take_int(&d->x11_forwarding, s->x11_forwarding);
+    take_int(&d->x11_display_offset, s->x11_display_offset);
+    take_int(&d->x11_use_localhost, s->x11_use_localhost);
     if (d->banner == NULL)
         d->banner = s->banner;
 }

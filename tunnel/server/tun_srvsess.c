@@ -44,6 +44,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #define MAX_ENV 64
 /* How long a client's early CLOSE waits for the session process to exit. */
 #define CLOSE_WAIT_S 5.0
@@ -70,6 +72,17 @@ struct tun_srvsess {
     int peer_closed;
     ev_timer close_wait;
     tun_srvsess *next_pid;
+    /* agent and X11 forwarding (tun_srvsessfwd.c) */
+    tun_sesslisten *agent, *x11;
+    int fwd_asked;     /* the privileged side holds state for us */
+    int setup_pending; /* answers still to come: the command waits */
+    int x11_single;
+    /* Replies go out in the order of the requests (the engine answers
+     * the oldest undecided one): the setups asked for, oldest first, and
+     * each one's outcome once known (0 pending, 1 ok, -1 refused). */
+    int order[2], n_order;
+    int want_reply[2], outcome[2], asked[2];
+    char *wait_what, *wait_arg; /* the command asked for meanwhile */
 };
 
 static tun_srvconn *conn_of(tun_srvsess *ss)
@@ -156,6 +169,9 @@ static void sess_destroy(tun_srvchan *ch)
     if (sc) {
         ev_timer_stop(sc->srv->loop, &ss->close_wait);
         tun_priv_cancel(sc->srv->priv, ss);
+        /* The agent directory goes with the session. */
+        if (ss->fwd_asked)
+            tun_priv_sess_end(sc->srv->priv, sc->serial, ss->ch.id);
         if (ss->running) {
             tun_priv_signal(sc->srv->priv, sc->serial, ss->ch.id, SIGHUP);
             tun_server_pid_del(sc->srv, ss);
@@ -167,6 +183,10 @@ static void sess_destroy(tun_srvchan *ch)
     for (int i = 0; i < 3; i++)
         if (ss->fds[i] >= 0)
             close(ss->fds[i]);
+    tun_sesslisten_free(ss->agent);
+    tun_sesslisten_free(ss->x11);
+    free(ss->wait_what);
+    free(ss->wait_arg);
     for (int i = 0; i < ss->n_env; i++) {
         free(ss->env_names[i]);
         free(ss->env_values[i]);
@@ -175,7 +195,7 @@ static void sess_destroy(tun_srvchan *ch)
     free(ss);
 }
 
-/* ---- pipe hooks --------------------------------------------------------------------------------- */
+/* ---- pipe hooks ------------------------------------------------------------------------------ */
 
 static void h_closed(tun_pipe *p)
 {
@@ -287,7 +307,7 @@ static const tun_pipe_hooks sess_hooks = {
     .drained_eof = h_drained_eof,
 };
 
-/* ---- spawning -------------------------------------------------------------------------------------- */
+/* ---- spawning -------------------------------------------------------------------------------- */
 
 static void on_spawned(void *arg, const tun_spawn_result *r)
 {
@@ -358,6 +378,16 @@ static int add_env(tun_srvsess *ss, const char *name, const char *value)
 static int start_process(tun_srvsess *ss, const char *what, const char *arg)
 {
     tun_srvconn *sc = conn_of(ss);
+    if (ss->setup_pending > 0) {
+        /* Agent or X11 setup still under way: its SSH_AUTH_SOCK or
+         * DISPLAY must be in the environment the process starts with. */
+        ss->wait_what = strdup(what);
+        ss->wait_arg = arg ? strdup(arg) : NULL;
+        if (ss->wait_what == NULL || (arg && ss->wait_arg == NULL))
+            return SSH_REQUEST_FAILURE;
+        ss->started = 1;
+        return SSH_REQUEST_DEFER;
+    }
     tun_spawn_req req = {0};
     req.session = ss->ch.id;
     req.what = what;
@@ -379,7 +409,141 @@ static int start_process(tun_srvsess *ss, const char *what, const char *arg)
     return SSH_REQUEST_DEFER;
 }
 
-/* ---- requests ----------------------------------------------------------------------------------------- */
+/* ---- agent and X11 forwarding ---------------------------------------------------------------- */
+
+enum { SETUP_AGENT = 0, SETUP_X11 = 1 };
+
+static void setup_asked(tun_srvsess *ss, int which, int want_reply)
+{
+    ss->order[ss->n_order++] = which;
+    ss->asked[which] = 1;
+    ss->want_reply[which] = want_reply;
+    ss->outcome[which] = 0;
+    ss->fwd_asked = 1;
+    ss->setup_pending++;
+}
+
+/* One setup answered: replies that can go now go, and the command
+ * waiting for the setups may start once all are answered. */
+static void setup_done(tun_srvsess *ss, int which, int ok)
+{
+    tun_srvconn *sc = conn_of(ss);
+    ss->outcome[which] = ok ? 1 : -1;
+    while (ss->n_order > 0 && ss->outcome[ss->order[0]] != 0) {
+        int w = ss->order[0];
+        if (ss->want_reply[w])
+            ssh_channel_request_reply(sc->c, ss->ch.id, ss->outcome[w] > 0);
+        ss->order[0] = ss->order[1];
+        ss->n_order--;
+    }
+    tun_link_kick(&sc->link);
+    if (--ss->setup_pending > 0 || ss->wait_what == NULL)
+        return;
+    char *what = ss->wait_what, *arg = ss->wait_arg;
+    ss->wait_what = ss->wait_arg = NULL;
+    ss->started = 0;
+    if (start_process(ss, what, arg) != SSH_REQUEST_DEFER) {
+        ssh_channel_request_reply(sc->c, ss->ch.id, 0);
+        tun_link_kick(&sc->link);
+    }
+    free(what);
+    free(arg);
+}
+
+static void on_agent(void *arg, int fd, int err)
+{
+    tun_srvsess *ss = arg;
+    tun_srvconn *sc = conn_of(ss);
+    int ok = fd >= 0;
+    if (ok) {
+        ss->agent = tun_srvsessfwd_agent(sc, ss->ch.id, fd);
+        if (ss->agent == NULL) {
+            close(fd);
+            ok = 0;
+        }
+    } else {
+        tun_debug("session %u: agent forwarding refused: %s", ss->ch.id, strerror(err));
+    }
+    setup_done(ss, SETUP_AGENT, ok);
+}
+
+static void on_x11(void *arg, int err, unsigned display, const int *fds, int nfds)
+{
+    tun_srvsess *ss = arg;
+    tun_srvconn *sc = conn_of(ss);
+    int ok = err == 0 && nfds > 0;
+    if (ok) {
+        ss->x11 = tun_srvsessfwd_x11(sc, ss->ch.id, fds, nfds, ss->x11_single);
+        if (ss->x11 == NULL) {
+            for (int i = 0; i < nfds; i++)
+                close(fds[i]);
+            ok = 0;
+        } else {
+            tun_debug("session %u: X11 display %u", ss->ch.id, display);
+        }
+    } else {
+        tun_debug("session %u: X11 forwarding refused: %s", ss->ch.id, strerror(err ? err : EIO));
+    }
+    setup_done(ss, SETUP_X11, ok);
+}
+
+/* auth-agent-req@openssh.com (OpenSSH PROTOCOL 1.4).  The privileged
+ * side decides; refusing early here only spares it the request. */
+static int agent_request(tun_srvsess *ss, int want_reply)
+{
+    tun_srvconn *sc = conn_of(ss);
+    if (ss->started || ss->asked[SETUP_AGENT]) {
+        tun_debug("session %u: agent forwarding requested %s", ss->ch.id,
+                  ss->asked[SETUP_AGENT] ? "twice" : "after the command");
+        return SSH_REQUEST_FAILURE;
+    }
+    if (!sc->opts.allow_agent_forwarding || (sc->have_kopts && sc->kopts.no_agent_forwarding)) {
+        tun_verbose("session %u: agent forwarding refused for %s (%s)", ss->ch.id, sc->user.name,
+                    !sc->opts.allow_agent_forwarding ? "AllowAgentForwarding no"
+                                                     : "no-agent-forwarding in authorized_keys");
+        return SSH_REQUEST_FAILURE;
+    }
+    if (tun_priv_agent(sc->srv->priv, sc->serial, ss->ch.id, on_agent, ss) != 0)
+        return SSH_REQUEST_FAILURE;
+    setup_asked(ss, SETUP_AGENT, want_reply);
+    return SSH_REQUEST_DEFER;
+}
+
+/* x11-req (RFC 4254 6.3.1): bool single connection, string protocol,
+ * string cookie, uint32 screen. */
+static int x11_request(tun_srvsess *ss, const ssh_channel_req *r)
+{
+    tun_srvconn *sc = conn_of(ss);
+    ssh_cur c;
+    int single;
+    char proto[64], cookie[1025];
+    uint32_t screen;
+    ssh_cur_init(&c, r->data, r->data_len);
+    if (ssh_cur_get_bool(&c, &single) != 0 || ssh_cur_get_cstr(&c, proto, sizeof(proto)) != 0 ||
+        ssh_cur_get_cstr(&c, cookie, sizeof(cookie)) != 0 || ssh_cur_get_u32(&c, &screen) != 0 ||
+        ssh_cur_end(&c) != 0) {
+        tun_info("session %u: malformed x11-req", ss->ch.id);
+        return SSH_REQUEST_FAILURE;
+    }
+    int rv = SSH_REQUEST_FAILURE;
+    if (ss->started || ss->asked[SETUP_X11]) {
+        tun_debug("session %u: X11 forwarding requested %s", ss->ch.id,
+                  ss->asked[SETUP_X11] ? "twice" : "after the command");
+    } else if (!sc->opts.x11_forwarding || (sc->have_kopts && sc->kopts.no_x11_forwarding)) {
+        tun_verbose("session %u: X11 forwarding refused for %s (%s)", ss->ch.id, sc->user.name,
+                    !sc->opts.x11_forwarding ? "X11Forwarding no"
+                                             : "no-X11-forwarding in authorized_keys");
+    } else if (tun_priv_x11(sc->srv->priv, sc->serial, ss->ch.id, single, proto, cookie, screen,
+                            on_x11, ss) == 0) {
+        ss->x11_single = single;
+        setup_asked(ss, SETUP_X11, r->want_reply);
+        rv = SSH_REQUEST_DEFER;
+    }
+    OPENSSL_cleanse(cookie, sizeof(cookie));
+    return rv;
+}
+
+/* ---- requests -------------------------------------------------------------------------------- */
 
 /* '=' or control characters in a name are refused before any AcceptEnv
  * pattern sees it ("A=B" would match "A*"). */
@@ -503,7 +667,12 @@ static int h_request(tun_pipe *p, const ssh_channel_req *r)
         drop_output(ss, 0);
         return SSH_REQUEST_SUCCESS;
     }
+    if (strcmp(t, "auth-agent-req@openssh.com") == 0)
+        return agent_request(ss, r->want_reply);
+    if (strcmp(t, "x11-req") == 0)
+        return x11_request(ss, r);
     if (strcmp(t, "break") == 0) {
+        tun_debug("session %u: break%s", ss->ch.id, ss->pty_fd < 0 ? " (no pty: refused)" : "");
         if (ss->pty_fd < 0)
             return SSH_REQUEST_FAILURE;
         tcsendbreak(ss->pty_fd, 0);
@@ -513,7 +682,7 @@ static int h_request(tun_pipe *p, const ssh_channel_req *r)
     return SSH_REQUEST_FAILURE;
 }
 
-/* ---- opening ------------------------------------------------------------------------------------------- */
+/* ---- opening --------------------------------------------------------------------------------- */
 
 int tun_srvsess_open(tun_srvconn *sc, uint32_t id, const char **why)
 {
