@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tun_cfgval.h" /* tun_alg_list() */
+
 #define TUN_MAX_LIST 32
 
 enum tun_shkc { SHKC_UNSET = -1, SHKC_NO = 0, SHKC_YES, SHKC_ACCEPT_NEW, SHKC_ASK };
@@ -188,10 +190,5 @@ int tun_options_jump_flag(tun_options *o, const char *spec);
 const char *tun_options_jump_host(const tun_options *o, char *buf, size_t len);
 /* IPQoS value name as ssh -G prints it. */
 const char *tun_ipqos_name(int tos, char *buf, size_t len);
-
-/* Build an algorithm list from a spec that may start with '+' (append to
- * the default), '-' (remove patterns from it), '^' (prepend), or be a full
- * list; names not in `supported` are an error.  malloc'd, NULL on error. */
-char *tun_alg_list(const char *spec, const char *def, const char *supported, const char *what);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include "tun_cfgval.h"
 #include "tun_log.h"
+#include "tun_match.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "sshtun/buf.h"
 
 int tun_parse_yesno(const char *v, int *out)
 {
@@ -324,4 +327,55 @@ int tun_cfg_verdict(const char *name, int errors)
         return 0;
     tun_error("%s: terminating, %d bad configuration options", name, errors);
     return -1;
+}
+
+/* ---- algorithm lists -------------------------------------------------------------------- */
+
+static int list_append(char *out, size_t outsz, const char *name)
+{
+    if (ssh_namelist_has(out, name))
+        return 0;
+    size_t l = strlen(out);
+    int n = snprintf(out + l, outsz - l, "%s%s", l ? "," : "", name);
+    return (n < 0 || (size_t)n >= outsz - l) ? -1 : 0;
+}
+
+char *tun_alg_list(const char *spec, const char *def, const char *supported, const char *what)
+{
+    char out[4096] = "", names[4096], tmp[4096];
+    char mode = (spec[0] == '+' || spec[0] == '-' || spec[0] == '^') ? spec[0] : 0;
+    char *save = NULL;
+    snprintf(names, sizeof(names), "%s", mode ? spec + 1 : spec);
+    if (mode != '-') {
+        snprintf(tmp, sizeof(tmp), "%s", names);
+        for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (!ssh_namelist_has(supported, t)) {
+                tun_error("Bad SSH2 %s spec '%s'.", what, spec);
+                return NULL;
+            }
+        }
+    }
+    if (mode == '^') {
+        snprintf(tmp, sizeof(tmp), "%s", names);
+        for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            list_append(out, sizeof(out), t);
+    }
+    if (mode) {
+        snprintf(tmp, sizeof(tmp), "%s", def);
+        for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+            if (mode == '-' && tun_match_pattern_list(t, names) == 1)
+                continue;
+            list_append(out, sizeof(out), t);
+        }
+    }
+    if (mode == '+' || mode == 0) {
+        snprintf(tmp, sizeof(tmp), "%s", names);
+        for (char *t = strtok_r(tmp, ",", &save); t; t = strtok_r(NULL, ",", &save))
+            list_append(out, sizeof(out), t);
+    }
+    if (out[0] == '\0') {
+        tun_error("Bad SSH2 %s spec '%s': empty list.", what, spec);
+        return NULL;
+    }
+    return strdup(out);
 }

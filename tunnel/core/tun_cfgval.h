@@ -67,4 +67,10 @@ int tun_valid_cidr(const char *s);
  * negates); with `cidr`, entries containing '/' must be CIDR blocks. */
 int tun_valid_pattern_list(const char *list, int cidr);
 
+/* Build an algorithm list from a spec that may start with '+' (append to
+ * the default), '-' (remove patterns from it), '^' (prepend), or be a full
+ * list; names not in `supported` are an error (said on the log).
+ * malloc'd, NULL on error. */
+char *tun_alg_list(const char *spec, const char *def, const char *supported, const char *what);
+
 #endif
