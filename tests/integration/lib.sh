@@ -205,7 +205,9 @@ it_add_user() {
 # it_sshtund_start [config lines...]: start $BUILD/sshtund in the foreground
 # (-D -e) on a free port ($PORT) with the test's host keys, config in
 # $T/sshtund_config, log in $T/sshtund.log; waits for "ready".  Sets
-# IT_SSHTUND_PID.  SSHTUND_ARGS (optional) are extra command line options.
+# IT_SSHTUND_PID.  SSHTUND_ARGS (optional) are extra command line options;
+# SSHTUND_AUTHKEYS (optional) replaces its AuthorizedKeysFile (the first
+# value wins, so a config line given as an argument could not).
 it_sshtund_start() {
     it_sshtund_stop
     local try
@@ -215,7 +217,7 @@ it_sshtund_start() {
             echo "Port $PORT"
             echo "ListenAddress 127.0.0.1"
             for k in ed25519 ecdsa rsa; do echo "HostKey $T/host_$k"; done
-            echo "AuthorizedKeysFile .ssh/authorized_keys $T/authorized_keys"
+            echo "AuthorizedKeysFile ${SSHTUND_AUTHKEYS:-.ssh/authorized_keys $T/authorized_keys}"
             echo "PidFile $T/sshtund.pid"
             echo "PermitRootLogin yes"
             echo "LogLevel DEBUG1"

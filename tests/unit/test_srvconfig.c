@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include "tun_log.h"
+#include "sshtun/cert.h"
 #include "tun_srvconfig.h"
 
 #include <stdio.h>
@@ -707,16 +708,10 @@ static void test_unsupported(void **state)
 {
     (void)state;
     static const char *const refused[] = {
-        "AuthorizedKeysCommand /usr/bin/get-keys %u",
-        "AuthorizedPrincipalsFile /etc/ssh/principals/%u",
-        "AuthorizedPrincipalsCommand /bin/x",
-        "TrustedUserCAKeys /etc/ssh/ca.pub",
-        "RevokedKeys /etc/ssh/revoked",
         "ChrootDirectory /srv/%u",
         "AuthenticationMethods publickey,password",
         "DisableForwarding yes",
         "PubkeyAcceptedAlgorithms -ssh-rsa",
-        "HostCertificate /etc/ssh/cert.pub",
         "PubkeyAuthOptions verify-required",
     };
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
@@ -735,6 +730,90 @@ static void test_unsupported(void **state)
 }
 
 /* ---- per-connection keywords ------------------------------------------------------- */
+
+/* User certificates, revocation and the key/principal commands. */
+static void test_cert_keywords(void **state)
+{
+    (void)state;
+    tun_srvcfg c;
+    load_ok(&c, "HostCertificate /etc/ssh/h1-cert.pub\nHostCertificate /etc/ssh/h2-cert.pub\n"
+                "TrustedUserCAKeys /etc/ssh/ca.pub\nTrustedUserCAKeys /ignored\n"
+                "RevokedKeys /etc/ssh/krl\n"
+                "CASignatureAlgorithms +ssh-rsa\n"
+                "AuthorizedPrincipalsFile /etc/ssh/principals/%u\n"
+                "AuthorizedPrincipalsCommand /usr/bin/p \"%u\" %i\n"
+                "AuthorizedPrincipalsCommandUser nobody\n"
+                "AuthorizedKeysCommand /usr/bin/k %u %f\n"
+                "AuthorizedKeysCommandUser %u\n"
+                "Match User bob\n"
+                "  TrustedUserCAKeys none\n"
+                "  AuthorizedKeysCommand none\n"
+                "  CASignatureAlgorithms ssh-ed25519\n"
+                "  RevokedKeys /etc/ssh/krl-bob\n");
+    assert_int_equal(tun_srvcfg_finish(&c), 0);
+    assert_int_equal(c.n_host_certificates, 2);
+    assert_string_equal(c.host_certificates[1], "/etc/ssh/h2-cert.pub");
+    assert_string_equal(c.global.trusted_user_ca_keys, "/etc/ssh/ca.pub");
+    assert_string_equal(c.global.ca_signature_algorithms, SSH_DEFAULT_CA_SIG_ALGS ",ssh-rsa");
+    assert_string_equal(c.global.authorized_principals_command, "/usr/bin/p \"%u\" %i");
+    assert_string_equal(c.global.authorized_keys_command, "/usr/bin/k %u %f");
+    assert_string_equal(c.global.authorized_keys_command_user, "%u");
+    tun_srvopts o;
+    tun_srvcfg_for(&c, "alice", "10.0.0.1", &o);
+    assert_string_equal(o.trusted_user_ca_keys, "/etc/ssh/ca.pub");
+    assert_string_equal(o.revoked_keys, "/etc/ssh/krl");
+    assert_string_equal(o.authorized_principals_file, "/etc/ssh/principals/%u");
+    assert_string_equal(o.authorized_keys_command, "/usr/bin/k %u %f");
+    tun_srvopts_release(&o);
+    /* Match: "none" folds to NULL; the rest still comes from the globals. */
+    tun_srvcfg_for(&c, "bob", "10.0.0.1", &o);
+    assert_null(o.trusted_user_ca_keys);
+    assert_null(o.authorized_keys_command);
+    assert_string_equal(o.ca_signature_algorithms, "ssh-ed25519");
+    assert_string_equal(o.revoked_keys, "/etc/ssh/krl-bob");
+    assert_string_equal(o.authorized_principals_file, "/etc/ssh/principals/%u");
+    tun_srvopts_release(&o);
+    char *d = dump(&c);
+    assert_contains(d,
+                    "hostcertificate /etc/ssh/h1-cert.pub\nhostcertificate /etc/ssh/h2-cert.pub\n");
+    assert_contains(d, "trustedusercakeys /etc/ssh/ca.pub\n");
+    assert_contains(d, "authorizedkeyscommand /usr/bin/k %u %f\n");
+    free(d);
+    tun_srvcfg_free(&c);
+    /* Defaults: nothing configured, SHA-1 CA signatures refused. */
+    load_ok(&c, "Port 22\n");
+    assert_int_equal(tun_srvcfg_finish(&c), 0);
+    tun_srvcfg_for(&c, "alice", "10.0.0.1", &o);
+    assert_null(o.trusted_user_ca_keys);
+    assert_null(o.revoked_keys);
+    assert_null(o.authorized_principals_file);
+    assert_null(o.authorized_principals_command);
+    assert_null(o.authorized_keys_command);
+    assert_string_equal(o.ca_signature_algorithms, SSH_DEFAULT_CA_SIG_ALGS);
+    tun_srvopts_release(&o);
+    tun_srvcfg_free(&c);
+    /* CASignatureAlgorithms: -, ^ and a full list. */
+    assert_int_equal(apply1(&c, "CASignatureAlgorithms -rsa-*"), 0);
+    assert_string_equal(c.global.ca_signature_algorithms,
+                        "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521");
+    tun_srvcfg_free(&c);
+    assert_int_equal(apply1(&c, "CASignatureAlgorithms ^ssh-rsa"), 0);
+    assert_int_equal(strncmp(c.global.ca_signature_algorithms, "ssh-rsa,", 8), 0);
+    tun_srvcfg_free(&c);
+    bad("CASignatureAlgorithms ssh-dss");
+    bad("CASignatureAlgorithms +foo");
+    bad("CASignatureAlgorithms");
+    /* The commands must be absolute paths (sshd's rule); none is fine. */
+    bad("AuthorizedKeysCommand get-keys %u");
+    bad("AuthorizedPrincipalsCommand ./p");
+    good("AuthorizedKeysCommand none");
+    good("AuthorizedPrincipalsCommand \"/usr/lib/x y/p\" %u");
+    bad("HostCertificate");
+    bad("TrustedUserCAKeys a b");
+    /* HostCertificate is global only. */
+    assert_int_equal(load(&c, "Match User x\n  HostCertificate /c.pub\n"), -1);
+    tun_srvcfg_free(&c);
+}
 
 static void test_authorized_keys_file(void **state)
 {
@@ -1715,6 +1794,7 @@ int main(void)
         cmocka_unit_test(test_subsystem),
         cmocka_unit_test(test_address_family_usepam_ignored),
         cmocka_unit_test(test_unsupported),
+        cmocka_unit_test(test_cert_keywords),
         cmocka_unit_test(test_authorized_keys_file),
         cmocka_unit_test(test_booleans),
         cmocka_unit_test(test_permit_root_login),

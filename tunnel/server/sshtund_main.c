@@ -43,6 +43,8 @@
 
 #include <openssl/crypto.h>
 
+#include "sshtun/cert.h"
+
 #define DEFAULT_CONFIG "/etc/sshtund/sshtund_config"
 #define MAX_ARGS       128
 #define FILE_MAX       (1024 * 1024)
@@ -134,10 +136,67 @@ static int load_bundle(void *ctx, ssh_buf *out)
             ssh_buf_put_string(out, t, tl);
             free(t);
         }
+        /* HostCertificate files (public, read here like the keys). */
+        ssh_buf_put_u32(out, (uint32_t)cfg.n_host_certificates);
+        for (int i = 0; i < cfg.n_host_certificates; i++) {
+            uint8_t *t = NULL;
+            size_t tl = 0;
+            ssh_buf_put_cstring(out, cfg.host_certificates[i]);
+            if (tun_read_file(cfg.host_certificates[i], FILE_MAX, &t, &tl) != 0) {
+                ssh_buf_put_bool(out, 0);
+                ssh_buf_put_cstring(out, strerror(errno));
+                continue;
+            }
+            ssh_buf_put_bool(out, 1);
+            ssh_buf_put_string(out, t, tl);
+            free(t);
+        }
     }
     tun_srvcfg_free(&cfg);
     free(text);
     return rv;
+}
+
+/* HostCertificate: a host certificate whose key is one of the host keys
+ * already loaded, which then also presents the certificate (sshd's rule:
+ * the certificate's key must match a HostKey).  A certificate that does
+ * not fit is skipped with sshd's message. */
+static void add_host_certificate(tun_srvsettings *s, const char *path, const char *text, size_t len)
+{
+    ssh_key *cert = NULL;
+    int rv = ssh_key_parse_public_line(text, len, &cert, NULL);
+    if (rv != 0 || !ssh_key_is_cert(cert)) {
+        tun_error("Could not load host certificate \"%s\": %s", path,
+                  rv ? ssh_strerror(rv) : "not a certificate");
+        ssh_key_free(cert);
+        return;
+    }
+    if (ssh_cert_type(ssh_key_cert(cert)) != SSH_CERT_TYPE_HOST) {
+        tun_error("Could not load host certificate \"%s\": not a host certificate", path);
+        ssh_key_free(cert);
+        return;
+    }
+    size_t n = s->n_keys;
+    for (size_t j = 0; j < n; j++) {
+        if (ssh_key_is_cert(s->keys[j]) && ssh_key_equal_public(s->keys[j], cert)) {
+            tun_error("Ignoring host certificate %s: already loaded", path);
+            break;
+        }
+        ssh_key *both = NULL;
+        if (ssh_key_is_cert(s->keys[j]) || ssh_key_with_cert(s->keys[j], cert, &both) != 0)
+            continue;
+        if (s->n_keys >= TUN_SRV_MAX_LIST) {
+            ssh_key_free(both);
+            break;
+        }
+        tun_debug("loaded host certificate %s: %s (key %s)", path, ssh_key_type_name(both),
+                  ssh_cert_key_id(ssh_key_cert(both)));
+        s->keys[s->n_keys++] = both;
+        ssh_key_free(cert);
+        return;
+    }
+    tun_error("Certificate %s does not match any host key; skipping", path);
+    ssh_key_free(cert);
 }
 
 /* The network side: settings from a bundle.  NULL after messages. */
@@ -219,6 +278,23 @@ static tun_srvsettings *settings_from_bundle(const args *a, const uint8_t *data,
         s->banner_path[s->n_banners] = p;
         s->banner_text[s->n_banners++] = btext;
     }
+    if (ssh_cur_get_u32(&c, &n) != 0)
+        n = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        char path[1024];
+        int ok;
+        const uint8_t *t;
+        size_t ctl;
+        if (ssh_cur_get_cstr(&c, path, sizeof(path)) != 0 || ssh_cur_get_bool(&c, &ok) != 0 ||
+            ssh_cur_get_string(&c, &t, &ctl) != 0)
+            break;
+        if (!ok) {
+            tun_error("Could not load host certificate \"%s\": %.*s", path, (int)ctl,
+                      (const char *)t);
+            continue;
+        }
+        add_host_certificate(s, path, (const char *)t, ctl);
+    }
     if (s->n_keys == 0) {
         tun_error("sshtund: no hostkeys available -- exiting.");
         tun_srvsettings_unref(s);
@@ -273,6 +349,22 @@ static int publish_bundle(void *ctx, const uint8_t *data, size_t len, ssh_buf *o
         return -1;
     ssh_buf_put_u32(out, nb);
     for (uint32_t i = 0; i < nb; i++) {
+        const uint8_t *path, *t;
+        size_t pl, tl2;
+        int ok;
+        if (ssh_cur_get_string(&c, &path, &pl) != 0 || ssh_cur_get_bool(&c, &ok) != 0 ||
+            ssh_cur_get_string(&c, &t, &tl2) != 0)
+            return -1;
+        ssh_buf_put_string(out, path, pl);
+        ssh_buf_put_bool(out, ok);
+        ssh_buf_put_string(out, t, tl2);
+    }
+    /* So do the host certificates (public). */
+    uint32_t nc;
+    if (ssh_cur_get_u32(&c, &nc) != 0)
+        return -1;
+    ssh_buf_put_u32(out, nc);
+    for (uint32_t i = 0; i < nc; i++) {
         const uint8_t *path, *t;
         size_t pl, tl2;
         int ok;

@@ -279,6 +279,7 @@ static void deliver(tun_priv *p, const uint8_t *msg, size_t len, int *fds, int n
         ((tun_priv_load_cb)pd->cb)(pd->arg, ok, d, ok ? dl : 0);
         break;
     }
+    case TUN_PRIV_PROVE:
     case TUN_PRIV_SIGN: {
         int ok = 0;
         const uint8_t *sig = NULL;
@@ -449,6 +450,18 @@ int tun_priv_sign(tun_priv *p, uint64_t conn, const uint8_t *blob, size_t bloble
     ssh_buf_put_cstring(&b, alg);
     ssh_buf_put_string(&b, h, hlen);
     int rv = submit(p, TUN_PRIV_SIGN, conn, &b, -1, (void *)cb, arg);
+    ssh_buf_free(&b);
+    return rv;
+}
+
+int tun_priv_prove(tun_priv *p, uint64_t conn, const uint8_t *req, size_t len, tun_priv_sign_cb cb,
+                   void *arg)
+{
+    ssh_buf b;
+    ssh_buf_init(&b, TUN_PRIV_MSG_MAX - 64, 0);
+    int rv = ssh_buf_put_string(&b, req, len);
+    if (rv == 0)
+        rv = submit(p, TUN_PRIV_PROVE, conn, &b, -1, (void *)cb, arg);
     ssh_buf_free(&b);
     return rv;
 }

@@ -193,6 +193,14 @@ int tun_priv_signal(tun_priv *p, uint64_t conn, uint32_t session, int sig);
  * NULL when refused. */
 int tun_priv_sign(tun_priv *p, uint64_t conn, const uint8_t *blob, size_t bloblen, const char *alg,
                   const uint8_t *h, size_t hlen, tun_priv_sign_cb cb, void *arg);
+/* Answer a client's hostkeys-prove-00@openssh.com request (OpenSSH's
+ * PROTOCOL, section 2.5), whose body (the host key blobs) is `req`: the
+ * helper signs "hostkeys-prove-00@openssh.com", the session id and each
+ * blob with that host key, once the connection is authenticated.  The
+ * callback gets the reply body (the signatures, in order), or NULL when
+ * refused. */
+int tun_priv_prove(tun_priv *p, uint64_t conn, const uint8_t *req, size_t len, tun_priv_sign_cb cb,
+                   void *arg);
 /* Connect to (listen == 0) or listen on a Unix socket as the user. */
 int tun_priv_unix(tun_priv *p, uint64_t conn, const char *path, int listen, tun_priv_fd_cb cb,
                   void *arg);

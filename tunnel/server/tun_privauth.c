@@ -6,11 +6,10 @@
  * name is fixed by the connection's first attempt (sshd refuses a change
  * too), the policy (DenyUsers, AllowUsers, PermitRootLogin, the enabled
  * methods, MaxAuthTries) comes from the helper's own settings for that
- * user and the address read from the connection's socket, a publickey
- * signature is verified here over data that must name this user, this key
- * and the connection's session (RFC 4252 section 7), and authorized_keys
- * is read by a child as the user (tun_privtask.h).  The messages are
- * sshd's, logged here where the decision is made.
+ * user and the address read from the connection's socket.  Publickey
+ * attempts go on in tun_privpk.c (signature, revocation, authorized_keys,
+ * certificates).  The messages are sshd's, logged where the decision is
+ * made.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -32,10 +31,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "sshtun/cert.h"
 #include "sshtun/key.h"
 
-#define KEYFILE_MAX  (1024 * 1024)
-#define KEYFILE_TIME 10.0
 #define MAX_SEEN     65536
 
 /* ---- users ------------------------------------------------------------------------------------
@@ -52,7 +50,7 @@ static int valid_user_name(const char *u)
     return 1;
 }
 
-static void lookup_user(const char *name, tun_user_info *out)
+void privd_lookup_user(const char *name, tun_user_info *out)
 {
     memset(out, 0, sizeof(*out));
     snprintf(out->name, sizeof(out->name), "%s", name);
@@ -156,69 +154,6 @@ static int access_check(const pconn *c, enum tun_auth_kind k)
     return 0;
 }
 
-/* ---- publickey ---------------------------------------------------------------------------------
- */
-
-/* Expand %h %u %% and make a path absolute (relative to the home). */
-static int keyfile_path(const char *spec, const tun_user_info *u, char *out, size_t outsz)
-{
-    char tmp[1024];
-    size_t o = 0;
-    for (const char *p = spec; *p && o + 1 < sizeof(tmp); p++) {
-        if (*p != '%') {
-            tmp[o++] = *p;
-            continue;
-        }
-        p++;
-        const char *rep = *p == 'h' ? u->home : *p == 'u' ? u->name : *p == '%' ? "%" : NULL;
-        if (rep == NULL)
-            return -1;
-        size_t l = strlen(rep);
-        if (o + l >= sizeof(tmp))
-            return -1;
-        memcpy(tmp + o, rep, l);
-        o += l;
-    }
-    tmp[o] = '\0';
-    int n = tmp[0] == '/' ? snprintf(out, outsz, "%s", tmp)
-                          : snprintf(out, outsz, "%s/%s", u->home, tmp);
-    return n < 0 || (size_t)n >= outsz ? -1 : 0; /* a truncated path is no path */
-}
-
-/* RFC 4252 section 7: the signed data is a publickey request of this user
- * for this key and algorithm; the signature over it verifies. */
-static int verify_signed(const char *user, const char *alg, const ssh_key *key, const uint8_t *blob,
-                         size_t bloblen, const uint8_t *sig, size_t siglen, const uint8_t *data,
-                         size_t datalen, const uint8_t **sid, size_t *sidlen)
-{
-    ssh_cur c;
-    uint8_t type;
-    int has;
-    char u[256], service[64], method[64], a[64];
-    const uint8_t *b;
-    size_t bl;
-    ssh_cur_init(&c, data, datalen);
-    if (ssh_cur_get_string(&c, sid, sidlen) != 0 || *sidlen == 0 || *sidlen > 64 ||
-        ssh_cur_get_u8(&c, &type) != 0 || type != 50 || ssh_cur_get_cstr(&c, u, sizeof(u)) != 0 ||
-        strcmp(u, user) != 0 || ssh_cur_get_cstr(&c, service, sizeof(service)) != 0 ||
-        strcmp(service, "ssh-connection") != 0 ||
-        ssh_cur_get_cstr(&c, method, sizeof(method)) != 0 || strcmp(method, "publickey") != 0 ||
-        ssh_cur_get_bool(&c, &has) != 0 || !has || ssh_cur_get_cstr(&c, a, sizeof(a)) != 0 ||
-        strcmp(a, alg) != 0 || ssh_cur_get_string(&c, &b, &bl) != 0 || bl != bloblen ||
-        memcmp(b, blob, bl) != 0 || ssh_cur_end(&c) != 0)
-        return -1;
-    return ssh_key_verify(key, alg, SSH_KEY_ALLOW_SHA1, sig, siglen, data, datalen) == 0 ? 0 : -1;
-}
-
-/* The signed data must name this connection's session: the exchange hash
- * the helper itself signed first for it (SIGN).  A signature made for
- * another connection, or before any exchange, is refused.  1: refuse. */
-static int session_id_refused(const pconn *c, const uint8_t *sid, size_t len)
-{
-    return c->session_id_len == 0 || len != c->session_id_len ||
-           CRYPTO_memcmp(sid, c->session_id, len) != 0;
-}
-
 /* SIGN: the exchange hash of a key exchange of this connection, with one
  * of the host keys - and nothing else: the data must have the length of
  * an exchange hash (SHA-1, SHA-256, SHA-384 or SHA-512), only one
@@ -284,6 +219,7 @@ void privd_sign(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
         ssh_buf_put_bool(&r, 0);
         ssh_buf_put_string(&r, NULL, 0);
     } else {
+        snprintf(c->hostkey_alg, sizeof(c->hostkey_alg), "%s", alg);
         if (c->n_signed++ == 0) {
             memcpy(c->session_id, h, hl);
             c->session_id_len = hl;
@@ -298,26 +234,97 @@ void privd_sign(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
     ssh_buf_free(&sig);
 }
 
-typedef struct pkwork {
-    ssh_key *key;
-    enum tun_auth_kind kind;
-    char keydesc[160];
-} pkwork;
+/* PROVE: hostkeys-prove-00@openssh.com (OpenSSH's PROTOCOL 2.5).  The
+ * client asks the server to prove it holds the private halves of host keys
+ * it announced (hostkeys-00, after authentication).  The helper builds the
+ * signed data itself - the fixed string, the session id it recorded at the
+ * first SIGN, the key blob - so the network process can make it sign
+ * nothing else, and only for an authenticated connection, a bounded number
+ * of times.  RSA keys sign with the exchange's RSA algorithm when the
+ * exchange used one, else rsa-sha2-512 (sshd's choice when the client
+ * supports SHA-2, which every client that sends this request does). */
+#define MAX_PROVES 16
 
-static void pk_cleanup(pop *o)
+void privd_prove(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
 {
-    pkwork *w = o->data;
-    if (w) {
-        ssh_key_free(w->key);
-        free(w);
+    const uint8_t *req;
+    size_t rl;
+    const char *why = NULL;
+    ssh_buf r, sigs, data, kb, sig;
+    ssh_buf_init(&r, TUN_PRIV_MSG_MAX, 0);
+    ssh_buf_init(&sigs, TUN_PRIV_MSG_MAX - 64, 0);
+    ssh_buf_init(&data, 65536, 0);
+    ssh_buf_init(&kb, 65536, 0);
+    ssh_buf_init(&sig, 65536, 0);
+    if (ssh_cur_get_string(in, &req, &rl) != 0 || ssh_cur_end(in) != 0)
+        why = "malformed request";
+    else if (c == NULL)
+        why = "unknown connection";
+    else if (!c->authenticated || c->session_id_len == 0)
+        why = "not authenticated";
+    else if (c->n_proves >= MAX_PROVES)
+        why = "too many requests";
+    ssh_cur keys;
+    ssh_cur_init(&keys, req, why ? 0 : rl);
+    size_t n = 0;
+    while (why == NULL && keys.len > 0) {
+        const uint8_t *blob;
+        size_t bl;
+        const ssh_key *key = NULL;
+        if (ssh_cur_get_string(&keys, &blob, &bl) != 0 || ++n > c->set->n_keys) {
+            why = "malformed key list";
+            break;
+        }
+        for (size_t i = 0; i < c->set->n_keys && key == NULL; i++) {
+            ssh_buf_reset(&kb);
+            if (!ssh_key_is_cert(c->set->keys[i]) && ssh_key_to_blob(c->set->keys[i], &kb) == 0 &&
+                ssh_buf_len(&kb) == bl && memcmp(ssh_buf_ptr(&kb), blob, bl) == 0)
+                key = c->set->keys[i];
+        }
+        if (key == NULL) {
+            why = "not one of the host keys";
+            break;
+        }
+        const char *alg = ssh_key_type_name(key);
+        const char *kex_alg = ssh_key_alg_plain(c->hostkey_alg); /* "-cert-v01" dropped */
+        if (ssh_key_type(key) == SSH_KEY_RSA)
+            alg = kex_alg != NULL &&
+                          (strncmp(kex_alg, "rsa-sha2-", 9) == 0 || strcmp(kex_alg, "ssh-rsa") == 0)
+                      ? kex_alg
+                      : "rsa-sha2-512";
+        ssh_buf_reset(&data);
+        ssh_buf_reset(&sig);
+        if (ssh_buf_put_cstring(&data, "hostkeys-prove-00@openssh.com") != 0 ||
+            ssh_buf_put_string(&data, c->session_id, c->session_id_len) != 0 ||
+            ssh_buf_put_string(&data, blob, bl) != 0 ||
+            ssh_key_sign(key, alg, SSH_KEY_ALLOW_SHA1, ssh_buf_ptr(&data), ssh_buf_len(&data),
+                         &sig) != 0 ||
+            ssh_buf_put_stringb(&sigs, &sig) != 0)
+            why = "signing failed";
     }
-    o->data = NULL;
+    if (why == NULL && n == 0)
+        why = "no keys";
+    if (why) {
+        tun_error("sshtund helper: hostkeys-prove refused: %s", why);
+        ssh_buf_put_bool(&r, 0);
+        ssh_buf_put_string(&r, NULL, 0);
+    } else {
+        c->n_proves++;
+        ssh_buf_put_bool(&r, 1);
+        ssh_buf_put_stringb(&r, &sigs);
+    }
+    privd_answer(d, TUN_PRIV_PROVE, id, &r, NULL, 0);
+    ssh_buf_free(&r);
+    ssh_buf_free(&sigs);
+    ssh_buf_free(&data);
+    ssh_buf_free(&kb);
+    ssh_buf_free(&sig);
 }
 
 /* ---- answers ------------------------------------------------------------------------------------
  */
 
-static void answer(tun_privd *d, uint32_t id, pconn *c, int ok, const tun_keyopts *ko)
+void privd_auth_answer(tun_privd *d, uint32_t id, pconn *c, int ok, const tun_keyopts *ko)
 {
     ssh_buf r;
     tun_keyopts empty;
@@ -330,145 +337,20 @@ static void answer(tun_privd *d, uint32_t id, pconn *c, int ok, const tun_keyopt
     ssh_buf_free(&r);
 }
 
-static void failed(tun_privd *d, uint32_t id, pconn *c)
+void privd_auth_failed(tun_privd *d, uint32_t id, pconn *c)
 {
     if (c) {
         c->failures++;
         c->busy = 0;
     }
-    answer(d, id, c, 0, NULL);
+    privd_auth_answer(d, id, c, 0, NULL);
 }
 
-static void succeeded(tun_privd *d, uint32_t id, pconn *c)
+void privd_auth_succeeded(tun_privd *d, uint32_t id, pconn *c)
 {
     c->busy = 0;
     c->authenticated = 1;
-    answer(d, id, c, 1, c->have_kopts ? &c->kopts : NULL);
-}
-
-static void keys_read(void *arg, int err, const tun_ptask_file *files, int n)
-{
-    pop *o = arg;
-    pconn *c = o->c;
-    tun_privd *d = c->d;
-    pkwork *w = o->data;
-    o->task = NULL;
-    tun_keyopts opts;
-    memset(&opts, 0, sizeof(opts));
-    char why[256] = "";
-    enum tun_ak_result r = TUN_AK_NOT_FOUND;
-    if (err)
-        tun_error("reading authorized keys for %s: %s", c->u.name,
-                  err == ETIMEDOUT ? "timed out" : strerror(err));
-    for (int i = 0; i < n && r == TUN_AK_NOT_FOUND; i++) {
-        if (!files[i].ok) {
-            if (files[i].missing)
-                tun_debug("%s", files[i].why);
-            else
-                tun_error("%s", files[i].why);
-            continue;
-        }
-        r = tun_authkeys_find((const char *)files[i].data, files[i].len, w->key, c->ip,
-                              (int64_t)time(NULL), &opts, why, sizeof(why));
-    }
-    uint32_t id = o->id;
-    int query = w->kind == TUN_AUTH_PUBKEY_QUERY;
-    if (r == TUN_AK_DENIED)
-        tun_info("Authentication refused for %s from %s port %d: %s", c->u.name, c->ip, c->port,
-                 why[0] ? why : "key options forbid it");
-    if (r == TUN_AK_FOUND && c->u.uid == 0 && c->opts.permit_root_login == PRL_FORCED_ONLY &&
-        opts.command == NULL) {
-        tun_info("ROOT LOGIN REFUSED FROM %s port %d: key has no forced command", c->ip, c->port);
-        r = TUN_AK_DENIED;
-    }
-    if (r != TUN_AK_FOUND) {
-        if (!query)
-            tun_info("Failed publickey for %s from %s port %d ssh2: %s", c->u.name, c->ip, c->port,
-                     w->keydesc);
-        tun_keyopts_free(&opts);
-        privd_op_done(o);
-        failed(d, id, c);
-        return;
-    }
-    if (query) {
-        tun_debug("Public key %s is acceptable for %s", w->keydesc, c->u.name);
-        tun_keyopts_free(&opts);
-        privd_op_done(o);
-        c->busy = 0;
-        answer(d, id, c, 1, NULL);
-        return;
-    }
-    tun_info("Accepted publickey for %s from %s port %d ssh2: %s", c->u.name, c->ip, c->port,
-             w->keydesc);
-    if (c->have_kopts)
-        tun_keyopts_free(&c->kopts);
-    c->kopts = opts;
-    c->have_kopts = 1;
-    privd_op_done(o);
-    succeeded(d, id, c);
-}
-
-static void pubkey(tun_privd *d, uint32_t id, pconn *c, enum tun_auth_kind kind, const char *alg,
-                   const uint8_t *blob, size_t bl, const uint8_t *sig, size_t sl,
-                   const uint8_t *data, size_t dl)
-{
-    ssh_key *key = NULL;
-    if (!c->opts.pubkey_authentication || ssh_key_from_blob(blob, bl, &key) != 0) {
-        failed(d, id, c);
-        return;
-    }
-    char fp[128] = "";
-    ssh_key_fingerprint(key, fp, sizeof(fp));
-    if (kind == TUN_AUTH_PUBKEY) {
-        const uint8_t *sid = NULL;
-        size_t sidlen = 0;
-        if (verify_signed(c->user, alg, key, blob, bl, sig, sl, data, dl, &sid, &sidlen) != 0) {
-            tun_info("Failed publickey for %s from %s port %d ssh2: %s %s (bad signature)",
-                     c->u.name, c->ip, c->port, ssh_key_type_name(key), fp);
-            ssh_key_free(key);
-            failed(d, id, c);
-            return;
-        }
-        if (session_id_refused(c, sid, sidlen)) {
-            tun_info("Failed publickey for %s from %s port %d ssh2: signature for another session",
-                     c->u.name, c->ip, c->port);
-            ssh_key_free(key);
-            failed(d, id, c);
-            return;
-        }
-    }
-    char *paths[TUN_PTASK_MAX_FILES];
-    char pathbuf[TUN_PTASK_MAX_FILES][1024];
-    int n = 0;
-    for (int i = 0; i < c->opts.n_authorized_keys_file && n < TUN_PTASK_MAX_FILES; i++) {
-        const char *f = c->opts.authorized_keys_file[i];
-        if (strcmp(f, "none") == 0 || keyfile_path(f, &c->u, pathbuf[n], sizeof(pathbuf[n])) != 0)
-            continue;
-        paths[n] = pathbuf[n];
-        n++;
-    }
-    pop *o = privd_op_new(c, TUN_PRIV_AUTH, id);
-    pkwork *w = calloc(1, sizeof(*w));
-    if (o == NULL || w == NULL) {
-        free(w);
-        if (o)
-            privd_op_done(o);
-        ssh_key_free(key);
-        failed(d, id, c);
-        return;
-    }
-    w->key = key;
-    w->kind = kind;
-    snprintf(w->keydesc, sizeof(w->keydesc), "%s %s", ssh_key_type_name(key), fp);
-    o->data = w;
-    o->cleanup = pk_cleanup;
-    o->task = tun_ptask_read_files(d->loop, d->root, &c->u, paths, n, c->set->cfg.strict_modes,
-                                   KEYFILE_MAX, KEYFILE_TIME, keys_read, o);
-    if (o->task == NULL) {
-        tun_error("reading authorized keys for %s: %s", c->u.name, strerror(errno));
-        privd_op_done(o);
-        failed(d, id, c);
-    }
+    privd_auth_answer(d, id, c, 1, c->have_kopts ? &c->kopts : NULL);
 }
 
 /* ---- password
@@ -487,15 +369,15 @@ static void password_checked(void *arg, int ok)
     if (decoy) {
         tun_info("Failed password for %s%s from %s port %d ssh2", c->u.found ? "" : "invalid user ",
                  c->u.found ? c->u.name : c->user, c->ip, c->port);
-        failed(d, id, c);
+        privd_auth_failed(d, id, c);
         return;
     }
     if (ok) {
         tun_info("Accepted password for %s from %s port %d ssh2", c->u.name, c->ip, c->port);
-        succeeded(d, id, c);
+        privd_auth_succeeded(d, id, c);
     } else {
         tun_info("Failed password for %s from %s port %d ssh2", c->u.name, c->ip, c->port);
-        failed(d, id, c);
+        privd_auth_failed(d, id, c);
     }
 }
 
@@ -516,14 +398,14 @@ static void decoy_password(tun_privd *d, uint32_t id, pconn *c, const char *pw)
     }
     tun_info("Failed password for %s%s from %s port %d ssh2", c->u.found ? "" : "invalid user ",
              c->u.found ? c->u.name : c->user, c->ip, c->port);
-    failed(d, id, c);
+    privd_auth_failed(d, id, c);
 }
 
 static void password(tun_privd *d, uint32_t id, pconn *c, const char *pw)
 {
     /* PermitEmptyPasswords is always no. */
     if (!c->opts.password_authentication || pw[0] == '\0') {
-        failed(d, id, c);
+        privd_auth_failed(d, id, c);
         return;
     }
     const char *hash = NULL;
@@ -542,14 +424,14 @@ static void password(tun_privd *d, uint32_t id, pconn *c, const char *pw)
     }
     pop *o = privd_op_new(c, TUN_PRIV_AUTH, id);
     if (o == NULL) {
-        failed(d, id, c);
+        privd_auth_failed(d, id, c);
         return;
     }
     o->job = tun_pwpool_check(d->pw, c->ip, hash, pw, password_checked, o);
     if (o->job == NULL) {
         privd_op_done(o);
         tun_info("Failed password for %s from %s port %d ssh2", c->u.name, c->ip, c->port);
-        failed(d, id, c);
+        privd_auth_failed(d, id, c);
     }
 }
 
@@ -569,18 +451,18 @@ void privd_auth(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
         memchr(pw, '\0', pwl) != NULL ||
         (kind != TUN_AUTH_PUBKEY_QUERY && kind != TUN_AUTH_PUBKEY && kind != TUN_AUTH_PASSWORD)) {
         tun_error("sshtund helper: malformed authentication request");
-        failed(d, id, c);
+        privd_auth_failed(d, id, c);
         return;
     }
     if (c == NULL) {
         tun_error("sshtund helper: authentication for an unknown connection refused");
-        failed(d, id, NULL);
+        privd_auth_failed(d, id, NULL);
         return;
     }
     if (c->authenticated || c->busy) {
         tun_error("sshtund helper: %s: authentication refused (%s)", c->ip,
                   c->authenticated ? "already authenticated" : "another attempt under way");
-        answer(d, id, c, 0, NULL);
+        privd_auth_answer(d, id, c, 0, NULL);
         return;
     }
     if (!c->have_user) {
@@ -589,7 +471,7 @@ void privd_auth(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
             memcpy(c->user, user, strlen(user) + 1);
         else
             c->user[0] = '\0'; /* no such account can exist */
-        lookup_user(c->user, &c->u);
+        privd_lookup_user(c->user, &c->u);
         if (c->u.found && !d->root && c->u.uid != d->self_uid)
             c->u.found = 0; /* not root: only our own user */
         tun_srvcfg_for(&c->set->cfg, c->u.found ? c->u.name : c->user, c->ip, &c->opts);
@@ -598,14 +480,14 @@ void privd_auth(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
             tun_info("Invalid user %s from %s port %d", user, c->ip, c->port);
     } else if (strcmp(user, c->user) != 0) {
         tun_error("sshtund helper: %s: change of username not allowed", c->ip);
-        failed(d, id, c);
+        privd_auth_failed(d, id, c);
         return;
     }
     int max = c->opts.max_auth_tries > 0 ? c->opts.max_auth_tries : 6;
     if (c->failures >= (unsigned)max) {
         tun_info("Too many authentication failures for %s from %s port %d", c->user, c->ip,
                  c->port);
-        answer(d, id, c, 0, NULL);
+        privd_auth_answer(d, id, c, 0, NULL);
         return;
     }
     c->tried |= 1u << kind;
@@ -619,11 +501,11 @@ void privd_auth(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
             OPENSSL_cleanse(pwbuf, sizeof(pwbuf));
             return;
         }
-        failed(d, id, c);
+        privd_auth_failed(d, id, c);
         return;
     }
     if (access_check(c, (enum tun_auth_kind)kind) != 0) {
-        failed(d, id, c);
+        privd_auth_failed(d, id, c);
         return;
     }
     if (kind == TUN_AUTH_PASSWORD) {
@@ -634,5 +516,5 @@ void privd_auth(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
         OPENSSL_cleanse(pwbuf, sizeof(pwbuf));
         return;
     }
-    pubkey(d, id, c, (enum tun_auth_kind)kind, alg, blob, bl, sig, sl, data, dl);
+    privd_pubkey(d, id, c, (enum tun_auth_kind)kind, alg, blob, bl, sig, sl, data, dl);
 }

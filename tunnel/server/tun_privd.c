@@ -687,6 +687,9 @@ void tun_privd_request(tun_privd *d, const uint8_t *msg, size_t len, int *fds, i
     case TUN_PRIV_SESS_END:
         privd_sess_end(d, c, &in);
         break;
+    case TUN_PRIV_PROVE:
+        privd_prove(d, id, c, &in);
+        break;
     default:
         tun_error("sshtund helper: unknown request %u from the network process", type);
         break;

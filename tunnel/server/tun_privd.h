@@ -1,8 +1,9 @@
 /*
  * tun_privd.h - internals of sshtund's privileged side, shared by
  * tun_privd.c (connections, sessions, Unix sockets, configuration),
- * tun_privauth.c (authentication decisions) and tun_privhelper.c (the
- * helper process and its socket).
+ * tun_privauth.c (authentication decisions), tun_privpk.c (publickey and
+ * certificates) and tun_privhelper.c (the helper process and its
+ * socket).
  */
 #ifndef SSHTUN_TUN_PRIVD_H
 #define SSHTUN_TUN_PRIVD_H
@@ -60,6 +61,8 @@ struct pconn {
     uint8_t session_id[64]; /* the first exchange hash signed for it */
     size_t session_id_len;
     unsigned n_signed; /* exchange hashes signed */
+    char hostkey_alg[64];   /* the algorithm of the last exchange signed */
+    unsigned n_proves;      /* hostkeys-prove-00 requests answered */
     ev_tstamp last_signed;  /* re-exchange budget: a token bucket */
     double sign_tokens;
     unsigned n_sessions;
@@ -125,6 +128,18 @@ int privd_session_forwarding(pconn *c, uint32_t session, privd_sessfwd *out);
 /* AUTH and SIGN (tun_privauth.c). */
 void privd_auth(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in);
 void privd_sign(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in);
+void privd_prove(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in);
+/* The answers to AUTH: failed counts a failure, succeeded marks the
+ * connection authenticated (with c->kopts when have_kopts). */
+void privd_auth_answer(tun_privd *d, uint32_t id, pconn *c, int ok, const tun_keyopts *ko);
+void privd_auth_failed(tun_privd *d, uint32_t id, pconn *c);
+void privd_auth_succeeded(tun_privd *d, uint32_t id, pconn *c);
+/* The account `name` (found == 0: none, or a name we never serve). */
+void privd_lookup_user(const char *name, tun_user_info *out);
+/* A publickey attempt (or query) of an allowed user (tun_privpk.c). */
+void privd_pubkey(tun_privd *d, uint32_t id, pconn *c, enum tun_auth_kind kind, const char *alg,
+                  const uint8_t *blob, size_t bl, const uint8_t *sig, size_t sl,
+                  const uint8_t *data, size_t dl);
 /* The uid/gid the password workers run as (SshtundUser, else nobody). */
 void privd_unprivileged_ids(const char *user, uint32_t *uid, uint32_t *gid);
 

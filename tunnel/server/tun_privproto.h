@@ -35,6 +35,8 @@
  *              string cookie (hex), u32 screen
  *              -> u32 errno, u32 display + 1 or 2 fds (IPv4, IPv6)
  *   SESS_END   u32 session                                  (no answer)
+ *   PROVE      string body of a hostkeys-prove-00@openssh.com request
+ *              (host key blobs) -> bool ok, string reply body (signatures)
  *
  * Fields the helper does not expect (trailing bytes, oversized strings)
  * make the whole request malformed: it is logged and refused, and a
@@ -64,6 +66,7 @@ enum tun_priv_msg {
     TUN_PRIV_AGENT,
     TUN_PRIV_X11,
     TUN_PRIV_SESS_END,
+    TUN_PRIV_PROVE,
     TUN_PRIV_EV_EXIT = 0x100,
 };
 

@@ -16,10 +16,17 @@
  *
  * Wire format from the child (SOCK_SEQPACKET, any number of messages, the
  * parent concatenates them until end of stream):
- *   files:  per path: bool ok, bool missing, string why, string contents
+ *   files:  per path: bool ok, bool missing, u32 errno, string why,
+ *           string contents
  *   unix:   u32 errno (0: one descriptor attached)
  *   agent:  the same as unix
  *   cleanup: nothing (the parent only reaps it)
+ *   cmd:    u32 errno, u32 wait status, string why, string output
+ *
+ * A command runs in a grandchild: the child (already the command's user)
+ * checks the path, forks the command with its stdout on a pipe, reads at
+ * most maxout + 1 bytes from it and waits for it.  Both are in the
+ * child's own process group, which the deadline kills as a whole.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -43,6 +50,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -51,7 +59,7 @@
 
 #define CHUNK 32768
 
-enum { T_FILES = 1, T_UNIX, T_CLEANUP };
+enum { T_FILES = 1, T_UNIX, T_CLEANUP, T_CMD };
 
 struct tun_ptask {
     struct ev_loop *loop;
@@ -164,11 +172,13 @@ static void read_one(const tun_user_info *u, const char *path, int strict, size_
 {
     char why[PATH_MAX + 128] = "";
     int missing = 0;
+    uint32_t err = 0;
     uint8_t *data = NULL;
     size_t len = 0;
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     struct stat st;
     if (fd < 0) {
+        err = (uint32_t)errno;
         missing = errno == ENOENT;
         snprintf(why, sizeof(why), "Could not open user '%s' authorized keys '%s': %s", u->name,
                  path, strerror(errno));
@@ -215,6 +225,7 @@ static void read_one(const tun_user_info *u, const char *path, int strict, size_
         close(fd);
     ssh_buf_put_bool(out, data != NULL);
     ssh_buf_put_bool(out, missing);
+    ssh_buf_put_u32(out, data ? 0 : err);
     ssh_buf_put_cstring(out, data ? "" : why);
     ssh_buf_put_string(out, data ? data : (const uint8_t *)"", len);
     free(data);
@@ -307,6 +318,104 @@ static void child_cleanup(const char *dir, const char *path)
     unlink(path);
     rmdir(dir);
     _exit(0);
+static void cmd_reply(uint32_t err, uint32_t status, const char *why, const uint8_t *out,
+                      size_t len)
+{
+    ssh_buf b;
+    ssh_buf_init(&b, len + 4096, 0);
+    ssh_buf_put_u32(&b, err);
+    ssh_buf_put_u32(&b, status);
+    ssh_buf_put_cstring(&b, why);
+    ssh_buf_put_string(&b, out ? out : (const uint8_t *)"", len);
+    send_all(3, &b);
+    _exit(0);
+}
+
+static void child_cmd(const tun_user_info *u, char *const *argv, size_t maxout)
+{
+    char why[PATH_MAX + 160] = "";
+    struct stat st;
+    signal(SIGCHLD, SIG_DFL);
+    if (argv[0] == NULL || argv[0][0] != '/') {
+        snprintf(why, sizeof(why), "path is not absolute");
+        cmd_reply(EACCES, 0, why, NULL, 0);
+    }
+    if (stat(argv[0], &st) != 0) {
+        int e = errno;
+        snprintf(why, sizeof(why), "Could not stat \"%s\": %s", argv[0], strerror(e));
+        cmd_reply((uint32_t)e, 0, why, NULL, 0);
+    }
+    /* sshd's safe_path with uid 0: root's file, in root's directories. */
+    char w2[PATH_MAX + 128];
+    if (tun_ptask_secure_path(argv[0], &st, NULL, 0, w2, sizeof(w2)) != 0) {
+        snprintf(why, sizeof(why), "Unsafe \"%s\": %s", argv[0], w2);
+        cmd_reply(EACCES, 0, why, NULL, 0);
+    }
+    int p[2];
+    if (pipe(p) != 0)
+        cmd_reply((uint32_t)errno, 0, "pipe", NULL, 0);
+    pid_t pid = fork();
+    if (pid < 0)
+        cmd_reply((uint32_t)errno, 0, "fork", NULL, 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(p[1], 1) < 0 || dup2(null, 2) < 0)
+            _exit(127);
+        close(3);
+        if (null > 2)
+            close(null);
+        close(p[0]);
+        close(p[1]);
+        for (int sig = 1; sig < NSIG; sig++)
+            signal(sig, SIG_DFL);
+        char e_path[] = "PATH=/usr/bin:/bin:/usr/sbin:/sbin";
+        char e_user[128], e_logname[128], e_home[PATH_MAX + 8], e_lang[256];
+        char *env[6];
+        int ne = 0;
+        env[ne++] = e_path;
+        snprintf(e_user, sizeof(e_user), "USER=%s", u->name);
+        env[ne++] = e_user;
+        snprintf(e_logname, sizeof(e_logname), "LOGNAME=%s", u->name);
+        env[ne++] = e_logname;
+        snprintf(e_home, sizeof(e_home), "HOME=%s", u->home);
+        env[ne++] = e_home;
+        const char *lang = getenv("LANG");
+        if (lang != NULL && strlen(lang) < 200) {
+            snprintf(e_lang, sizeof(e_lang), "LANG=%s", lang);
+            env[ne++] = e_lang;
+        }
+        env[ne] = NULL;
+        execve(argv[0], argv, env);
+        _exit(127);
+    }
+    close(p[1]);
+    uint8_t *out = malloc(maxout + 1);
+    if (out == NULL) {
+        kill(pid, SIGKILL);
+        _exit(1);
+    }
+    size_t len = 0;
+    int big = 0;
+    for (;;) {
+        ssize_t k = read(p[0], out + len, maxout + 1 - len);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+        if (len > maxout) {
+            big = 1;
+            kill(pid, SIGKILL);
+            break;
+        }
+    }
+    close(p[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (big)
+        cmd_reply(EFBIG, 0, "too much output", NULL, 0);
+    cmd_reply(0, (uint32_t)status, "", out, len);
 }
 
 /* ---- the parent -------------------------------------------------------------------------------
@@ -348,13 +457,15 @@ static void task_finish(tun_ptask *t, int err)
         ssh_cur c;
         ssh_cur_from_buf(&c, &t->in);
         for (int i = 0; err == 0 && i < t->n_files; i++) {
-            const uint8_t *d;
-            size_t dl;
+            const uint8_t *d = NULL;
+            size_t dl = 0;
+            uint32_t e = 0;
             if (ssh_cur_get_bool(&c, &files[i].ok) != 0 ||
-                ssh_cur_get_bool(&c, &files[i].missing) != 0 ||
+                ssh_cur_get_bool(&c, &files[i].missing) != 0 || ssh_cur_get_u32(&c, &e) != 0 ||
                 ssh_cur_get_cstr(&c, whys[i], sizeof(whys[i])) != 0 ||
                 ssh_cur_get_string(&c, &d, &dl) != 0)
                 err = EIO;
+            files[i].err = (int)e;
             files[i].why = whys[i];
             files[i].data = d;
             files[i].len = dl;
@@ -362,6 +473,20 @@ static void task_finish(tun_ptask *t, int err)
         if (err == 0 && ssh_cur_end(&c) != 0)
             err = EIO;
         ((tun_ptask_files_cb)t->cb)(t->arg, err, err ? NULL : files, err ? 0 : t->n_files);
+    } else if (t->kind == T_CMD) {
+        ssh_cur c;
+        uint32_t e = EIO, status = 0;
+        char why[512] = "";
+        const uint8_t *out = NULL;
+        size_t ol = 0;
+        ssh_cur_from_buf(&c, &t->in);
+        if (err == 0 && (ssh_cur_get_u32(&c, &e) != 0 || ssh_cur_get_u32(&c, &status) != 0 ||
+                         ssh_cur_get_cstr(&c, why, sizeof(why)) != 0 ||
+                         ssh_cur_get_string(&c, &out, &ol) != 0 || ssh_cur_end(&c) != 0))
+            err = EIO;
+        if (err == 0)
+            err = (int)e;
+        ((tun_ptask_cmd_cb)t->cb)(t->arg, err, (int)status, why, err ? NULL : out, err ? 0 : ol);
     } else {
         int fd = t->fd;
         t->fd = -1;
@@ -420,6 +545,8 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     tun_ptask *t = w->data;
+    if (t->kind == T_CMD && !t->reaped)
+        kill(-t->pid, SIGKILL); /* the command too (its own process group) */
     kill(t->pid, SIGKILL);
     task_finish(t, ETIMEDOUT);
 }
@@ -538,6 +665,12 @@ tun_ptask *tun_ptask_agent_dir(struct ev_loop *loop, int as_root, const tun_user
 {
     int sp[2];
     tun_ptask *t = task_new(loop, T_UNIX, 64, (void *)cb, arg, sp);
+tun_ptask *tun_ptask_command(struct ev_loop *loop, int as_root, const tun_user_info *runas,
+                             char *const *argv, size_t maxout, double timeout, tun_ptask_cmd_cb cb,
+                             void *arg)
+{
+    int sp[2];
+    tun_ptask *t = task_new(loop, T_CMD, maxout + 8192, (void *)cb, arg, sp);
     if (t == NULL)
         return NULL;
     pid_t pid = fork();
@@ -549,6 +682,11 @@ tun_ptask *tun_ptask_agent_dir(struct ev_loop *loop, int as_root, const tun_user
         child_setup(as_root, u, sp[1]);
         child_agent(dir, path);
     }
+        setpgid(0, 0);
+        child_setup(as_root, runas, sp[1]);
+        child_cmd(runas, argv, maxout);
+    }
+    setpgid(pid, pid); /* whichever runs first; the deadline kills the group */
     task_started(t, pid, sp[1], timeout);
     return t;
 }
@@ -587,6 +725,8 @@ void tun_ptask_cancel(tun_ptask *t)
         return;
     task_stop_io(t);
     t->finished = 1;
+    if (t->kind == T_CMD && !t->reaped)
+        kill(-t->pid, SIGKILL);
     kill(t->pid, SIGKILL);
     if (t->reaped)
         task_unlink_free(t);

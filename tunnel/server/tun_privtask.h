@@ -35,6 +35,7 @@ typedef struct tun_ptask tun_ptask;
 typedef struct tun_ptask_file {
     int ok;          /* contents read */
     int missing;     /* ENOENT: not worth a message */
+    int err;         /* !ok: the errno of the failure, 0 for a refusal (mode, size) */
     const char *why; /* !ok: the reason, for the log */
     const uint8_t *data;
     size_t len;
@@ -67,6 +68,22 @@ tun_ptask *tun_ptask_agent_dir(struct ev_loop *loop, int as_root, const tun_user
  * nobody waits for (bounded by `timeout`, then killed).  0 or -1. */
 int tun_ptask_agent_cleanup(struct ev_loop *loop, int as_root, const tun_user_info *u,
                             const char *dir, const char *path, double timeout);
+/* Run a command as `runas` (AuthorizedKeysCommand and
+ * AuthorizedPrincipalsCommand) and collect its standard output, as sshd's
+ * subprocess() does: argv[0] must be an absolute path to a regular file
+ * that root owns and that neither group nor others may write (nor any
+ * directory above it); no shell; stdin and stderr are /dev/null; the
+ * environment is PATH, USER, LOGNAME, HOME (of runas) and LANG.  The
+ * command runs in its own process group, which is killed at the deadline
+ * or once it has written more than `maxout` bytes.  The callback gets
+ * err 0 with the wait status and the output, or an errno: ETIMEDOUT,
+ * EFBIG (too much output), EACCES with `why` (unsafe path), another
+ * (could not run it). */
+typedef void (*tun_ptask_cmd_cb)(void *arg, int err, int status, const char *why,
+                                 const uint8_t *out, size_t len);
+tun_ptask *tun_ptask_command(struct ev_loop *loop, int as_root, const tun_user_info *runas,
+                             char *const *argv, size_t maxout, double timeout, tun_ptask_cmd_cb cb,
+                             void *arg);
 
 /* Stop: the child is killed, the callback never runs. */
 void tun_ptask_cancel(tun_ptask *t);

@@ -71,9 +71,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "sshtun/cert.h"
 #include "sshtun/conn.h"
 
 #define CONFIG_MAX    (4 * 1024 * 1024)
+#define SUPPORTED_CA_SIG SSH_DEFAULT_CA_SIG_ALGS ",ssh-rsa"
 #define INCLUDE_DEPTH 16
 #define MAX_WORDS     256
 #define INCLUDE_BASE  "/etc/ssh"
@@ -86,6 +88,7 @@ enum ktype {
     K_PORT,
     K_LISTEN,
     K_HOSTKEY,
+    K_HOSTCERT,
     K_GSTR, /* one word, first wins */
     K_MAXSTARTUPS,
     K_GTIME, /* time, first wins */
@@ -101,9 +104,9 @@ enum ktype {
     K_AKFILE, /* AuthorizedKeysFile */
     K_BOOL,
     K_PRL,
-    K_USERS, /* AllowUsers/DenyUsers: accumulate */
+    K_USERS,  /* AllowUsers/DenyUsers: accumulate */
     K_GROUPS, /* AllowGroups/DenyGroups: accumulate */
-    K_INT,   /* integer >= 0 */
+    K_INT,    /* integer >= 0 */
     K_TIME,
     K_FWD,
     K_PERMITOPEN,
@@ -115,6 +118,7 @@ enum ktype {
     K_SETENV,    /* NAME=value words, first line wins */
     K_CMD,       /* rest of the line, first wins */
     K_OSTR,      /* one word, first wins (Banner) */
+    K_CASIG,     /* CASignatureAlgorithms: resolved when read */
     /* accepted and ignored, refused */
     K_IGNORED,      /* any value */
     K_IGNORED_BOOL, /* yes/no */
@@ -144,6 +148,7 @@ static const kw keywords[] = {
     {"Port", K_PORT, 0, 0, 0, NULL},
     {"ListenAddress", K_LISTEN, 0, 0, 0, NULL},
     {"HostKey", K_HOSTKEY, 0, 0, 0, NULL},
+    {"HostCertificate", K_HOSTCERT, 0, 0, 0, NULL},
     {"PidFile", K_GSTR, 0, G(pid_file), 0, NULL},
     {"MaxStartups", K_MAXSTARTUPS, 0, 0, 0, NULL},
     {"LoginGraceTime", K_GTIME, 0, G(login_grace_time), 0, NULL},
@@ -192,6 +197,15 @@ static const kw keywords[] = {
     {"X11DisplayOffset", K_INT, KF_CONN, O(x11_display_offset), 0, NULL},
     {"X11UseLocalhost", K_BOOL, KF_CONN, O(x11_use_localhost), 0, NULL},
     {"XAuthLocation", K_GSTR, 0, G(xauth_location), 0, NULL},
+    {"TrustedUserCAKeys", K_OSTR, KF_CONN, O(trusted_user_ca_keys), 0, NULL},
+    {"RevokedKeys", K_OSTR, KF_CONN, O(revoked_keys), 0, NULL},
+    {"CASignatureAlgorithms", K_CASIG, KF_CONN, O(ca_signature_algorithms), 0, NULL},
+    {"AuthorizedPrincipalsFile", K_OSTR, KF_CONN, O(authorized_principals_file), 0, NULL},
+    {"AuthorizedPrincipalsCommand", K_CMD, KF_CONN, O(authorized_principals_command), 0, NULL},
+    {"AuthorizedPrincipalsCommandUser", K_OSTR, KF_CONN, O(authorized_principals_command_user), 0,
+     NULL},
+    {"AuthorizedKeysCommand", K_CMD, KF_CONN, O(authorized_keys_command), 0, NULL},
+    {"AuthorizedKeysCommandUser", K_OSTR, KF_CONN, O(authorized_keys_command_user), 0, NULL},
     /* Accepted, no effect.  Each is either about a feature sshtund does not
      * have (so nothing it would allow exists: tun devices, GSSAPI, Kerberos, host-based
      * authentication, user rc and environment files, motd/lastlog) or about tuning that changes no
@@ -225,7 +239,6 @@ static const kw keywords[] = {
     {"DebianBanner", K_IGNORED_BOOL, 0, 0, 0, NULL},
     {"IPQoS", K_IGNORED, KF_MATCH, 0, 0, NULL},
     {"ModuliFile", K_IGNORED, 0, 0, 0, NULL},
-    {"CASignatureAlgorithms", K_IGNORED, 0, 0, 0, NULL},
     {"PerSourceMaxStartups", K_IGNORED, 0, 0, 0, NULL},
     {"PerSourceNetBlockSize", K_IGNORED, 0, 0, 0, NULL},
     {"PerSourcePenalties", K_IGNORED, 0, 0, 0, NULL},
@@ -233,9 +246,6 @@ static const kw keywords[] = {
     {"StreamLocalBindMask", K_IGNORED, KF_MATCH, 0, 0, NULL},
     {"StreamLocalBindUnlink", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
     {"ExposeAuthInfo", K_IGNORED_BOOL, KF_MATCH, 0, 0, NULL},
-    /* Only meaningful with the command keywords, which are refused. */
-    {"AuthorizedKeysCommandUser", K_IGNORED, KF_MATCH, 0, 0, NULL},
-    {"AuthorizedPrincipalsCommandUser", K_IGNORED, KF_MATCH, 0, 0, NULL},
     /* Accepted only with the value that changes nothing. */
     {"AuthenticationMethods", K_IF_VALUE, KF_MATCH, 0, 0, "any"},
     {"PubkeyAuthOptions", K_IF_VALUE, KF_MATCH, 0, 0, "none"},
@@ -251,16 +261,10 @@ static const kw keywords[] = {
     /* Refused: without them, different users or keys would get in, or
      * users would get more than the administrator meant to give. */
     /* ("none", their default, is accepted: stock files spell it out.) */
-    {"AuthorizedKeysCommand", K_IF_VALUE, KF_MATCH, 0, 0, "none"},
-    {"AuthorizedPrincipalsFile", K_IF_VALUE, KF_MATCH, 0, 0, "none"},
-    {"AuthorizedPrincipalsCommand", K_IF_VALUE, KF_MATCH, 0, 0, "none"},
-    {"TrustedUserCAKeys", K_IF_VALUE, 0, 0, 0, "none"},
-    {"RevokedKeys", K_IF_VALUE, 0, 0, 0, "none"},
     {"ChrootDirectory", K_IF_VALUE, KF_MATCH, 0, 0, "none"},
     {"PubkeyAcceptedAlgorithms", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
     {"PubkeyAcceptedKeyTypes", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
     {"RequiredRSASize", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
-    {"HostCertificate", K_UNSUPPORTED, 0, 0, 0, NULL},
     {"HostKeyAgent", K_UNSUPPORTED, 0, 0, 0, NULL},
     {"SecurityKeyProvider", K_UNSUPPORTED, 0, 0, 0, NULL},
     {"RDomain", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
@@ -324,6 +328,14 @@ static void opts_free(tun_srvopts *o)
     free_list(o->set_env, &o->n_set_env);
     free(o->force_command);
     free(o->banner);
+    free(o->trusted_user_ca_keys);
+    free(o->revoked_keys);
+    free(o->ca_signature_algorithms);
+    free(o->authorized_principals_file);
+    free(o->authorized_principals_command);
+    free(o->authorized_principals_command_user);
+    free(o->authorized_keys_command);
+    free(o->authorized_keys_command_user);
     srvcfg_opts_init(o);
 }
 
@@ -348,6 +360,7 @@ void tun_srvcfg_free(tun_srvcfg *c)
     c->n_ports = 0;
     free_list(c->listen_addresses, &c->n_listen_addresses);
     free_list(c->host_keys, &c->n_host_keys);
+    free_list(c->host_certificates, &c->n_host_certificates);
     free(c->pid_file);
     free(c->ciphers);
     free(c->macs);
@@ -606,6 +619,10 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         if (one_arg(w, where, k->name) != 0)
             return -1;
         return list_add(c->host_keys, &c->n_host_keys, v, where, k->name);
+    case K_HOSTCERT:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        return list_add(c->host_certificates, &c->n_host_certificates, v, where, k->name);
     case K_GSTR:
     case K_OSTR:
         if (one_arg(w, where, k->name) != 0)
@@ -915,7 +932,41 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         /* A single quoted word ("ForceCommand 'internal-sftp'") loses its
          * quotes; anything longer goes to the shell as written. */
         *f = (w->n == 1 && (rest[0] == '"' || rest[0] == '\'')) ? strdup(v) : dup_trimmed(rest);
-        return *f ? 0 : -1;
+        if (*f == NULL)
+            return -1;
+        /* The Authorized*Command programs are run directly (no shell):
+         * sshd wants an absolute path, checked here as sshd does. */
+        if (strncasecmp(k->name, "Authorized", 10) == 0 && strcasecmp(*f, "none") != 0 &&
+            v[0] != '/') {
+            tun_error("%s: %s must be an absolute path", where, k->name);
+            free(*f);
+            *f = NULL;
+            return -1;
+        }
+        return 0;
+    }
+    case K_CASIG: {
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        /* Names checked here first, so that the message names the line. */
+        const char *names = (*v == '+' || *v == '-' || *v == '^') ? v + 1 : v;
+        char tmp[1024], *save = NULL;
+        if (strlen(names) >= sizeof(tmp) || names[0] == '\0')
+            return tun_cfg_bad_value(where, k->name, v);
+        snprintf(tmp, sizeof(tmp), "%s", names);
+        for (char *e = strtok_r(tmp, ",", &save); e && *v != '-'; e = strtok_r(NULL, ",", &save))
+            if (!ssh_namelist_has(SUPPORTED_CA_SIG, e))
+                return tun_cfg_bad_value(where, k->name, v);
+        char *l =
+            tun_alg_list(v, SSH_DEFAULT_CA_SIG_ALGS, SUPPORTED_CA_SIG, "CASignatureAlgorithms");
+        if (l == NULL)
+            return tun_cfg_bad_value(where, k->name, v);
+        char **f = FIELD(base, k->off, char *);
+        if (*f == NULL)
+            *f = l;
+        else
+            free(l);
+        return 0;
     }
     case K_IGNORED_BOOL:
         if (one_arg(w, where, k->name) != 0)
@@ -1300,6 +1351,8 @@ int tun_srvcfg_finish(tun_srvcfg *c)
     dflt(&g->x11_forwarding, 0);
     dflt(&g->x11_display_offset, 10);
     dflt(&g->x11_use_localhost, 1);
+    if (dflt_str(&g->ca_signature_algorithms, SSH_DEFAULT_CA_SIG_ALGS) != 0)
+        return -1;
     return 0;
 nomem:
     tun_error("out of memory");

@@ -15,7 +15,10 @@
  * AllowStreamLocalForwarding, PermitOpen, PermitListen, GatewayPorts,
  * ChannelTimeout, UnusedConnectionTimeout, AcceptEnv, SetEnv, ForceCommand,
  * PermitTTY, Banner (file path), AllowAgentForwarding, X11Forwarding,
- * X11DisplayOffset, X11UseLocalhost (XAuthLocation is global).
+ * X11DisplayOffset, X11UseLocalhost (XAuthLocation is global), TrustedUserCAKeys, RevokedKeys,
+ * CASignatureAlgorithms, AuthorizedPrincipalsFile,
+ * AuthorizedPrincipalsCommand(User), AuthorizedKeysCommand(User).
+ * HostCertificate is global.
  *
  * As in sshd, the first value obtained for a keyword wins (so -o on the
  * command line beats the file); inside Match blocks, the first matching
@@ -74,6 +77,15 @@ typedef struct tun_srvopts {
     int x11_forwarding;         /* X11Forwarding */
     int x11_display_offset;     /* X11DisplayOffset */
     int x11_use_localhost;      /* X11UseLocalhost */
+    /* User certificates and revocation (tun_privpk.c). */
+    char *trusted_user_ca_keys;          /* file of CA keys, NULL none */
+    char *revoked_keys;                  /* KRL or key list, NULL none */
+    char *ca_signature_algorithms;       /* resolved list */
+    char *authorized_principals_file;    /* tokens %h %u %U %% unexpanded, NULL none */
+    char *authorized_principals_command; /* command line, NULL none */
+    char *authorized_principals_command_user;
+    char *authorized_keys_command;
+    char *authorized_keys_command_user;
 } tun_srvopts;
 
 typedef struct tun_match_block tun_match_block;
@@ -85,6 +97,8 @@ typedef struct tun_srvcfg {
     int n_listen_addresses;
     char *host_keys[TUN_SRV_MAX_LIST];
     int n_host_keys;
+    char *host_certificates[TUN_SRV_MAX_LIST]; /* HostCertificate files */
+    int n_host_certificates;
     char *pid_file;
     int max_startups_begin, max_startups_rate, max_startups_full;
     int login_grace_time; /* seconds, 0 none */
@@ -125,10 +139,11 @@ int tun_srvcfg_finish(tun_srvcfg *c);
  * known) connecting from `addr`: matching Match blocks first, then the
  * global values.  The result borrows strings from `c`; free it with
  * tun_srvopts_release() (frees only the arrays, not the strings).
- * "none" is folded away in the result: ForceCommand none and Banner none
- * give NULL, AuthorizedKeysFile none and ChannelTimeout none an empty
- * list; PermitOpen/PermitListen keep "any"/"none" for tun_permit_match().
- * A criterion that cannot be evaluated (user NULL) does not match. */
+ * "none" is folded away in the result: ForceCommand, Banner,
+ * TrustedUserCAKeys, RevokedKeys, AuthorizedPrincipalsFile and the two
+ * commands (and their users) none give NULL, AuthorizedKeysFile none and ChannelTimeout none an
+ * empty list; PermitOpen/PermitListen keep "any"/"none" for tun_permit_match(). A criterion that
+ * cannot be evaluated (user NULL) does not match. */
 void tun_srvcfg_for(const tun_srvcfg *c, const char *user, const char *addr, tun_srvopts *out);
 /* Every distinct Banner file named by `c` (global value and Match blocks;
  * "none" left out) into out[0..max): how many. */

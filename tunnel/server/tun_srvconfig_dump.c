@@ -62,6 +62,7 @@ void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
                                             : "any");
     dump_lines(f, "listenaddress", c->listen_addresses, c->n_listen_addresses);
     dump_lines(f, "hostkey", c->host_keys, c->n_host_keys);
+    dump_lines(f, "hostcertificate", c->host_certificates, c->n_host_certificates);
     fprintf(f, "pidfile %s\n", c->pid_file ? c->pid_file : "none");
     fprintf(f, "maxstartups %d:%d:%d\n", c->max_startups_begin, c->max_startups_rate,
             c->max_startups_full);
@@ -122,4 +123,18 @@ void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
     fprintf(f, "x11forwarding %s\n", yesno_str(g->x11_forwarding));
     fprintf(f, "x11displayoffset %d\n", g->x11_display_offset);
     fprintf(f, "x11uselocalhost %s\n", yesno_str(g->x11_use_localhost));
+    fprintf(f, "trustedusercakeys %s\n",
+            g->trusted_user_ca_keys ? g->trusted_user_ca_keys : "none");
+    fprintf(f, "revokedkeys %s\n", g->revoked_keys ? g->revoked_keys : "none");
+    fprintf(f, "casignaturealgorithms %s\n", g->ca_signature_algorithms);
+    fprintf(f, "authorizedprincipalsfile %s\n",
+            g->authorized_principals_file ? g->authorized_principals_file : "none");
+    fprintf(f, "authorizedprincipalscommand %s\n",
+            g->authorized_principals_command ? g->authorized_principals_command : "none");
+    fprintf(f, "authorizedprincipalscommanduser %s\n",
+            g->authorized_principals_command_user ? g->authorized_principals_command_user : "none");
+    fprintf(f, "authorizedkeyscommand %s\n",
+            g->authorized_keys_command ? g->authorized_keys_command : "none");
+    fprintf(f, "authorizedkeyscommanduser %s\n",
+            g->authorized_keys_command_user ? g->authorized_keys_command_user : "none");
 }

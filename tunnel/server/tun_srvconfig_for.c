@@ -166,6 +166,17 @@ static void merge(tun_srvopts *d, const tun_srvopts *s, int acc)
     take_int(&d->x11_use_localhost, s->x11_use_localhost);
     if (d->banner == NULL)
         d->banner = s->banner;
+    char **dst[] = {&d->trusted_user_ca_keys,          &d->revoked_keys,
+                    &d->ca_signature_algorithms,       &d->authorized_principals_file,
+                    &d->authorized_principals_command, &d->authorized_principals_command_user,
+                    &d->authorized_keys_command,       &d->authorized_keys_command_user};
+    char *const src[] = {s->trusted_user_ca_keys,          s->revoked_keys,
+                         s->ca_signature_algorithms,       s->authorized_principals_file,
+                         s->authorized_principals_command, s->authorized_principals_command_user,
+                         s->authorized_keys_command,       s->authorized_keys_command_user};
+    for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++)
+        if (*dst[i] == NULL)
+            *dst[i] = src[i];
 }
 
 void tun_srvcfg_for(const tun_srvcfg *c, const char *user, const char *addr, tun_srvopts *out)
@@ -180,6 +191,16 @@ void tun_srvcfg_for(const tun_srvcfg *c, const char *user, const char *addr, tun
         out->force_command = NULL;
     if (out->banner && strcasecmp(out->banner, "none") == 0)
         out->banner = NULL;
+    char **nonable[] = {&out->trusted_user_ca_keys,
+                        &out->revoked_keys,
+                        &out->authorized_principals_file,
+                        &out->authorized_principals_command,
+                        &out->authorized_principals_command_user,
+                        &out->authorized_keys_command,
+                        &out->authorized_keys_command_user};
+    for (size_t i = 0; i < sizeof(nonable) / sizeof(nonable[0]); i++)
+        if (*nonable[i] && strcasecmp(*nonable[i], "none") == 0)
+            *nonable[i] = NULL;
     if (out->n_authorized_keys_file == 1 && strcasecmp(out->authorized_keys_file[0], "none") == 0)
         out->n_authorized_keys_file = 0;
     if (out->n_channel_timeout == 1 && strcasecmp(out->channel_timeout[0], "none") == 0)

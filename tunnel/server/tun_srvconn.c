@@ -27,6 +27,8 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "sshtun/cert.h"
+
 #ifndef SSHTUN_VERSION
 #define SSHTUN_VERSION "0"
 #endif
@@ -355,12 +357,48 @@ static void update_unused_timer(tun_srvconn *sc)
     }
 }
 
+/* hostkeys-00@openssh.com (OpenSSH's PROTOCOL 2.5): after authentication,
+ * tell the client every plain host key we have, so that a client with
+ * UpdateHostKeys can learn keys it does not know yet (key rotation).
+ * Certificates are left out, as sshd leaves them out. */
+static void send_hostkeys(tun_srvconn *sc)
+{
+    ssh_buf body, blob;
+    ssh_buf_init(&body, 256 * 1024, 0);
+    ssh_buf_init(&blob, 65536, 0);
+    int n = 0;
+    for (size_t i = 0; i < sc->set->n_keys; i++) {
+        if (ssh_key_is_cert(sc->set->keys[i]))
+            continue;
+        ssh_buf_reset(&blob);
+        if (ssh_key_to_blob(sc->set->keys[i], &blob) != 0 || ssh_buf_put_stringb(&body, &blob) != 0)
+            continue;
+        n++;
+    }
+    if (n > 0 && ssh_global_request(sc->c, "hostkeys-00@openssh.com", 0, ssh_buf_ptr(&body),
+                                    ssh_buf_len(&body), NULL) != 0)
+        tun_debug("%s port %d: could not send hostkeys-00", sc->ip, sc->port);
+    ssh_buf_free(&body);
+    ssh_buf_free(&blob);
+}
+
+/* The helper's answer to hostkeys-prove-00: the signatures, or a refusal. */
+static void on_proved(void *arg, const uint8_t *sigs, size_t len)
+{
+    tun_srvconn *sc = arg;
+    if (sc->dead)
+        return;
+    ssh_global_request_reply(sc->c, sigs != NULL, sigs, sigs ? len : 0);
+    tun_transport_kick(&sc->t);
+}
+
 static void on_auth_success(ssh_conn *c, const char *user, void *user_data)
 {
     (void)c;
     (void)user;
     tun_srvconn *sc = user_data;
     sc->authenticated = 1;
+    send_hostkeys(sc);
     tun_server_conn_authenticated(sc->srv);
     sc->min_chan_timeout = 0;
     update_unused_timer(sc);
@@ -558,6 +596,13 @@ static int on_global_request(ssh_conn *c, const ssh_global_req *r, ssh_buf *repl
     if (strcmp(r->name, "no-more-sessions@openssh.com") == 0) {
         sc->no_more_sessions = 1;
         return SSH_REQUEST_SUCCESS;
+    }
+    if (strcmp(r->name, "hostkeys-prove-00@openssh.com") == 0) {
+        if (!r->want_reply)
+            return SSH_REQUEST_FAILURE;
+        if (tun_priv_prove(sc->srv->priv, sc->serial, r->data, r->data_len, on_proved, sc) != 0)
+            return SSH_REQUEST_FAILURE;
+        return SSH_REQUEST_DEFER;
     }
     if (strcmp(r->name, "tcpip-forward") == 0 || strcmp(r->name, "cancel-tcpip-forward") == 0 ||
         strcmp(r->name, "streamlocal-forward@openssh.com") == 0 ||

@@ -1,0 +1,285 @@
+/*
+ * test_tun_privtask.c - the privileged side's work in children
+ * (tun_privtask.h): commands run for AuthorizedKeysCommand /
+ * AuthorizedPrincipalsCommand (output, exit status, the deadline and the
+ * output limit killing the whole process group, sshd's path rules, the
+ * minimal environment, cancellation) and the errno of files that could not
+ * be read.  Runs as whoever runs the tests (as_root 0: no identity change).
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tun_privtask.h"
+
+static struct ev_loop *loop;
+static tun_user_info self;
+static char dir[64];
+
+struct result {
+    int done, err, status;
+    char why[512];
+    char out[4096];
+    size_t len;
+};
+
+static void on_cmd(void *arg, int err, int status, const char *why, const uint8_t *out, size_t len)
+{
+    struct result *r = arg;
+    r->done = 1;
+    r->err = err;
+    r->status = status;
+    snprintf(r->why, sizeof(r->why), "%s", why ? why : "");
+    r->len = len;
+    if (len >= sizeof(r->out))
+        len = sizeof(r->out) - 1;
+    if (out)
+        memcpy(r->out, out, len);
+    r->out[len] = '\0';
+}
+
+static void run_until(struct result *r, double limit)
+{
+    ev_tstamp start = ev_time();
+    while (!r->done && ev_time() - start < limit)
+        ev_run(loop, EVRUN_ONCE);
+}
+
+static void cmd(struct result *r, char *const *argv, size_t maxout, double timeout)
+{
+    memset(r, 0, sizeof(*r));
+    tun_ptask *t = tun_ptask_command(loop, 0, &self, argv, maxout, timeout, on_cmd, r);
+    assert_non_null(t);
+    run_until(r, timeout + 10);
+    assert_true(r->done);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    loop = EV_DEFAULT;
+    struct passwd *pw = getpwuid(getuid());
+    assert_non_null(pw);
+    memset(&self, 0, sizeof(self));
+    self.found = 1;
+    self.uid = pw->pw_uid;
+    self.gid = pw->pw_gid;
+    snprintf(self.name, sizeof(self.name), "%s", pw->pw_name);
+    snprintf(self.home, sizeof(self.home), "%s", pw->pw_dir);
+    snprintf(dir, sizeof(dir), "/tmp/test_privtask.XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char c[128];
+    snprintf(c, sizeof(c), "rm -rf '%s'", dir);
+    return system(c) == 0 ? 0 : -1;
+}
+
+static void test_output_and_status(void **state)
+{
+    (void)state;
+    struct result r;
+    char *ok[] = {"/bin/sh", "-c", "printf 'line1\\nline2\\n'; echo err >&2", NULL};
+    cmd(&r, ok, 4096, 5);
+    assert_int_equal(r.err, 0);
+    assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+    assert_string_equal(r.out, "line1\nline2\n"); /* stderr is not collected */
+    char *fail[] = {"/bin/sh", "-c", "echo partial; exit 7", NULL};
+    cmd(&r, fail, 4096, 5);
+    assert_int_equal(r.err, 0);
+    assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 7);
+    assert_string_equal(r.out, "partial\n");
+    char *sig[] = {"/bin/sh", "-c", "kill -TERM $$", NULL};
+    cmd(&r, sig, 4096, 5);
+    assert_int_equal(r.err, 0);
+    assert_true(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGTERM);
+    /* Exactly maxout bytes are fine; stdin is /dev/null. */
+    char *exact[] = {"/bin/sh", "-c", "cat; printf 0123456789", NULL};
+    cmd(&r, exact, 10, 5);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.len, 10);
+}
+
+static void test_environment(void **state)
+{
+    (void)state;
+    setenv("TUN_TEST_SECRET", "leak", 1);
+    struct result r;
+    char *env[] = {"/usr/bin/env", NULL};
+    cmd(&r, env, 4096, 5);
+    assert_int_equal(r.err, 0);
+    assert_non_null(strstr(r.out, "PATH=/usr/bin:/bin:/usr/sbin:/sbin\n"));
+    char want[600];
+    snprintf(want, sizeof(want), "USER=%s\n", self.name);
+    assert_non_null(strstr(r.out, want));
+    snprintf(want, sizeof(want), "HOME=%s\n", self.home);
+    assert_non_null(strstr(r.out, want));
+    assert_null(strstr(r.out, "TUN_TEST_SECRET"));
+    unsetenv("TUN_TEST_SECRET");
+}
+
+static int alive(pid_t pid)
+{
+    return pid > 0 && kill(pid, 0) == 0;
+}
+
+static void test_deadline_kills_the_group(void **state)
+{
+    (void)state;
+    char pidfile[128], script[256];
+    snprintf(pidfile, sizeof(pidfile), "%s/sleeper.pid", dir);
+    snprintf(script, sizeof(script), "sleep 60 & echo $! > %s; wait", pidfile);
+    char *slow[] = {"/bin/sh", "-c", script, NULL};
+    struct result r;
+    ev_tstamp start = ev_time();
+    cmd(&r, slow, 4096, 0.5);
+    double took = ev_time() - start;
+    assert_int_equal(r.err, ETIMEDOUT);
+    assert_true(took < 5.0);
+    FILE *f = fopen(pidfile, "r");
+    assert_non_null(f);
+    int pid = 0;
+    assert_int_equal(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    for (int i = 0; i < 100 && alive(pid); i++) {
+        ev_run(loop, EVRUN_NOWAIT); /* reap */
+        usleep(20000);
+    }
+    /* The command's own child, in its process group, is gone too (or a
+     * zombie of init's, which kill(0) still sees briefly). */
+    char stat[64], buf[256] = "";
+    snprintf(stat, sizeof(stat), "/proc/%d/stat", pid);
+    f = fopen(stat, "r");
+    if (f != NULL) {
+        if (fgets(buf, sizeof(buf), f) == NULL)
+            buf[0] = '\0';
+        fclose(f);
+        char *p = strrchr(buf, ')');
+        assert_true(p == NULL || p[2] == 'Z' || p[2] == 'X');
+    }
+}
+
+static void test_output_limit(void **state)
+{
+    (void)state;
+    char *flood[] = {"/usr/bin/yes", "key", NULL};
+    struct result r;
+    cmd(&r, flood, 1000, 5);
+    assert_int_equal(r.err, EFBIG);
+    assert_int_equal(r.len, 0);
+}
+
+static void test_path_rules(void **state)
+{
+    (void)state;
+    struct result r;
+    char *rel[] = {"bin/true", NULL};
+    cmd(&r, rel, 100, 5);
+    assert_int_equal(r.err, EACCES);
+    assert_non_null(strstr(r.why, "not absolute"));
+    char *missing[] = {"/nonexistent/cmd", NULL};
+    cmd(&r, missing, 100, 5);
+    assert_int_equal(r.err, ENOENT);
+    /* A copy of a program under a world-writable directory (/tmp). */
+    char copy[128], c[300];
+    snprintf(copy, sizeof(copy), "%s/true", dir);
+    snprintf(c, sizeof(c), "cp /bin/true '%s' && chmod 755 '%s'", copy, copy);
+    assert_int_equal(system(c), 0);
+    char *unsafe[] = {copy, NULL};
+    cmd(&r, unsafe, 100, 5);
+    assert_int_equal(r.err, EACCES);
+    assert_non_null(strstr(r.why, "Unsafe"));
+}
+
+static void never(void *arg, int err, int status, const char *why, const uint8_t *out, size_t len)
+{
+    (void)arg;
+    (void)err;
+    (void)status;
+    (void)why;
+    (void)out;
+    (void)len;
+    fail_msg("callback after cancel");
+}
+
+static void test_cancel(void **state)
+{
+    (void)state;
+    char *slow[] = {"/bin/sleep", "30", NULL};
+    tun_ptask *t = tun_ptask_command(loop, 0, &self, slow, 100, 30, never, NULL);
+    assert_non_null(t);
+    ev_run(loop, EVRUN_NOWAIT);
+    tun_ptask_cancel(t);
+    ev_tstamp start = ev_time();
+    while (ev_time() - start < 0.5)
+        ev_run(loop, EVRUN_NOWAIT);
+}
+
+struct files {
+    int done, err, n;
+    int ok[2], ferr[2];
+};
+
+static void on_files(void *arg, int err, const tun_ptask_file *f, int n)
+{
+    struct files *r = arg;
+    r->done = 1;
+    r->err = err;
+    r->n = n;
+    for (int i = 0; i < n && i < 2; i++) {
+        r->ok[i] = f[i].ok;
+        r->ferr[i] = f[i].err;
+    }
+}
+
+static void test_file_errno(void **state)
+{
+    (void)state;
+    char present[128];
+    snprintf(present, sizeof(present), "%s/present", dir);
+    FILE *f = fopen(present, "w");
+    assert_non_null(f);
+    fputs("data\n", f);
+    fclose(f);
+    char *paths[] = {"/nonexistent/file", present};
+    struct files r;
+    memset(&r, 0, sizeof(r));
+    tun_ptask *t = tun_ptask_read_files(loop, 0, &self, paths, 2, 0, 1024, 5, on_files, &r);
+    assert_non_null(t);
+    ev_tstamp start = ev_time();
+    while (!r.done && ev_time() - start < 10)
+        ev_run(loop, EVRUN_ONCE);
+    assert_true(r.done);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.n, 2);
+    assert_false(r.ok[0]);
+    assert_int_equal(r.ferr[0], ENOENT);
+    assert_true(r.ok[1]);
+    assert_int_equal(r.ferr[1], 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_output_and_status),
+        cmocka_unit_test(test_environment),
+        cmocka_unit_test(test_deadline_kills_the_group),
+        cmocka_unit_test(test_output_limit),
+        cmocka_unit_test(test_path_rules),
+        cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_file_errno),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
