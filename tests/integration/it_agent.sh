@@ -116,6 +116,21 @@ case "$out" in
 *"Cannot forward agent socket path \"$T/missing.sock\""*) it_pass "a missing ForwardAgent socket is named, as by ssh" ;;
 *) it_fail "missing ForwardAgent socket: $out" ;;
 esac
+# Through a master (connection sharing): a passenger asking for the agent
+# gets the master's forwarded agent, as with ssh's master; sshtun's and
+# OpenSSH's own mux client alike.
+tun -A -M -S "$T/ctl" -N -f 127.0.0.1
+out=$(tun -A -S "$T/ctl" 127.0.0.1 'ssh-add -l' 2>&1)
+case "$out" in
+*"$FP1"*) it_pass "sshd: through an sshtun master, sshtun -A: ssh-add -l lists the key" ;;
+*) it_fail "sshd: sshtun -A through the master: $out" ;;
+esac
+out=$(timeout 60 ssh -F /dev/null -A -S "$T/ctl" -l "$U" 127.0.0.1 'ssh-add -l' 2>&1)
+case "$out" in
+*"$FP1"*) it_pass "sshd: through an sshtun master, OpenSSH's ssh -A: ssh-add -l lists the key" ;;
+*) it_fail "sshd: ssh -A through the master: $out" ;;
+esac
+tun -S "$T/ctl" -O exit 127.0.0.1 2>/dev/null
 it_stop_sshd
 
 # ---- sshtun -A against Dropbear -------------------------------------------------------------------
@@ -168,6 +183,18 @@ it_check "sshtund: directory 0700 and socket 0600, both the user's" "$U 700 $U 6
 for _ in 1 2 3 4 5 6 7 8 9 10; do [ -e "$dir" ] || break; sleep 0.2; done
 [ -n "$dir" ] && [ ! -e "$dir" ] && it_pass "sshtund: the directory is removed when the session ends" ||
     it_fail "sshtund: $dir still there after the session"
+# Through a master: sshtund's sockets are per session, so a passenger
+# without -A on the same connection gets none (sshd's serves the whole
+# connection once any session asked).
+tun -A -M -S "$T/ctl2" -N -f 127.0.0.1
+out=$(tun -A -S "$T/ctl2" 127.0.0.1 'ssh-add -l' 2>&1)
+case "$out" in
+*"$FP1"*) it_pass "sshtund: through an sshtun master, sshtun -A: ssh-add -l lists the key" ;;
+*) it_fail "sshtund: sshtun -A through the master: $out" ;;
+esac
+out=$(tun -S "$T/ctl2" 127.0.0.1 'echo "sock=$SSH_AUTH_SOCK"' 2>&1)
+it_check "sshtund: a passenger without -A gets no agent" "sock=" "$out"
+tun -S "$T/ctl2" -O exit 127.0.0.1 2>/dev/null
 # OpenSSH's ssh -A and dbclient -A as clients of sshtund.
 echo "[127.0.0.1]:$SPORT $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" > "$T/kh_ssh"
 out=$(timeout 60 ssh -F /dev/null -A -p "$SPORT" -i "$T/user_ed25519" -o IdentitiesOnly=yes \

@@ -242,6 +242,25 @@ for _ in $(seq 1 50); do pgrep -f "sshtun.*-L $LP:127" >/dev/null || break; slee
 pgrep -f "sshtun.*-L $LP:127" >/dev/null && it_fail "~&: the background sshtun is still there after its connection closed" ||
     it_pass "~&: the background sshtun ends once its forwarded connection closed"
 
+# ---- a passenger of a master: ~. ends that session only -------------------------------------
+"$T/st" -M -S "$T/ctl" -N -f 127.0.0.1
+clear_pane
+text "$T/st -S $T/ctl -t 127.0.0.1 'PS1=R\\\$\\  exec bash --norc --noprofile'; echo rc=\$?"
+send Enter
+wait_for '^R\$ ' 10 || it_fail "no remote shell through the master: $(screen | tail -3)"
+send "~C"
+wait_for '~C escape not available to multiplexed sessions' 5 &&
+    it_pass "through a master: ~C is not available, in ssh's words" || it_fail "mux ~C: $(screen | tail -3)"
+send Enter "~#"
+wait_for 'client-session \(multiplexed\)' 5 && it_pass "through a master: ~# lists the session" ||
+    it_fail "mux ~#: $(screen | tail -3)"
+send Enter "~."
+wait_for '^rc=' 10 && it_pass "through a master: ~. ends the passenger's session" ||
+    it_fail "mux ~.: $(screen | tail -3)"
+"$T/st" -S "$T/ctl" -O check 127.0.0.1 2>/dev/null && it_pass "... and the master goes on" ||
+    it_fail "the master died with the passenger's ~."
+"$T/st" -S "$T/ctl" -O exit 127.0.0.1 2>/dev/null
+
 # ---- -e ----------------------------------------------------------------------------------------------
 remote_shell -e '^A'
 text "~."; send Enter

@@ -136,6 +136,19 @@ case "$out" in
         it_fail "ForwardX11Timeout: no message: $(echo "$out" | grep -v debug | tail -3)" ;;
 *) it_fail "ForwardX11Timeout 1: $(echo "$out" | grep -E 'first|second|Rejected')" ;;
 esac
+# Through a master: a passenger asking for X11 gets the master's.
+tun -Y -M -S "$T/ctl" -N -f 127.0.0.1
+out=$(tun -Y -S "$T/ctl" 127.0.0.1 'xdpyinfo 2>&1 | head -3' 2>&1)
+case "$out" in
+*"vendor string:"*) it_pass "sshd: through an sshtun master, sshtun -Y reaches the display" ;;
+*) it_fail "sshd: -Y through the master: $out" ;;
+esac
+out=$(timeout 60 ssh -F /dev/null -Y -S "$T/ctl" -l "$U" 127.0.0.1 'xdpyinfo 2>&1 | head -3' 2>&1)
+case "$out" in
+*"vendor string:"*) it_pass "sshd: through an sshtun master, OpenSSH's ssh -Y reaches the display" ;;
+*) it_fail "sshd: ssh -Y through the master: $out" ;;
+esac
+tun -S "$T/ctl" -O exit 127.0.0.1 2>/dev/null
 it_stop_sshd
 
 # ---- sshtun -Y against AsyncSSH -------------------------------------------------------------------

@@ -31,7 +31,6 @@ typedef struct aconn {
 
 struct tun_agentfwd {
     struct ev_loop *loop;
-    tun_link *link;
     char *path;
     aconn *conns;
     int n;
@@ -121,10 +120,11 @@ char *tun_agentfwd_socket(const tun_options *o)
 static void aconn_free(aconn *ac)
 {
     tun_agentfwd *a = ac->a;
+    tun_link *link = ac->pipe.base.link;
     ev_timer_stop(a->loop, &ac->confirm);
-    tun_link_unblock(a->link, &ac->pipe.base);
-    if (!ac->confirmed && ssh_channel_get_user(a->link->c, ac->pipe.base.id) == &ac->pipe.base)
-        ssh_channel_open_fail(a->link->c, ac->pipe.base.id, SSH_OPEN_CONNECT_FAILED, "closed");
+    tun_link_unblock(link, &ac->pipe.base);
+    if (!ac->confirmed && ssh_channel_get_user(link->c, ac->pipe.base.id) == &ac->pipe.base)
+        ssh_channel_open_fail(link->c, ac->pipe.base.id, SSH_OPEN_CONNECT_FAILED, "closed");
     tun_pipe_free(&ac->pipe); /* closes the socket */
     if (ac->prev)
         ac->prev->next = ac->next;
@@ -154,18 +154,18 @@ static void on_confirm(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     aconn *ac = w->data;
-    tun_agentfwd *a = ac->a;
+    tun_link *link = ac->pipe.base.link;
     ac->confirmed = 1;
-    if (ssh_channel_open_confirm(a->link->c, ac->pipe.base.id, &ac->pipe.base) != 0) {
+    if (ssh_channel_open_confirm(link->c, ac->pipe.base.id, &ac->pipe.base) != 0) {
         aconn_free(ac);
         return;
     }
     ac->pipe.base.open = 1;
     tun_pipe_start_input(&ac->pipe);
-    tun_link_kick(a->link);
+    tun_link_kick(link);
 }
 
-int tun_agentfwd_channel_open(tun_agentfwd *a, uint32_t id, const char **why)
+int tun_agentfwd_channel_open(tun_agentfwd *a, tun_link *link, uint32_t id, const char **why)
 {
     int fd = tun_connect_unix(a->path);
     if (fd < 0) {
@@ -180,7 +180,7 @@ int tun_agentfwd_channel_open(tun_agentfwd *a, uint32_t id, const char **why)
         return -SSH_OPEN_RESOURCE_SHORTAGE;
     }
     ac->a = a;
-    tun_pipe_init(&ac->pipe, a->loop, a->link, fd, fd, -1, &agent_hooks, ac);
+    tun_pipe_init(&ac->pipe, a->loop, link, fd, fd, -1, &agent_hooks, ac);
     ac->pipe.is_socket = 1;
     ac->pipe.auto_close = 1;
     ac->pipe.base.id = id;
@@ -192,24 +192,35 @@ int tun_agentfwd_channel_open(tun_agentfwd *a, uint32_t id, const char **why)
         a->conns->prev = ac;
     a->conns = ac;
     a->n++;
-    ssh_channel_set_user(a->link->c, id, &ac->pipe.base);
+    ssh_channel_set_user(link->c, id, &ac->pipe.base);
     tun_debug("channel %u: agent connection to %s", id, a->path);
     return SSH_DEFERRED;
 }
 
-tun_agentfwd *tun_agentfwd_new(struct ev_loop *loop, tun_link *link, const char *path)
+tun_agentfwd *tun_agentfwd_new(struct ev_loop *loop, const char *path)
 {
     tun_agentfwd *a = calloc(1, sizeof(*a));
     if (a == NULL)
         return NULL;
     a->loop = loop;
-    a->link = link;
     a->path = strdup(path);
     if (a->path == NULL) {
         free(a);
         return NULL;
     }
     return a;
+}
+
+void tun_agentfwd_conn_lost(tun_agentfwd *a, tun_link *link)
+{
+    if (a == NULL)
+        return;
+    aconn *next;
+    for (aconn *ac = a->conns; ac; ac = next) {
+        next = ac->next;
+        if (ac->pipe.base.link == link)
+            aconn_free(ac);
+    }
 }
 
 int tun_agentfwd_active(const tun_agentfwd *a)

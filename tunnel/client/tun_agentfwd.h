@@ -26,10 +26,14 @@ typedef struct tun_agentfwd tun_agentfwd;
  * agent (then a message says why, as ssh's). */
 char *tun_agentfwd_socket(const tun_options *o);
 
-/* Serve auth-agent@openssh.com channels of one connection with `path`. */
-tun_agentfwd *tun_agentfwd_new(struct ev_loop *loop, tun_link *link, const char *path);
-/* The engine's channel_open convention for "auth-agent@openssh.com". */
-int tun_agentfwd_channel_open(tun_agentfwd *a, uint32_t id, const char **why);
+/* Serve auth-agent@openssh.com channels with `path` (of any of the
+ * program's connections: the master's sessions may be on several). */
+tun_agentfwd *tun_agentfwd_new(struct ev_loop *loop, const char *path);
+/* The engine's channel_open convention for "auth-agent@openssh.com" on
+ * the connection `link`. */
+int tun_agentfwd_channel_open(tun_agentfwd *a, tun_link *link, uint32_t id, const char **why);
+/* The connection `link` is gone: forget its agent connections. */
+void tun_agentfwd_conn_lost(tun_agentfwd *a, tun_link *link);
 /* Agent connections open now (for ~#). */
 int tun_agentfwd_active(const tun_agentfwd *a);
 /* Close every agent connection. */

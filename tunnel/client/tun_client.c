@@ -566,9 +566,14 @@ static void persist_detach(tun_client *cl)
     _exit(status);
 }
 
+static void mux_session_fwd(void *arg, int want_agent, int want_x11, tun_session_params *p);
+static int mux_remote_open(void *arg, tun_link *link, uint32_t id,
+                           const ssh_channel_open_info *info, const char **why);
+
 static void start_master(tun_client *cl)
 {
-    tun_mux_hooks mh = {mux_idle, mux_terminate, mux_fwd, mux_state};
+    tun_mux_hooks mh = {mux_idle, mux_terminate, mux_fwd, mux_state, mux_session_fwd,
+                        mux_remote_open};
     cl->mux = tun_mux_master_start(cl->loop, cl->args->control_path, cl->o, cl->host, cl->res,
                                    &cl->ids, cl->conn, &mh, cl);
     if (cl->mux == NULL && errno == EEXIST)
@@ -686,10 +691,10 @@ static void conn_lost(tun_client *cl, const char *msg)
     if (cl->mux)
         tun_mux_primary_lost(cl->mux, why);
     /* Agent and X11 connections were channels of the lost connection. */
-    tun_agentfwd_free(cl->agent);
-    cl->agent = NULL;
-    if (cl->retired)
+    if (cl->retired) {
+        tun_agentfwd_conn_lost(cl->agent, tun_conn_link(cl->retired));
         tun_x11_conn_lost(cl->x11, tun_conn_link(cl->retired));
+    }
 }
 
 /* Connected again: carry the forwards and the master over. */
@@ -697,8 +702,6 @@ static void reconnected(tun_client *cl)
 {
     cl->conn_up = 1;
     tun_reconnect_up(cl->rc);
-    if (cl->agent_path && cl->agent == NULL)
-        cl->agent = tun_agentfwd_new(cl->loop, tun_conn_link(cl->conn), cl->agent_path);
     if (cl->fwd) {
         cl->restoring = 1;
         tun_fwd_restore(cl->fwd, tun_conn_link(cl->conn));
@@ -778,6 +781,55 @@ static void start_attempt_conn(tun_client *cl)
         tun_conn_pin_hostkey(cl->conn, cl->pin_fp);
 }
 
+/* ---- agent and X11 channels ------------------------------------------------------------------ */
+
+/* auth-agent@openssh.com and x11 channels on any of our connections (the
+ * primary, or a master's other ones). */
+static int remote_open(tun_client *cl, tun_link *link, uint32_t id,
+                       const ssh_channel_open_info *info, const char **why)
+{
+    if (info->kind == SSH_CHAN_OTHER && strcmp(info->type, "x11") == 0) {
+        if (cl->x11)
+            return tun_x11_channel_open(cl->x11, link, id, info, why);
+        tun_error("Warning: ssh server tried X11 forwarding.");
+        tun_error("Warning: this is probably a break-in attempt by a malicious server.");
+        *why = "X11 forwarding not requested";
+        return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+    }
+    if (info->kind == SSH_CHAN_OTHER && strcmp(info->type, "auth-agent@openssh.com") == 0) {
+        if (cl->agent)
+            return tun_agentfwd_channel_open(cl->agent, link, id, why);
+        /* ssh's words: we never asked for it. */
+        tun_info("Warning: ssh server tried agent forwarding.");
+        tun_info("Warning: this is probably a break-in attempt by a malicious server.");
+        *why = "agent forwarding not requested";
+        return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+    }
+    tun_debug("refusing channel of type %s", info->type);
+    *why = "open refused";
+    return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+}
+
+static int mux_remote_open(void *arg, tun_link *link, uint32_t id,
+                           const ssh_channel_open_info *info, const char **why)
+{
+    return remote_open(arg, link, id, info, why);
+}
+
+/* A mux client's session asks for agent or X11 forwarding: it gets what
+ * this master forwards (ssh's master does the same). */
+static void mux_session_fwd(void *arg, int want_agent, int want_x11, tun_session_params *p)
+{
+    tun_client *cl = arg;
+    if (want_agent && cl->agent)
+        p->forward_agent = 1;
+    if (want_x11 && tun_x11_ok(cl->x11)) {
+        p->x11_proto = tun_x11_proto(cl->x11);
+        p->x11_cookie = tun_x11_fake_cookie(cl->x11);
+        p->x11_screen = tun_x11_screen(cl->x11);
+    }
+}
+
 /* ---- connection hooks -------------------------------------------------------------------------- */
 
 static void on_ready(tun_conn *c, void *arg)
@@ -806,8 +858,6 @@ static void on_ready(tun_conn *c, void *arg)
         go_background(cl);
     if (cl->args->ready_hook)
         cl->args->ready_hook(cl->args->ready_arg, cl->conn);
-    if (cl->agent_path && cl->agent == NULL)
-        cl->agent = tun_agentfwd_new(cl->loop, tun_conn_link(cl->conn), cl->agent_path);
     cl->session_wanted = !cl->args->no_command && cl->args->stdio_host == NULL;
     /* LocalCommand first (ssh runs it before its session begins and
      * waits for it); the session starts when it has exited. */
@@ -847,31 +897,11 @@ static void on_dead(tun_conn *c, const char *msg, void *arg)
 static int on_channel_open(tun_conn *c, uint32_t id, const ssh_channel_open_info *info,
                            const char **why, void *arg)
 {
-    (void)c;
     tun_client *cl = arg;
     if ((info->kind == SSH_CHAN_FORWARDED_TCPIP || info->kind == SSH_CHAN_FORWARDED_STREAMLOCAL) &&
         cl->fwd)
         return tun_fwd_channel_open(cl->fwd, id, info, why);
-    if (info->kind == SSH_CHAN_OTHER && strcmp(info->type, "x11") == 0) {
-        if (cl->x11)
-            return tun_x11_channel_open(cl->x11, tun_conn_link(cl->conn), id, info, why);
-        tun_error("Warning: ssh server tried X11 forwarding.");
-        tun_error("Warning: this is probably a break-in attempt by a malicious server.");
-        *why = "X11 forwarding not requested";
-        return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
-    }
-    if (info->kind == SSH_CHAN_OTHER && strcmp(info->type, "auth-agent@openssh.com") == 0) {
-        if (cl->agent)
-            return tun_agentfwd_channel_open(cl->agent, id, why);
-        /* ssh's words: we never asked for it. */
-        tun_info("Warning: ssh server tried agent forwarding.");
-        tun_info("Warning: this is probably a break-in attempt by a malicious server.");
-        *why = "agent forwarding not requested";
-        return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
-    }
-    tun_debug("refusing channel of type %s", info->type);
-    *why = "open refused";
-    return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+    return remote_open(cl, tun_conn_link(c), id, info, why);
 }
 
 static const tun_conn_hooks conn_hooks = {on_ready, on_dead, on_channel_open};
@@ -907,6 +937,8 @@ int tun_client_run(const tun_client_args *args)
     cl.loop = args->loop ? args->loop : ev_default_loop(EVFLAG_AUTO);
     cl.host = cl.o->hostname ? cl.o->hostname : args->host;
     cl.agent_path = tun_agentfwd_socket(cl.o);
+    if (cl.agent_path)
+        cl.agent = tun_agentfwd_new(cl.loop, cl.agent_path);
     escapes_setup(&cl);
     tun_idstore_init(&cl.ids, cl.loop, cl.o);
     cl.res = tun_resolver_new(cl.loop);

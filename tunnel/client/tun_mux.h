@@ -24,6 +24,7 @@
 #include "tun_idstore.h"
 #include "tun_options.h"
 #include "tun_resolve.h"
+#include "tun_session.h"
 
 typedef struct tun_mux tun_mux;
 
@@ -39,6 +40,15 @@ typedef struct tun_mux_hooks {
      * ("down since ...: reason; attempt N, next try in S s"), for -O
      * status/check and refusals.  May be NULL. */
     void (*state)(void *arg, char *buf, size_t len);
+    /* Agent and X11 forwarding for a mux client's session that asks for
+     * them: fill in `p` with what the master itself forwards (as ssh's
+     * master: only when it forwards them too).  May be NULL. */
+    void (*session_fwd)(void *arg, int want_agent, int want_x11, tun_session_params *p);
+    /* An auth-agent@openssh.com or x11 channel opened by the server on one
+     * of the master's other connections (engine convention).  May be NULL
+     * (refused). */
+    int (*remote_open)(void *arg, tun_link *link, uint32_t id, const ssh_channel_open_info *info,
+                       const char **why);
 } tun_mux_hooks;
 
 /* Create the control socket at `path` and start serving.  NULL (with a

@@ -296,10 +296,13 @@ static int session_run(int fd, ssh_buf *b, const tun_mux_client_args *a, int std
         ssh_buf_put_u32(&body, rid);
         ssh_buf_put_cstring(&body, "");
         ssh_buf_put_u32(&body, (uint32_t)a->tty);
-        ssh_buf_put_u32(&body, 0); /* X11 */
-        ssh_buf_put_u32(&body, 0); /* agent */
+        /* As ssh's mux client: the master forwards the agent and X11 only
+         * if it forwards them itself, and filters the escapes. */
+        ssh_buf_put_u32(&body, a->o->forward_x11 > 0);
+        ssh_buf_put_u32(&body, a->o->forward_agent > 0);
         ssh_buf_put_u32(&body, (uint32_t)a->subsystem);
-        ssh_buf_put_u32(&body, 0xffffffffu); /* no escape character */
+        ssh_buf_put_u32(&body, a->o->escape_char >= 0 ? (uint32_t)a->o->escape_char
+                                                      : 0xffffffffu);
         ssh_buf_put_cstring(&body, term ? term : "");
         ssh_buf_put_cstring(&body, a->command ? a->command : "");
         env_strings(a->o, &body);

@@ -94,6 +94,7 @@ struct msess {
     ev_timer reap;
     ev_timer wait;      /* bounds the wait for a primary that is down */
     tun_session *stale; /* refused session to free */
+    tun_escape_ops esc; /* escapes of a mux client's terminal session */
     msess *next, *prev; /* tun_mux.sessions */
 };
 
@@ -348,9 +349,21 @@ static mconn *conn_add(tun_mux *m, tun_conn *tc, int primary)
     return c;
 }
 
+/* Agent and X11 channels the server opens on another connection. */
+static int on_extra_open(tun_conn *tc, uint32_t id, const ssh_channel_open_info *info,
+                         const char **why, void *arg)
+{
+    mconn *c = arg;
+    tun_mux *m = c->m;
+    if (m->hooks.remote_open)
+        return m->hooks.remote_open(m->arg, tun_conn_link(tc), id, info, why);
+    *why = "open refused";
+    return -SSH_OPEN_ADMINISTRATIVELY_PROHIBITED;
+}
+
 static mconn *conn_new_extra(tun_mux *m)
 {
-    tun_conn_hooks h = {on_extra_ready, on_extra_dead, NULL};
+    tun_conn_hooks h = {on_extra_ready, on_extra_dead, on_extra_open};
     mconn *c = conn_add(m, NULL, 0);
     if (c == NULL)
         return NULL;
@@ -548,6 +561,22 @@ static void refuse(msess *ms, const char *why)
     }
 }
 
+/* ~. in a mux client's session ends that session only (as ssh's master
+ * does); the other escapes a master cannot do for a client say so. */
+static void ms_esc_quit(void *arg)
+{
+    msess *ms = arg;
+    if (ms->s)
+        tun_session_close(ms->s);
+}
+
+static void ms_esc_list(void *arg, char *buf, size_t len)
+{
+    msess *ms = arg;
+    snprintf(buf, len, "The following connections are open:\r\n  #%u client-session (%s)\r\n",
+             ms->s ? tun_session_id(ms->s) : 0, "multiplexed");
+}
+
 static void start_on(tun_mux *m, mconn *c, msess *ms)
 {
     ms->waiting = 0;
@@ -578,6 +607,18 @@ static void start_on(tun_mux *m, mconn *c, msess *ms)
         .open_refused = ms_refused,
         .arg = ms,
     };
+    /* The client's escape character, on a terminal session (ssh's master
+     * does the same). */
+    if (r->want_tty && r->escape_char < 256) {
+        memset(&ms->esc, 0, sizeof(ms->esc));
+        ms->esc.quit = ms_esc_quit;
+        ms->esc.list = ms_esc_list;
+        ms->esc.arg = ms;
+        p.escape_ops = &ms->esc;
+        p.escape_char = (int)r->escape_char;
+    }
+    if (m->hooks.session_fwd && (r->want_agent || r->want_x11))
+        m->hooks.session_fwd(m->arg, r->want_agent != 0, r->want_x11 != 0, &p);
     ms->s = tun_session_start(&p);
     if (ms->s == NULL) {
         conn_session_ended(c);
