@@ -318,6 +318,8 @@ static void child_cleanup(const char *dir, const char *path)
     unlink(path);
     rmdir(dir);
     _exit(0);
+}
+
 static void cmd_reply(uint32_t err, uint32_t status, const char *why, const uint8_t *out,
                       size_t len)
 {
@@ -665,6 +667,21 @@ tun_ptask *tun_ptask_agent_dir(struct ev_loop *loop, int as_root, const tun_user
 {
     int sp[2];
     tun_ptask *t = task_new(loop, T_UNIX, 64, (void *)cb, arg, sp);
+    if (t == NULL)
+        return NULL;
+    pid_t pid = fork();
+    if (pid < 0) {
+        task_abort(t, sp);
+        return NULL;
+    }
+    if (pid == 0) {
+        child_setup(as_root, u, sp[1]);
+        child_agent(dir, path);
+    }
+    task_started(t, pid, sp[1], timeout);
+    return t;
+}
+
 tun_ptask *tun_ptask_command(struct ev_loop *loop, int as_root, const tun_user_info *runas,
                              char *const *argv, size_t maxout, double timeout, tun_ptask_cmd_cb cb,
                              void *arg)
@@ -679,9 +696,6 @@ tun_ptask *tun_ptask_command(struct ev_loop *loop, int as_root, const tun_user_i
         return NULL;
     }
     if (pid == 0) {
-        child_setup(as_root, u, sp[1]);
-        child_agent(dir, path);
-    }
         setpgid(0, 0);
         child_setup(as_root, runas, sp[1]);
         child_cmd(runas, argv, maxout);
