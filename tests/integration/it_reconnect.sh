@@ -26,6 +26,7 @@
 #   connection's local address gives it up at once; an attempt stuck
 #   connecting on a path that went away is started over when the network
 #   changes;
+# - through a jump host (-J), the whole chain comes back, twice, in one process;
 # - the command line of examples/sshtun-tunnel@.service, with a Host block
 #   of ~/.ssh/config, keeps its tunnel across a cut;
 # - -G: Reconnect, ReconnectInterval, and ServerAliveInterval 15 by default
@@ -395,6 +396,42 @@ it_check "unit: -L after the reconnect" "hello through the tunnel" "$(echo_via "
 kill -TERM "$(it_sshtun_pid "$UPID")"
 wait "$UPID"
 rm -f "$HOME/.ssh/config"
+
+# ---- through a jump host (-J): each attempt runs the whole chain again ----------------------------
+# The hop is the same sshd under another name (a hop equal to the target
+# would be a "jumphost loop"); killing sshd's session processes cuts both
+# the hop's connection and the one inside it.
+cat > "$T/jump_config" <<CFG
+Host hop
+    HostName 127.0.0.1
+    Port $SSHD_PORT
+    User $USER_NAME
+    IdentityFile $T/user_ed25519
+    UserKnownHostsFile $T/known_hosts
+    GlobalKnownHostsFile /dev/null
+    StrictHostKeyChecking yes
+    BatchMode yes
+CFG
+: > "$T/j.log"
+timeout 120 "$SSHTUN" -F "$T/jump_config" -N -E "$T/j.log" -J hop -p "$SSHD_PORT" -l "$USER_NAME" \
+    -i "$T/user_ed25519" -o UserKnownHostsFile="$T/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+    -o StrictHostKeyChecking=yes -o BatchMode=yes -o Reconnect=yes -o ReconnectInterval=1:2 \
+    -L "$LP:127.0.0.1:$ECHO" 127.0.0.1 </dev/null &
+JPID=$!
+BG_PIDS="${BG_PIDS:-} $JPID"
+it_wait_port "$LP"
+it_check "-J: -L works through the hop" "hello through the tunnel" "$(echo_via "$LP")"
+it_check "-J: one process (no ssh -W child)" "" "$(pgrep -P "$(it_sshtun_pid "$JPID")")"
+kill -TERM $(sshd_sessions)
+wait_log "$T/j.log" "Reconnected to 127.0.0.1; restored 1 local, 0 remote forwards" 10 &&
+    it_pass "-J: reconnects through the hop" || it_fail "-J: no reconnect: $(cat "$T/j.log")"
+it_check "-J: -L after the reconnect" "hello through the tunnel" "$(echo_via "$LP")"
+kill -TERM $(sshd_sessions)
+wait_log "$T/j.log" "Reconnected to 127.0.0.1; restored 1 local, 0 remote forwards" 10 2 &&
+    it_pass "-J: and again" || it_fail "-J: no second reconnect: $(cat "$T/j.log")"
+it_check "-J: -L after the second reconnect" "hello through the tunnel" "$(echo_via "$LP")"
+kill -TERM "$(it_sshtun_pid "$JPID")"
+wait "$JPID"
 
 # ---- sshtund: restart it, -R 0 gets a new port; SIGSTOP --------------------------------------------------
 if [ "$(id -u)" -ne 0 ]; then
