@@ -306,6 +306,28 @@ static tun_srvsettings *settings_from_bundle(const args *a, const uint8_t *data,
 /* What the network process gets of a bundle: every host key replaced by
  * its public blob (a key that does not parse is passed on as it is, for
  * its error message). */
+/* Copy one list of files of the bundle (u32 count, then per file: string
+ * path, bool ok, string text) from `c` to `out` unchanged. */
+static int copy_file_list(ssh_cur *c, ssh_buf *out)
+{
+    uint32_t n;
+    if (ssh_cur_get_u32(c, &n) != 0)
+        return -1;
+    ssh_buf_put_u32(out, n);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *path, *t;
+        size_t pl, tl;
+        int ok;
+        if (ssh_cur_get_string(c, &path, &pl) != 0 || ssh_cur_get_bool(c, &ok) != 0 ||
+            ssh_cur_get_string(c, &t, &tl) != 0)
+            return -1;
+        ssh_buf_put_string(out, path, pl);
+        ssh_buf_put_bool(out, ok);
+        ssh_buf_put_string(out, t, tl);
+    }
+    return 0;
+}
+
 static int publish_bundle(void *ctx, const uint8_t *data, size_t len, ssh_buf *out)
 {
     (void)ctx;
@@ -343,38 +365,10 @@ static int publish_bundle(void *ctx, const uint8_t *data, size_t len, ssh_buf *o
         ssh_key_free(key);
         ssh_buf_free(&blob);
     }
-    /* The Banner texts follow as they are (nothing secret in them). */
-    uint32_t nb;
-    if (ssh_cur_get_u32(&c, &nb) != 0)
+    /* The Banner texts follow as they are (nothing secret in them), and so
+     * do the host certificates (public). */
+    if (copy_file_list(&c, out) != 0 || copy_file_list(&c, out) != 0)
         return -1;
-    ssh_buf_put_u32(out, nb);
-    for (uint32_t i = 0; i < nb; i++) {
-        const uint8_t *path, *t;
-        size_t pl, tl2;
-        int ok;
-        if (ssh_cur_get_string(&c, &path, &pl) != 0 || ssh_cur_get_bool(&c, &ok) != 0 ||
-            ssh_cur_get_string(&c, &t, &tl2) != 0)
-            return -1;
-        ssh_buf_put_string(out, path, pl);
-        ssh_buf_put_bool(out, ok);
-        ssh_buf_put_string(out, t, tl2);
-    }
-    /* So do the host certificates (public). */
-    uint32_t nc;
-    if (ssh_cur_get_u32(&c, &nc) != 0)
-        return -1;
-    ssh_buf_put_u32(out, nc);
-    for (uint32_t i = 0; i < nc; i++) {
-        const uint8_t *path, *t;
-        size_t pl, tl2;
-        int ok;
-        if (ssh_cur_get_string(&c, &path, &pl) != 0 || ssh_cur_get_bool(&c, &ok) != 0 ||
-            ssh_cur_get_string(&c, &t, &tl2) != 0)
-            return -1;
-        ssh_buf_put_string(out, path, pl);
-        ssh_buf_put_bool(out, ok);
-        ssh_buf_put_string(out, t, tl2);
-    }
     return ssh_cur_end(&c) == 0 ? 0 : -1;
 }
 
