@@ -33,6 +33,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -288,6 +289,21 @@ static const struct {
 static int one_option(cli *c, tun_options *o, int opt, const char *arg)
 {
     int found = 0;
+    if (opt == 'i') {
+        /* As ssh: ~ expanded now, and a file that is not there is a
+         * warning and left out (so -G does not list it either). */
+        char *p = tun_expand_home(arg);
+        struct stat st;
+        int rv = 0;
+        if (p == NULL)
+            return OPT_FAIL;
+        if (stat(p, &st) == -1)
+            fprintf(stderr, "Warning: Identity file %s not accessible: %s.\n", p, strerror(errno));
+        else
+            rv = set_kw(o, "IdentityFile", p);
+        free(p);
+        return rv != 0 ? OPT_FAIL : OPT_OK;
+    }
     for (size_t i = 0; i < sizeof(flag_keywords) / sizeof(flag_keywords[0]); i++) {
         if (flag_keywords[i].flag != opt)
             continue;
@@ -483,6 +499,12 @@ int main(int argc, char **argv)
         goto out;
     if (tun_config_load(&o, host) != 0)
         goto out;
+    /* UpdateHostKeys ask where nobody would be asked: off, as ssh decides
+     * it before -G prints the configuration (ssh.c). */
+    if (o.update_host_keys == UHK_ASK &&
+        ((o.control_persist != 0 && o.control_path != NULL) || cmd_at < argc ||
+         o.remote_command != NULL || o.request_tty == TTY_NO || o.log_level < TUN_LOG_INFO))
+        o.update_host_keys = UHK_NO;
     if (c.dump_config) {
         printf("host %s\nhostname %s\n", host, o.hostname ? o.hostname : host);
         tun_options_dump(&o, stdout);

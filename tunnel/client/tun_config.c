@@ -549,6 +549,16 @@ int tun_options_expand(tun_options *o, const char *original_host)
     }
     tun_tokens_init(&t, o, original_host);
     int rv = 0;
+    /* ssh -G prints these two as written (ssh expands them only when it
+     * loads the keys); a second expansion (a jump host's) keeps the first. */
+    for (int i = 0; i < o->n_identity_files && rv == 0; i++)
+        if (o->identity_files_written[i] == NULL &&
+            (o->identity_files_written[i] = strdup(o->identity_files[i])) == NULL)
+            rv = -1;
+    for (int i = 0; i < o->n_certificate_files && rv == 0; i++)
+        if (o->certificate_files_written[i] == NULL &&
+            (o->certificate_files_written[i] = strdup(o->certificate_files[i])) == NULL)
+            rv = -1;
     for (int i = 0; i < o->n_identity_files && rv == 0; i++)
         rv = expand_field(&o->identity_files[i], &t, NULL);
     for (int i = 0; i < o->n_user_known_hosts && rv == 0; i++)

@@ -19,6 +19,7 @@
  */
 #include "tun_options.h"
 #include "tun_cfgval.h"
+#include "tun_fwdspec.h"
 #include "tun_jumpspec.h"
 #include "tun_log.h"
 #include "tun_match.h"
@@ -26,12 +27,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "sshtun/cert.h"
 #include "sshtun/conn.h"
@@ -312,6 +315,8 @@ void tun_options_free(tun_options *o)
         }
     }
     free_list(o->set_env, o->n_set_env);
+    free_list(o->identity_files_written, TUN_MAX_LIST);
+    free_list(o->certificate_files_written, TUN_MAX_LIST);
     free(o->original_host);
     free(o->config_file);
     free(o->forward_agent_path);
@@ -1057,10 +1062,44 @@ static const char *yesno_str(int v)
     return v ? "yes" : "no";
 }
 
+/* One LocalForward/RemoteForward/DynamicForward as ssh -G prints it
+ * (readconf.c's dump_cfg_forwards): a listen or target host in brackets
+ * with its port, a bare port, or a path; a remote dynamic forward's target
+ * is "[socks]:0" there.  A spec that does not parse (the fuzzer) is printed
+ * as written. */
+static void dump_forward(FILE *f, const char *name, const char *spec, enum tun_fwd_kind kind)
+{
+    tun_fwdspec fs;
+    if (tun_fwdspec_parse(spec, kind, &fs) != 0) {
+        fprintf(f, "%s %s\n", name, spec);
+        return;
+    }
+    fprintf(f, "%s", name);
+    if (fs.listen_path)
+        fprintf(f, " %s", fs.listen_path);
+    else if (fs.listen_host == NULL)
+        fprintf(f, " %d", fs.listen_port);
+    else
+        fprintf(f, " [%s]:%d", fs.listen_host, fs.listen_port);
+    if (kind != TUN_FWD_DYNAMIC) {
+        if (fs.connect_path)
+            fprintf(f, " %s", fs.connect_path);
+        else if (fs.dynamic)
+            fprintf(f, " [socks]:0");
+        else if (fs.connect_host == NULL)
+            fprintf(f, " %d", fs.connect_port);
+        else
+            fprintf(f, " [%s]:%d", fs.connect_host, fs.connect_port);
+    }
+    fprintf(f, "\n");
+    tun_fwdspec_free(&fs);
+}
+
 void tun_options_dump(const tun_options *o, FILE *f)
 {
     static const char *const shkc[] = {"false", "true", "accept-new", "ask"};
-    static const char *const tty[] = {"no", "yes", "force", "auto"};
+    /* ssh -G prints RequestTTY yes/no as true/false (a multistate). */
+    static const char *const tty[] = {"false", "true", "force", "auto"};
     static const char *const cm[] = {"false", "true", "ask", "auto", "autoask"};
     char name[64];
     for (size_t i = 0; i < N_KEYWORDS; i++) {
@@ -1079,12 +1118,26 @@ void tun_options_dump(const tun_options *o, FILE *f)
         case K_STR:
         case K_ALGS: {
             const char *s = *FIELD(o, k->off, const char *);
+            if (s && k->off == offsetof(tun_options, control_path) && strcmp(s, "none") == 0) {
+                s = NULL; /* ssh: "none" is no control path */
+            } else if (s == NULL && k->off == offsetof(tun_options, user)) {
+                /* ssh -G prints the user it would log in as. */
+                struct passwd *pw = getpwuid(getuid());
+                s = pw ? pw->pw_name : NULL;
+            } else if (s == NULL && k->off == offsetof(tun_options, permit_remote_open)) {
+                s = "any";
+            }
             if (s)
                 fprintf(f, "%s %s\n", name, s);
             break;
         }
         case K_BOOL:
-            fprintf(f, "%s %s\n", name, yesno_str(*FIELD(o, k->off, const int)));
+            if (k->off == offsetof(tun_options, pubkey_authentication))
+                /* ssh's PubkeyAuthentication is a multistate printed by its
+                 * first name: true/false. */
+                fprintf(f, "%s %s\n", name, *FIELD(o, k->off, const int) ? "true" : "false");
+            else
+                fprintf(f, "%s %s\n", name, yesno_str(*FIELD(o, k->off, const int)));
             break;
         case K_PORT:
         case K_INT:
@@ -1102,7 +1155,23 @@ void tun_options_dump(const tun_options *o, FILE *f)
         case K_LIST_ACC: {
             char *const *v = FIELD(o, k->off, char *const);
             int n = *FIELD(o, k->noff, const int);
-            if (k->type == K_FILES && n > 0) {
+            if (k->off == offsetof(tun_options, identity_files) && o->identity_files_written[0])
+                v = o->identity_files_written;
+            else if (k->off == offsetof(tun_options, certificate_files) &&
+                     o->certificate_files_written[0])
+                v = o->certificate_files_written;
+            if (k->off == offsetof(tun_options, local_forwards) ||
+                k->off == offsetof(tun_options, remote_forwards) ||
+                k->off == offsetof(tun_options, dynamic_forwards)) {
+                enum tun_fwd_kind kind =
+                    k->off == offsetof(tun_options, local_forwards)    ? TUN_FWD_LOCAL
+                    : k->off == offsetof(tun_options, remote_forwards) ? TUN_FWD_REMOTE
+                                                                       : TUN_FWD_DYNAMIC;
+                for (int j = 0; j < n; j++)
+                    dump_forward(f, name, v[j], kind);
+            } else if (k->off == offsetof(tun_options, canonical_domains) && n == 0) {
+                fprintf(f, "%s none\n", name);
+            } else if (k->type == K_FILES && n > 0) {
                 fprintf(f, "%s", name);
                 for (int j = 0; j < n; j++)
                     fprintf(f, " %s", v[j]);
@@ -1136,12 +1205,9 @@ void tun_options_dump(const tun_options *o, FILE *f)
             break;
         }
         case K_SETENV:
-            if (o->n_set_env) {
-                fprintf(f, "%s", name);
-                for (int j = 0; j < o->n_set_env; j++)
-                    fprintf(f, " %s", o->set_env[j]);
-                fprintf(f, "\n");
-            }
+            /* One line per variable, as ssh -G. */
+            for (int j = 0; j < o->n_set_env; j++)
+                fprintf(f, "%s %s\n", name, o->set_env[j]);
             break;
         case K_CONTROLMASTER:
             fprintf(f, "%s %s\n", name, cm[o->control_master >= 0 && o->control_master < 5 ? o->control_master : 0]);
@@ -1156,15 +1222,16 @@ void tun_options_dump(const tun_options *o, FILE *f)
             break;
         }
         case K_CNAMES:
-            if (o->n_permitted_cnames > 0) {
-                fprintf(f, "%s", name);
-                for (int j = 0; j < o->n_permitted_cnames; j++)
-                    fprintf(f, " %s", o->permitted_cnames[j]);
-                fprintf(f, "\n");
-            }
+            /* ssh -G spells this key "canonicalizePermittedcnames" (its
+             * dump names it by hand); scripts reading ssh -G look for that. */
+            fprintf(f, "canonicalizePermittedcnames");
+            for (int j = 0; j < o->n_permitted_cnames; j++)
+                fprintf(f, " %s", o->permitted_cnames[j]);
+            fprintf(f, "%s\n", o->n_permitted_cnames ? "" : " none");
             break;
         case K_UHK: {
-            static const char *const uhk[] = {"no", "yes", "ask"};
+            /* A multistate in ssh, printed by its first names. */
+            static const char *const uhk[] = {"false", "true", "ask"};
             fprintf(
                 f, "%s %s\n", name,
                 uhk[o->update_host_keys >= 0 && o->update_host_keys < 3 ? o->update_host_keys : 0]);

@@ -41,6 +41,11 @@ typedef struct tun_options {
     int port;       /* -1: unset */
     char *identity_files[TUN_MAX_LIST];
     int n_identity_files;
+    /* IdentityFile and CertificateFile as written (before ~ and %-tokens
+     * are expanded): what -G prints, as ssh -G does.  Set by
+     * tun_options_expand, n_identity_files / n_certificate_files long. */
+    char *identity_files_written[TUN_MAX_LIST];
+    char *certificate_files_written[TUN_MAX_LIST];
     int identities_only;
     char *identity_agent;
     char *user_known_hosts[TUN_MAX_LIST];
