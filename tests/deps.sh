@@ -7,7 +7,7 @@ sshtun_install_deps() {
 openssh-server openssh-client socat curl python3 procps \
 util-linux bsdutils passwd python3-cryptography \
 git man-db groff-base debhelper dpkg-dev adduser \
-dropbear-bin python3-asyncssh tmux valgrind rsync openssl iproute2 xvfb x11-utils xauth"
+dropbear-bin python3-asyncssh tmux valgrind rsync openssl iproute2 xvfb x11-utils xauth haproxy"
     [ $# -gt 0 ] && pkgs="$*"
     local missing=""
     for p in $pkgs; do

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -220,6 +221,95 @@ static void test_defaults(void **state)
     assert_int_equal(c.global.n_authorized_keys_file, 1);
     assert_int_equal(c.global.n_permit_open, 1);
     assert_string_equal(c.global.permit_open[0], "localhost:80");
+    tun_srvcfg_free(&c);
+}
+
+static struct sockaddr_storage sa(const char *ip, int port)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(ip, ':')) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        inet_pton(AF_INET6, ip, &s6->sin6_addr);
+        s6->sin6_port = htons((uint16_t)port);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        inet_pton(AF_INET, ip, &s4->sin_addr);
+        s4->sin_port = htons((uint16_t)port);
+    }
+    return ss;
+}
+
+/* ProxyProtocol, ProxyProtocolFrom, "ListenAddress ... proxy-protocol" and
+ * which listener a socket's local address belongs to. */
+static void test_proxy_protocol(void **state)
+{
+    (void)state;
+    tun_srvcfg c;
+    struct sockaddr_storage l;
+    tun_srvcfg_init(&c);
+    assert_int_equal(tun_srvcfg_apply(&c, "Port 22", "t"), 0);
+    assert_int_equal(tun_srvcfg_apply(&c, "Port 2200", "t"), 0);
+    assert_int_equal(tun_srvcfg_apply(&c, "ListenAddress 10.0.0.5 proxy-protocol", "t"), 0);
+    assert_int_equal(tun_srvcfg_apply(&c, "ListenAddress 127.0.0.1:2222", "t"), 0);
+    assert_int_equal(tun_srvcfg_apply(&c, "ListenAddress 0.0.0.0:2223 proxy-protocol", "t"), 0);
+    assert_int_equal(tun_srvcfg_apply(&c, "ListenAddress 127.0.0.1:2223", "t"), 0);
+    assert_int_equal(tun_srvcfg_apply(&c, "ListenAddress [::1]:2224 PROXY-PROTOCOL", "t"), 0);
+    assert_int_equal(tun_srvcfg_apply(&c, "ListenAddress 10.0.0.6 proxy", "t"), -1);
+    assert_int_equal(tun_srvcfg_apply(&c, "ListenAddress 10.0.0.6 proxy-protocol x", "t"), -1);
+    /* a PROXY listener without ProxyProtocolFrom: refused when finished */
+    tun_srvcfg d;
+    tun_srvcfg_init(&d);
+    assert_int_equal(tun_srvcfg_apply(&d, "ProxyProtocol yes", "t"), 0);
+    assert_int_equal(tun_srvcfg_finish(&d), -1);
+    tun_srvcfg_free(&d);
+    assert_int_equal(tun_srvcfg_apply(&c, "ProxyProtocolFrom 10.0.0.0/8,!10.9.9.9 192.0.2.1", "t"), 0);
+    assert_int_equal(tun_srvcfg_apply(&c, "ProxyProtocolFrom 1.1.1.1", "t"), 0); /* first wins */
+    assert_int_equal(tun_srvcfg_finish(&c), 0);
+    assert_string_equal(c.proxy_from, "10.0.0.0/8,!10.9.9.9,192.0.2.1");
+    assert_int_equal(tun_srvcfg_any_proxy(&c), 1);
+    /* 10.0.0.5 with every Port */
+    l = sa("10.0.0.5", 22);
+    assert_int_equal(tun_srvcfg_listener_proxy(&c, &l), 1);
+    l = sa("10.0.0.5", 2200);
+    assert_int_equal(tun_srvcfg_listener_proxy(&c, &l), 1);
+    l = sa("10.0.0.5", 2201);
+    assert_int_equal(tun_srvcfg_listener_proxy(&c, &l), 0);
+    l = sa("127.0.0.1", 2222);
+    assert_int_equal(tun_srvcfg_listener_proxy(&c, &l), 0);
+    /* the wildcard 0.0.0.0:2223 speaks it, the exact 127.0.0.1:2223 not */
+    l = sa("192.0.2.50", 2223);
+    assert_int_equal(tun_srvcfg_listener_proxy(&c, &l), 1);
+    l = sa("127.0.0.1", 2223);
+    assert_int_equal(tun_srvcfg_listener_proxy(&c, &l), 0);
+    l = sa("::1", 2224);
+    assert_int_equal(tun_srvcfg_listener_proxy(&c, &l), 1);
+    l = sa("::2", 2224);
+    assert_int_equal(tun_srvcfg_listener_proxy(&c, &l), 0);
+    char *dumped = dump(&c);
+    assert_non_null(strstr(dumped, "listenaddress 10.0.0.5 proxy-protocol\n"));
+    assert_non_null(strstr(dumped, "listenaddress 127.0.0.1:2222\n"));
+    assert_non_null(strstr(dumped, "proxyprotocol no\n"));
+    assert_non_null(strstr(dumped, "proxyprotocolfrom 10.0.0.0/8,!10.9.9.9,192.0.2.1\n"));
+    free(dumped);
+    tun_srvcfg_free(&c);
+    /* ProxyProtocol yes: every listener; a bad pattern list is refused */
+    tun_srvcfg_init(&c);
+    assert_int_equal(tun_srvcfg_apply(&c, "ProxyProtocolFrom 10.0.0.0/33", "t"), -1);
+    assert_int_equal(tun_srvcfg_apply(&c, "ProxyProtocol yes", "t"), 0);
+    assert_int_equal(tun_srvcfg_apply(&c, "ProxyProtocolFrom 127.0.0.1", "t"), 0);
+    assert_int_equal(tun_srvcfg_finish(&c), 0);
+    l = sa("203.0.113.1", 22);
+    assert_int_equal(tun_srvcfg_listener_proxy(&c, &l), 1);
+    tun_srvcfg_free(&c);
+    /* nothing configured: no listener speaks it, no ProxyProtocolFrom needed */
+    tun_srvcfg_init(&c);
+    assert_int_equal(tun_srvcfg_finish(&c), 0);
+    assert_int_equal(tun_srvcfg_any_proxy(&c), 0);
+    l = sa("127.0.0.1", 22);
+    assert_int_equal(tun_srvcfg_listener_proxy(&c, &l), 0);
     tun_srvcfg_free(&c);
 }
 
@@ -1783,6 +1873,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_dump),
+        cmocka_unit_test(test_proxy_protocol),
         cmocka_unit_test(test_port),
         cmocka_unit_test(test_listen_address),
         cmocka_unit_test(test_hostkey_pidfile_user_channels),

@@ -369,9 +369,17 @@ static int submit(tun_priv *p, uint32_t type, uint64_t conn, const ssh_buf *body
     return rv;
 }
 
-int tun_priv_conn_new(tun_priv *p, uint64_t conn, int fd)
+int tun_priv_conn_new(tun_priv *p, uint64_t conn, int fd, const uint8_t *proxy_hdr, size_t hdr_len)
 {
-    return submit(p, TUN_PRIV_CONN_NEW, conn, NULL, fd, NULL, NULL);
+    if (proxy_hdr == NULL)
+        return submit(p, TUN_PRIV_CONN_NEW, conn, NULL, fd, NULL, NULL);
+    ssh_buf b;
+    ssh_buf_init(&b, TUN_PRIV_MSG_MAX, 0);
+    int rv = ssh_buf_put_string(&b, proxy_hdr, hdr_len);
+    if (rv == 0)
+        rv = submit(p, TUN_PRIV_CONN_NEW, conn, &b, fd, NULL, NULL);
+    ssh_buf_free(&b);
+    return rv;
 }
 
 void tun_priv_conn_end(tun_priv *p, uint64_t conn)

@@ -178,8 +178,11 @@ void tun_priv_free(tun_priv *p);
 
 /* A new connection: `conn` is a token unique for this process's lifetime
  * (never 0, never reused), `fd` the accepted socket (not consumed: the
- * privileged side reads the addresses from a duplicate). */
-int tun_priv_conn_new(tun_priv *p, uint64_t conn, int fd);
+ * privileged side reads the addresses from a duplicate).  On a PROXY
+ * protocol listener, `proxy_hdr` is the header as received (the helper
+ * checks the socket's peer against ProxyProtocolFrom and parses it
+ * itself); NULL otherwise. */
+int tun_priv_conn_new(tun_priv *p, uint64_t conn, int fd, const uint8_t *proxy_hdr, size_t hdr_len);
 /* The connection has ended: always call it, whatever is under way. */
 void tun_priv_conn_end(tun_priv *p, uint64_t conn);
 

@@ -18,10 +18,12 @@
 #endif
 #include "tun_privd.h"
 #include "tun_log.h"
+#include "tun_proxyproto.h"
 #include "tun_sock.h"
 #include "tun_spawn.h"
 #include "tun_util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <signal.h>
@@ -90,7 +92,60 @@ static void conn_free(tun_privd *d, pconn *c)
     free(c);
 }
 
-static void conn_new(tun_privd *d, uint64_t token, int fd)
+/* A relayed connection's client, from its PROXY header - but only where
+ * the helper itself can see that a header belongs: the socket was
+ * accepted on a PROXY protocol listener (its local address says which)
+ * and its peer, the load balancer, is in ProxyProtocolFrom.  The header
+ * bytes come from the network process, which is not trusted: they are
+ * parsed here, and a header on any other socket, a missing one on a PROXY
+ * listener, or one that does not parse to exactly its length refuses the
+ * connection.  So a compromised network process can claim a client
+ * address only for connections that really come from a trusted balancer
+ * (it could lie about those: the balancer's own word is all there is).
+ * 0, or -1 after a log line. */
+static int proxied(tun_privd *d, uint64_t token, const struct sockaddr_storage *peer,
+                   const struct sockaddr_storage *local, const uint8_t *hdr, size_t hlen,
+                   pconn *c)
+{
+    const tun_srvcfg *cfg = &d->set->cfg;
+    int listener = tun_srvcfg_listener_proxy(cfg, local);
+    char pip[64];
+    int pport;
+    tun_sockaddr_desc(peer, pip, sizeof(pip), &pport);
+    if (!listener && hdr == NULL)
+        return 0;
+    if (!listener || hdr == NULL) {
+        tun_error("sshtund helper: connection %llu from %s: PROXY header %s; refused",
+                  (unsigned long long)token, pip,
+                  hdr ? "on a listener without the PROXY protocol" : "missing");
+        return -1;
+    }
+    if (cfg->proxy_from == NULL || !tun_match_address_list(pip, cfg->proxy_from)) {
+        tun_error("sshtund helper: connection %llu: PROXY header from %s, not in "
+                  "ProxyProtocolFrom; refused",
+                  (unsigned long long)token, pip);
+        return -1;
+    }
+    tun_proxyhdr h;
+    const char *why = "incomplete";
+    if (tun_proxy_parse(hdr, hlen, &h, &why) != (int)hlen || hlen == 0) {
+        tun_error("sshtund helper: connection %llu from %s: bad PROXY header (%s); refused",
+                  (unsigned long long)token, pip, why);
+        return -1;
+    }
+    if (h.local)
+        return 0;
+    char ip[64];
+    if (tun_proxy_src_text(&h, ip, sizeof(ip)) != 0)
+        return -1;
+    snprintf(c->ip, sizeof(c->ip), "%s", ip);
+    c->port = h.src_port;
+    if (inet_ntop(h.family, h.dst, c->lip, sizeof(c->lip)) != NULL)
+        c->lport = h.dst_port;
+    return 0;
+}
+
+static void conn_new(tun_privd *d, uint64_t token, int fd, const uint8_t *hdr, size_t hlen)
 {
     struct sockaddr_storage peer, local;
     socklen_t pl = sizeof(peer), ll = sizeof(local);
@@ -121,6 +176,10 @@ static void conn_new(tun_privd *d, uint64_t token, int fd)
     c->d = d;
     tun_sockaddr_desc(&peer, c->ip, sizeof(c->ip), &c->port);
     tun_sockaddr_desc(&local, c->lip, sizeof(c->lip), &c->lport);
+    if (proxied(d, token, &peer, &local, hdr, hlen, c) != 0) {
+        free(c);
+        return;
+    }
     c->set = tun_srvsettings_ref(d->set);
     unsigned b = conn_bucket(token);
     c->next = d->conns[b];
@@ -651,12 +710,19 @@ void tun_privd_request(tun_privd *d, const uint8_t *msg, size_t len, int *fds, i
     }
     pconn *c = privd_conn_find(d, token);
     switch (type) {
-    case TUN_PRIV_CONN_NEW:
-        if (ssh_cur_end(&in) == 0 && nfds == 1)
-            conn_new(d, token, fds[0]);
+    case TUN_PRIV_CONN_NEW: {
+        /* An optional PROXY header after the token (tun_privproto.h). */
+        const uint8_t *hdr = NULL;
+        size_t hlen = 0;
+        int ok = nfds == 1;
+        if (ok && in.len > 0)
+            ok = ssh_cur_get_string(&in, &hdr, &hlen) == 0 && hlen <= TUN_PROXY_MAX;
+        if (ok && ssh_cur_end(&in) == 0)
+            conn_new(d, token, fds[0], hdr, hlen);
         else
             tun_error("sshtund helper: malformed CONN_NEW");
         break;
+    }
     case TUN_PRIV_CONN_END:
         conn_end(d, token);
         break;

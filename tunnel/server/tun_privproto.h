@@ -16,7 +16,9 @@
  * the network process matches them by request id.  Unsolicited from the
  * helper: TUN_PRIV_EV_EXIT (u32 0, u32 pid, u32 wait status).
  *
- *   CONN_NEW   + the accepted socket                            (no answer)
+ *   CONN_NEW   + the accepted socket, [string PROXY header]    (no answer)
+ *              (the header only on a PROXY protocol listener: see
+ *              tun_privd.c conn_new for what the helper checks)
  *   CONN_END                                                    (no answer)
  *   AUTH       string user, u32 tun_auth_kind, string alg, string key blob,
  *              string signature, string signed data, string password

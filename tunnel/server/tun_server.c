@@ -108,7 +108,7 @@ void tun_server_child_exited(void *arg, pid_t pid, int status)
 static int past_max_startups(tun_server *s)
 {
     const tun_srvcfg *c = &s->set->cfg;
-    unsigned n = s->n_unauth;
+    unsigned n = s->n_unauth + s->n_proxying;
     if (c->max_startups_begin <= 0 || n < (unsigned)c->max_startups_begin)
         return 0;
     if (n >= (unsigned)c->max_startups_full)
@@ -122,6 +122,13 @@ static int past_max_startups(tun_server *s)
         return 1;
     return (int)(r % 100) < p;
 }
+
+/* A listening socket; `proxy`: its connections start with a PROXY
+ * protocol header (tun_srvproxy.c). */
+typedef struct listener {
+    tun_acceptor a; /* first: the server's list holds these as acceptors */
+    int proxy;
+} listener;
 
 static void on_accept(tun_acceptor *a, int fd, const struct sockaddr_storage *peer,
                       socklen_t peerlen)
@@ -143,22 +150,38 @@ static void on_accept(tun_acceptor *a, int fd, const struct sockaddr_storage *pe
         close(fd);
         return;
     }
-    tun_srvconn_new(s, fd, peer);
+    if (((listener *)a)->proxy)
+        tun_srvproxy_start(s, fd, peer);
+    else
+        tun_srvconn_new(s, fd, peer, NULL);
 }
 
 static int add_listener(tun_server *s, int fd)
 {
     tun_acceptor **n = realloc(s->listeners, (s->n_listeners + 1) * sizeof(*n));
-    tun_acceptor *a = calloc(1, sizeof(*a));
+    listener *l = calloc(1, sizeof(*l));
     if (n)
         s->listeners = n;
-    if (n == NULL || a == NULL) {
-        free(a);
+    if (n == NULL || l == NULL) {
+        free(l);
         close(fd);
         return -1;
     }
-    tun_acceptor_start(a, s->loop, fd, on_accept, s);
-    s->listeners[s->n_listeners++] = a;
+    /* Decided from the bound address, by the same rule the privileged
+     * helper applies to each accepted socket. */
+    struct sockaddr_storage ls;
+    socklen_t ll = sizeof(ls);
+    if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0)
+        l->proxy = tun_srvcfg_listener_proxy(&s->set->cfg, &ls);
+    if (l->proxy) {
+        char host[64];
+        int port;
+        tun_sockaddr_desc(&ls, host, sizeof(host), &port);
+        tun_info("%s port %d: connections start with a PROXY protocol header, accepted from %s.",
+                 host, port, s->set->cfg.proxy_from);
+    }
+    tun_acceptor_start(&l->a, s->loop, fd, on_accept, s);
+    s->listeners[s->n_listeners++] = &l->a;
     return 0;
 }
 
@@ -266,6 +289,7 @@ void tun_server_stop_listening(tun_server *s)
     s->listeners = NULL;
     s->n_listeners = 0;
     s->stopping = 1;
+    tun_srvproxy_close_all(s);
     if (s->n_conns == 0 && s->idle)
         s->idle(s);
 }

@@ -37,6 +37,7 @@ typedef struct tun_srvchan tun_srvchan;
 typedef struct tun_srvsess tun_srvsess;
 typedef struct tun_rlisten tun_rlisten;
 typedef struct tun_sesslisten tun_sesslisten;
+typedef struct tun_srvproxy tun_srvproxy;
 
 /* A loaded configuration with its host keys.  Connections keep the one
  * they were accepted under, so a reload (SIGHUP) changes only new ones. */
@@ -66,6 +67,8 @@ struct tun_server {
     size_t n_listeners;
     tun_srvconn *conns;
     unsigned n_conns, n_unauth;
+    tun_srvproxy *proxying;     /* waiting for their PROXY header */
+    unsigned n_proxying;
     uint64_t n_accepted, n_dropped;
     int root;                   /* privileged helper in use */
     char self_user[64];         /* not root: the only user served */
@@ -92,6 +95,15 @@ void tun_server_pid_add(tun_server *s, tun_srvsess *ss);
 void tun_server_pid_del(tun_server *s, tun_srvsess *ss);
 /* tun_priv's exit callback. */
 void tun_server_child_exited(void *arg, pid_t pid, int status);
+
+/* ---- PROXY protocol listeners (tun_srvproxy.c) --------------------------------------------- */
+
+/* An accepted connection on a PROXY protocol listener: refused at once
+ * unless its peer is in ProxyProtocolFrom, else its header is read (within
+ * a deadline) and it becomes a tun_srvconn.  The fd is taken over. */
+void tun_srvproxy_start(tun_server *s, int fd, const struct sockaddr_storage *peer);
+/* Close every connection still waiting for its header (stop listening). */
+void tun_srvproxy_close_all(tun_server *s);
 
 /* ---- connections (tun_srvconn.c) --------------------------------------------------------- */
 
@@ -155,8 +167,22 @@ struct tun_srvconn {
     tun_srvconn *next, *prev;
 };
 
-/* Take over an accepted socket.  NULL on failure (the fd is closed). */
-tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storage *peer);
+/* Where a connection relayed by a load balancer really comes from
+ * (tun_srvproxy.c): the PROXY header as received (passed on to the
+ * privileged helper, which parses it itself), the client's view of the
+ * server's address (NULL: the socket's), and the balancer for the log. */
+typedef struct tun_srvorigin {
+    const uint8_t *hdr;
+    size_t hdr_len;
+    const struct sockaddr_storage *local;
+    char via[128];
+} tun_srvorigin;
+
+/* Take over an accepted socket; `peer` is the client (the header's source
+ * for a relayed connection, `o` then says the rest; NULL otherwise).
+ * NULL on failure (the fd is closed). */
+tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storage *peer,
+                             const tun_srvorigin *o);
 /* Send DISCONNECT with `why` and end the connection once it is flushed. */
 void tun_srvconn_disconnect(tun_srvconn *sc, const char *why);
 /* Free at once (server shutdown). */

@@ -100,6 +100,7 @@ enum ktype {
     K_AF,
     K_USEPAM,
     K_COMPRESSION, /* yes/delayed/no */
+    K_PROXYFROM,   /* ProxyProtocolFrom: address patterns/CIDRs, first line wins */
     /* per-connection (tun_srvopts fields) */
     K_AKFILE, /* AuthorizedKeysFile */
     K_BOOL,
@@ -166,6 +167,8 @@ static const kw keywords[] = {
     {"StrictModes", K_BOOL, 0, G(strict_modes), 0, NULL},
     {"PermitUserEnvironment", K_GSTR, 0, G(permit_user_environment), 0, NULL},
     {"Compression", K_COMPRESSION, 0, G(compression), 0, NULL},
+    {"ProxyProtocol", K_BOOL, 0, G(proxy_protocol), 0, NULL},
+    {"ProxyProtocolFrom", K_PROXYFROM, 0, 0, 0, NULL},
     /* per connection */
     {"AuthorizedKeysFile", K_AKFILE, KF_CONN, O(authorized_keys_file), O(n_authorized_keys_file),
      NULL},
@@ -351,6 +354,7 @@ void tun_srvcfg_init(tun_srvcfg *c)
     c->compression = -1;
     c->address_family = -1;
     c->strict_modes = -1;
+    c->proxy_protocol = -1;
     srvcfg_opts_init(&c->global);
     c->matches = NULL;
 }
@@ -373,6 +377,8 @@ void tun_srvcfg_free(tun_srvcfg *c)
     free(c->sshtund_user);
     free(c->permit_user_environment);
     free(c->xauth_location);
+    free(c->proxy_from);
+    memset(c->listen_proxy, 0, sizeof(c->listen_proxy));
     opts_free(&c->global);
     tun_match_block *b = c->matches;
     while (b) {
@@ -610,11 +616,19 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
             tun_error("%s: ListenAddress ... rdomain is not supported by sshtund", where);
             return -1;
         }
-        if (one_arg(w, where, k->name) != 0)
+        /* sshtund: "ListenAddress addr[:port] proxy-protocol" - connections
+         * to it start with a PROXY protocol header (tun_proxyproto.h). */
+        t = w->n == 2 && strcasecmp(w->w[1], "proxy-protocol") == 0;
+        if (!t && one_arg(w, where, k->name) != 0)
             return -1;
         if (!tun_valid_hostport(v, 0, 1, 0))
             return tun_cfg_bad_value(where, k->name, v);
-        return list_add(c->listen_addresses, &c->n_listen_addresses, v, where, k->name);
+        if (list_add(c->listen_addresses, &c->n_listen_addresses, v, where, k->name) != 0)
+            return -1;
+        for (int i = 0; i < c->n_listen_addresses; i++)
+            if (t && strcmp(c->listen_addresses[i], v) == 0)
+                c->listen_proxy[i] = 1;
+        return 0;
     case K_HOSTKEY:
         if (one_arg(w, where, k->name) != 0)
             return -1;
@@ -763,6 +777,31 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         else
             return tun_cfg_bad_value(where, k->name, v);
         return tun_cfg_set_int(&c->address_family, t);
+    case K_PROXYFROM: {
+        /* Words and commas both separate entries; the first line wins. */
+        if (w->n == 0)
+            return tun_cfg_bad_value(where, k->name, v);
+        if (c->proxy_from != NULL)
+            return 0;
+        size_t len = 1;
+        for (int i = 0; i < w->n; i++)
+            len += strlen(w->w[i]) + 1;
+        char *list = calloc(1, len);
+        if (list == NULL)
+            return -1;
+        for (int i = 0; i < w->n; i++) {
+            if (i)
+                strcat(list, ",");
+            strcat(list, w->w[i]);
+        }
+        if (!tun_valid_pattern_list(list, 1)) {
+            int rv = tun_cfg_bad_value(where, k->name, list);
+            free(list);
+            return rv;
+        }
+        c->proxy_from = list;
+        return 0;
+    }
     case K_COMPRESSION:
         /* sshd: "yes" and its old synonym "delayed" offer zlib@openssh.com,
          * which starts only after authentication; plain "zlib" is not
@@ -1329,6 +1368,12 @@ int tun_srvcfg_finish(tun_srvcfg *c)
     dflt(&c->compression, 1);
     dflt(&c->address_family, AF_UNSPEC);
     dflt(&c->strict_modes, 1);
+    dflt(&c->proxy_protocol, 0);
+    if (tun_srvcfg_any_proxy(c) && c->proxy_from == NULL) {
+        tun_error("ProxyProtocol is on but ProxyProtocolFrom is not set: name the load "
+                  "balancers allowed to send the PROXY header");
+        return -1;
+    }
 
     if (dflt_list(g->authorized_keys_file, &g->n_authorized_keys_file,
                   ".ssh/authorized_keys .ssh/authorized_keys2") != 0 ||
@@ -1358,4 +1403,3 @@ nomem:
     tun_error("out of memory");
     return -1;
 }
-

@@ -5,7 +5,9 @@
  * Global keywords: Port, ListenAddress, HostKey, PidFile, MaxStartups,
  * LoginGraceTime, Ciphers, MACs, KexAlgorithms, HostKeyAlgorithms,
  * RekeyLimit, LogLevel, Subsystem, StrictModes, PermitUserEnvironment, SshtundUser (sshtund: the
- * unprivileged user of the network process), MaxChannels (sshtund: channels per connection).
+ * unprivileged user of the network process), MaxChannels (sshtund: channels per connection),
+ * ProxyProtocol, ProxyProtocolFrom and "ListenAddress ... proxy-protocol" (sshtund: behind a
+ * load balancer).
  *
  * Per-connection keywords, also allowed in "Match User/Address" blocks:
  * AuthorizedKeysFile, PasswordAuthentication, PubkeyAuthentication,
@@ -116,6 +118,14 @@ typedef struct tun_srvcfg {
     int strict_modes;     /* StrictModes: check owners and modes of users' files */
     char *permit_user_environment; /* "no", "yes" or names: environment= in authorized_keys */
     char *xauth_location;          /* XAuthLocation: xauth, run in X11 sessions */
+    /* PROXY protocol (sshtund): on every listener (ProxyProtocol yes) or on
+     * the ListenAddress entries marked "proxy-protocol" (listen_proxy[i]
+     * for listen_addresses[i]); accepted only from the peers matching
+     * proxy_from (ProxyProtocolFrom, a comma-separated address pattern and
+     * CIDR list, tun_match_address_list). */
+    int proxy_protocol;
+    int listen_proxy[TUN_SRV_MAX_LIST];
+    char *proxy_from;
     tun_srvopts global;
     tun_match_block *matches; /* in file order */
 } tun_srvcfg;
@@ -134,6 +144,14 @@ int tun_srvcfg_read_mem(tun_srvcfg *c, const char *data, size_t len, const char 
 /* Fill defaults (sshd's, except MaxStartups which is far larger: sshtund
  * holds thousands of connections).  0 or -1 with a message. */
 int tun_srvcfg_finish(tun_srvcfg *c);
+/* Does any listener speak the PROXY protocol?  1 or 0. */
+int tun_srvcfg_any_proxy(const tun_srvcfg *c);
+/* Does the listener whose local address is `local` (a socket's
+ * getsockname) speak the PROXY protocol?  ProxyProtocol yes: every one;
+ * else the most specific ListenAddress entry covering it says.  1 or 0.
+ * The network process and the privileged helper both ask this. */
+struct sockaddr_storage;
+int tun_srvcfg_listener_proxy(const tun_srvcfg *c, const struct sockaddr_storage *local);
 
 /* The effective per-connection settings for `user` (NULL before it is
  * known) connecting from `addr`: matching Match blocks first, then the

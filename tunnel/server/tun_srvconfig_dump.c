@@ -60,7 +60,11 @@ void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
             c->address_family == AF_INET    ? "inet"
             : c->address_family == AF_INET6 ? "inet6"
                                             : "any");
-    dump_lines(f, "listenaddress", c->listen_addresses, c->n_listen_addresses);
+    for (int i = 0; i < c->n_listen_addresses; i++)
+        fprintf(f, "listenaddress %s%s\n", c->listen_addresses[i],
+                c->listen_proxy[i] ? " proxy-protocol" : "");
+    fprintf(f, "proxyprotocol %s\n", c->proxy_protocol == 1 ? "yes" : "no");
+    fprintf(f, "proxyprotocolfrom %s\n", c->proxy_from ? c->proxy_from : "none");
     dump_lines(f, "hostkey", c->host_keys, c->n_host_keys);
     dump_lines(f, "hostcertificate", c->host_certificates, c->n_host_certificates);
     fprintf(f, "pidfile %s\n", c->pid_file ? c->pid_file : "none");

@@ -621,7 +621,8 @@ static void on_drained(tun_transport *t, void *arg)
 
 /* ---- creation ------------------------------------------------------------------------------------------ */
 
-tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storage *peer)
+tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storage *peer,
+                             const tun_srvorigin *o)
 {
     tun_srvconn *sc = calloc(1, sizeof(*sc));
     if (sc == NULL) {
@@ -634,10 +635,13 @@ tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storag
     tun_sockaddr_desc(peer, sc->ip, sizeof(sc->ip), &sc->port);
     struct sockaddr_storage ls;
     socklen_t ll = sizeof(ls);
-    if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0)
+    if (o && o->local)
+        tun_sockaddr_desc(o->local, sc->lip, sizeof(sc->lip), &sc->lport);
+    else if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0)
         tun_sockaddr_desc(&ls, sc->lip, sizeof(sc->lip), &sc->lport);
-    /* The privileged side learns of the connection from its socket. */
-    if (tun_priv_conn_new(s->priv, sc->serial, fd) != 0) {
+    /* The privileged side learns of the connection from its socket (and
+     * a relayed one's PROXY header, which it parses itself). */
+    if (tun_priv_conn_new(s->priv, sc->serial, fd, o ? o->hdr : NULL, o ? o->hdr_len : 0) != 0) {
         tun_error("%s port %d: cannot register the connection with the privileged helper",
                   sc->ip, sc->port);
         close(fd);
@@ -707,7 +711,8 @@ tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storag
     s->conns = sc;
     s->n_conns++;
     s->n_unauth++;
-    tun_verbose("Connection from %s port %d on %s port %d", sc->ip, sc->port, sc->lip, sc->lport);
+    tun_verbose("Connection from %s port %d on %s port %d%s%s%s", sc->ip, sc->port, sc->lip,
+                sc->lport, o ? " (" : "", o ? o->via : "", o ? ")" : "");
     ssh_conn_start(sc->c, tun_now_ms());
     tun_transport_kick(&sc->t);
     return sc;
