@@ -163,24 +163,45 @@ static int sign(uint64_t token, const ssh_key *key, const uint8_t *h, size_t hle
     return ok;
 }
 
-/* A connection the helper can read a real TCP peer from. */
-static uint64_t conn_open_unsigned(void)
+/* A connection to `lfd` from `from` (NULL: 127.0.0.1) handed to the helper
+ * with a claimed PROXY header (NULL: none). */
+static uint64_t conn_open_via(int lfd, const char *from, const char *hdr, size_t hlen)
 {
     struct sockaddr_in a;
     socklen_t al = sizeof(a);
-    getsockname(listener, (struct sockaddr *)&a, &al);
+    getsockname(lfd, (struct sockaddr *)&a, &al);
     int cfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (from) {
+        struct sockaddr_in b = {0};
+        b.sin_family = AF_INET;
+        inet_pton(AF_INET, from, &b.sin_addr);
+        if (bind(cfd, (struct sockaddr *)&b, sizeof(b)) != 0) {
+            perror("bind");
+            exit(1);
+        }
+    }
     if (connect(cfd, (struct sockaddr *)&a, sizeof(a)) != 0) {
         perror("connect");
         exit(1);
     }
-    int sfd = accept(listener, NULL, NULL);
+    int sfd = accept(lfd, NULL, NULL);
     uint64_t token = ++next_token;
     RAND_bytes(conn_sid, sizeof(conn_sid));
-    send_req(TUN_PRIV_CONN_NEW, token, NULL, sfd);
+    ssh_buf b;
+    ssh_buf_init(&b, 4096, 0);
+    if (hdr)
+        ssh_buf_put_string(&b, hdr, hlen);
+    send_req(TUN_PRIV_CONN_NEW, token, hdr ? &b : NULL, sfd);
+    ssh_buf_free(&b);
     close(sfd);
     close(cfd); /* the helper read the addresses when it got the socket */
     return token;
+}
+
+/* A connection the helper can read a real TCP peer from. */
+static uint64_t conn_open_unsigned(void)
+{
+    return conn_open_via(listener, NULL, NULL, 0);
 }
 
 /* ... and its key exchange signed: the exchange hash is the session id. */
@@ -413,6 +434,27 @@ int main(int argc, char **argv)
     tun_srvcfg_init(&set->cfg);
     if (tun_srvcfg_read(&set->cfg, argv[1]) != 0 || tun_srvcfg_finish(&set->cfg) != 0)
         return 2;
+    /* A second listener that expects the PROXY protocol from 127.0.0.1
+     * (the helper decides from the accepted socket's local address). */
+    int plistener = socket(AF_INET, SOCK_STREAM, 0);
+    {
+        struct sockaddr_in pa = {0};
+        socklen_t pl = sizeof(pa);
+        pa.sin_family = AF_INET;
+        pa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (bind(plistener, (struct sockaddr *)&pa, sizeof(pa)) != 0 ||
+            listen(plistener, 16) != 0 ||
+            getsockname(plistener, (struct sockaddr *)&pa, &pl) != 0) {
+            perror("listen");
+            return 2;
+        }
+        char line[128];
+        snprintf(line, sizeof(line), "ListenAddress 127.0.0.1:%d proxy-protocol",
+                 ntohs(pa.sin_port));
+        if (tun_srvcfg_apply(&set->cfg, line, "harness") != 0 ||
+            tun_srvcfg_apply(&set->cfg, "ProxyProtocolFrom 127.0.0.1", "harness") != 0)
+            return 2;
+    }
     hostkey = load_key("hostkey");
     set->keys[0] = load_key("hostkey");
     set->n_keys = 1;
@@ -537,6 +579,51 @@ int main(int argc, char **argv)
     check("control: a from=\"127.0.0.1\" key is accepted",
           auth_key(t, user, "from_local", NULL, NULL, NULL) == 1);
     conn_end(t);
+
+    /* PROXY protocol: the client address a header claims counts only on a
+     * PROXY listener, from a peer in ProxyProtocolFrom, parsed by the
+     * helper; the controls show the claimed address is then really used. */
+    {
+        static const char v1[] = "PROXY TCP4 10.99.99.99 127.0.0.1 4444 22\r\n";
+        t = conn_open_via(listener, NULL, v1, sizeof(v1) - 1);
+        check("a PROXY header on a listener without the PROXY protocol is refused",
+              auth_password(t, user, password) == 0);
+        conn_end(t);
+        t = conn_open_via(plistener, "127.0.0.2", v1, sizeof(v1) - 1);
+        check("a PROXY header from a peer outside ProxyProtocolFrom is refused",
+              auth_password(t, user, password) == 0);
+        conn_end(t);
+        t = conn_open_via(plistener, NULL, NULL, 0);
+        check("no PROXY header on a PROXY listener is refused",
+              auth_password(t, user, password) == 0);
+        conn_end(t);
+        t = conn_open_via(plistener, NULL, v1, sizeof(v1) - 3);
+        check("a truncated PROXY header is refused", auth_password(t, user, password) == 0);
+        conn_end(t);
+        char two[128];
+        snprintf(two, sizeof(two), "%sPROXY TCP4 10.1.1.1 127.0.0.1 1 2\r\n", v1);
+        t = conn_open_via(plistener, NULL, two, strlen(two));
+        check("bytes after the PROXY header are refused", auth_password(t, user, password) == 0);
+        conn_end(t);
+        t = conn_open();
+        check("control: the from=\"10.99.99.99\" key without a header is refused",
+              auth_key(t, user, "from_other", NULL, NULL, NULL) == 0);
+        conn_end(t);
+        t = conn_open_via(plistener, NULL, v1, sizeof(v1) - 1);
+        if (!sign(t, hostkey, conn_sid, sizeof(conn_sid))) {
+            fprintf(stderr, "the helper refused to sign a first key exchange\n");
+            exit(1);
+        }
+        check("control: a valid PROXY header from 127.0.0.1 on the PROXY listener: the "
+              "from=\"10.99.99.99\" key is accepted",
+              auth_key(t, user, "from_other", NULL, NULL, NULL) == 1);
+        spawn(t, 1, "exec", "echo \"$SSH_CONNECTION\"", 0, 0, NULL, NULL, &s, 1);
+        check("... and SSH_CONNECTION is the header's",
+              strcmp(s.out, "10.99.99.99 4444 127.0.0.1 22") == 0);
+        if (strcmp(s.out, "10.99.99.99 4444 127.0.0.1 22") != 0)
+            printf("   got: %s\n", s.out);
+        conn_end(t);
+    }
 
     /* A signature replayed from another connection. */
     ssh_buf data, sig;

@@ -127,10 +127,14 @@ static int proxied(tun_privd *d, uint64_t token, const struct sockaddr_storage *
         return -1;
     }
     tun_proxyhdr h;
-    const char *why = "incomplete";
-    if (tun_proxy_parse(hdr, hlen, &h, &why) != (int)hlen || hlen == 0) {
+    const char *why = NULL;
+    int rv = tun_proxy_parse(hdr, hlen, &h, &why);
+    if (rv != (int)hlen || hlen == 0) {
         tun_error("sshtund helper: connection %llu from %s: bad PROXY header (%s); refused",
-                  (unsigned long long)token, pip, why);
+                  (unsigned long long)token, pip,
+                  why            ? why
+                  : rv > 0       ? "bytes after its end"
+                                 : "incomplete");
         return -1;
     }
     if (h.local)
