@@ -10,6 +10,8 @@
 # Cases: the defaults (-F none), a configuration file that sets nearly every
 # keyword sshtun implements (through Host, Match and Include), and options
 # given on the command line (-L -R -D -i -l -p -o ..., with a command).
+# Then -Q: every query name of ssh -Q help, the same names less what sshtun
+# does not implement.
 . "$(dirname "$0")/lib.sh"
 it_init "$1"
 
@@ -232,6 +234,38 @@ run_case "UpdateHostKeys ask with a terminal session, ServerAlive, RekeyLimit" -
 run_case "RequestTTY yes, StrictHostKeyChecking yes, ControlMaster ask, no compression" -F none \
     -o RequestTTY=yes -o StrictHostKeyChecking=yes -o ControlMaster=ask -o Compression=no \
     -o CanonicalizeHostname=yes -o ForwardAgent=no -o VisualHostKey=no h
+
+# ---- -Q beside ssh -Q ----------------------------------------------------------------------
+# Every query ssh -Q help names: the same names as ssh's, as a set, less
+# what sshtun does not implement (the README lists these too); kex as
+# OpenSSH 10.0's (ML-KEM).
+QLESS_key='ssh-dss|^sk-|webauthn'
+QLESS_cipher='cbc'
+QLESS_mac='sha1|md5|umac'
+QLESS_kex='sha1'
+QLESS_kexgss='.'
+it_check "-Q help: the same query names" "$("$SSH" -Q help | sort)" "$("$SSHTUN" -Q help | sort)"
+for q in $("$SSH" -Q help); do
+    case $q in
+    key* | sig) less=$QLESS_key ;;
+    cipher*) less=$QLESS_cipher ;;
+    mac) less=$QLESS_mac ;;
+    kex) less=$QLESS_kex ;;
+    kex-gss) less=$QLESS_kexgss ;;
+    *) less='^$' ;;
+    esac
+    want=$("$SSH" -Q "$q" | grep -Ev -- "$less" | sort)
+    [ "$q" = kex ] && [ -x "$O10/usr/bin/ssh" ] && want=$("$O10/usr/bin/ssh" -Q kex | grep -Ev -- "$less" | sort)
+    it_check "-Q $q: ssh's names less the unimplemented" "$want" "$("$SSHTUN" -Q "$q" | sort)"
+done
+for q in HostKeyAlgorithms PubkeyAcceptedAlgorithms HostbasedAcceptedAlgorithms Ciphers MACs KexAlgorithms; do
+    case $q in
+    Ciphers) less=$QLESS_cipher ;; MACs) less=$QLESS_mac ;; Kex*) less=$QLESS_kex ;; *) less=$QLESS_key ;;
+    esac
+    want=$("$SSH" -Q "$q" | grep -Ev -- "$less" | sort)
+    [ "$q" = KexAlgorithms ] && [ -x "$O10/usr/bin/ssh" ] && want=$("$O10/usr/bin/ssh" -Q "$q" | grep -Ev -- "$less" | sort)
+    it_check "-Q $q: ssh's names less the unimplemented" "$want" "$("$SSHTUN" -Q "$q" | sort)"
+done
 
 # The allow-list stays true: every entry used by some case, every key named
 # in the README's section.

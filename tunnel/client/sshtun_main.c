@@ -170,9 +170,31 @@ static int set_kw(tun_options *o, const char *kw, const char *val)
 /* -Q: what this sshtun supports, one name a line, as ssh -Q prints it. */
 static int query(const char *what)
 {
-    static const char *const keys = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
-                                    "ecdsa-sha2-nistp521,ssh-rsa";
-    static const char *const sigs = SSH_DEFAULT_HOSTKEY_ALGS ",ssh-rsa";
+    /* The key lists in ssh -Q's order (its key type table), less what
+     * sshtun does not have (DSA, security keys): "key" every key type,
+     * "key-plain" without certificates, "key-cert" only those, "key-sig"
+     * (and the algorithm keywords) with the RSA signature names too, "sig"
+     * the signature algorithms without certificates. */
+    static const char *const keys =
+        "ssh-ed25519,ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256,"
+        "ecdsa-sha2-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384,"
+        "ecdsa-sha2-nistp384-cert-v01@openssh.com,ecdsa-sha2-nistp521,"
+        "ecdsa-sha2-nistp521-cert-v01@openssh.com,ssh-rsa,ssh-rsa-cert-v01@openssh.com";
+    static const char *const keys_plain = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
+                                          "ecdsa-sha2-nistp521,ssh-rsa";
+    static const char *const keys_cert =
+        "ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256-cert-v01@openssh.com,"
+        "ecdsa-sha2-nistp384-cert-v01@openssh.com,ecdsa-sha2-nistp521-cert-v01@openssh.com,"
+        "ssh-rsa-cert-v01@openssh.com";
+    static const char *const keys_sig =
+        "ssh-ed25519,ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256,"
+        "ecdsa-sha2-nistp256-cert-v01@openssh.com,ecdsa-sha2-nistp384,"
+        "ecdsa-sha2-nistp384-cert-v01@openssh.com,ecdsa-sha2-nistp521,"
+        "ecdsa-sha2-nistp521-cert-v01@openssh.com,ssh-rsa,ssh-rsa-cert-v01@openssh.com,"
+        "rsa-sha2-256,rsa-sha2-256-cert-v01@openssh.com,rsa-sha2-512,"
+        "rsa-sha2-512-cert-v01@openssh.com";
+    static const char *const sigs = "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,"
+                                    "ecdsa-sha2-nistp521,ssh-rsa,rsa-sha2-256,rsa-sha2-512";
     static const struct {
         const char *name;
         const char *list;
@@ -185,15 +207,15 @@ static int query(const char *what)
         {"kex", SSH_DEFAULT_KEX},
         {"kexalgorithms", SSH_DEFAULT_KEX},
         {"kex-gss", ""},
-        {"key", NULL},
-        {"key-plain", NULL},
-        {"key-cert", ""},
-        {"key-sig", NULL},
-        {"sig", NULL},
-        {"hostkeyalgorithms", NULL},
-        {"pubkeyacceptedalgorithms", NULL},
-        {"hostbasedacceptedalgorithms", NULL},
-        {"casignaturealgorithms", NULL},
+        {"key", keys},
+        {"key-plain", keys_plain},
+        {"key-cert", keys_cert},
+        {"key-sig", keys_sig},
+        {"sig", sigs},
+        {"hostkeyalgorithms", keys_sig},
+        {"pubkeyacceptedalgorithms", keys_sig},
+        {"hostbasedacceptedalgorithms", keys_sig},
+        {"casignaturealgorithms", sigs},
         {"mac", SSH_DEFAULT_MACS},
         {"macs", SSH_DEFAULT_MACS},
         {"protocol-version", "2"},
@@ -204,8 +226,6 @@ static int query(const char *what)
         if (strcasecmp(what, q[i].name) != 0)
             continue;
         const char *l = q[i].list;
-        if (l == NULL)
-            l = strncmp(q[i].name, "key", 3) == 0 ? keys : sigs;
         char buf[2048];
         snprintf(buf, sizeof(buf), "%s", l);
         char *save = NULL;
