@@ -9,7 +9,8 @@
 # authorized_keys from= and Match Address apply to it; a malformed header,
 # a header from a peer outside ProxyProtocolFrom, a connection without a
 # header and one whose header never completes are closed with one log line;
-# v1 headers (printf | socat) and a v2 LOCAL header; a PROXY listener
+# v1 headers (printf | socat) and a v2 LOCAL header; PerSourceMaxStartups
+# counts the clients a header names, not the balancer; a PROXY listener
 # without ProxyProtocolFrom is a configuration error.
 #
 #   tests/integration/it_proxyproto.sh <build-dir>
@@ -54,6 +55,7 @@ start_sshtund() {
     : > "$T/$name.log"
     setsid "$SSHTUND" -D -e -f "$T/$name.conf" >> "$T/$name.log" 2>&1 &
     local pid=$!
+    disown "$pid" # (no "Killed" line from bash at cleanup)
     PIDS="$PIDS $pid"
     for _ in $(seq 1 200); do
         grep -q "ready" "$T/$name.log" 2>/dev/null && return 0
@@ -105,6 +107,7 @@ backend be
 EOF
 setsid haproxy -db -f "$T/haproxy.cfg" > "$T/haproxy.log" 2>&1 &
 PIDS="$PIDS $!"
+disown $!
 it_wait_port "$PH" || { echo "FAIL: haproxy did not start"; cat "$T/haproxy.log"; exit 1; }
 
 : > "$T/known_hosts"
@@ -231,6 +234,27 @@ grep -q "No complete PROXY protocol header from 127.0.0.1 port [0-9]* within 5 s
     "$T/a.log" && it_pass "incomplete header: closed after 5 s (${took}s), one log line" ||
     it_fail "deadline: $(tail -3 "$T/a.log")"
 
+# ---- PerSourceMaxStartups counts the real clients, not the balancer -------------------------
+PC=$(it_free_port)
+while [ "$PC" = "$PA" ] || [ "$PC" = "$PB" ]; do PC=$(it_free_port); done
+start_sshtund c "$PC" "PerSourceMaxStartups 1"
+{ printf "PROXY TCP4 198.51.100.20 127.0.0.1 1000 $PC\r\n"; sleep 8; } |
+    timeout 15 socat -t 1 - "TCP:127.0.0.1:$PC" > "$T/hold.out" 2>/dev/null &
+HOLD=$!
+for _ in $(seq 1 100); do
+    grep -q "Connection from 198.51.100.20 port 1000" "$T/c.log" && break
+    sleep 0.05
+done
+got=$(banner "$PC" 127.0.0.1 "PROXY TCP4 198.51.100.20 127.0.0.1 1001 $PC\\r\\n")
+it_check "PerSourceMaxStartups 1: a second unauthenticated connection from 198.51.100.20 is dropped" "" "$got"
+grep -q "drop connection #[0-9]* from \[198.51.100.20\]:1001 past PerSourceMaxStartups (1 unauthenticated from its /32)" \
+    "$T/c.log" && it_pass "... with sshd's kind of log line" || it_fail "drop log: $(tail -3 "$T/c.log")"
+got=$(banner "$PC" 127.0.0.1 "PROXY TCP4 198.51.100.21 127.0.0.1 1002 $PC\\r\\n")
+case $got in SSH-2.0-*) it_pass "control: another client through the same balancer is served" ;;
+*) it_fail "another client: '$got' ($(tail -3 "$T/c.log"))" ;; esac
+kill "$HOLD" 2>/dev/null
+wait "$HOLD" 2>/dev/null
+
 # ---- still alive, and the configuration rules ----------------------------------------------
 out=$(cl ed25519 127.0.0.2 'echo alive' 2>&1)
 it_check "both instances still serve after all that" alive "$out"
@@ -243,7 +267,7 @@ rc=$?
 printf 'ProxyProtocol yes\nProxyProtocolFrom 10.0.0.0/8 192.0.2.1\nHostKey %s\n' "$T/host_ed25519" > "$T/ok.conf"
 "$SSHTUND" -T -f "$T/ok.conf" 2>&1 | grep -q "^proxyprotocolfrom 10.0.0.0/8,192.0.2.1$" &&
     it_pass "-T prints ProxyProtocolFrom" || it_fail "-T: $("$SSHTUND" -T -f "$T/ok.conf" 2>&1 | grep -i proxy)"
-for c in a b; do
+for c in a b c; do
     grep -qi "sanitizer\|runtime error" "$T/$c.log" && it_fail "sanitizer report in $c's log"
 done
 it_done

@@ -265,7 +265,8 @@ static void test_proxy_protocol(void **state)
     assert_int_equal(tun_srvcfg_apply(&d, "ProxyProtocol yes", "t"), 0);
     assert_int_equal(tun_srvcfg_finish(&d), -1);
     tun_srvcfg_free(&d);
-    assert_int_equal(tun_srvcfg_apply(&c, "ProxyProtocolFrom 10.0.0.0/8,!10.9.9.9 192.0.2.1", "t"), 0);
+    assert_int_equal(tun_srvcfg_apply(&c, "ProxyProtocolFrom 10.0.0.0/8,!10.9.9.9 192.0.2.1", "t"),
+                     0);
     assert_int_equal(tun_srvcfg_apply(&c, "ProxyProtocolFrom 1.1.1.1", "t"), 0); /* first wins */
     assert_int_equal(tun_srvcfg_finish(&c), 0);
     assert_string_equal(c.proxy_from, "10.0.0.0/8,!10.9.9.9,192.0.2.1");
@@ -303,6 +304,37 @@ static void test_proxy_protocol(void **state)
     assert_int_equal(tun_srvcfg_finish(&c), 0);
     l = sa("203.0.113.1", 22);
     assert_int_equal(tun_srvcfg_listener_proxy(&c, &l), 1);
+    tun_srvcfg_free(&c);
+    /* PerSourceMaxStartups / PerSourceNetBlockSize and what one source is */
+    tun_srvcfg_init(&c);
+    assert_int_equal(tun_srvcfg_apply(&c, "PerSourceMaxStartups 0", "t"), -1);
+    assert_int_equal(tun_srvcfg_apply(&c, "PerSourceNetBlockSize 33", "t"), -1);
+    assert_int_equal(tun_srvcfg_apply(&c, "PerSourceNetBlockSize 24:129", "t"), -1);
+    assert_int_equal(tun_srvcfg_apply(&c, "PerSourceMaxStartups 3", "t"), 0);
+    assert_int_equal(tun_srvcfg_apply(&c, "PerSourceNetBlockSize 20:64", "t"), 0);
+    assert_int_equal(tun_srvcfg_finish(&c), 0);
+    assert_int_equal(c.per_source_max_startups, 3);
+    struct sockaddr_storage x = sa("10.1.16.1", 1), y = sa("10.1.31.200", 2),
+                            z = sa("10.1.32.1", 3);
+    assert_int_equal(tun_srvcfg_same_source(&c, &x, &y), 1);
+    assert_int_equal(tun_srvcfg_same_source(&c, &x, &z), 0);
+    x = sa("2001:db8:1:2:aaaa::1", 1);
+    y = sa("2001:db8:1:2:bbbb::2", 2);
+    z = sa("2001:db8:1:3::1", 3);
+    assert_int_equal(tun_srvcfg_same_source(&c, &x, &y), 1);
+    assert_int_equal(tun_srvcfg_same_source(&c, &x, &z), 0);
+    x = sa("::ffff:10.1.16.9", 1); /* v4-mapped: its IPv4 block */
+    y = sa("10.1.17.1", 2);
+    assert_int_equal(tun_srvcfg_same_source(&c, &x, &y), 1);
+    tun_srvcfg_free(&c);
+    tun_srvcfg_init(&c);
+    assert_int_equal(tun_srvcfg_apply(&c, "PerSourceMaxStartups none", "t"), 0);
+    assert_int_equal(tun_srvcfg_finish(&c), 0);
+    assert_int_equal(c.per_source_max_startups, 0);
+    x = sa("10.1.16.1", 1);
+    y = sa("10.1.16.2", 1);
+    assert_int_equal(tun_srvcfg_same_source(&c, &x, &y), 0); /* default /32 */
+    assert_int_equal(tun_srvcfg_same_source(&c, &x, &x), 1);
     tun_srvcfg_free(&c);
     /* nothing configured: no listener speaks it, no ProxyProtocolFrom needed */
     tun_srvcfg_init(&c);

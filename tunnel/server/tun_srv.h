@@ -141,6 +141,7 @@ struct tun_srvconn {
     tun_transport t;
     tun_link link;
     uint64_t serial; /* also the connection's token with the privileged side */
+    struct sockaddr_storage src; /* the client (PerSourceMaxStartups) */
     char ip[64];
     int port;
     char lip[64];

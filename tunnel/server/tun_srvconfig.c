@@ -101,6 +101,8 @@ enum ktype {
     K_USEPAM,
     K_COMPRESSION, /* yes/delayed/no */
     K_PROXYFROM,   /* ProxyProtocolFrom: address patterns/CIDRs, first line wins */
+    K_PERSRCMAX,   /* PerSourceMaxStartups: N or none */
+    K_NETBLOCK,    /* PerSourceNetBlockSize: v4[:v6] */
     /* per-connection (tun_srvopts fields) */
     K_AKFILE, /* AuthorizedKeysFile */
     K_BOOL,
@@ -242,8 +244,8 @@ static const kw keywords[] = {
     {"DebianBanner", K_IGNORED_BOOL, 0, 0, 0, NULL},
     {"IPQoS", K_IGNORED, KF_MATCH, 0, 0, NULL},
     {"ModuliFile", K_IGNORED, 0, 0, 0, NULL},
-    {"PerSourceMaxStartups", K_IGNORED, 0, 0, 0, NULL},
-    {"PerSourceNetBlockSize", K_IGNORED, 0, 0, 0, NULL},
+    {"PerSourceMaxStartups", K_PERSRCMAX, 0, 0, 0, NULL},
+    {"PerSourceNetBlockSize", K_NETBLOCK, 0, 0, 0, NULL},
     {"PerSourcePenalties", K_IGNORED, 0, 0, 0, NULL},
     {"PerSourcePenaltyExemptList", K_IGNORED, 0, 0, 0, NULL},
     {"StreamLocalBindMask", K_IGNORED, KF_MATCH, 0, 0, NULL},
@@ -355,6 +357,8 @@ void tun_srvcfg_init(tun_srvcfg *c)
     c->address_family = -1;
     c->strict_modes = -1;
     c->proxy_protocol = -1;
+    c->per_source_max_startups = -1;
+    c->per_source_bits4 = c->per_source_bits6 = -1;
     srvcfg_opts_init(&c->global);
     c->matches = NULL;
 }
@@ -800,6 +804,34 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
             return rv;
         }
         c->proxy_from = list;
+        return 0;
+    }
+    case K_PERSRCMAX:
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        if (strcasecmp(v, "none") == 0)
+            n = 0;
+        else if (tun_parse_int(v, 1, INT_MAX, &n) != 0)
+            return tun_cfg_bad_value(where, k->name, v);
+        return tun_cfg_set_int(&c->per_source_max_startups, (int)n);
+    case K_NETBLOCK: {
+        long b4, b6 = 128;
+        char a[16];
+        const char *colon = strchr(v, ':');
+        if (one_arg(w, where, k->name) != 0)
+            return -1;
+        size_t l = colon ? (size_t)(colon - v) : strlen(v);
+        if (l >= sizeof(a))
+            return tun_cfg_bad_value(where, k->name, v);
+        memcpy(a, v, l);
+        a[l] = '\0';
+        if (tun_parse_int(a, 0, 32, &b4) != 0 ||
+            (colon && tun_parse_int(colon + 1, 0, 128, &b6) != 0))
+            return tun_cfg_bad_value(where, k->name, v);
+        if (c->per_source_bits4 == -1) {
+            c->per_source_bits4 = (int)b4;
+            c->per_source_bits6 = (int)b6;
+        }
         return 0;
     }
     case K_COMPRESSION:
@@ -1369,6 +1401,9 @@ int tun_srvcfg_finish(tun_srvcfg *c)
     dflt(&c->address_family, AF_UNSPEC);
     dflt(&c->strict_modes, 1);
     dflt(&c->proxy_protocol, 0);
+    dflt(&c->per_source_max_startups, 0);
+    dflt(&c->per_source_bits4, 32);
+    dflt(&c->per_source_bits6, 128);
     if (tun_srvcfg_any_proxy(c) && c->proxy_from == NULL) {
         tun_error("ProxyProtocol is on but ProxyProtocolFrom is not set: name the load "
                   "balancers allowed to send the PROXY header");

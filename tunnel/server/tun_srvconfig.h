@@ -126,6 +126,11 @@ typedef struct tun_srvcfg {
     int proxy_protocol;
     int listen_proxy[TUN_SRV_MAX_LIST];
     char *proxy_from;
+    /* PerSourceMaxStartups (0: none) over sources grouped by
+     * PerSourceNetBlockSize bits (IPv4, IPv6); the source is the real
+     * client of a relayed connection. */
+    int per_source_max_startups;
+    int per_source_bits4, per_source_bits6;
     tun_srvopts global;
     tun_match_block *matches; /* in file order */
 } tun_srvcfg;
@@ -152,6 +157,11 @@ int tun_srvcfg_any_proxy(const tun_srvcfg *c);
  * The network process and the privileged helper both ask this. */
 struct sockaddr_storage;
 int tun_srvcfg_listener_proxy(const tun_srvcfg *c, const struct sockaddr_storage *local);
+/* Are `a` and `b` (IPv4 or IPv6 socket addresses) in the same
+ * PerSourceNetBlockSize block?  An IPv4-mapped IPv6 address counts as its
+ * IPv4 address.  1 or 0. */
+int tun_srvcfg_same_source(const tun_srvcfg *c, const struct sockaddr_storage *a,
+                           const struct sockaddr_storage *b);
 
 /* The effective per-connection settings for `user` (NULL before it is
  * known) connecting from `addr`: matching Match blocks first, then the

@@ -65,6 +65,11 @@ void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
                 c->listen_proxy[i] ? " proxy-protocol" : "");
     fprintf(f, "proxyprotocol %s\n", c->proxy_protocol == 1 ? "yes" : "no");
     fprintf(f, "proxyprotocolfrom %s\n", c->proxy_from ? c->proxy_from : "none");
+    if (c->per_source_max_startups > 0)
+        fprintf(f, "persourcemaxstartups %d\n", c->per_source_max_startups);
+    else
+        fprintf(f, "persourcemaxstartups none\n");
+    fprintf(f, "persourcenetblocksize %d:%d\n", c->per_source_bits4, c->per_source_bits6);
     dump_lines(f, "hostkey", c->host_keys, c->n_host_keys);
     dump_lines(f, "hostcertificate", c->host_certificates, c->n_host_certificates);
     fprintf(f, "pidfile %s\n", c->pid_file ? c->pid_file : "none");

@@ -104,3 +104,43 @@ int tun_srvcfg_listener_proxy(const tun_srvcfg *c, const struct sockaddr_storage
     }
     return proxy;
 }
+
+/* The address bytes of `ss` with IPv4-mapped IPv6 as IPv4: 4 or 16, 0 if
+ * neither family. */
+static size_t src_bytes(const struct sockaddr_storage *ss, unsigned char out[16])
+{
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (ss->ss_family == AF_INET) {
+        memcpy(out, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+        return 4;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const unsigned char *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+        if (memcmp(a, mapped, 12) == 0) {
+            memcpy(out, a + 12, 4);
+            return 4;
+        }
+        memcpy(out, a, 16);
+        return 16;
+    }
+    return 0;
+}
+
+int tun_srvcfg_same_source(const tun_srvcfg *c, const struct sockaddr_storage *a,
+                           const struct sockaddr_storage *b)
+{
+    unsigned char x[16], y[16];
+    size_t lx = src_bytes(a, x), ly = src_bytes(b, y);
+    if (lx == 0 || lx != ly)
+        return 0;
+    int bits = lx == 4 ? c->per_source_bits4 : c->per_source_bits6;
+    if (bits < 0)
+        bits = lx == 4 ? 32 : 128;
+    size_t whole = (size_t)bits / 8;
+    if (memcmp(x, y, whole) != 0)
+        return 0;
+    if (bits % 8 == 0)
+        return 1;
+    unsigned char mask = (unsigned char)(0xff << (8 - bits % 8));
+    return (x[whole] & mask) == (y[whole] & mask);
+}

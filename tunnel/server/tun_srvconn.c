@@ -621,9 +621,41 @@ static void on_drained(tun_transport *t, void *arg)
 
 /* ---- creation ------------------------------------------------------------------------------------------ */
 
+/* PerSourceMaxStartups: as many unauthenticated connections from the
+ * client's block (PerSourceNetBlockSize) as the limit, or more?  Then the
+ * new one is dropped with a log line, as MaxStartups drops.  The source is
+ * the real client of a relayed connection (PROXY protocol), so one
+ * balancer does not count as one source.  A walk over the connections:
+ * only when the limit is set. */
+static int over_per_source(tun_server *s, const struct sockaddr_storage *peer)
+{
+    const tun_srvcfg *c = &s->set->cfg;
+    if (c->per_source_max_startups <= 0)
+        return 0;
+    int n = 0;
+    for (tun_srvconn *sc = s->conns; sc; sc = sc->next)
+        if (!sc->authenticated && !sc->dead && tun_srvcfg_same_source(c, &sc->src, peer))
+            n++;
+    if (n < c->per_source_max_startups)
+        return 0;
+    char host[64];
+    int port;
+    tun_sockaddr_desc(peer, host, sizeof(host), &port);
+    s->n_dropped++;
+    tun_info("drop connection #%llu from [%s]:%d past PerSourceMaxStartups (%d unauthenticated "
+             "from its /%d)",
+             (unsigned long long)s->n_accepted, host, port, n,
+             peer->ss_family == AF_INET ? c->per_source_bits4 : c->per_source_bits6);
+    return 1;
+}
+
 tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storage *peer,
                              const tun_srvorigin *o)
 {
+    if (over_per_source(s, peer)) {
+        close(fd);
+        return NULL;
+    }
     tun_srvconn *sc = calloc(1, sizeof(*sc));
     if (sc == NULL) {
         close(fd);
@@ -632,6 +664,7 @@ tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storag
     sc->srv = s;
     sc->set = tun_srvsettings_ref(s->set);
     sc->serial = ++next_serial;
+    sc->src = *peer;
     tun_sockaddr_desc(peer, sc->ip, sizeof(sc->ip), &sc->port);
     struct sockaddr_storage ls;
     socklen_t ll = sizeof(ls);
