@@ -255,6 +255,23 @@ case $got in SSH-2.0-*) it_pass "control: another client through the same balanc
 kill "$HOLD" 2>/dev/null
 wait "$HOLD" 2>/dev/null
 
+# SIGHUP with the listener no longer marked proxy-protocol: the network
+# process and the helper both follow the new configuration at once.
+sed -i "s/^ListenAddress 127.0.0.1:$PC proxy-protocol$/ListenAddress 127.0.0.1:$PC/" "$T/c.conf"
+kill -HUP "$(cat "$T/c.pid")"
+for _ in $(seq 1 100); do
+    grep -q "configuration reloaded" "$T/c.log" && break
+    sleep 0.05
+done
+out=$(timeout 30 "$BUILD/sshtun" -F none -p "$PC" -l "$USER_NAME" -i "$T/user_ed25519" -b 127.0.0.2 \
+    -o UserKnownHostsFile="$T/known_hosts" -o GlobalKnownHostsFile=/dev/null \
+    -o StrictHostKeyChecking=no -o BatchMode=yes -o IdentitiesOnly=yes 127.0.0.1 \
+    'echo "${SSH_CONNECTION%% *}"' 2>"$T/err7")
+it_check "after SIGHUP without proxy-protocol: a direct login from 127.0.0.2 (no header)" "127.0.0.2" "$out"
+got=$(banner "$PC" 127.0.0.1 "PROXY TCP4 198.51.100.22 127.0.0.1 1003 $PC\\r\\n")
+grep -q "198.51.100.22" "$T/c.log" && it_fail "after SIGHUP a PROXY header still counted" ||
+    it_pass "after SIGHUP a PROXY header is not taken as an address"
+
 # ---- still alive, and the configuration rules ----------------------------------------------
 out=$(cl ed25519 127.0.0.2 'echo alive' 2>&1)
 it_check "both instances still serve after all that" alive "$out"

@@ -123,11 +123,15 @@ static int past_max_startups(tun_server *s)
     return (int)(r % 100) < p;
 }
 
-/* A listening socket; `proxy`: its connections start with a PROXY
- * protocol header (tun_srvproxy.c). */
+/* A listening socket and the address it is bound to: whether its
+ * connections start with a PROXY protocol header (tun_srvproxy.c) is
+ * decided from that address under the settings in force at each accept,
+ * as the privileged helper decides it under its own (both change together
+ * on SIGHUP). */
 typedef struct listener {
     tun_acceptor a; /* first: the server's list holds these as acceptors */
-    int proxy;
+    struct sockaddr_storage addr;
+    int have_addr;
 } listener;
 
 static void on_accept(tun_acceptor *a, int fd, const struct sockaddr_storage *peer,
@@ -150,7 +154,8 @@ static void on_accept(tun_acceptor *a, int fd, const struct sockaddr_storage *pe
         close(fd);
         return;
     }
-    if (((listener *)a)->proxy)
+    const listener *l = (const listener *)a;
+    if (l->have_addr && tun_srvcfg_listener_proxy(&s->set->cfg, &l->addr))
         tun_srvproxy_start(s, fd, peer);
     else
         tun_srvconn_new(s, fd, peer, NULL);
@@ -167,16 +172,12 @@ static int add_listener(tun_server *s, int fd)
         close(fd);
         return -1;
     }
-    /* Decided from the bound address, by the same rule the privileged
-     * helper applies to each accepted socket. */
-    struct sockaddr_storage ls;
-    socklen_t ll = sizeof(ls);
-    if (getsockname(fd, (struct sockaddr *)&ls, &ll) == 0)
-        l->proxy = tun_srvcfg_listener_proxy(&s->set->cfg, &ls);
-    if (l->proxy) {
+    socklen_t ll = sizeof(l->addr);
+    l->have_addr = getsockname(fd, (struct sockaddr *)&l->addr, &ll) == 0;
+    if (l->have_addr && tun_srvcfg_listener_proxy(&s->set->cfg, &l->addr)) {
         char host[64];
         int port;
-        tun_sockaddr_desc(&ls, host, sizeof(host), &port);
+        tun_sockaddr_desc(&l->addr, host, sizeof(host), &port);
         tun_info("%s port %d: connections start with a PROXY protocol header, accepted from %s.",
                  host, port, s->set->cfg.proxy_from);
     }
