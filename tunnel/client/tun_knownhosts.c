@@ -70,12 +70,11 @@ static int match_name(const char *hosts, int hashed, const char *name)
     return hashed ? match_hashed(hosts, name) : tun_match_pattern_list(name, hosts) == 1;
 }
 
-/* The parts of one line.  Returns -1 for a line to skip, 0 when parsed
- * (*key set, caller frees). */
-static int parse_line(const char *line, char *hosts, size_t hsz, enum tun_kh_marker *marker,
-                      ssh_key **key)
+/* The marker and host field of one line; *rest is where the key starts.
+ * Returns -1 for a line to skip. */
+static int split_line(const char *line, char *hosts, size_t hsz, enum tun_kh_marker *marker,
+                      const char **rest)
 {
-    *key = NULL;
     *marker = TUN_KH_PLAIN;
     while (*line == ' ' || *line == '\t')
         line++;
@@ -100,7 +99,15 @@ static int parse_line(const char *line, char *hosts, size_t hsz, enum tun_kh_mar
         return -1;
     memcpy(hosts, line, hl);
     hosts[hl] = '\0';
-    const char *rest = line + hl;
+    *rest = line + hl;
+    return 0;
+}
+
+/* The key of a line split_line accepted.  Returns -1 for a line to skip,
+ * 0 when parsed (*key set, caller frees). */
+static int parse_key(const char *rest, enum tun_kh_marker marker, ssh_key **key)
+{
+    *key = NULL;
     while (*rest == ' ' || *rest == '\t')
         rest++;
     size_t rl = strcspn(rest, "\r\n");
@@ -109,12 +116,24 @@ static int parse_line(const char *line, char *hosts, size_t hsz, enum tun_kh_mar
         return -1;
     }
     /* A certification authority is a plain key (no chains). */
-    if (*marker == TUN_KH_CA && ssh_key_is_cert(*key)) {
+    if (marker == TUN_KH_CA && ssh_key_is_cert(*key)) {
         ssh_key_free(*key);
         *key = NULL;
         return -1;
     }
     return 0;
+}
+
+/* The parts of one line.  Returns -1 for a line to skip, 0 when parsed
+ * (*key set, caller frees). */
+static int parse_line(const char *line, char *hosts, size_t hsz, enum tun_kh_marker *marker,
+                      ssh_key **key)
+{
+    const char *rest;
+    *key = NULL;
+    if (split_line(line, hosts, hsz, marker, &rest) != 0)
+        return -1;
+    return parse_key(rest, *marker, key);
 }
 
 int tun_knownhosts_line(const char *line, const char *name, ssh_key **key,
@@ -126,8 +145,13 @@ int tun_knownhosts_line(const char *line, const char *name, ssh_key **key,
     return match_name(hosts, strncmp(hosts, "|1|", 3) == 0, name);
 }
 
-int tun_knownhosts_foreach_text(const char *text, size_t len, const char *origin, const char *host,
-                                const char *ip, tun_kh_fn fn, void *arg)
+/* The walk.  With `all` every line with a usable key is reported; without,
+ * only the lines that match host or ip, and the others' keys are not even
+ * parsed (as OpenSSH's hostkeys_foreach with HKF_WANT_MATCH): a known_hosts
+ * file names many hosts, and decoding and validating the key of each (an
+ * EC point check, an RSA modulus) is most of what reading it costs. */
+static int walk_text(const char *text, size_t len, const char *origin, const char *host,
+                     const char *ip, int all, tun_kh_fn fn, void *arg)
 {
     size_t i = 0;
     unsigned lineno = 0;
@@ -153,17 +177,22 @@ int tun_knownhosts_foreach_text(const char *text, size_t len, const char *origin
         if (memchr(line, '\0', ll) != NULL)
             continue;
         ssh_key *key;
+        const char *rest;
         tun_kh_line l = {0};
-        if (parse_line(line, hosts, sizeof(hosts), &l.marker, &key) != 0)
+        if (split_line(line, hosts, sizeof(hosts), &l.marker, &rest) != 0)
+            continue;
+        l.hashed = strncmp(hosts, "|1|", 3) == 0;
+        l.match_host = match_name(hosts, l.hashed, host);
+        l.match_ip = match_name(hosts, l.hashed, ip);
+        if (!all && !l.match_host && !l.match_ip)
+            continue;
+        if (parse_key(rest, l.marker, &key) != 0)
             continue;
         l.origin = origin;
         l.lineno = lineno;
         l.text = line;
         l.hosts = hosts;
         l.key = key;
-        l.hashed = strncmp(hosts, "|1|", 3) == 0;
-        l.match_host = match_name(hosts, l.hashed, host);
-        l.match_ip = match_name(hosts, l.hashed, ip);
         rv = fn(arg, &l);
         ssh_key_free(key);
     }
@@ -171,8 +200,14 @@ int tun_knownhosts_foreach_text(const char *text, size_t len, const char *origin
     return rv;
 }
 
-int tun_knownhosts_foreach(const char *file, const char *host, const char *ip, tun_kh_fn fn,
-                           void *arg)
+int tun_knownhosts_foreach_text(const char *text, size_t len, const char *origin, const char *host,
+                                const char *ip, tun_kh_fn fn, void *arg)
+{
+    return walk_text(text, len, origin, host, ip, 1, fn, arg);
+}
+
+static int walk_file(const char *file, const char *host, const char *ip, int all, tun_kh_fn fn,
+                     void *arg)
 {
     char *path = tun_expand_home(file);
     uint8_t *data;
@@ -186,10 +221,16 @@ int tun_knownhosts_foreach(const char *file, const char *host, const char *ip, t
         free(path);
         return 0;
     }
-    int rv = tun_knownhosts_foreach_text((const char *)data, len, path, host, ip, fn, arg);
+    int rv = walk_text((const char *)data, len, path, host, ip, all, fn, arg);
     free(data);
     free(path);
     return rv;
+}
+
+int tun_knownhosts_foreach(const char *file, const char *host, const char *ip, tun_kh_fn fn,
+                           void *arg)
+{
+    return walk_file(file, host, ip, 1, fn, arg);
 }
 
 /* ---- entries for one host ------------------------------------------------------------------- */
@@ -225,14 +266,14 @@ static int load_line(void *arg, const tun_kh_line *l)
 void tun_kh_load_file(tun_kh_set *s, const char *file, const char *host, int note)
 {
     struct load_ctx x = {s, note};
-    tun_knownhosts_foreach(file, host, NULL, load_line, &x);
+    walk_file(file, host, NULL, 0, load_line, &x);
 }
 
 void tun_kh_load_text(tun_kh_set *s, const char *text, size_t len, const char *origin,
                       const char *host, int note)
 {
     struct load_ctx x = {s, note};
-    tun_knownhosts_foreach_text(text, len, origin, host, NULL, load_line, &x);
+    walk_text(text, len, origin, host, NULL, 0, load_line, &x);
 }
 
 void tun_kh_free(tun_kh_set *s)
