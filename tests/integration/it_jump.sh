@@ -299,6 +299,27 @@ case $l in
 *) it_fail "-g: listeners '$l'" ;;
 esac
 
+# ---- sshtund as the jump host ---------------------------------------------------------------
+# The hop's side of -J is a direct-tcpip channel: sshtund serves it for
+# sshtun -J and for OpenSSH's ssh -J (its ssh -W), to the sshd behind it.
+it_sshtund_start
+PD=$PORT
+echo "[127.0.0.1]:$PD $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" > "$T/kh_d"
+cat >> "$T/cfg" <<EOF
+Host hopd
+    HostName 127.0.0.1
+    Port $PD
+    User $USER_NAME
+    IdentityFile $T/user_ed25519
+    UserKnownHostsFile $T/kh_d
+EOF
+it_check "sshtun -J through sshtund" via-sshtund "$(st -J hopd target echo via-sshtund 2>&1)"
+it_check "OpenSSH ssh -J through sshtund" via-sshtund-ssh \
+    "$(timeout 60 ssh -F "$T/cfg" -J hopd target echo via-sshtund-ssh 2>&1)"
+it_check "sshtund opened both channels to the target" 2 \
+    "$(grep -c "direct-tcpip to 127.0.0.1 port $PA " "$T/sshtund.log")"
+it_sshtund_stop
+
 # ---- -G beside ssh -G -----------------------------------------------------------------------
 
 gkeys='^(proxyjump|proxycommand|proxyusefdpass|bindaddress|bindinterface|ipqos) '
