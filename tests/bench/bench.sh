@@ -594,15 +594,20 @@ if [[ " $SECTIONS " == *" jump "* ]]; then
         echo "    IdentityAgent none"
         echo "    UserKnownHostsFile $T/known_hosts"
         echo "    BatchMode yes"
+        # The same sshd under another name: "-J 127.0.0.1:PORT" to
+        # 127.0.0.1:PORT would be ssh's (and sshtun's) "jumphost loop".
+        echo "Host jumphost"
+        echo "    HostName 127.0.0.1"
+        echo "    Port $PORT"
     } > "$JCFG"
     GIB=1073741824
     for dir in down up; do
         for prog in "$SSH" "$TUN"; do
             if [ $dir = down ]; then
-                r=$(timed bash -c "'$prog' -F '$JCFG' -J 127.0.0.1:$PORT -p $PORT 127.0.0.1 \
+                r=$(timed bash -c "'$prog' -F '$JCFG' -J jumphost -p $PORT 127.0.0.1 \
                     'head -c $GIB /dev/zero' | wc -c > '$T/jump.count'")
             else
-                r=$(timed bash -c "head -c $GIB /dev/zero | '$prog' -F '$JCFG' -J 127.0.0.1:$PORT \
+                r=$(timed bash -c "head -c $GIB /dev/zero | '$prog' -F '$JCFG' -J jumphost \
                     -p $PORT 127.0.0.1 'wc -c' > '$T/jump.count'")
             fi
             n=$(cat "$T/jump.count")
@@ -638,7 +643,7 @@ if [[ " $SECTIONS " == *" jump "* ]]; then
     for _ in 1 2 3; do
         for prog in "$SSH" "$TUN"; do
             t0=$(date +%s.%N)
-            n=$(timeout 600 "$prog" -F "$JCFG" -J "127.0.0.1:$PORT" -p "$JRP" 127.0.0.1 \
+            n=$(timeout 600 "$prog" -F "$JCFG" -J jumphost -p "$JRP" 127.0.0.1 \
                 "head -c $((JMB * 1048576)) /dev/zero" | wc -c)
             t1=$(date +%s.%N)
             [ "$n" = $((JMB * 1048576)) ] || echo "warning: $(basename "$prog") -J over the long leg moved $n bytes"

@@ -212,6 +212,7 @@ Host rich
     LocalCommand echo %h
     PermitLocalCommand yes
     VisualHostKey yes
+    IgnoreUnknown Foo*,Bar
 Include $T/cfg.d/*.conf
 EOF
 run_case "a configuration setting most keywords (Host, Match, Include)" -F "$T/config" rich

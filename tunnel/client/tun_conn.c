@@ -741,6 +741,9 @@ static void start_ssh(tun_conn *tc, int sock, tun_wire *w)
         }
         tc->sock = sock;
         tun_transport_init(&tc->t, tc->loop, sock, tc->c, &tcb, tc);
+        /* sshd answers a connection without a terminal with Nagle's
+         * algorithm on: see tun_fdwire_quickack. */
+        tun_fdwire_quickack(&tc->t.fdw, 1);
     } else {
         tun_transport_init_wire(&tc->t, tc->loop, w, tc->c, &tcb, tc);
     }

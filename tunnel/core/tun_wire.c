@@ -26,6 +26,7 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
     (void)revents;
     tun_fdwire *w = io->data;
     tun_transport *t = w->base.t;
+    int got = 0;
     for (int i = 0; i < READS_PER_WAKEUP; i++) {
         uint8_t *p;
         size_t room;
@@ -52,10 +53,19 @@ static void on_read(struct ev_loop *loop, ev_io *io, int revents)
             tun_transport_input_eof(t);
             break;
         }
+        got = 1;
         if (tun_transport_input_commit(t, (size_t)r) != 0)
             break;
         if ((size_t)r < room)
             break; /* the descriptor is drained */
+    }
+    if (got && w->quickack) {
+        /* Not a lasting setting: the kernel may fall back to delayed ACKs,
+         * so it is given again after every batch (and sends an ACK that
+         * was being held, now). */
+        int one = 1;
+        if (setsockopt(w->in_fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one)) != 0)
+            w->quickack = 0; /* not TCP (a ProxyUseFdpass socket may be anything) */
     }
     tun_transport_kick(t);
 }
@@ -130,6 +140,11 @@ static const tun_wire_ops fd_ops = {
     .rtt_us = fd_rtt_us,
     .close = fd_close,
 };
+
+void tun_fdwire_quickack(tun_fdwire *w, int on)
+{
+    w->quickack = on;
+}
 
 void tun_fdwire_init(tun_fdwire *w, struct ev_loop *loop, int in_fd, int out_fd)
 {

@@ -67,11 +67,20 @@ typedef struct tun_fdwire {
     tun_wire base;
     struct ev_loop *loop;
     int in_fd, out_fd;
+    int quickack; /* see tun_fdwire_quickack */
     ev_io rio, wio;
 } tun_fdwire;
 
 /* Read in_fd and write out_fd (the same descriptor for a socket; both
  * non-blocking).  The wire owns them: close() closes them. */
 void tun_fdwire_init(tun_fdwire *w, struct ev_loop *loop, int in_fd, int out_fd);
+/* A TCP socket: acknowledge what arrived at once (TCP_QUICKACK after each
+ * batch of reads) instead of delaying the ACK.  For a bulk sender whose
+ * peer answers in small packets with Nagle's algorithm on (sshd, for a
+ * connection without a terminal): with the ACK delayed up to 40 ms, each
+ * window adjustment waits for it whenever the sender pauses for the window
+ * (measured through a jump host: 1 GiB up at 58-71 MB/s instead of
+ * 139-195).  A descriptor that is not TCP turns it off at the first try. */
+void tun_fdwire_quickack(tun_fdwire *w, int on);
 
 #endif
