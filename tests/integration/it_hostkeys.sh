@@ -125,7 +125,8 @@ connect -o HashKnownHosts=yes
 [ "$(grep -c '^|1|' "$KH")" = 2 ] && it_pass "learnt keys hashed with HashKnownHosts" ||
     it_fail "hashing: $(cat "$KH")"
 
-# UpdateHostKeys ask, answered through SSH_ASKPASS.
+# UpdateHostKeys ask, answered through SSH_ASKPASS.  A shell session (its
+# commands on stdin): with a command, ask is turned off, as ssh does.
 for answer in no yes; do
     printf '#!/bin/sh\necho "$1" >> %s/askpass.log\necho %s\n' "$T" "$answer" > "$T/askpass"
     chmod +x "$T/askpass"
@@ -134,12 +135,25 @@ for answer in no yes; do
     SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
         timeout 60 "$SSHTUN" -F none -p "$PORT" -l "$USER_NAME" -i "$T/user_ed25519" \
         -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o UpdateHostKeys=ask \
-        127.0.0.1 true 2>"$T/err" </dev/null
+        127.0.0.1 2>"$T/err" <<<"true"
     grep -q "Accept updated hostkeys" "$T/askpass.log" && it_pass "ask: the question is asked ($answer)" ||
         it_fail "ask: not asked ($answer): $(cat "$T/err")"
     n=$(grep -c . "$KH")
     if [ $answer = yes ]; then want=3; else want=1; fi
     [ "$n" = $want ] && it_pass "ask: answered $answer, $n key(s) recorded" || it_fail "ask $answer: $n lines"
+done
+# With a command (or -T, or RemoteCommand) nobody is asked and nothing is
+# learnt, as ssh ("UpdateHostKeys=ask is incompatible with remote command
+# execution; disabling").
+for extra in "true" "-T true"; do
+    keyline host_ed25519 > "$KH"
+    : > "$T/askpass.log"
+    SSH_ASKPASS="$T/askpass" SSH_ASKPASS_REQUIRE=force DISPLAY=:0 \
+        timeout 60 "$SSHTUN" -F none -p "$PORT" -l "$USER_NAME" -i "$T/user_ed25519" \
+        -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o UpdateHostKeys=ask \
+        127.0.0.1 $extra 2>"$T/err" </dev/null
+    it_check "ask with '$extra': not asked, nothing learnt" "0 1" \
+        "$(grep -c . "$T/askpass.log") $(grep -c . "$KH")"
 done
 
 # ---- KnownHostsCommand --------------------------------------------------------------------------------
