@@ -34,6 +34,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -504,7 +505,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (c.use_syslog && !c.logfile)
-        tun_log_set_syslog("sshtun");
+        tun_log_set_syslog("sshtun", LOG_USER); /* ssh's SyslogFacility default */
     if (c.quiet)
         tun_log_set_level(TUN_LOG_QUIET);
     else if (c.verbose)

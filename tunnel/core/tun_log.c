@@ -36,9 +36,9 @@ const char *tun_log_level_name(enum tun_log_level lvl)
     return (unsigned)lvl < 8 ? names[lvl] : "INFO";
 }
 
-void tun_log_set_syslog(const char *ident)
+void tun_log_set_syslog(const char *ident, int facility)
 {
-    openlog(ident, LOG_PID | LOG_NDELAY, LOG_AUTH);
+    openlog(ident, LOG_PID | LOG_NDELAY, facility);
     use_syslog = 1;
 }
 

@@ -29,9 +29,10 @@ void tun_log_set_file(FILE *f);
  * Returns 0, or -1 with errno set when it cannot be opened (the caller
  * says so in its own words and exits). */
 int tun_log_open_file(const char *path);
-/* Send log lines to syslog (facility AUTH, tag `ident`) instead: the
- * server's default when it runs detached. */
-void tun_log_set_syslog(const char *ident);
+/* Send log lines to syslog instead (tag `ident`, `facility` a LOG_* value
+ * of <syslog.h>): the server's default when it runs detached (LOG_AUTH, as
+ * sshd), the client's -y (LOG_USER, as ssh). */
+void tun_log_set_syslog(const char *ident, int facility);
 /* Prefix every line with a timestamp and the pid (servers logging to a
  * file or stderr). */
 void tun_log_set_stamp(int on);

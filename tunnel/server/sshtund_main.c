@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -669,7 +670,7 @@ int main(int argc, char **argv)
         return 255;
     }
     if (!log_stderr && logfile == NULL && !foreground)
-        tun_log_set_syslog("sshtund");
+        tun_log_set_syslog("sshtund", LOG_AUTH);
 
     struct ev_loop *loop = EV_DEFAULT;
     server.loop = loop;
