@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,14 +313,23 @@ static int one_option(cli *c, tun_options *o, int opt, const char *arg)
     int found = 0;
     if (opt == 'i') {
         /* As ssh: ~ expanded now, and a file that is not there is a
-         * warning and left out (so -G does not list it either). */
+         * warning and left out (so -G does not list it either).  Unlike
+         * ssh, a missing private key whose .pub is there is kept: the
+         * agent may hold its private half (it_connect tests that). */
         char *p = tun_expand_home(arg);
         struct stat st;
         int rv = 0;
         if (p == NULL)
             return OPT_FAIL;
-        if (stat(p, &st) == -1)
-            fprintf(stderr, "Warning: Identity file %s not accessible: %s.\n", p, strerror(errno));
+        int err = stat(p, &st) == -1 ? errno : 0;
+        if (err != 0) {
+            char pub[PATH_MAX];
+            if ((size_t)snprintf(pub, sizeof(pub), "%s.pub", p) < sizeof(pub) &&
+                stat(pub, &st) == 0)
+                err = 0;
+        }
+        if (err != 0)
+            fprintf(stderr, "Warning: Identity file %s not accessible: %s.\n", p, strerror(err));
         else
             rv = set_kw(o, "IdentityFile", p);
         free(p);
