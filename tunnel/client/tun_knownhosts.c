@@ -103,6 +103,46 @@ static int split_line(const char *line, char *hosts, size_t hsz, enum tun_kh_mar
     return 0;
 }
 
+/* Keys already decoded, by the exact text they were decoded from.  One
+ * connection reads the same known_hosts lines twice (to order the host key
+ * algorithms, then to verify the server's key), a jump or a reconnection
+ * again, and decoding and validating a key is most of what reading a line
+ * costs.  The same text always decodes to the same key, so a text seen
+ * before takes a reference to the key it gave then (ssh_key_public: the
+ * libcrypto key shared, a certificate copied); nothing a file says is
+ * remembered beyond that.  Bounded: the first KH_MEMO_MAX texts of up to
+ * KH_MEMO_TEXT bytes, kept until exit. */
+#define KH_MEMO_MAX  32
+#define KH_MEMO_TEXT 8192
+
+static struct kh_memo {
+    char *text;
+    size_t len;
+    ssh_key *key;
+} kh_memo[KH_MEMO_MAX];
+static size_t kh_memo_n;
+
+static int decode_key(const char *text, size_t len, ssh_key **key)
+{
+    for (size_t i = 0; i < kh_memo_n; i++)
+        if (kh_memo[i].len == len && memcmp(kh_memo[i].text, text, len) == 0)
+            return ssh_key_public(kh_memo[i].key, key);
+    int rv = ssh_key_parse_public_line(text, len, key, NULL);
+    if (rv != 0 || kh_memo_n == KH_MEMO_MAX || len > KH_MEMO_TEXT)
+        return rv;
+    struct kh_memo *m = &kh_memo[kh_memo_n];
+    if ((m->text = malloc(len)) == NULL)
+        return 0;
+    if (ssh_key_public(*key, &m->key) != 0) {
+        free(m->text);
+        return 0;
+    }
+    memcpy(m->text, text, len);
+    m->len = len;
+    kh_memo_n++;
+    return 0;
+}
+
 /* The key of a line split_line accepted.  Returns -1 for a line to skip,
  * 0 when parsed (*key set, caller frees). */
 static int parse_key(const char *rest, enum tun_kh_marker marker, ssh_key **key)
@@ -111,7 +151,7 @@ static int parse_key(const char *rest, enum tun_kh_marker marker, ssh_key **key)
     while (*rest == ' ' || *rest == '\t')
         rest++;
     size_t rl = strcspn(rest, "\r\n");
-    if (ssh_key_parse_public_line(rest, rl, key, NULL) != 0) {
+    if (decode_key(rest, rl, key) != 0) {
         *key = NULL;
         return -1;
     }
