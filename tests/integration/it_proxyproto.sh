@@ -5,7 +5,8 @@
 # sshtund instances with send-proxy-v2; clients reach haproxy from other
 # loopback addresses (127.0.0.2, 127.0.0.9, ::1), so the address sshtund
 # must see (the client's) differs from the socket's (haproxy's, 127.0.0.1).
-# Checked: both instances log the real client; SSH_CONNECTION has it;
+# Checked: both instances log the real client; haproxy's health checks
+# (v2 LOCAL) pass; SSH_CONNECTION has it;
 # authorized_keys from= and Match Address apply to it; a malformed header,
 # a header from a peer outside ProxyProtocolFrom, a connection without a
 # header and one whose header never completes are closed with one log line;
@@ -102,8 +103,8 @@ $([ $HAVE6 = 1 ] && echo "    bind [::1]:$PH")
     default_backend be
 backend be
     balance roundrobin
-    server a 127.0.0.1:$PA send-proxy-v2
-    server b 127.0.0.1:$PB send-proxy-v2
+    server a 127.0.0.1:$PA send-proxy-v2 check inter 1s check-send-proxy
+    server b 127.0.0.1:$PB send-proxy-v2 check inter 1s check-send-proxy
 EOF
 setsid haproxy -db -f "$T/haproxy.cfg" > "$T/haproxy.log" 2>&1 &
 PIDS="$PIDS $!"
@@ -168,6 +169,12 @@ if [ $HAVE6 = 1 ]; then
 else
     echo "note: no ::1 here, the IPv6 client is not tested"
 fi
+
+# haproxy's health checks (check-send-proxy) come as v2 LOCAL headers.
+nl=$(grep -c "(PROXY v2 from 127.0.0.1 port [0-9]*, LOCAL)" "$T/a.log")
+[ "$nl" -ge 1 ] && ! grep -qi "is DOWN" "$T/haproxy.log" &&
+    it_pass "haproxy's health checks arrive as v2 LOCAL and pass ($nl so far on a)" ||
+    it_fail "health checks: $nl LOCAL on a; $(grep -i down "$T/haproxy.log" | head -2)"
 
 # ---- headers that must close the connection ----------------------------------------------
 # banner <port> <bind> <printf format>: what the server sends back to a
