@@ -218,7 +218,8 @@ kill "$TUN" 2>/dev/null
 # interval, so that their RSS says what they freed.
 ASAN_SAVED=${ASAN_OPTIONS-}
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:allocator_release_to_os_interval_ms=100"
-it_sshtund_start
+# (Workers 1: the process started is the network process whose RSS is read)
+it_sshtund_start "Workers 1"
 echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" > "$T/known_hosts_srv"
 LM=$(it_free_port)
 timeout 120 "$SSHTUN" -F none -p "$PORT" -l "$USER_NAME" -i "$T/user_ed25519" \

@@ -302,9 +302,14 @@ fi
 N=sshtun-pn$$
 useradd -r -M -d /nonexistent -s /usr/sbin/nologin "$N" && CREATED="$CREATED $N"
 start_sshtund "SshtundUser $N"
-NETPID=$SSHTUND_PID
+# The network processes: the workers (Workers > 1, the default on a machine
+# with several CPUs), or the process started (Workers 1).
+NETPIDS=$(pgrep -P "$SSHTUND_PID" 'sshtund-w')
+[ -n "$NETPIDS" ] || NETPIDS=$SSHTUND_PID
+echo "   (network processes: $(echo $NETPIDS))"
 st() { sed -n "s/^$1:[[:space:]]*//p" "/proc/$NETPID/status" | tr -s '\t ' ' '; }
 NUID=$(id -u "$N")
+for NETPID in $NETPIDS; do
 it_check "the network process runs as SshtundUser (all uids)" "$NUID $NUID $NUID $NUID" "$(st Uid)"
 it_check "no supplementary groups" "" "$(st Groups)"
 it_check "no capabilities (effective)" 0000000000000000 "$(st CapEff)"
@@ -320,6 +325,7 @@ if grep -q "empty root, its own mount namespace" "$T/sshtund.log"; then
 else
     it_fail "no empty root for the network process: $(grep -i "empty root" "$T/sshtund.log")"
 fi
+done
 out=$(cl "$V" 127.0.0.1 'echo confined-ok' 2>&1)
 it_check "sessions still start (the helper spawns them)" confined-ok "$out"
 ECHO_PORT=$(it_free_port)

@@ -158,9 +158,12 @@ case $NETUSER in
 sshtund | nobody) it_pass "network process dropped to $NETUSER" ;;
 *) it_fail "no privilege drop: $(cat "$T/sshtund.log")" ;;
 esac
-NETPID=$SSHTUND_PID
-[ "$(stat -c %U /proc/$NETPID)" = $NETUSER ] && it_pass "listener process owned by $NETUSER" ||
-    it_fail "listener runs as $(stat -c %U /proc/$NETPID)"
+# the network process: a worker (Workers > 1, the default with several CPUs)
+# or the process started (Workers 1)
+NETPID=$(pgrep -P "$SSHTUND_PID" -x sshtund-w0 | head -1)
+[ -n "$NETPID" ] || NETPID=$SSHTUND_PID
+[ "$(stat -c %U /proc/$NETPID)" = "$NETUSER" ] && it_pass "network process owned by $NETUSER" ||
+    it_fail "network process runs as $(stat -c %U /proc/$NETPID)"
 
 # -E: a log file that cannot be opened is a clear error, before anything starts
 "$SSHTUND" -t -E "$T/no-such-dir/sshtund.log" -f "$T/sshtund_config" 2>"$T/err"

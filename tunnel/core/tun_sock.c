@@ -24,6 +24,12 @@
 
 int tun_listen_tcp(int family, const void *addr, int port, char *err, size_t errsz)
 {
+    return tun_listen_tcp_shared(family, addr, port, 0, err, errsz);
+}
+
+int tun_listen_tcp_shared(int family, const void *addr, int port, int reuseport, char *err,
+                          size_t errsz)
+{
     struct sockaddr_storage ss;
     socklen_t sl;
     memset(&ss, 0, sizeof(ss));
@@ -49,6 +55,11 @@ int tun_listen_tcp(int family, const void *addr, int port, char *err, size_t err
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+        snprintf(err, errsz, "SO_REUSEPORT: %s", strerror(errno));
+        close(fd);
+        return -1;
+    }
     if (family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, (struct sockaddr *)&ss, sl) != 0 || listen(fd, SOMAXCONN) != 0) {

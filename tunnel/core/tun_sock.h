@@ -18,6 +18,11 @@
  * use"), or -2 when this host lacks the family or address (not a failure
  * of a dual-stack bind). */
 int tun_listen_tcp(int family, const void *addr, int port, char *err, size_t errsz);
+/* The same with SO_REUSEPORT when `reuseport`: several sockets bound to
+ * one address, among which the kernel spreads new connections (sshtund's
+ * workers each listen on one of them). */
+int tun_listen_tcp_shared(int family, const void *addr, int port, int reuseport, char *err,
+                          size_t errsz);
 /* Listen on a Unix socket path created with permissions 0666 & ~mask. */
 int tun_listen_unix(const char *path, mode_t mask, char *err, size_t errsz);
 /* Start a non-blocking connect to a Unix socket: fd, or -1 with errno. */

@@ -24,10 +24,12 @@
 #endif
 #include "tun_log.h"
 #include "tun_priv.h"
+#include "tun_privproto.h"
 #include "tun_sandbox.h"
 #include "tun_srv.h"
 #include "tun_trim.h"
 #include "tun_util.h"
+#include "tun_workers.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -37,8 +39,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -434,21 +439,40 @@ static int same_listen(const tun_srvcfg *a, const tun_srvcfg *b)
     return 1;
 }
 
+static int worker_index = -1; /* several workers: this one's */
+
 static void on_loaded(void *arg, int ok, const uint8_t *data, size_t len)
 {
-    (void)arg;
     tun_srvsettings *s = ok ? settings_from_bundle(&g_args, data, len) : NULL;
+    if (arg != NULL) {
+        /* A worker started after a SIGHUP: the configuration as reloaded. */
+        if (s == NULL) {
+            tun_error("worker %d: cannot read the reloaded configuration; using the one sshtund "
+                      "started with",
+                      worker_index);
+            return;
+        }
+        apply_log_level(&s->cfg);
+        tun_server_set_settings(&server, s);
+        tun_srvsettings_unref(s);
+        return;
+    }
     if (s == NULL) {
         tun_error("Received SIGHUP, but the new configuration is not usable; keeping the "
                   "current one");
         return;
     }
-    if (!same_listen(&s->cfg, &server.set->cfg))
+    if (!same_listen(&s->cfg, &server.set->cfg) && worker_index <= 0)
         tun_info("Port, ListenAddress and AddressFamily changes take effect after a restart");
+    if (s->cfg.workers != server.set->cfg.workers && worker_index <= 0)
+        tun_info("A Workers change takes effect after a restart");
     apply_log_level(&s->cfg);
     tun_server_set_settings(&server, s);
     tun_srvsettings_unref(s);
-    tun_info("Received SIGHUP; configuration reloaded for new connections");
+    if (worker_index >= 0)
+        tun_info("worker %d: configuration reloaded for new connections", worker_index);
+    else
+        tun_info("Received SIGHUP; configuration reloaded for new connections");
 }
 
 static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
@@ -477,6 +501,147 @@ static void on_sigterm(struct ev_loop *loop, ev_signal *w, int revents)
     tun_info("Received signal %d; no longer accepting connections%s", w->signum,
              server.n_conns ? ", exiting when the last one ends" : "");
     tun_server_stop_listening(&server);
+}
+
+/* Several workers: the supervisor's SIGUSR1 (stop accepting, exit after
+ * the last connection) and SIGUSR2 (close everything now). */
+static void on_worker_stop(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)revents;
+    if (w->signum == SIGUSR2) {
+        if (server.n_conns)
+            tun_info("worker %d: closing %u connections", worker_index, server.n_conns);
+        tun_server_close_all(&server, "server shutting down");
+        ev_break(loop, EVBREAK_ALL);
+        return;
+    }
+    if (server.stopping)
+        return;
+    if (server.n_conns)
+        tun_info("worker %d: exiting when the last of its %u connections ends", worker_index,
+                 server.n_conns);
+    tun_server_stop_listening(&server);
+}
+
+static void write_pidfile(const char *path, int root);
+
+/* ---- workers ------------------------------------------------------------------------------------- */
+
+typedef struct worker_ctx {
+    const char *netuser;
+    int root;
+} worker_ctx;
+
+/* A worker: the network process of one libev loop, with its share of the
+ * listening sockets (forked from the supervisor, whose loop it takes
+ * over). */
+static void worker_main(int index, int sock, int reloaded, void *arg)
+{
+    worker_ctx *w = arg;
+    worker_index = index;
+    struct ev_loop *loop = server.loop;
+    ev_loop_fork(loop);
+    char name[16];
+    snprintf(name, sizeof(name), "sshtund-w%d", index);
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+    /* Stopping is the supervisor's to order (SIGUSR1/2): a signal to the
+     * whole group must count once. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGINT, SIG_IGN);
+    tun_server_keep_listeners(&server, index);
+    server.priv = tun_priv_attach(loop, sock, tun_server_child_exited, &server);
+    if (server.priv == NULL) {
+        tun_error("worker %d: cannot start: %s", index, strerror(errno));
+        _exit(255);
+    }
+    tun_priv_set_drop(server.priv, tun_server_drop, &server);
+    server.res = tun_resolver_new(loop);
+    if (server.res == NULL)
+        _exit(255);
+    if (w->root) {
+        char why[256];
+        if (tun_sandbox_enter(w->netuser, why, sizeof(why)) != 0) {
+            tun_error("sshtund: worker %d: cannot drop privileges to %s: %s", index, w->netuser,
+                      why);
+            _exit(255);
+        }
+    }
+    ev_signal shup, susr1, susr2;
+    ev_signal_init(&shup, on_sighup, SIGHUP);
+    ev_signal_init(&susr1, on_worker_stop, SIGUSR1);
+    ev_signal_init(&susr2, on_worker_stop, SIGUSR2);
+    ev_signal_start(loop, &shup);
+    ev_signal_start(loop, &susr1);
+    ev_signal_start(loop, &susr2);
+    if (reloaded && tun_priv_load(server.priv, on_loaded, &server) != 0)
+        tun_error("worker %d: cannot ask for the reloaded configuration", index);
+    if (w->root)
+        tun_debug("worker %d (pid %ld): network process running as %s", index, (long)getpid(),
+                  w->netuser);
+    else
+        tun_debug("worker %d (pid %ld) running", index, (long)getpid());
+    ev_run(loop, 0);
+    tun_server_close_all(&server, "server shutting down");
+    tun_resolver_free(server.res);
+    tun_priv_free(server.priv);
+    tun_srvsettings_unref(server.set);
+    for (int i = 0; i < g_args.n_lines; i++)
+        free(g_args.owned[i]);
+    exit(0);
+}
+
+static void supervisor_stop_listening(void *arg)
+{
+    (void)arg;
+    tun_server_stop_listening(&server);
+}
+
+/* Workers N > 1: the supervisor (tun_workers.h). */
+static int run_workers(int root, const char *netuser, const char *pid_file, tun_priv_conf *conf)
+{
+    int n = server.set->cfg.workers;
+    server.workers = n;
+    sigset_t old;
+    tun_workers_block_signals(&old);
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+        tun_error("sshtund: cannot start the privileged helper: %s", strerror(errno));
+        return 255;
+    }
+    pid_t helper = fork();
+    if (helper < 0) {
+        tun_error("sshtund: cannot start the privileged helper: %s", strerror(errno));
+        return 255;
+    }
+    if (helper == 0) {
+        close(sp[0]);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        tun_privd_helper_main_multi(sp[1], root, server.set, conf);
+    }
+    close(sp[1]);
+    /* The helper has the private host keys; the supervisor and the
+     * workers it forks keep the public halves only. */
+    if (keep_public_keys(server.set) != 0) {
+        tun_error("sshtund: cannot keep only the public host keys");
+        return 255;
+    }
+    if (tun_server_listen(&server) != 0) {
+        close(sp[0]);
+        waitpid(helper, NULL, 0);
+        return 255;
+    }
+    write_pidfile(pid_file, root);
+    worker_ctx wc = {netuser, root};
+    tun_workers_conf c = {n, worker_main, supervisor_stop_listening, &wc};
+    tun_info("sshtund %s ready: %s mode, %d workers, %u listening sockets each", SSHTUN_VERSION,
+             root ? "privilege-separated" : "single-user", n,
+             (unsigned)(server.n_listeners / (size_t)n));
+    int rv = tun_workers_run(&c, sp[0], helper, &old);
+    tun_info("sshtund: %s", rv == 0 ? "all workers have ended; exiting" : "exiting");
+    tun_srvsettings_unref(server.set);
+    for (int i = 0; i < g_args.n_lines; i++)
+        free(g_args.owned[i]);
+    return rv;
 }
 
 /* ---- start-up ---------------------------------------------------------------------------------------- */
@@ -679,6 +844,13 @@ int main(int argc, char **argv)
     tun_server_set_settings(&server, set);
     tun_srvsettings_unref(set);
     tun_priv_conf conf = {load_bundle, parse_bundle, publish_bundle, a};
+    if (server.set->cfg.workers > TUN_SRV_MAX_WORKERS) {
+        tun_error("sshtund: Workers %d: at most %d", server.set->cfg.workers,
+                  TUN_SRV_MAX_WORKERS);
+        return 255;
+    }
+    if (server.set->cfg.workers > 1)
+        return run_workers(root, netuser, pid_file, &conf);
     server.priv = tun_priv_new(loop, root, server.set, tun_server_child_exited, &server, &conf);
     if (server.priv == NULL) {
         tun_error("sshtund: cannot start the privileged helper: %s", strerror(errno));

@@ -74,11 +74,14 @@ struct tun_priv {
     pending *pend;
     tun_priv_exit_fn on_exit;
     void *exit_arg;
+    tun_priv_drop_fn on_drop;
+    void *drop_arg;
     tun_privd *local; /* without a helper */
     later *laters;
 };
 
 static void deliver(tun_priv *p, const uint8_t *msg, size_t len, int *fds, int nfds);
+static void attach(tun_priv *p, int sock);
 
 /* ---- in-process answers ------------------------------------------------------------------ */
 
@@ -224,6 +227,13 @@ static void deliver(tun_priv *p, const uint8_t *msg, size_t len, int *fds, int n
         uint32_t pid, status;
         if (ssh_cur_get_u32(&c, &pid) == 0 && ssh_cur_get_u32(&c, &status) == 0 && p->on_exit)
             p->on_exit(p->exit_arg, (pid_t)pid, (int)status);
+        goto out;
+    }
+    if (type == TUN_PRIV_EV_DROP) {
+        uint64_t token;
+        uint32_t n;
+        if (ssh_cur_get_u64(&c, &token) == 0 && ssh_cur_get_u32(&c, &n) == 0 && p->on_drop)
+            p->on_drop(p->drop_arg, token, n);
         goto out;
     }
     pending **pp = &p->pend;
@@ -572,15 +582,41 @@ tun_priv *tun_priv_new(struct ev_loop *loop, int helper, struct tun_srvsettings 
         tun_privd_helper_main(sp[1], set, conf);
     }
     close(sp[1]);
-    p->sock = sp[0];
     p->helper_pid = pid;
+    attach(p, sp[0]);
+    return p;
+}
+
+tun_priv *tun_priv_attach(struct ev_loop *loop, int sock, tun_priv_exit_fn on_exit, void *arg)
+{
+    tun_priv *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->loop = loop;
+    p->helper = 1;
+    p->oq_tail = &p->oq;
+    p->on_exit = on_exit;
+    p->exit_arg = arg;
+    attach(p, sock);
+    return p;
+}
+
+void tun_priv_set_drop(tun_priv *p, tun_priv_drop_fn fn, void *arg)
+{
+    p->on_drop = fn;
+    p->drop_arg = arg;
+}
+
+static void attach(tun_priv *p, int sock)
+{
+    struct ev_loop *loop = p->loop;
+    p->sock = sock;
     tun_set_nonblock(p->sock, 1);
     ev_io_init(&p->rio, net_read, p->sock, EV_READ);
     p->rio.data = p;
     ev_io_start(loop, &p->rio);
     ev_io_init(&p->wio, net_write, p->sock, EV_WRITE);
     p->wio.data = p;
-    return p;
 }
 
 void tun_priv_free(tun_priv *p)

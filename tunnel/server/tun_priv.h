@@ -74,6 +74,16 @@
  * Started as an ordinary user there is no helper: the same code runs
  * in-process for that one user, with the same asynchrony (every call
  * answers through a callback from the loop, never before it returns).
+ *
+ * With `Workers N` (N > 1) there are N network processes (tun_workers.h),
+ * each with its own socket to the one helper (tun_priv_attach; the helper
+ * runs as the user sshtund was started as when that is not root).  Each
+ * worker's tokens are its own: the helper keys connections by (worker,
+ * token), so a worker can neither see nor end another's connections, and
+ * answers go only to the worker that asked.  MaxStartups is then the
+ * helper's to apply (it sees every worker's unauthenticated connections):
+ * a CONN_NEW past it is refused with EV_DROP and the worker closes the
+ * connection.
  */
 #ifndef SSHTUN_TUN_PRIV_H
 #define SSHTUN_TUN_PRIV_H
@@ -175,6 +185,15 @@ typedef void (*tun_priv_load_cb)(void *arg, int ok, const uint8_t *data, size_t 
 tun_priv *tun_priv_new(struct ev_loop *loop, int helper, struct tun_srvsettings *set,
                        tun_priv_exit_fn on_exit, void *arg, const tun_priv_conf *conf);
 void tun_priv_free(tun_priv *p);
+/* One of several workers (sshtund's Workers N): the helper already runs
+ * (the supervisor forked it) and `sock` is this worker's own socket to it
+ * (consumed). */
+tun_priv *tun_priv_attach(struct ev_loop *loop, int sock, tun_priv_exit_fn on_exit, void *arg);
+/* With several workers the helper applies MaxStartups to all of them and
+ * may refuse a new connection: `fn` must then close it (`n_unauth`: the
+ * server's unauthenticated connections, for the log). */
+typedef void (*tun_priv_drop_fn)(void *arg, uint64_t conn, unsigned n_unauth);
+void tun_priv_set_drop(tun_priv *p, tun_priv_drop_fn fn, void *arg);
 
 /* A new connection: `conn` is a token unique for this process's lifetime
  * (never 0, never reused), `fd` the accepted socket (not consumed: the

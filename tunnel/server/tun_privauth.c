@@ -229,7 +229,7 @@ void privd_sign(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
         ssh_buf_put_bool(&r, 1);
         ssh_buf_put_stringb(&r, &sig);
     }
-    privd_answer(d, TUN_PRIV_SIGN, id, &r, NULL, 0);
+    privd_answer(d, c, TUN_PRIV_SIGN, id, &r, NULL, 0);
     ssh_buf_free(&r);
     ssh_buf_free(&sig);
 }
@@ -313,7 +313,7 @@ void privd_prove(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
         ssh_buf_put_bool(&r, 1);
         ssh_buf_put_stringb(&r, &sigs);
     }
-    privd_answer(d, TUN_PRIV_PROVE, id, &r, NULL, 0);
+    privd_answer(d, c, TUN_PRIV_PROVE, id, &r, NULL, 0);
     ssh_buf_free(&r);
     ssh_buf_free(&sigs);
     ssh_buf_free(&data);
@@ -333,7 +333,7 @@ void privd_auth_answer(tun_privd *d, uint32_t id, pconn *c, int ok, const tun_ke
     ssh_buf_put_bool(&r, ok);
     ssh_buf_put_u32(&r, ok && c ? c->u.uid : 0);
     tun_keyopts_encode(ko ? ko : &empty, &r);
-    privd_answer(d, TUN_PRIV_AUTH, id, &r, NULL, 0);
+    privd_answer(d, c, TUN_PRIV_AUTH, id, &r, NULL, 0);
     ssh_buf_free(&r);
 }
 
@@ -349,7 +349,7 @@ void privd_auth_failed(tun_privd *d, uint32_t id, pconn *c)
 void privd_auth_succeeded(tun_privd *d, uint32_t id, pconn *c)
 {
     c->busy = 0;
-    c->authenticated = 1;
+    privd_conn_authenticated(c);
     privd_auth_answer(d, id, c, 1, c->have_kopts ? &c->kopts : NULL);
 }
 

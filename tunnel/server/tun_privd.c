@@ -21,6 +21,7 @@
 #include "tun_proxyproto.h"
 #include "tun_sock.h"
 #include "tun_spawn.h"
+#include "tun_startups.h"
 #include "tun_util.h"
 
 #include <arpa/inet.h>
@@ -52,14 +53,33 @@ static unsigned conn_bucket(uint64_t token)
     return (unsigned)((token ^ (token >> 29) ^ (token >> 47)) % PRIVD_CONN_BUCKETS);
 }
 
-pconn *privd_conn_find(tun_privd *d, uint64_t token)
+pconn *privd_conn_find(tun_privd *d, const tun_privpeer *w, uint64_t token)
 {
     if (token == 0)
         return NULL;
+    /* Tokens are each network process's own serials: (peer, token) is the
+     * key, so a worker naming another's token finds nothing. */
     for (pconn *c = d->conns[conn_bucket(token)]; c; c = c->next)
-        if (c->token == token)
+        if (c->token == token && c->w == w)
             return c;
     return NULL;
+}
+
+void privd_conn_authenticated(pconn *c)
+{
+    if (!c->authenticated && c->d->n_unauth > 0)
+        c->d->n_unauth--;
+    c->authenticated = 1;
+}
+
+unsigned tun_privd_unauthenticated(const tun_privd *d)
+{
+    return d->n_unauth;
+}
+
+void tun_privd_set_global_startups(tun_privd *d, int on)
+{
+    d->global_startups = on;
 }
 
 static void op_list_cancel(pconn *c)
@@ -75,6 +95,10 @@ static void conn_free(tun_privd *d, pconn *c)
 {
     op_list_cancel(c);
     privd_sessions_free(c);
+    if (!c->authenticated && d->n_unauth > 0)
+        d->n_unauth--;
+    if (c->w && c->w->n_conns > 0)
+        c->w->n_conns--;
     /* Its sessions end with it, whatever the network process says later. */
     for (pchild *ch = d->children; ch; ch = ch->next) {
         if (ch->conn == c) {
@@ -149,13 +173,26 @@ static int proxied(tun_privd *d, uint64_t token, const struct sockaddr_storage *
     return 0;
 }
 
+static void drop_event(tun_privd *d, uint64_t token)
+{
+    ssh_buf m;
+    ssh_buf_init(&m, 64, 0);
+    ssh_buf_put_u32(&m, TUN_PRIV_EV_DROP);
+    ssh_buf_put_u32(&m, 0);
+    ssh_buf_put_u64(&m, token);
+    ssh_buf_put_u32(&m, d->n_unauth);
+    if (d->req_from)
+        d->req_from->send(d->req_from->send_arg, ssh_buf_ptr(&m), ssh_buf_len(&m), NULL, 0);
+    ssh_buf_free(&m);
+}
+
 static void conn_new(tun_privd *d, uint64_t token, int fd, const uint8_t *hdr, size_t hlen)
 {
     struct sockaddr_storage peer, local;
     socklen_t pl = sizeof(peer), ll = sizeof(local);
     int type = 0;
     socklen_t tl = sizeof(type);
-    if (token == 0 || privd_conn_find(d, token) != NULL) {
+    if (token == 0 || privd_conn_find(d, d->req_from, token) != NULL) {
         tun_error("sshtund helper: connection token reused or zero; refused");
         return;
     }
@@ -173,6 +210,19 @@ static void conn_new(tun_privd *d, uint64_t token, int fd, const uint8_t *hdr, s
                   (unsigned long long)token);
         return;
     }
+    /* Several workers: MaxStartups over all of them, decided here (the
+     * helper knows which connections have authenticated). */
+    if (d->global_startups && d->set &&
+        tun_max_startups_drop(&d->set->cfg, d->n_unauth, tun_max_startups_rand())) {
+        char ip[64];
+        int port = 0;
+        tun_sockaddr_desc(&peer, ip, sizeof(ip), &port);
+        tun_info("drop connection from [%s]:%d past MaxStartups (%u unauthenticated, all "
+                 "workers)",
+                 ip, port, d->n_unauth);
+        drop_event(d, token);
+        return;
+    }
     pconn *c = calloc(1, sizeof(*c));
     if (c == NULL)
         return;
@@ -184,6 +234,10 @@ static void conn_new(tun_privd *d, uint64_t token, int fd, const uint8_t *hdr, s
         free(c);
         return;
     }
+    c->w = d->req_from;
+    if (c->w)
+        c->w->n_conns++;
+    d->n_unauth++;
     c->set = tun_srvsettings_ref(d->set);
     unsigned b = conn_bucket(token);
     c->next = d->conns[b];
@@ -191,11 +245,11 @@ static void conn_new(tun_privd *d, uint64_t token, int fd, const uint8_t *hdr, s
     d->n_conns++;
 }
 
-static void conn_end(tun_privd *d, uint64_t token)
+static void conn_end(tun_privd *d, const tun_privpeer *w, uint64_t token)
 {
     unsigned b = conn_bucket(token);
     for (pconn **pp = &d->conns[b]; *pp; pp = &(*pp)->next) {
-        if ((*pp)->token == token) {
+        if ((*pp)->token == token && (*pp)->w == w) {
             pconn *c = *pp;
             *pp = c->next;
             d->n_conns--;
@@ -203,6 +257,57 @@ static void conn_end(tun_privd *d, uint64_t token)
             return;
         }
     }
+}
+
+/* ---- network processes (workers) ----------------------------------------------------------- */
+
+tun_privpeer *tun_privd_peer_add(tun_privd *d, int index, long pid, tun_privd_send_fn send,
+                                 void *arg)
+{
+    tun_privpeer *w = calloc(1, sizeof(*w));
+    if (w == NULL)
+        return NULL;
+    w->d = d;
+    w->index = index;
+    w->pid = pid;
+    w->send = send;
+    w->send_arg = arg;
+    w->next = d->peers;
+    d->peers = w;
+    if (d->dflt == NULL)
+        d->dflt = w;
+    return w;
+}
+
+void tun_privd_peer_remove(tun_privd *d, tun_privpeer *w)
+{
+    /* Its connections end as with CONN_END: their sessions are hung up. */
+    for (unsigned b = 0; b < PRIVD_CONN_BUCKETS && w->n_conns > 0; b++) {
+        for (pconn **pp = &d->conns[b]; *pp;) {
+            if ((*pp)->w == w) {
+                pconn *c = *pp;
+                *pp = c->next;
+                d->n_conns--;
+                conn_free(d, c);
+            } else {
+                pp = &(*pp)->next;
+            }
+        }
+    }
+    for (pchild *ch = d->children; ch; ch = ch->next)
+        if (ch->peer == w)
+            ch->peer = NULL;
+    for (tun_privpeer **pp = &d->peers; *pp; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    }
+    if (d->dflt == w)
+        d->dflt = NULL;
+    if (d->req_from == w)
+        d->req_from = NULL;
+    free(w);
 }
 
 /* ---- operations under way ------------------------------------------------------------------ */
@@ -258,16 +363,22 @@ void privd_op_cancel(pop *o)
 /* ---- answers ------------------------------------------------------------------------------------
  */
 
-void privd_answer(tun_privd *d, uint32_t type, uint32_t id, const ssh_buf *body, const int *fds,
-                  int nfds)
+void privd_answer(tun_privd *d, const pconn *c, uint32_t type, uint32_t id, const ssh_buf *body,
+                  const int *fds, int nfds)
 {
+    /* A connection's answers go to the worker that opened it (the only one
+     * whose requests find it); a refusal for an unknown token to the
+     * asker. */
+    tun_privpeer *w = c ? c->w : d->req_from;
+    if (w == NULL)
+        return;
     ssh_buf m;
     ssh_buf_init(&m, TUN_PRIV_MSG_MAX, SSH_BUF_SECRET);
     ssh_buf_put_u32(&m, type | TUN_PRIV_REPLY);
     ssh_buf_put_u32(&m, id);
     if (body)
         ssh_buf_put(&m, ssh_buf_ptr(body), ssh_buf_len(body));
-    d->send(d->send_arg, ssh_buf_ptr(&m), ssh_buf_len(&m), fds, nfds);
+    w->send(w->send_arg, ssh_buf_ptr(&m), ssh_buf_len(&m), fds, nfds);
     ssh_buf_free(&m);
 }
 
@@ -295,7 +406,8 @@ static void child_exited(struct ev_loop *loop, ev_child *w, int revents)
     ssh_buf_put_u32(&m, 0);
     ssh_buf_put_u32(&m, (uint32_t)ch->pid);
     ssh_buf_put_u32(&m, (uint32_t)w->rstatus);
-    d->send(d->send_arg, ssh_buf_ptr(&m), ssh_buf_len(&m), NULL, 0);
+    if (ch->peer)
+        ch->peer->send(ch->peer->send_arg, ssh_buf_ptr(&m), ssh_buf_len(&m), NULL, 0);
     ssh_buf_free(&m);
     free(ch);
 }
@@ -317,6 +429,7 @@ static int watch_child(tun_privd *d, pconn *c, uint32_t session, pid_t pid)
         return -1;
     ch->d = d;
     ch->conn = c;
+    ch->peer = c->w;
     ch->session = session;
     ch->pid = pid;
     ev_child_init(&ch->w, child_exited, pid, 0);
@@ -588,7 +701,7 @@ out:
     ssh_buf_put_u32(&r, (uint32_t)(e ? 0 : pid));
     ssh_buf_put_bool(&r, e == 0 && pty);
     ssh_buf_put_cstring(&r, tty);
-    privd_answer(d, TUN_PRIV_SPAWN, id, &r, fds, e == 0 ? nfds : 0);
+    privd_answer(d, c, TUN_PRIV_SPAWN, id, &r, fds, e == 0 ? nfds : 0);
     ssh_buf_free(&r);
     if (e == 0)
         for (int i = 0; i < nfds; i++)
@@ -620,7 +733,7 @@ static void unix_done(void *arg, int fd, int err)
     ssh_buf r;
     ssh_buf_init(&r, 64, 0);
     ssh_buf_put_u32(&r, (uint32_t)(fd >= 0 ? 0 : err ? err : EIO));
-    privd_answer(d, TUN_PRIV_UNIX, o->id, &r, &fd, fd >= 0 ? 1 : 0);
+    privd_answer(d, o->c, TUN_PRIV_UNIX, o->id, &r, &fd, fd >= 0 ? 1 : 0);
     ssh_buf_free(&r);
     if (fd >= 0)
         close(fd);
@@ -658,7 +771,7 @@ static void do_unix(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
     ssh_buf r;
     ssh_buf_init(&r, 64, 0);
     ssh_buf_put_u32(&r, (uint32_t)e);
-    privd_answer(d, TUN_PRIV_UNIX, id, &r, NULL, 0);
+    privd_answer(d, c, TUN_PRIV_UNIX, id, &r, NULL, 0);
     ssh_buf_free(&r);
 }
 
@@ -693,7 +806,7 @@ static void do_load(tun_privd *d, uint32_t id, ssh_cur *in)
     } else {
         ssh_buf_put_stringb(&r, &b);
     }
-    privd_answer(d, TUN_PRIV_LOAD, id, &r, NULL, 0);
+    privd_answer(d, NULL, TUN_PRIV_LOAD, id, &r, NULL, 0);
     ssh_buf_free(&b);
     ssh_buf_free(&r);
 }
@@ -703,16 +816,28 @@ static void do_load(tun_privd *d, uint32_t id, ssh_cur *in)
 
 void tun_privd_request(tun_privd *d, const uint8_t *msg, size_t len, int *fds, int nfds)
 {
+    if (d->dflt == NULL) {
+        for (int i = 0; i < nfds; i++)
+            close(fds[i]);
+        return;
+    }
+    tun_privd_request_from(d, d->dflt, msg, len, fds, nfds);
+}
+
+void tun_privd_request_from(tun_privd *d, tun_privpeer *w, const uint8_t *msg, size_t len, int *fds,
+                            int nfds)
+{
     ssh_cur in;
+    d->req_from = w;
     uint32_t type, id;
     uint64_t token;
     ssh_cur_init(&in, msg, len);
     if (ssh_cur_get_u32(&in, &type) != 0 || ssh_cur_get_u32(&in, &id) != 0 ||
         ssh_cur_get_u64(&in, &token) != 0) {
-        tun_error("sshtund helper: malformed request from the network process");
+        tun_error("sshtund helper: malformed request from worker %d", w->index);
         goto out;
     }
-    pconn *c = privd_conn_find(d, token);
+    pconn *c = privd_conn_find(d, w, token);
     switch (type) {
     case TUN_PRIV_CONN_NEW: {
         /* An optional PROXY header after the token (tun_privproto.h). */
@@ -728,7 +853,8 @@ void tun_privd_request(tun_privd *d, const uint8_t *msg, size_t len, int *fds, i
         break;
     }
     case TUN_PRIV_CONN_END:
-        conn_end(d, token);
+        if (c != NULL)
+            conn_end(d, w, token);
         break;
     case TUN_PRIV_AUTH:
         privd_auth(d, id, c, &in);
@@ -761,10 +887,11 @@ void tun_privd_request(tun_privd *d, const uint8_t *msg, size_t len, int *fds, i
         privd_prove(d, id, c, &in);
         break;
     default:
-        tun_error("sshtund helper: unknown request %u from the network process", type);
+        tun_error("sshtund helper: unknown request %u from worker %d", type, w->index);
         break;
     }
 out:
+    d->req_from = NULL;
     for (int i = 0; i < nfds; i++)
         close(fds[i]);
 }
@@ -789,8 +916,10 @@ tun_privd *tun_privd_new(struct ev_loop *loop, int root, struct tun_srvsettings 
     d->set = tun_srvsettings_ref(set);
     if (conf)
         d->conf = *conf;
-    d->send = send;
-    d->send_arg = send_arg;
+    if (send != NULL && tun_privd_peer_add(d, 0, (long)getpid(), send, send_arg) == NULL) {
+        free(d);
+        return NULL;
+    }
     uint32_t wuid = 0, wgid = 0;
     if (root)
         privd_unprivileged_ids(set->cfg.sshtund_user, &wuid, &wgid);
@@ -846,5 +975,10 @@ void tun_privd_free(tun_privd *d)
     }
     tun_pwpool_free(d->pw);
     tun_srvsettings_unref(d->set);
+    while (d->peers) {
+        tun_privpeer *w = d->peers;
+        d->peers = w->next;
+        free(w);
+    }
     free(d);
 }

@@ -29,6 +29,17 @@ typedef struct pop pop;
 typedef struct pchild pchild;
 typedef struct psess psess;
 
+/* A network process (tun_privproto.h): where its answers go. */
+struct tun_privpeer {
+    tun_privd *d;
+    int index;
+    long pid;
+    tun_privd_send_fn send;
+    void *send_arg;
+    unsigned n_conns;
+    tun_privpeer *next;
+};
+
 /* Work under way for a connection, answered later. */
 struct pop {
     pconn *c;
@@ -42,6 +53,7 @@ struct pop {
 
 struct pconn {
     tun_privd *d;
+    tun_privpeer *w; /* the network process that opened it: the only one that may name it */
     uint64_t token;
     char ip[64], lip[64];
     int port, lport;
@@ -75,6 +87,7 @@ struct pconn {
 struct pchild {
     tun_privd *d;
     pconn *conn; /* NULL once the connection ended */
+    tun_privpeer *peer; /* told of the exit (NULL once that worker is gone) */
     uint32_t session;
     pid_t pid;
     ev_child w;
@@ -87,8 +100,11 @@ struct tun_privd {
     uid_t self_uid;
     tun_srvsettings *set; /* for new connections */
     tun_priv_conf conf;
-    tun_privd_send_fn send;
-    void *send_arg;
+    tun_privpeer *peers;
+    tun_privpeer *dflt;     /* tun_privd_request's peer */
+    tun_privpeer *req_from; /* the peer whose request is being handled */
+    int global_startups;    /* MaxStartups counted here (several workers) */
+    unsigned n_unauth;      /* connections not authenticated yet */
     pconn *conns[PRIVD_CONN_BUCKETS];
     unsigned n_conns;
     pchild *children;
@@ -97,14 +113,19 @@ struct tun_privd {
     char decoy_hash[128]; /* what unknown users' passwords are hashed against */
 };
 
-pconn *privd_conn_find(tun_privd *d, uint64_t token);
+/* The connection `token` of peer `w` (NULL: unknown to that peer). */
+pconn *privd_conn_find(tun_privd *d, const tun_privpeer *w, uint64_t token);
+/* The connection has authenticated (MaxStartups stops counting it). */
+void privd_conn_authenticated(pconn *c);
 pop *privd_op_new(pconn *c, uint32_t type, uint32_t id);
 /* Finished: unlink and free (after answering). */
 void privd_op_done(pop *o);
 /* Cancelled with its connection: stop its work, no answer. */
 void privd_op_cancel(pop *o);
-void privd_answer(tun_privd *d, uint32_t type, uint32_t id, const ssh_buf *body, const int *fds,
-                  int nfds);
+/* Answer a request about `c` (to the peer that opened it) or, with `c`
+ * NULL, the request being handled (to the peer that sent it). */
+void privd_answer(tun_privd *d, const pconn *c, uint32_t type, uint32_t id, const ssh_buf *body,
+                  const int *fds, int nfds);
 
 /* Cancelled on its own (its connection goes on): unlink, stop, free. */
 void privd_op_abandon(pop *o);

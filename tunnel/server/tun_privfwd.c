@@ -139,15 +139,15 @@ void privd_sess_end(tun_privd *d, pconn *c, ssh_cur *in)
 
 /* ---- agent ----------------------------------------------------------------------------------- */
 
-static void answer_fds(tun_privd *d, uint32_t type, uint32_t id, int err, uint32_t extra,
-                       const int *fds, int nfds)
+static void answer_fds(tun_privd *d, const pconn *c, uint32_t type, uint32_t id, int err,
+                       uint32_t extra, const int *fds, int nfds)
 {
     ssh_buf r;
     ssh_buf_init(&r, 64, 0);
     ssh_buf_put_u32(&r, (uint32_t)err);
     if (type == TUN_PRIV_X11)
         ssh_buf_put_u32(&r, extra);
-    privd_answer(d, type, id, &r, fds, err == 0 ? nfds : 0);
+    privd_answer(d, c, type, id, &r, fds, err == 0 ? nfds : 0);
     ssh_buf_free(&r);
 }
 
@@ -176,7 +176,7 @@ static void agent_done(void *arg, int fd, int err)
             s->agent_dir[0] = '\0'; /* the child removed what it made */
         }
     }
-    answer_fds(d, TUN_PRIV_AGENT, o->id, fd >= 0 ? 0 : (err ? err : EIO), 0, &fd, 1);
+    answer_fds(d, o->c, TUN_PRIV_AGENT, o->id, fd >= 0 ? 0 : (err ? err : EIO), 0, &fd, 1);
     if (fd >= 0)
         close(fd);
     o->data = NULL;
@@ -248,7 +248,7 @@ void privd_agent(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
     o->data = NULL;
     privd_op_done(o);
 refuse:
-    answer_fds(d, TUN_PRIV_AGENT, id, e, 0, NULL, 0);
+    answer_fds(d, c, TUN_PRIV_AGENT, id, e, 0, NULL, 0);
 }
 
 /* ---- X11 ----------------------------------------------------------------------------------------
@@ -355,7 +355,7 @@ void privd_x11(tun_privd *d, uint32_t id, pconn *c, ssh_cur *in)
     e = 0;
 out:
     OPENSSL_cleanse(cookie, sizeof(cookie));
-    answer_fds(d, TUN_PRIV_X11, id, e, display, fds, nfds);
+    answer_fds(d, c, TUN_PRIV_X11, id, e, display, fds, nfds);
     for (int i = 0; e == 0 && i < nfds; i++)
         close(fds[i]);
 }

@@ -14,7 +14,9 @@
  *
  * Answers may come in any order (a password check outlives a key check);
  * the network process matches them by request id.  Unsolicited from the
- * helper: TUN_PRIV_EV_EXIT (u32 0, u32 pid, u32 wait status).
+ * helper: TUN_PRIV_EV_EXIT (u32 0, u32 pid, u32 wait status), and with
+ * several workers TUN_PRIV_EV_DROP (u32 0, u64 token, u32 unauthenticated
+ * connections): the helper refused that CONN_NEW past MaxStartups.
  *
  *   CONN_NEW   + the accepted socket, [string PROXY header]    (no answer)
  *              (the header only on a PROXY protocol listener: see
@@ -70,26 +72,61 @@ enum tun_priv_msg {
     TUN_PRIV_SESS_END,
     TUN_PRIV_PROVE,
     TUN_PRIV_EV_EXIT = 0x100,
+    TUN_PRIV_EV_DROP,
 };
 
 /* The privileged side itself: the helper process runs one, a server
- * started without root runs one in-process. */
+ * started without root and with one worker runs one in-process. */
 typedef struct tun_privd tun_privd;
+/* One network process (a worker) as the privileged side sees it. */
+typedef struct tun_privpeer tun_privpeer;
 
 /* How the privileged side answers: one message with descriptors (which
  * the callee must not close; the caller closes them after). */
 typedef void (*tun_privd_send_fn)(void *arg, const uint8_t *msg, size_t len, const int *fds,
                                   int nfds);
 
+/* With `send`, the privileged side starts with one network process (the
+ * default peer, index 0) whose answers go to `send`; without, peers are
+ * added with tun_privd_peer_add. */
 tun_privd *tun_privd_new(struct ev_loop *loop, int root, struct tun_srvsettings *set,
                          const tun_priv_conf *conf, tun_privd_send_fn send, void *send_arg);
-/* Handle one request; `fds` are consumed (closed or kept). */
+/* Handle one request of the default peer; `fds` are consumed (closed or
+ * kept). */
 void tun_privd_request(tun_privd *d, const uint8_t *msg, size_t len, int *fds, int nfds);
 /* The network side is gone: hang up every session, free everything. */
 void tun_privd_free(tun_privd *d);
 
+/* Workers (sshtund's Workers N): each network process is a peer with its
+ * own connection tokens - a token names a connection only for the peer
+ * that opened it, so one worker can never reach another's connections.
+ * `index` names it in the log.  Removing a peer ends its connections as
+ * CONN_END would (sessions hung up). */
+tun_privpeer *tun_privd_peer_add(tun_privd *d, int index, long pid, tun_privd_send_fn send,
+                                 void *arg);
+void tun_privd_peer_remove(tun_privd *d, tun_privpeer *w);
+void tun_privd_request_from(tun_privd *d, tun_privpeer *w, const uint8_t *msg, size_t len, int *fds,
+                            int nfds);
+/* MaxStartups for the server as a whole (several workers): the helper
+ * counts every worker's unauthenticated connections and refuses a
+ * CONN_NEW past the limit with EV_DROP (u64 token, u32 unauthenticated
+ * count), which the worker obeys by closing the connection.  With one
+ * network process it applies MaxStartups itself, before CONN_NEW. */
+void tun_privd_set_global_startups(tun_privd *d, int on);
+unsigned tun_privd_unauthenticated(const tun_privd *d);
+
 /* The helper process: serve requests from `sock` until it closes, then
  * exit.  Never returns. */
 void tun_privd_helper_main(int sock, struct tun_srvsettings *set, const tun_priv_conf *conf);
+/* The helper process of several workers: `ctl` is the supervisor's socket
+ * (trusted: it is the root process that forked the helper), over which
+ * each worker's socket arrives (TUN_PRIV_CTL_ADD: u32 index, u32 pid + the
+ * socket); every worker socket is then served as an untrusted network
+ * process.  When `ctl` closes the supervisor is gone: every session is
+ * hung up and the helper exits.  `root`: the helper has root (sessions
+ * become their user).  Never returns. */
+void tun_privd_helper_main_multi(int ctl, int root, struct tun_srvsettings *set,
+                                 const tun_priv_conf *conf);
+#define TUN_PRIV_CTL_ADD 0x200
 
 #endif

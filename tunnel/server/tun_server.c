@@ -1,15 +1,14 @@
 /*
  * tun_server.c - sshtund's listening side (see tun_srv.h).
  *
- * MaxStartups is applied as sshd applies it, "start:rate:full" over the
- * connections that have not authenticated yet: below `start` all are
- * accepted; from `start` on, a new one is dropped with a probability
- * rising linearly from rate% to 100% at `full`.  sshtund's default is far
- * higher than sshd's 10:30:100 - a handshake costs it a few kilobytes, not
- * a process.
+ * MaxStartups (tun_startups.h) is applied here with one worker; with
+ * several, each worker's share would not be the server's limit, so the
+ * privileged helper, which sees every worker's connections, applies it
+ * and tells the worker to drop (tun_priv.h's drop callback).
  */
 #include "tun_srv.h"
 #include "tun_log.h"
+#include "tun_startups.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -17,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
 
 #define EARLY_EXITS 64
 
@@ -107,20 +105,11 @@ void tun_server_child_exited(void *arg, pid_t pid, int status)
 
 static int past_max_startups(tun_server *s)
 {
-    const tun_srvcfg *c = &s->set->cfg;
-    unsigned n = s->n_unauth + s->n_proxying;
-    if (c->max_startups_begin <= 0 || n < (unsigned)c->max_startups_begin)
+    /* Several workers: the helper decides for all of them (EV_DROP). */
+    if (s->workers > 1)
         return 0;
-    if (n >= (unsigned)c->max_startups_full)
-        return 1;
-    int span = c->max_startups_full - c->max_startups_begin;
-    int p = c->max_startups_rate;
-    if (span > 0)
-        p += (100 - c->max_startups_rate) * (int)(n - (unsigned)c->max_startups_begin) / span;
-    unsigned char r;
-    if (RAND_bytes(&r, 1) != 1)
-        return 1;
-    return (int)(r % 100) < p;
+    return tun_max_startups_drop(&s->set->cfg, s->n_unauth + s->n_proxying,
+                                 tun_max_startups_rand());
 }
 
 /* A listening socket and the address it is bound to: whether its
@@ -161,20 +150,23 @@ static void on_accept(tun_acceptor *a, int fd, const struct sockaddr_storage *pe
         tun_srvconn_new(s, fd, peer, NULL);
 }
 
-static int add_listener(tun_server *s, int fd)
+static int add_listener(tun_server *s, int fd, int worker)
 {
     tun_acceptor **n = realloc(s->listeners, (s->n_listeners + 1) * sizeof(*n));
-    listener *l = calloc(1, sizeof(*l));
     if (n)
         s->listeners = n;
-    if (n == NULL || l == NULL) {
+    int *o = realloc(s->listener_worker, (s->n_listeners + 1) * sizeof(*o));
+    if (o)
+        s->listener_worker = o;
+    listener *l = calloc(1, sizeof(*l));
+    if (n == NULL || o == NULL || l == NULL) {
         free(l);
         close(fd);
         return -1;
     }
     socklen_t ll = sizeof(l->addr);
     l->have_addr = getsockname(fd, (struct sockaddr *)&l->addr, &ll) == 0;
-    if (l->have_addr && tun_srvcfg_listener_proxy(&s->set->cfg, &l->addr)) {
+    if (l->have_addr && tun_srvcfg_listener_proxy(&s->set->cfg, &l->addr) && worker == 0) {
         char host[64];
         int port;
         tun_sockaddr_desc(&l->addr, host, sizeof(host), &port);
@@ -182,8 +174,53 @@ static int add_listener(tun_server *s, int fd)
                  host, port, s->set->cfg.proxy_from);
     }
     tun_acceptor_start(&l->a, s->loop, fd, on_accept, s);
+    s->listener_worker[s->n_listeners] = worker;
     s->listeners[s->n_listeners++] = &l->a;
     return 0;
+}
+
+/* One socket per worker on the address (SO_REUSEPORT when several). */
+static int bind_all(tun_server *s, int family, const void *addr, int port, char *err, size_t el)
+{
+    int n = s->workers > 1 ? s->workers : 1;
+    for (int i = 0; i < n; i++) {
+        int fd = tun_listen_tcp_shared(family, addr, port, n > 1, err, el);
+        if (fd < 0)
+            return fd;
+        if (add_listener(s, fd, i) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void tun_server_keep_listeners(tun_server *s, int index)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        if (s->listener_worker[i] == index) {
+            s->listener_worker[k] = index;
+            s->listeners[k++] = s->listeners[i];
+        } else {
+            tun_acceptor_close(s->listeners[i]);
+            free(s->listeners[i]);
+        }
+    }
+    s->n_listeners = k;
+}
+
+void tun_server_drop(void *arg, uint64_t serial, unsigned n_unauth)
+{
+    tun_server *s = arg;
+    for (tun_srvconn *sc = s->conns; sc; sc = sc->next) {
+        if (sc->serial == serial) {
+            s->n_dropped++;
+            tun_debug("connection from %s port %d dropped past MaxStartups (%u unauthenticated "
+                      "in all workers)",
+                      sc->ip, sc->port, n_unauth);
+            tun_srvconn_free(sc);
+            return;
+        }
+    }
 }
 
 /* "addr", "addr:port", "[v6]:port" (ListenAddress); -1 if malformed. */
@@ -226,13 +263,12 @@ static int listen_one(tun_server *s, const char *host, int port)
         tun_error("ListenAddress %s: only numeric addresses are supported", host);
         return -1;
     }
-    int fd = tun_listen_tcp(family, addr, port, err, sizeof(err));
-    if (fd < 0) {
+    if (bind_all(s, family, addr, port, err, sizeof(err)) != 0) {
         tun_error("%s", err);
         return -1;
     }
     tun_info("Server listening on %s port %d.", host, port);
-    return add_listener(s, fd);
+    return 0;
 }
 
 int tun_server_listen(tun_server *s)
@@ -247,10 +283,9 @@ int tun_server_listen(tun_server *s)
             if (c->address_family != AF_INET) {
                 unsigned char a6[16] = {0};
                 char err[256];
-                int fd = tun_listen_tcp(AF_INET6, a6, c->ports[i], err, sizeof(err));
+                int fd = bind_all(s, AF_INET6, a6, c->ports[i], err, sizeof(err));
                 if (fd >= 0) {
                     tun_info("Server listening on :: port %d.", c->ports[i]);
-                    add_listener(s, fd);
                 } else if (fd == -1) {
                     tun_error("%s", err);
                     bad++;
@@ -288,6 +323,8 @@ void tun_server_stop_listening(tun_server *s)
     }
     free(s->listeners);
     s->listeners = NULL;
+    free(s->listener_worker);
+    s->listener_worker = NULL;
     s->n_listeners = 0;
     s->stopping = 1;
     tun_srvproxy_close_all(s);

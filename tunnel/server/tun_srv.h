@@ -64,7 +64,9 @@ struct tun_server {
     tun_resolver *res;
     tun_srvsettings *set;       /* for new connections */
     tun_acceptor **listeners;
+    int *listener_worker; /* the worker each listener belongs to */
     size_t n_listeners;
+    int workers;          /* Workers: network processes sharing the ports */
     tun_srvconn *conns;
     unsigned n_conns, n_unauth;
     tun_srvproxy *proxying;     /* waiting for their PROXY header */
@@ -81,6 +83,11 @@ struct tun_server {
 
 /* Bind every Port x ListenAddress of `set`.  0, or -1 after messages. */
 int tun_server_listen(tun_server *s);
+/* Several workers: keep only the listeners of worker `index` (each
+ * address is bound once per worker with SO_REUSEPORT). */
+void tun_server_keep_listeners(tun_server *s, int index);
+/* tun_priv's drop callback (the helper's MaxStartups, several workers). */
+void tun_server_drop(void *arg, uint64_t serial, unsigned n_unauth);
 /* Stop listening; connections go on.  `idle` runs when the last ends. */
 void tun_server_stop_listening(tun_server *s);
 /* Replace the settings used for new connections. */

@@ -52,6 +52,9 @@
  * This is an independent implementation of the documented file format; no
  * code is taken from OpenSSH.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sched_getaffinity */
+#endif
 #include "tun_srvconfig.h"
 #include "tun_srvconfig_int.h"
 #include "tun_cfgval.h"
@@ -63,6 +66,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <glob.h>
+#include <sched.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -70,6 +74,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sshtun/cert.h"
 #include "sshtun/conn.h"
@@ -164,6 +169,7 @@ static const kw keywords[] = {
     {"Subsystem", K_SUBSYSTEM, 0, 0, 0, NULL},
     {"SshtundUser", K_GSTR, 0, G(sshtund_user), 0, NULL},
     {"MaxChannels", K_GPOSINT, 0, G(max_channels), 0, NULL},
+    {"Workers", K_GPOSINT, 0, G(workers), 0, NULL},
     {"AddressFamily", K_AF, 0, 0, 0, NULL},
     {"UsePAM", K_USEPAM, 0, 0, 0, NULL},
     {"StrictModes", K_BOOL, 0, G(strict_modes), 0, NULL},
@@ -353,6 +359,7 @@ void tun_srvcfg_init(tun_srvcfg *c)
     c->rekey_seconds = -1;
     c->log_level = -1;
     c->max_channels = -1;
+    c->workers = -1;
     c->compression = -1;
     c->address_family = -1;
     c->strict_modes = -1;
@@ -1371,6 +1378,21 @@ static int dflt_str(char **f, const char *v)
     return 0;
 }
 
+int tun_srvcfg_cpus(void)
+{
+    /* The CPUs this process may run on (a container or taskset may allow
+     * fewer than the machine has). */
+    cpu_set_t set;
+    int n = 0;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n <= 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        n = c > 0 ? (int)c : 1;
+    }
+    return n > TUN_SRV_MAX_WORKERS ? TUN_SRV_MAX_WORKERS : n;
+}
+
 int tun_srvcfg_finish(tun_srvcfg *c)
 {
     tun_srvopts *g = &c->global;
@@ -1397,6 +1419,7 @@ int tun_srvcfg_finish(tun_srvcfg *c)
     }
     dflt(&c->log_level, TUN_LOG_INFO);
     dflt(&c->max_channels, 1024);
+    dflt(&c->workers, tun_srvcfg_cpus());
     dflt(&c->compression, 1);
     dflt(&c->address_family, AF_UNSPEC);
     dflt(&c->strict_modes, 1);

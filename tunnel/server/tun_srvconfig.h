@@ -113,6 +113,7 @@ typedef struct tun_srvcfg {
     char *sshtund_user;
     int sshtund_user_default; /* not configured: "sshtund", nobody if missing */
     int max_channels;
+    int workers;          /* Workers: network processes (default: the CPUs) */
     int compression;      /* Compression: 1 yes/delayed (zlib@openssh.com), 0 no */
     int address_family;   /* AddressFamily: AF_UNSPEC (any), AF_INET, AF_INET6 */
     int strict_modes;     /* StrictModes: check owners and modes of users' files */
@@ -134,6 +135,10 @@ typedef struct tun_srvcfg {
     tun_srvopts global;
     tun_match_block *matches; /* in file order */
 } tun_srvcfg;
+
+#define TUN_SRV_MAX_WORKERS 256
+/* The CPUs this process may use (Workers' default), 1..TUN_SRV_MAX_WORKERS. */
+int tun_srvcfg_cpus(void);
 
 void tun_srvcfg_init(tun_srvcfg *c);
 void tun_srvcfg_free(tun_srvcfg *c);

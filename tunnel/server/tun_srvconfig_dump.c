@@ -91,6 +91,7 @@ void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
     fprintf(f, "strictmodes %s\n", yesno_str(c->strict_modes));
     fprintf(f, "permituserenvironment %s\n", c->permit_user_environment);
     fprintf(f, "maxchannels %d\n", c->max_channels);
+    fprintf(f, "workers %d\n", c->workers);
     fprintf(f, "compression %s\n", c->compression ? "yes" : "no");
     fprintf(f, "xauthlocation %s\n", c->xauth_location ? c->xauth_location : "none");
 
