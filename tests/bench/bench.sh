@@ -6,8 +6,8 @@
 #
 # Sections: connect, exec, compress, forward, idle, latency, mux, kex (each
 # key exchange, against OpenSSH 10.0 from tests/openssh10.sh), longpath,
-# memory, jump, and sshtund against sshd: server-idle, server-rate, server-bulk
-# (default: all).  The build directory should be an optimised build without
+# memory, jump, and sshtund against sshd: server-idle, server-rate, server-bulk,
+# workers (default: all).  The build directory should be an optimised build without
 # sanitizers (default: a
 # Release build in build-rel, made if missing).  Times are wall-clock on a
 # shared machine: read the ratios, not the absolute numbers.
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD=${1:-build-rel}
 shift || true
-SECTIONS=${*:-connect exec compress forward idle latency mux kex server-idle server-rate server-bulk longpath memory jump}
+SECTIONS=${*:-connect exec compress forward idle latency mux kex server-idle server-rate server-bulk workers longpath memory jump}
 if [ ! -x "$BUILD/sshtun" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSSHTUN_TESTS=OFF >/dev/null &&
         cmake --build "$BUILD" -j"$(nproc)" --target sshtun >/dev/null || exit 1
@@ -355,12 +355,14 @@ if [[ " $SECTIONS " == *" kex "* ]]; then
     it_known_hosts
 fi
 
-if [[ " $SECTIONS " == *" server-"* || " $SECTIONS " == *" longpath "* || " $SECTIONS " == *" memory "* ]]; then
+if [[ " $SECTIONS " == *" server-"* || " $SECTIONS " == *" longpath "* || " $SECTIONS " == *" memory "* ||
+      " $SECTIONS " == *" workers "* ]]; then
     SSHTUND="$BUILD/sshtund"
     if [ ! -x "$SSHTUND" ]; then
         cmake --build "$BUILD" -j"$(nproc)" --target sshtund >/dev/null || exit 1
     fi
-    if [[ " $SECTIONS " == *" server-idle "* || " $SECTIONS " == *" server-rate "* ]]; then
+    if [[ " $SECTIONS " == *" server-idle "* || " $SECTIONS " == *" server-rate "* ||
+          " $SECTIONS " == *" workers "* ]]; then
         python3 -c 'import cryptography' 2>/dev/null ||
             { echo "server sections need python3-cryptography (apt-get install python3-cryptography)"; exit 1; }
     fi
@@ -410,7 +412,7 @@ if [[ " $SECTIONS " == *" server-"* || " $SECTIONS " == *" longpath "* || " $SEC
         return 1
     }
     declare -A SRV_PID SRV_PORT
-    srv_start() { # sshd|sshtund
+    srv_start() { # sshd|sshtund|sshtundN (N: its Workers)
         local p c="$T/srv_$1_config" k try
         for try in 1 2 3 4 5; do # a free port can be taken meanwhile: retry
             p=$(it_free_port)
@@ -423,9 +425,10 @@ if [[ " $SECTIONS " == *" server-"* || " $SECTIONS " == *" longpath "* || " $SEC
                 # ($T is under /tmp: both servers' StrictModes would refuse it)
                 echo "StrictModes no"
                 [ "$1" = sshd ] && printf 'UsePAM no\n'
+                case $1 in sshtund[0-9]*) echo "Workers ${1#sshtund}" ;; esac
             } > "$c"
             if [ "$1" = sshd ]; then setsid "$SSHD" -D -e -f "$c" > "$T/srv_sshd.log" 2>&1 &
-            else setsid "$SSHTUND" -D -e -f "$c" > "$T/srv_sshtund.log" 2>&1 & fi
+            else setsid "$SSHTUND" -D -e -f "$c" > "$T/srv_$1.log" 2>&1 & fi
             SRV_PID[$1]=$! SRV_PORT[$1]=$p
             it_wait_port "$p" && break
             grep -q "Address already in use" "$T/srv_$1.log" && [ $try -lt 5 ] && continue
@@ -575,6 +578,143 @@ if [[ " $SECTIONS " == *" server-bulk "* ]]; then
             "$c" "$(awk -v w="$sw" 'BEGIN { print (w > 0 ? 512 / w : 0) }')" "$sc" \
             "$(awk -v w="$tw" 'BEGIN { print (w > 0 ? 512 / w : 0) }')" "$tc" "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
     done
+fi
+
+# workers: sshtund with Workers 1 and Workers 2 beside sshd.  K = 1, 2, 4
+# OpenSSH ssh -N -L tunnels (each its own connection, aes128-gcm) carry K
+# concurrent uploads of WORKERS_MB (default 128) MiB each to a local sink;
+# aggregate throughput = K x size / the time until the last one ends.
+# Three rounds, the servers taking turns; the median, the server tree's CPU
+# per round and, for Workers 2, each worker's CPU.  The kernel spreads
+# connections over the workers' SO_REUSEPORT sockets by a hash of the
+# addresses: with K = 2 both may land on one worker (half the time); the
+# tunnels are reconnected until the workers hold K/2 each, and the number
+# of reconnects is printed, so that the figure is what two loops can do.
+# Then logins per second (sshload.py rate, connect + key exchange +
+# publickey, 2 clients x 8 at a time) with Workers 1 and 2, and the
+# helper's share of the server's CPU: whether the one helper limits N
+# workers.  The load average is printed: on a machine shared with other
+# work, two workers cannot use two cores that are busy.
+if [[ " $SECTIONS " == *" workers "* ]]; then
+    WMB=${WORKERS_MB:-128}
+    srv_start sshtund1
+    srv_start sshtund2
+    WSINK=$(it_free_port)
+    socat -u TCP-LISTEN:"$WSINK",bind=127.0.0.1,fork,reuseaddr OPEN:/dev/null &
+    BG_PIDS="${BG_PIDS:-} $!"
+    it_wait_port "$WSINK"
+    wpids() { # the workers of server $1, in index order
+        local i=0 p
+        while p=$(pgrep -P "${SRV_PID[$1]}" -x "sshtund-w$i" | head -1) && [ -n "$p" ]; do
+            echo "$p"
+            i=$((i + 1))
+        done
+    }
+    # how many of server $1's established connections each worker holds
+    placement() {
+        local p out=""
+        local ss_out
+        ss_out=$(ss -Htnp state established "( sport = :${SRV_PORT[$1]} )")
+        for p in $(wpids "$1"); do out="$out $(grep -c "pid=$p," <<<"$ss_out")"; done
+        echo "${out# }"
+    }
+    echo "workers: load average before: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
+    for K in 1 2 4; do
+        for s in sshd sshtund1 sshtund2; do : > "$T/w_${s}_$K"; : > "$T/wc_${s}_$K"; done
+        : > "$T/wpw_$K"
+        RECON=0
+        for round in 1 2 3; do
+            for s in sshd sshtund1 sshtund2; do
+                declare -a WLP=() WSP=()
+                for k in $(seq 1 "$K"); do
+                    WLP[$k]=$(it_free_port)
+                    "$SSH" -F none -p "${SRV_PORT[$s]}" -l "$SRV_USER" -i "$T/user_ed25519" \
+                        -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
+                        -o UserKnownHostsFile="$T/srv_known_hosts" -c aes128-gcm@openssh.com \
+                        -N -L "${WLP[$k]}:127.0.0.1:$WSINK" 127.0.0.1 &
+                    WSP[$k]=$!
+                    it_wait_port "${WLP[$k]}" || echo "warning: ssh -L to $s did not start"
+                done
+                if [ "$s" = sshtund2 ] && [ "$K" -ge 2 ]; then
+                    # reconnect the last tunnel until both workers hold K/2
+                    for _ in $(seq 1 40); do
+                        read -r a b <<<"$(placement "$s")"
+                        [ "${a:-0}" = $((K / 2)) ] && [ "${b:-0}" = $((K / 2)) ] && break
+                        k=$(( (RANDOM % K) + 1 ))
+                        kill "${WSP[$k]}" 2>/dev/null; wait "${WSP[$k]}" 2>/dev/null
+                        "$SSH" -F none -p "${SRV_PORT[$s]}" -l "$SRV_USER" -i "$T/user_ed25519" \
+                            -o IdentitiesOnly=yes -o IdentityAgent=none -o BatchMode=yes \
+                            -o UserKnownHostsFile="$T/srv_known_hosts" -c aes128-gcm@openssh.com \
+                            -N -L "${WLP[$k]}:127.0.0.1:$WSINK" 127.0.0.1 &
+                        WSP[$k]=$!
+                        it_wait_port "${WLP[$k]}" || echo "warning: ssh -L to $s did not start"
+                        RECON=$((RECON + 1))
+                    done
+                fi
+                sleep 0.3
+                c0=$(cpu_tree "${SRV_PID[$s]}")
+                declare -a wc0=()
+                if [ "$s" = sshtund2 ]; then for p in $(wpids "$s"); do wc0+=("$(cpu_of "$p")"); done; fi
+                t0=$(date +%s%N)
+                UPS=""
+                for k in $(seq 1 "$K"); do
+                    timeout 300 bash -c "head -c $((WMB * 1048576)) /dev/zero | socat -u - TCP:127.0.0.1:${WLP[$k]}" &
+                    UPS="$UPS $!"
+                done
+                wait $UPS
+                t1=$(date +%s%N)
+                sleep 0.3
+                c1=$(cpu_tree "${SRV_PID[$s]}")
+                awk -v a="$t0" -v b="$t1" -v k="$K" -v m="$WMB" 'BEGIN { printf "%.1f\n", k * m * 1.048576 / ((b - a) / 1e9) }' >> "$T/w_${s}_$K"
+                awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f\n", b - a }' >> "$T/wc_${s}_$K"
+                if [ "$s" = sshtund2 ]; then
+                    i=0 line=""
+                    for p in $(wpids "$s"); do
+                        line="$line $(awk -v a="${wc0[$i]:-0}" -v b="$(cpu_of "$p")" 'BEGIN { printf "%.2f", b - a }')"
+                        i=$((i + 1))
+                    done
+                    echo "${line# }" >> "$T/wpw_$K"
+                fi
+                for k in $(seq 1 "$K"); do kill "${WSP[$k]}" 2>/dev/null; wait "${WSP[$k]}" 2>/dev/null; done
+            done
+        done
+        med() { sort -n "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+        avg() { awk '{ t += $1 } END { printf "%.2f", t / NR }' "$1"; }
+        printf "workers: %d upload(s) of %d MiB through ssh -L at once: sshd %s MB/s (%s s CPU); sshtund Workers 1 %s MB/s (%s s CPU); Workers 2 %s MB/s (%s s CPU; per worker, each round: %s; %d reconnects to place them); Workers 2 / Workers 1 %sx, Workers 2 / sshd %sx; load average %s\n" \
+            "$K" "$WMB" "$(med "$T/w_sshd_$K")" "$(avg "$T/wc_sshd_$K")" \
+            "$(med "$T/w_sshtund1_$K")" "$(avg "$T/wc_sshtund1_$K")" \
+            "$(med "$T/w_sshtund2_$K")" "$(avg "$T/wc_sshtund2_$K")" \
+            "$(tr '\n' '/' < "$T/wpw_$K" | sed 's|/$||')" "$RECON" \
+            "$(ratio "$(med "$T/w_sshtund2_$K")" "$(med "$T/w_sshtund1_$K")")" \
+            "$(ratio "$(med "$T/w_sshtund2_$K")" "$(med "$T/w_sshd_$K")")" \
+            "$(cut -d' ' -f1-3 /proc/loadavg)"
+    done
+    # logins per second: 2 sshload clients x 8 handshakes at a time
+    WRN=${WORKERS_RATE_CONNS:-400}
+    for s in sshtund1 sshtund2; do
+        settle "${SRV_PID[$s]}" 30
+        H=$(pgrep -P "${SRV_PID[$s]}" -x sshtund-priv | head -1)
+        c0=$(cpu_tree "${SRV_PID[$s]}")
+        h0=${H:+$(cpu_tree "$H")}
+        t0=$(date +%s%N)
+        timeout 600 $LOAD rate "${SRV_PORT[$s]}" "$SRV_USER" "$T/user_ed25519" "$WRN" 8 auth > "$T/wr1" 2>&1 &
+        L1=$!
+        timeout 600 $LOAD rate "${SRV_PORT[$s]}" "$SRV_USER" "$T/user_ed25519" "$WRN" 8 auth > "$T/wr2" 2>&1 &
+        L2=$!
+        wait "$L1" "$L2"
+        t1=$(date +%s%N)
+        c1=$(cpu_tree "${SRV_PID[$s]}")
+        h1=${H:+$(cpu_tree "$H")}
+        ok=$(cat "$T/wr1" "$T/wr2" | awk '{ k += $2 } END { print k + 0 }')
+        [ "$ok" = $((2 * WRN)) ] || echo "warning: $s logins: $ok of $((2 * WRN)) ok ($(head -1 "$T/wr1"))"
+        hc="n/a"
+        [ -n "$H" ] && hc=$(awk -v a="$h0" -v b="$h1" -v k="$ok" 'BEGIN { printf "%.2f", (b - a) * 1000 / k }')
+        eval "${s}_l=\"$(awk -v a="$t0" -v b="$t1" -v k="$ok" -v x="$c0" -v y="$c1" 'BEGIN { printf "%.0f %.2f", k / ((b - a) / 1e9), (y - x) * 1000 / k }') $hc\""
+    done
+    read -r r1 c1 h1 <<<"$sshtund1_l"
+    read -r r2 c2 h2 <<<"$sshtund2_l"
+    printf "workers: logins (connect + kex + publickey, 2 clients x 8 at a time): Workers 1 %s/s, %s ms server CPU each (the helper %s ms); Workers 2 %s/s, %s ms server CPU each (the helper %s ms); rate %sx; load average %s\n" \
+        "$r1" "$c1" "$h1" "$r2" "$c2" "$h2" "$(ratio "$r2" "$r1")" "$(cut -d' ' -f1-3 /proc/loadavg)"
 fi
 
 # jump: 1 GiB down and up through one jump host (-J; the same sshd is the
