@@ -535,6 +535,115 @@ int ssh_channel_send_commit(ssh_conn *c, uint32_t id, size_t n)
     return ssh_pkt_end(c);
 }
 
+/* Several packets laid out ahead in the output buffer, so that one
+ * readv(2) fills them all.  Each is built exactly as a single reservation
+ * would build it, in order, when committed: its header goes where the
+ * layout put it (the bytes before its data area), its padding and MAC
+ * right after its data.  A full packet's padding is known in advance
+ * (ssh_pkt_wire_len), so the next one starts where the layout says; only
+ * the last packet with data may be short, and nothing follows it.  The
+ * whole layout is reserved at once, so building the packets never moves
+ * the buffer under the data already read into it. */
+int ssh_channel_send_reserve_v(ssh_conn *c, uint32_t id, int stream, size_t want,
+                               struct iovec *iov, size_t max, size_t *niov)
+{
+    ssh_channel *ch = lookup(c, id);
+    int rv;
+    if ((rv = open_ok(c)) != 0)
+        return rv;
+    if (ch == NULL)
+        return SSH_ERR_CHANNEL_UNKNOWN;
+    if (!can_send(ch))
+        return SSH_ERR_CHANNEL_STATE;
+    if (max > SSH_CHANNEL_SENDV_MAX)
+        max = SSH_CHANNEL_SENDV_MAX;
+    size_t avail = ch->rwin < want ? ch->rwin : want;
+    if (avail == 0)
+        return SSH_ERR_AGAIN;
+    size_t hdr = 1 + 4 + (stream ? 4 : 0) + 4; /* type, channel, [code], length */
+    size_t total = 0, n = 0, wire = 0, left = avail;
+    while (n < max && left > 0) {
+        size_t cap = left < ch->rmaxpkt ? left : ch->rmaxpkt;
+        size_t w;
+        if (ssh_pkt_wire_len(c, hdr + cap, &w) != 0)
+            break;
+        c->resv_cap[n++] = (uint32_t)cap;
+        wire += w;
+        total += cap;
+        left -= cap;
+    }
+    /* A packet that would reach the rekey limit starts a key exchange
+     * when it is finished, and the packets after it would then be parked:
+     * lay out no more than fit before it. */
+    if (n > 1 && (c->tx.bytes + wire >= c->tx.rekey_bytes ||
+                  c->tx.packets + n >= SSH_REKEY_PACKETS))
+        n = 1;
+    if (n <= 1) {
+        uint8_t *p;
+        size_t k;
+        if ((rv = ssh_channel_send_reserve(c, id, stream, want, &p, &k)) != 0)
+            return rv;
+        c->resv_n = 0;
+        iov[0].iov_base = p;
+        iov[0].iov_len = k;
+        *niov = 1;
+        return 0;
+    }
+    uint8_t *base;
+    if ((rv = ssh_buf_reserve(&c->out, wire, &base)) != 0)
+        return rv;
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t w;
+        ssh_pkt_wire_len(c, hdr + c->resv_cap[i], &w);
+        iov[i].iov_base = base + off + 5 + hdr;
+        iov[i].iov_len = c->resv_cap[i];
+        off += w;
+    }
+    c->resv_n = (unsigned)n;
+    c->resv_id = id;
+    c->resv_stream = stream;
+    *niov = n;
+    return 0;
+}
+
+int ssh_channel_send_commit_v(ssh_conn *c, uint32_t id, size_t n)
+{
+    if (c->resv_n == 0)
+        return ssh_channel_send_commit(c, id, n);
+    ssh_channel *ch = lookup(c, id);
+    unsigned k = c->resv_n;
+    c->resv_n = 0;
+    if (ch == NULL || id != c->resv_id)
+        return SSH_ERR_STATE;
+    size_t room = 0;
+    for (unsigned i = 0; i < k; i++)
+        room += c->resv_cap[i];
+    if (n > room)
+        return SSH_ERR_ARGUMENT;
+    int stream = c->resv_stream;
+    for (unsigned i = 0; i < k && n > 0; i++) {
+        size_t take = n < c->resv_cap[i] ? n : c->resv_cap[i];
+        /* The header lands in front of the data already read: the
+         * reservation covers it all, so nothing moves. */
+        ssh_buf *b = ssh_pkt_begin(c, stream ? SSH_MSG_CHANNEL_EXTENDED_DATA : SSH_MSG_CHANNEL_DATA);
+        int rv;
+        if ((rv = ssh_buf_put_u32(b, ch->rid)) != 0 ||
+            (stream && (rv = ssh_buf_put_u32(b, (uint32_t)stream)) != 0) ||
+            (rv = ssh_buf_put_u32(b, (uint32_t)take)) != 0 || (rv = ssh_buf_commit(b, take)) != 0) {
+            ssh_pkt_cancel(c);
+            return rv;
+        }
+        ch->rwin -= (uint32_t)take;
+        n -= take;
+        if ((rv = ssh_pkt_end(c)) != 0)
+            return rv;
+    }
+    c->data_last = c->now;
+    c->data_since_probe = 1;
+    return 0;
+}
+
 long ssh_channel_send(ssh_conn *c, uint32_t id, int stream, const void *data, size_t len)
 {
     size_t done = 0;

@@ -595,7 +595,10 @@ int ssh_conn_input_eof(ssh_conn *c)
 
 size_t ssh_conn_output(ssh_conn *c, struct iovec *iov, size_t max)
 {
-    if (max == 0 || c->out.len == 0)
+    /* A vectored reservation lies beyond the output's end: consuming the
+     * output before it is committed could move that end (an emptied
+     * buffer starts over at its front). */
+    if (max == 0 || c->out.len == 0 || c->resv_n > 0)
         return 0;
     /* While a packet is being built only the finished part may go out. */
     size_t len = c->pkt_open && c->pkt == &c->out ? c->pkt_start : c->out.len;

@@ -207,6 +207,12 @@ struct ssh_conn {
     int auth_kbdint_active; /* server: INFO_REQUEST sent, waiting for response */
     struct ssh_auth_pending *auth_pend; /* server: the deferred request */
 
+    /* vectored send reservation (ssh_channel_send_reserve_v) */
+    unsigned resv_n;               /* packets laid out, 0: none (or a single reserve) */
+    uint32_t resv_id;              /* their channel */
+    int resv_stream;
+    uint32_t resv_cap[SSH_CHANNEL_SENDV_MAX]; /* data bytes each can take */
+
     /* connection protocol */
     ssh_channel **ch;
     uint32_t ch_cap;
@@ -229,6 +235,11 @@ ssh_buf *ssh_pkt_begin(ssh_conn *c, uint8_t type);
 int ssh_pkt_end(ssh_conn *c);
 /* Abandon the packet under construction. */
 void ssh_pkt_cancel(ssh_conn *c);
+/* The bytes a packet with `payload_len` bytes of payload will take in the
+ * output, for laying several out ahead (ssh_channel_send_reserve_v): 0, or
+ * SSH_ERR_AGAIN when its size cannot be known now (compression, a key
+ * exchange under way, a packet under construction). */
+int ssh_pkt_wire_len(const ssh_conn *c, size_t payload_len, size_t *len);
 /* Process buffered input until it runs out or processing pauses. */
 int ssh_pkt_process(ssh_conn *c);
 /* Install new keys for a direction (on NEWKEYS); compression, if negotiated

@@ -135,6 +135,29 @@ static void padding(ssh_conn *c, uint8_t *p, size_t n)
     }
 }
 
+/* RFC 4253 section 6: the padded length is a multiple of the block size (at
+ * least 8), with at least four bytes of padding.  With AEAD and
+ * encrypt-then-MAC the length field is not encrypted and is left out of the
+ * alignment, as OpenSSH does. */
+static size_t pad_len(const ssh_pktdir *d, size_t payload_len)
+{
+    size_t aligned = 5 + payload_len - ((d->aead || d->etm) ? 4 : 0);
+    size_t padlen = d->block - (aligned % d->block);
+    if (padlen < 4)
+        padlen += d->block;
+    return padlen;
+}
+
+int ssh_pkt_wire_len(const ssh_conn *c, size_t payload_len, size_t *len)
+{
+    /* Compression changes the size; a key exchange may park the packet or
+     * change the keys (and the MAC length) before it is built. */
+    if (c->tx.z != NULL || c->kex != NULL || c->pkt_open)
+        return SSH_ERR_AGAIN;
+    *len = 4 + 1 + payload_len + pad_len(&c->tx, payload_len) + c->tx.maclen;
+    return 0;
+}
+
 static int protect(ssh_conn *c)
 {
     ssh_pktdir *d = &c->tx;
@@ -150,13 +173,7 @@ static int protect(ssh_conn *c)
             return rv;
     }
     size_t payload_len = b->len - c->pkt_start - 5;
-    /* RFC 4253 section 6: the padded length is a multiple of the block size
-     * (at least 8).  With AEAD and encrypt-then-MAC the length field is not
-     * encrypted and is left out of the alignment, as OpenSSH does. */
-    size_t aligned = 5 + payload_len - ((d->aead || d->etm) ? 4 : 0);
-    size_t padlen = d->block - (aligned % d->block);
-    if (padlen < 4)
-        padlen += d->block;
+    size_t padlen = pad_len(d, payload_len);
     size_t plen = 1 + payload_len + padlen;
     if (plen > SSH_PACKET_MAX)
         return SSH_ERR_PACKET_TOO_LARGE;

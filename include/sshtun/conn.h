@@ -607,6 +607,20 @@ size_t ssh_channel_recv_window(const ssh_conn *c, uint32_t id);
 int ssh_channel_send_reserve(ssh_conn *c, uint32_t id, int stream, size_t want, uint8_t **p,
                              size_t *n);
 int ssh_channel_send_commit(ssh_conn *c, uint32_t id, size_t n);
+/* The same for several packets at once, for one readv(2): lays out up to
+ * `max` (at most SSH_CHANNEL_SENDV_MAX) packets of data in the output
+ * buffer, each as large as the peer accepts, together at most `want` bytes
+ * and the window, and fills iov[0..*niov) with their data areas in order.
+ * The caller writes into them in order (readv does) and commits the total;
+ * the packets that got data are finished (the last one may be short), the
+ * rest dropped.  When packets cannot be laid out ahead (compression, a key
+ * exchange under way or due) one packet is reserved, as with
+ * ssh_channel_send_reserve().  Nothing else may be queued, and no output
+ * consumed, in between.  Returns 0 or SSH_ERR_AGAIN (window closed). */
+#define SSH_CHANNEL_SENDV_MAX 16
+int ssh_channel_send_reserve_v(ssh_conn *c, uint32_t id, int stream, size_t want,
+                               struct iovec *iov, size_t max, size_t *niov);
+int ssh_channel_send_commit_v(ssh_conn *c, uint32_t id, size_t n);
 /* Copying send: queues up to `len` bytes (as many packets as needed) and
  * returns how many it took (limited by the window), or a negative error. */
 long ssh_channel_send(ssh_conn *c, uint32_t id, int stream, const void *data, size_t len);

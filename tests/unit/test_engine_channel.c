@@ -446,6 +446,113 @@ static void zero_copy_send(void **state)
     tp_pair_free(p);
 }
 
+/* Vectored reservations (one readv for several packets), with every kind
+ * of packet protection: the packets that got data arrive intact, the last
+ * one short, the rest dropped; extended data too; committing more than was
+ * laid out is refused; and where packets cannot be laid out ahead
+ * (compression, a key exchange under way, the rekey limit near) one packet
+ * is reserved instead. */
+static void zero_copy_vectored(void **state)
+{
+    (void)state;
+    static const char *const algs[][2] = {
+        {"aes128-gcm@openssh.com", NULL},
+        {"chacha20-poly1305@openssh.com", NULL},
+        {"aes128-ctr", "hmac-sha2-256-etm@openssh.com"},
+        {"aes256-ctr", "hmac-sha2-512"},
+    };
+    static uint8_t data[200000];
+    uint64_t seed = 5;
+    test_rand(&seed, data, sizeof(data));
+    for (size_t a = 0; a < sizeof(algs) / sizeof(algs[0]); a++) {
+        ssh_conn_config cc, sc;
+        ssh_conn_config_init(&cc, SSH_ROLE_CLIENT);
+        ssh_conn_config_init(&sc, SSH_ROLE_SERVER);
+        cc.ciphers = sc.ciphers = algs[a][0];
+        cc.macs = sc.macs = algs[a][1];
+        sc.max_packet = 32768;
+        tp_pair *p = connected_cfg(&cc, &sc);
+        int id = tp_open_session(p);
+        assert_true(id >= 0);
+        uint32_t cid = (uint32_t)id;
+        struct iovec iov[SSH_CHANNEL_SENDV_MAX], out;
+        size_t niov;
+        uint64_t pk0 = p->srv.c->packets_in;
+        assert_int_equal(ssh_channel_send_reserve_v(p->cli.c, cid, 0, 100000, iov, 8, &niov), 0);
+        assert_int_equal(niov, 4);
+        assert_int_equal(iov[0].iov_len, 32768);
+        assert_int_equal(iov[3].iov_len, 100000 - 3 * 32768);
+        /* nothing can be written out until it is committed */
+        assert_int_equal(ssh_conn_output(p->cli.c, &out, 1), 0);
+        /* as readv would: 70000 bytes, in order */
+        size_t left = 70000, off = 0;
+        for (size_t i = 0; i < niov && left; i++) {
+            size_t k = left < iov[i].iov_len ? left : iov[i].iov_len;
+            memcpy(iov[i].iov_base, data + off, k);
+            off += k;
+            left -= k;
+        }
+        assert_int_equal(ssh_channel_send_commit_v(p->cli.c, cid, 70000), 0);
+        assert_int_equal(ssh_channel_window(p->cli.c, cid), 2 * 1024 * 1024 - 70000);
+        /* all of it, stderr */
+        assert_int_equal(ssh_channel_send_reserve_v(p->cli.c, cid, 1, 65536, iov, 16, &niov), 0);
+        assert_int_equal(niov, 2);
+        memcpy(iov[0].iov_base, data + 70000, 32768);
+        memcpy(iov[1].iov_base, data + 70000 + 32768, 32768);
+        assert_int_equal(ssh_channel_send_commit_v(p->cli.c, cid, 65536), 0);
+        /* more than was laid out */
+        assert_int_equal(ssh_channel_send_reserve_v(p->cli.c, cid, 0, 1000, iov, 16, &niov), 0);
+        assert_int_equal(niov, 1);
+        assert_int_equal(ssh_channel_send_commit_v(p->cli.c, cid, 1001), SSH_ERR_ARGUMENT);
+        assert_int_equal(ssh_channel_send_reserve_v(p->cli.c, cid, 0, 70000, iov, 16, &niov), 0);
+        assert_int_equal(niov, 3);
+        /* refused, and the reservation is gone (as with a single one) */
+        assert_int_equal(ssh_channel_send_commit_v(p->cli.c, cid, 70001), SSH_ERR_ARGUMENT);
+        assert_int_equal(ssh_channel_send_commit_v(p->cli.c, cid, 0), SSH_ERR_STATE);
+        tp_pump(p, 0);
+        assert_alive(p);
+        tp_chan *s = tp_chan_of(&p->srv, 0);
+        assert_int_equal(ssh_buf_len(&s->sink), 70000);
+        assert_memory_equal(ssh_buf_ptr(&s->sink), data, 70000);
+        assert_int_equal(ssh_buf_len(&s->sink_err), 65536);
+        assert_memory_equal(ssh_buf_ptr(&s->sink_err), data + 70000, 65536);
+        assert_int_equal(p->srv.c->packets_in - pk0, 3 + 2);
+        /* a key exchange under way: one packet */
+        assert_int_equal(ssh_conn_rekey(p->cli.c), 0);
+        assert_int_equal(ssh_channel_send_reserve_v(p->cli.c, cid, 0, 100000, iov, 16, &niov), 0);
+        assert_int_equal(niov, 1);
+        memcpy(iov[0].iov_base, data, iov[0].iov_len);
+        assert_int_equal(ssh_channel_send_commit_v(p->cli.c, cid, iov[0].iov_len), 0);
+        tp_pump(p, 0);
+        assert_int_equal(ssh_buf_len(&s->sink), 70000 + 32768);
+        /* the rekey limit close: no more packets than fit before it */
+        p->cli.c->tx.rekey_bytes = p->cli.c->tx.bytes + 50000;
+        assert_int_equal(ssh_channel_send_reserve_v(p->cli.c, cid, 0, 100000, iov, 16, &niov), 0);
+        assert_int_equal(niov, 1);
+        assert_int_equal(ssh_channel_send_commit_v(p->cli.c, cid, 0), 0);
+        assert_alive(p);
+        tp_pair_free(p);
+    }
+    /* compression: one packet (its size is not known ahead) */
+    ssh_conn_config cc, sc;
+    ssh_conn_config_init(&cc, SSH_ROLE_CLIENT);
+    ssh_conn_config_init(&sc, SSH_ROLE_SERVER);
+    cc.compression = sc.compression = "zlib";
+    tp_pair *p = connected_cfg(&cc, &sc);
+    int id = tp_open_session(p);
+    assert_true(id >= 0);
+    struct iovec iov[4];
+    size_t niov;
+    assert_int_equal(ssh_channel_send_reserve_v(p->cli.c, (uint32_t)id, 0, 100000, iov, 4, &niov), 0);
+    assert_int_equal(niov, 1);
+    memcpy(iov[0].iov_base, data, iov[0].iov_len);
+    assert_int_equal(ssh_channel_send_commit_v(p->cli.c, (uint32_t)id, iov[0].iov_len), 0);
+    tp_pump(p, 0);
+    assert_alive(p);
+    assert_memory_equal(ssh_buf_ptr(&tp_chan_of(&p->srv, 0)->sink), data, iov[0].iov_len);
+    tp_pair_free(p);
+}
+
 /* The application may write out finished output (socket writable) while a
  * reservation is open: ssh_conn_output() offers only the finished part and
  * the reservation must survive the consumption in front of it. */
@@ -1065,6 +1172,7 @@ int main(void)
         cmocka_unit_test(eof_then_close),
         cmocka_unit_test(close_variants),
         cmocka_unit_test(zero_copy_send),
+        cmocka_unit_test(zero_copy_vectored),
         cmocka_unit_test(zero_copy_with_output_flush),
         cmocka_unit_test(channel_request_types),
         cmocka_unit_test(channel_request_reply_order),
