@@ -4,11 +4,11 @@
 #
 #   tests/bench/bench.sh [build-dir] [section...]
 #
-# Sections: connect, exec, compress, forward, idle, latency, mux, kex (each
-# key exchange, against OpenSSH 10.0 from tests/openssh10.sh), longpath,
-# memory, jump, and sshtund against sshd: server-idle, server-rate, server-bulk,
-# workers (default: all).  The build directory should be an optimised build without
-# sanitizers (default: a
+# Sections: connect, exec, compress, forward, forward-py, idle, latency,
+# mux, kex (each key exchange, against OpenSSH 10.0 from
+# tests/openssh10.sh), longpath, memory, jump, and sshtund against sshd:
+# server-idle, server-rate, server-bulk, workers (default: all).  The build
+# directory should be an optimised build without sanitizers (default: a
 # Release build in build-rel, made if missing).  Times are wall-clock on a
 # shared machine: read the ratios, not the absolute numbers.
 set -u
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BUILD=${1:-build-rel}
 shift || true
-SECTIONS=${*:-connect exec compress forward idle latency mux kex server-idle server-rate server-bulk workers longpath memory jump}
+SECTIONS=${*:-connect exec compress forward forward-py idle latency mux kex server-idle server-rate server-bulk workers longpath memory jump}
 if [ ! -x "$BUILD/sshtun" ]; then
     cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DSSHTUN_TESTS=OFF >/dev/null &&
         cmake --build "$BUILD" -j"$(nproc)" --target sshtun >/dev/null || exit 1
@@ -33,6 +33,16 @@ SSH=$(command -v ssh)
 TUN="$SSHTUN" # set by it_init
 TICK=$(getconf CLK_TCK)
 
+# wait until something listens on 127.0.0.1:$1, without connecting to it
+it_wait_port_listening() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    for _ in $(seq 1 200); do
+        grep -q "^ *[0-9]*: 0100007F:$hex 00000000:0000 0A" /proc/net/tcp && return 0
+        sleep 0.02
+    done
+    return 1
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # cpu seconds (user+sys) used so far by pid
 cpu_of() { awk -v t="$TICK" '{ printf "%.3f", ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -242,6 +252,79 @@ if [[ " $SECTIONS " == *" forward "* ]]; then
             printf "bulk -L floor, %s: plain relay %.2f + libcrypto %.2f = %.2f CPU s/GiB, %sx ssh's; sshtun above it by %sx\n" \
                 "$c" "$relay" "$cryp" "$fl" "$(ratio "$fl" "$sc")" "$(ratio "$tc" "$fl")"
         fi
+    done
+fi
+
+# forward-py: the same bulk -L, but the sender and the sink are Python
+# programs (tests/bench/pyends.py, /usr/bin/python3) on the same two cores,
+# as real applications are, so the tunnel competes with its endpoints for
+# CPU.  The floor is measured the same way: a socat relay with 256 KiB
+# buffers between the same two Python programs, plus libcrypto's own time
+# for the cipher.  FWDPY_MB (default 1024) MiB per run, FWDPY_ROUNDS
+# (default 3) rounds of floor, ssh and sshtun taking turns; medians.
+py_bulk() { # <port to send to> <sink port>: seconds until the sink had it all
+    local sp t0 t1
+    /usr/bin/python3 "$ROOT/tests/bench/pyends.py" sink "$2" > "$T/pysink.out" &
+    sp=$!
+    for _ in $(seq 1 200); do grep -q ready "$T/pysink.out" 2>/dev/null && break; sleep 0.02; done
+    t0=$(date +%s.%N)
+    /usr/bin/python3 "$ROOT/tests/bench/pyends.py" send "$1" "$PYBYTES" &
+    wait "$sp"
+    t1=$(date +%s.%N)
+    wait
+    [ "$(tail -1 "$T/pysink.out")" = "$PYBYTES" ] || echo "warning: the sink got $(tail -1 "$T/pysink.out") bytes" >&2
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
+}
+if [[ " $SECTIONS " == *" forward-py "* ]]; then
+    PYMB=${FWDPY_MB:-1024}
+    PYBYTES=$((PYMB * 1048576))
+    PYROUNDS=${FWDPY_ROUNDS:-3}
+    med() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+    per_gib() { awk -v x="$1" -v m="$PYMB" 'BEGIN { printf "%.2f", x * 1024 / m }'; }
+    for c in aes128-gcm@openssh.com chacha20-poly1305@openssh.com; do
+        : > "$T/py_floor" ; : > "$T/py_ssh"; : > "$T/py_sshtun"
+        for _ in $(seq "$PYROUNDS"); do
+            # the floor: socat relaying between the same endpoints
+            SKP=$(it_free_port) RP=$(it_free_port)
+            timed socat -b 262144 -u TCP-LISTEN:"$RP",bind=127.0.0.1,reuseaddr TCP:127.0.0.1:"$SKP" > "$T/pyrelay.t" &
+            rpid=$!
+            it_wait_port_listening "$RP"
+            w=$(py_bulk "$RP" "$SKP")
+            wait "$rpid"
+            echo "$w $(cut -d' ' -f2 "$T/pyrelay.t")" >> "$T/py_floor"
+            for prog in "$SSH" "$TUN"; do
+                SKP=$(it_free_port) LP=$(it_free_port)
+                "$prog" "${COMMON[@]}" -c "$c" -N -L "$LP:127.0.0.1:$SKP" 127.0.0.1 &
+                TPID=$!
+                it_wait_port_listening "$LP" || { echo "tunnel did not start"; exit 1; }
+                sleep 0.2 # authenticated and idle
+                # FWDPY_TRACE=perf|strace: profile each tunnel's run into $T
+                # (kept with KEEP_T=1), e.g. to see where the CPU goes
+                trpid=
+                case ${FWDPY_TRACE:-} in
+                perf) perf record -q -g -p "$TPID" -o "$T/$(basename "$prog")-${c%%@*}.perf" 2>/dev/null & trpid=$! ;;
+                strace) strace -c -f -p "$TPID" -o "$T/$(basename "$prog")-${c%%@*}.strace" 2>/dev/null & trpid=$! ;;
+                esac
+                c0=$(cpu_of "$TPID")
+                w=$(py_bulk "$LP" "$SKP")
+                c1=$(cpu_of "$TPID")
+                [ -n "$trpid" ] && { kill -INT "$trpid"; wait "$trpid" 2>/dev/null; }
+                kill "$TPID"; wait "$TPID" 2>/dev/null
+                echo "$w $(awk -v a="$c0" -v b="$c1" 'BEGIN { print b - a }')" >> "$T/py_$(basename "$prog")"
+            done
+        done
+        case $c in aes128-gcm*) evp=aes-128-gcm ;; *) evp=chacha20-poly1305 ;; esac
+        cryp=$(openssl speed -evp "$evp" -bytes 32768 -seconds 1 2>/dev/null | tail -1 |
+            awk -v m="$PYMB" '{ k = $NF; sub(/k$/, "", k); if (k > 0) printf "%.3f", m * 1048576 / (k * 1000) }')
+        fw=$(cut -d' ' -f1 "$T/py_floor" | med) fc=$(cut -d' ' -f2 "$T/py_floor" | med)
+        sw=$(cut -d' ' -f1 "$T/py_ssh" | med) sc=$(cut -d' ' -f2 "$T/py_ssh" | med)
+        tw=$(cut -d' ' -f1 "$T/py_sshtun" | med) tc=$(cut -d' ' -f2 "$T/py_sshtun" | med)
+        fl=$(awk -v a="$fc" -v b="${cryp:-0}" 'BEGIN { printf "%.3f", a + b }')
+        printf "bulk -L %d MiB, python endpoints, %s: floor (socat relay %s + libcrypto %s) %s CPU s/GiB; ssh %.0f MB/s %s s/GiB (%sx floor); sshtun %.0f MB/s %s s/GiB (%sx floor); sshtun throughput %sx ssh's, CPU %sx\n" \
+            "$PYMB" "$c" "$(per_gib "$fc")" "$(per_gib "${cryp:-0}")" "$(per_gib "$fl")" \
+            "$(awk -v w="$sw" -v m="$PYMB" 'BEGIN { print m * 1.048576 / w }')" "$(per_gib "$sc")" "$(ratio "$sc" "$fl")" \
+            "$(awk -v w="$tw" -v m="$PYMB" 'BEGIN { print m * 1.048576 / w }')" "$(per_gib "$tc")" "$(ratio "$tc" "$fl")" \
+            "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
     done
 fi
 
