@@ -486,6 +486,55 @@ static void test_order(void **state)
     tun_options_free(&o);
 }
 
+/* ---- keys decoded once per process ---------------------------------------------------------- */
+
+/* A key text read again (a second load, another marker, after the first
+ * load's keys are gone, a text that does not decode) gets the same verdict
+ * as the first time: tun_knownhosts.c remembers decoded keys by their text
+ * and must share nothing but the key. */
+static void test_decoded_once(void **state)
+{
+    (void)state;
+    char *ed = keytext("host_ed25519_key.pub"), *cert = keytext("host_ed25519-cert.pub");
+    ssh_key *hk = key_of("host_ed25519_key.pub");
+    char buf[8192];
+    tun_kh_set s1 = {NULL, 0}, s2 = {NULL, 0}, s3 = {NULL, 0};
+    tun_hk_result r;
+
+    snprintf(buf, sizeof(buf),
+             "h.example.org %s\n@cert-authority *.example.org %s\nh.example.org %s\n"
+             "h.example.org ssh-ed25519 AAAA\n",
+             ed, cert, cert);
+    for (int round = 0; round < 2; round++) {
+        tun_kh_set *s = round == 0 ? &s1 : &s2;
+        tun_kh_load_text(s, buf, strlen(buf), "test", "h.example.org", 0);
+        assert_int_equal(s->n, 2); /* a certificate is no CA; "AAAA" is no key */
+        assert_int_equal(s->v[0].marker, TUN_KH_PLAIN);
+        assert_int_equal(s->v[0].lineno, 1);
+        assert_false(ssh_key_is_cert(s->v[0].key));
+        assert_int_equal(s->v[1].marker, TUN_KH_PLAIN);
+        assert_int_equal(s->v[1].lineno, 3);
+        assert_true(ssh_key_is_cert(s->v[1].key));
+    }
+    tun_kh_free(&s1);
+    tun_kh_check(&s2, hk, &r);
+    assert_int_equal(r.status, TUN_HK_OK);
+    assert_int_equal(r.found->lineno, 1);
+    tun_kh_free(&s2);
+
+    /* The certificate's text seen first as a CA line: still refused there. */
+    snprintf(buf, sizeof(buf), "@cert-authority *.example.org %s\n", cert);
+    tun_kh_load_text(&s3, buf, strlen(buf), "test", "h.example.org", 0);
+    assert_int_equal(s3.n, 0);
+    tun_kh_check(&s3, hk, &r);
+    assert_int_equal(r.status, TUN_HK_NEW);
+    tun_kh_free(&s3);
+
+    ssh_key_free(hk);
+    free(ed);
+    free(cert);
+}
+
 /* ---- UpdateHostKeys' rewrite
  * ---------------------------------------------------------------------- */
 
@@ -558,11 +607,9 @@ static void test_replace(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_host_certificate),
-        cmocka_unit_test(test_check_host_ip),
-        cmocka_unit_test(test_known_hosts_command),
-        cmocka_unit_test(test_order),
-        cmocka_unit_test(test_replace),
+        cmocka_unit_test(test_host_certificate),    cmocka_unit_test(test_check_host_ip),
+        cmocka_unit_test(test_known_hosts_command), cmocka_unit_test(test_order),
+        cmocka_unit_test(test_decoded_once),        cmocka_unit_test(test_replace),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
