@@ -3,7 +3,8 @@
 # OpenSSH, both roles, on 127.0.0.1 with throwaway keys:
 #
 #   - Dropbear's `dropbear` as the server of sshtun: exec, exit statuses,
-#     stdout/stderr, transfers checked by sha256 (also rekeying), -L, -R;
+#     stdout/stderr, transfers checked by sha256 (also rekeying), -L, -R,
+#     and as a jump host (-J); AsyncSSH as a jump host too;
 #   - Dropbear's `dbclient` as a client of sshtund: output, transfers, and
 #     the exit status ten times in a row (dbclient closes the channel as
 #     soon as both EOFs went by, before sshtund has reaped the process);
@@ -126,6 +127,29 @@ n=$(grep -c "kex: algorithm" "$T/err")
 fwd_roundtrip "dropbear: -L 20 concurrent connections" L 20
 fwd_roundtrip "dropbear: -R 20 concurrent connections" R 20
 
+# Dropbear as the jump host (-J): each hop reads its own Host section, so
+# a config file (the same dropbear under two names: hop and destination).
+cat > "$T/jcfg" <<EOF
+Host dbhop dbtarget
+    HostName 127.0.0.1
+    Port $SPORT
+    User $U
+    IdentityFile $T/user_ed25519
+    IdentitiesOnly yes
+    IdentityAgent none
+    UserKnownHostsFile $T/kh_peer
+    GlobalKnownHostsFile /dev/null
+    StrictHostKeyChecking yes
+    BatchMode yes
+EOF
+out=$(timeout 60 "$SSHTUN" -F "$T/jcfg" -v -J dbhop dbtarget 'echo via-dropbear' 2>"$T/err")
+it_check "dropbear as the jump host: sshtun -J" via-dropbear "$out"
+grep -q "Channel to 127.0.0.1 port $SPORT open through jump host dbhop" "$T/err" &&
+    it_pass "dropbear as the jump host: dropbear opened the channel to the destination" ||
+    it_fail "dropbear -J: no channel through the hop in -v: $(grep -i jump "$T/err" | head -3)"
+sum=$(timeout 120 "$SSHTUN" -F "$T/jcfg" -J dbhop dbtarget 'sha256sum' < "$IT_HOME/big16" | cut -d' ' -f1)
+it_check "dropbear as the jump host: 16 MiB stdin sha256 through -J" "$SUM16" "$sum"
+
 # ---- AsyncSSH as the server of sshtun -------------------------------------------------------
 echo "== asyncssh server"
 # Sessions run as root here (AsyncSSH's server does not switch users).
@@ -146,6 +170,13 @@ it_check "asyncssh: 64 MiB upload, rekeying every 1 MiB" "$SUM64" "$(cat "$T/sum
 n=$(grep -c "kex: algorithm" "$T/err")
 [ "$n" -ge 32 ] && it_pass "asyncssh: $n key exchanges during the upload" ||
     it_fail "asyncssh: $n key exchanges during the upload: $(grep -v '^debug' "$T/err" | tail -3)"
+# AsyncSSH as the jump host (-J), the same server under two names.
+sed -e "s/^Host dbhop dbtarget/Host ahop atarget/" -e "s/^    Port .*/    Port $SPORT/" "$T/jcfg" > "$T/jcfg_a"
+out=$(timeout 60 "$SSHTUN" -F "$T/jcfg_a" -v -J ahop atarget 'echo via-asyncssh' 2>"$T/err")
+it_check "asyncssh as the jump host: sshtun -J" via-asyncssh "$out"
+grep -q "Channel to 127.0.0.1 port $SPORT open through jump host ahop" "$T/err" &&
+    it_pass "asyncssh as the jump host: AsyncSSH opened the channel to the destination" ||
+    it_fail "asyncssh -J: no channel through the hop in -v: $(grep -i jump "$T/err" | head -3)"
 kill "$BG_PID" 2>/dev/null
 
 # ---- Dropbear's dbclient as a client of sshtund ---------------------------------------------
