@@ -301,7 +301,8 @@ esac
 
 # ---- sshtund as the jump host ---------------------------------------------------------------
 # The hop's side of -J is a direct-tcpip channel: sshtund serves it for
-# sshtun -J and for OpenSSH's ssh -J (its ssh -W), to the sshd behind it.
+# sshtun -J and for OpenSSH's ssh -J (its ssh -W), to the sshd behind it;
+# and sshtund as the destination behind an sshd hop.
 it_sshtund_start
 PD=$PORT
 echo "[127.0.0.1]:$PD $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" > "$T/kh_d"
@@ -318,6 +319,7 @@ it_check "OpenSSH ssh -J through sshtund" via-sshtund-ssh \
     "$(timeout 60 ssh -F "$T/cfg" -J hopd target echo via-sshtund-ssh 2>&1)"
 it_check "sshtund opened both channels to the target" 2 \
     "$(grep -c "direct-tcpip to 127.0.0.1 port $PA " "$T/sshtund.log")"
+it_check "sshtun -J through sshd to sshtund" to-sshtund "$(st -J hopa hopd echo to-sshtund 2>&1)"
 it_sshtund_stop
 
 # ---- -G beside ssh -G -----------------------------------------------------------------------
