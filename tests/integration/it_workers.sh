@@ -109,6 +109,7 @@ for _ in range(n):
     socks.append(s)
     time.sleep(0.05)
 closed = set()
+got = {}
 deadline = time.time() + 3
 while time.time() < deadline and len(closed) < n:
     for i, s in enumerate(socks):
@@ -117,13 +118,18 @@ while time.time() < deadline and len(closed) < n:
         s.settimeout(0.05)
         try:
             d = s.recv(4096)
-            if not d:
+            if d:
+                got[i] = True
+            else:
                 closed.add(i)
+                if i in got:
+                    print("banner-on-closed", i, flush=True)
         except socket.timeout:
             pass
         except OSError:
             closed.add(i)
 print("closed", len(closed), "open", n - len(closed), flush=True)
+sys.stdout.flush()
 sys.stdin.readline()  # hold the open ones until told
 EOF
 mkfifo "$T/hold.in"
@@ -132,11 +138,14 @@ HOLD=$!
 exec 7> "$T/hold.in"
 wait_for 15 grep -q closed "$T/hold.out"
 it_check "MaxStartups 4:100:4 with 2 workers: 6 of 10 dropped, 4 open" "closed 6 open 4" \
-    "$(cat "$T/hold.out")"
-DROPS=$(grep -c "^drop connection from .* past MaxStartups" "$T/sshtund.log")
+    "$(grep closed "$T/hold.out")"
+DROPS=$(grep -c "^drop connection #[0-9]* from .* past MaxStartups" "$T/sshtund.log")
 it_check "the helper logged 6 drops" 6 "$DROPS"
 OPEN_ON=$(holders | sort -u | wc -l)
 echo "   (the 4 open connections are on $OPEN_ON worker(s))"
+# the dropped ones saw no banner: the workers send nothing before the
+# helper's verdict (as sshd drops before its version line)
+it_check "no banner on a dropped connection" 0 "$(grep -c "^banner-on-closed" "$T/hold.out")"
 # a login now would be a fifth unauthenticated connection: dropped
 cl true 2>/dev/null && it_fail "a login past MaxStartups was served" ||
     it_pass "a login past MaxStartups is dropped"

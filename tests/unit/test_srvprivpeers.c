@@ -3,8 +3,9 @@
  * (tun_privproto.h's peers): a connection token names a connection only
  * for the worker that opened it, answers go to that worker only, the
  * helper's MaxStartups counts every worker's unauthenticated connections
- * and refuses a CONN_NEW past it with EV_DROP, and a worker that goes
- * away takes its connections (only its own) with it.
+ * and answers each CONN_NEW with EV_ACCEPT, or EV_DROP past the limit,
+ * and a worker that goes away takes its connections (only its own) with
+ * it.
  */
 #include "util.h"
 
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 typedef struct rec {
+    int accepts; /* EV_ACCEPT verdicts (counted apart) */
     int n;
     uint32_t type[16];
     uint64_t drop_token[16];
@@ -30,6 +32,11 @@ static void sink(void *arg, const uint8_t *msg, size_t len, const int *fds, int 
     (void)nfds;
     rec *r = arg;
     assert_true(len >= 8);
+    if (msg[0] == 0 && msg[1] == 0 && msg[2] == (TUN_PRIV_EV_ACCEPT >> 8) &&
+        msg[3] == (TUN_PRIV_EV_ACCEPT & 0xff)) {
+        r->accepts++;
+        return;
+    }
     if (r->n < 16) {
         r->type[r->n] =
             (uint32_t)msg[0] << 24 | (uint32_t)msg[1] << 16 | (uint32_t)msg[2] << 8 | msg[3];
@@ -113,6 +120,8 @@ static void tokens_belong_to_their_worker(void **state)
     tun_privpeer *b = tun_privd_peer_add(d, 2, 0, sink, &rb);
     conn_new(d, a, 7);
     assert_int_equal(tun_privd_unauthenticated(d), 1);
+    assert_int_equal(ra.accepts, 1); /* the verdict goes to the opener only */
+    assert_int_equal(rb.accepts, 0);
     /* B names A's token: refused to B, nothing reaches A */
     simple(d, b, TUN_PRIV_SPAWN, 11, 7);
     simple(d, b, TUN_PRIV_UNIX, 12, 7);
@@ -151,6 +160,8 @@ static void max_startups_over_all_workers(void **state)
     conn_new(d, a, 2);
     assert_int_equal(tun_privd_unauthenticated(d), 3);
     assert_int_equal(ra.n + rb.n, 0);
+    assert_int_equal(ra.accepts, 2);
+    assert_int_equal(rb.accepts, 1);
     /* the fourth, whichever worker has it, is past the server's limit */
     conn_new(d, b, 2);
     assert_int_equal(tun_privd_unauthenticated(d), 3);
@@ -166,6 +177,7 @@ static void max_startups_over_all_workers(void **state)
     conn_new(d, b, 3);
     assert_int_equal(tun_privd_unauthenticated(d), 3);
     assert_int_equal(rb.n, 1);
+    assert_int_equal(rb.accepts, 2);
     tun_privd_free(d);
 }
 

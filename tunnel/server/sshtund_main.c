@@ -554,7 +554,7 @@ static void worker_main(int index, int sock, int reloaded, void *arg)
         tun_error("worker %d: cannot start: %s", index, strerror(errno));
         _exit(255);
     }
-    tun_priv_set_drop(server.priv, tun_server_drop, &server);
+    tun_priv_set_verdict(server.priv, tun_server_verdict, &server);
     server.res = tun_resolver_new(loop);
     if (server.res == NULL)
         _exit(255);

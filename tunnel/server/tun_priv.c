@@ -74,8 +74,8 @@ struct tun_priv {
     pending *pend;
     tun_priv_exit_fn on_exit;
     void *exit_arg;
-    tun_priv_drop_fn on_drop;
-    void *drop_arg;
+    tun_priv_verdict_fn on_verdict;
+    void *verdict_arg;
     tun_privd *local; /* without a helper */
     later *laters;
 };
@@ -229,11 +229,11 @@ static void deliver(tun_priv *p, const uint8_t *msg, size_t len, int *fds, int n
             p->on_exit(p->exit_arg, (pid_t)pid, (int)status);
         goto out;
     }
-    if (type == TUN_PRIV_EV_DROP) {
+    if (type == TUN_PRIV_EV_DROP || type == TUN_PRIV_EV_ACCEPT) {
         uint64_t token;
         uint32_t n;
-        if (ssh_cur_get_u64(&c, &token) == 0 && ssh_cur_get_u32(&c, &n) == 0 && p->on_drop)
-            p->on_drop(p->drop_arg, token, n);
+        if (ssh_cur_get_u64(&c, &token) == 0 && ssh_cur_get_u32(&c, &n) == 0 && p->on_verdict)
+            p->on_verdict(p->verdict_arg, token, type == TUN_PRIV_EV_ACCEPT, n);
         goto out;
     }
     pending **pp = &p->pend;
@@ -601,10 +601,10 @@ tun_priv *tun_priv_attach(struct ev_loop *loop, int sock, tun_priv_exit_fn on_ex
     return p;
 }
 
-void tun_priv_set_drop(tun_priv *p, tun_priv_drop_fn fn, void *arg)
+void tun_priv_set_verdict(tun_priv *p, tun_priv_verdict_fn fn, void *arg)
 {
-    p->on_drop = fn;
-    p->drop_arg = arg;
+    p->on_verdict = fn;
+    p->verdict_arg = arg;
 }
 
 static void attach(tun_priv *p, int sock)

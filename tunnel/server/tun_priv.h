@@ -189,11 +189,12 @@ void tun_priv_free(tun_priv *p);
  * (the supervisor forked it) and `sock` is this worker's own socket to it
  * (consumed). */
 tun_priv *tun_priv_attach(struct ev_loop *loop, int sock, tun_priv_exit_fn on_exit, void *arg);
-/* With several workers the helper applies MaxStartups to all of them and
- * may refuse a new connection: `fn` must then close it (`n_unauth`: the
+/* With several workers the helper applies MaxStartups and
+ * PerSourceMaxStartups to all of them and gives a verdict on every new
+ * connection: `fn` starts it (`accepted`) or closes it (`n_unauth`: the
  * server's unauthenticated connections, for the log). */
-typedef void (*tun_priv_drop_fn)(void *arg, uint64_t conn, unsigned n_unauth);
-void tun_priv_set_drop(tun_priv *p, tun_priv_drop_fn fn, void *arg);
+typedef void (*tun_priv_verdict_fn)(void *arg, uint64_t conn, int accepted, unsigned n_unauth);
+void tun_priv_set_verdict(tun_priv *p, tun_priv_verdict_fn fn, void *arg);
 
 /* A new connection: `conn` is a token unique for this process's lifetime
  * (never 0, never reused), `fd` the accepted socket (not consumed: the

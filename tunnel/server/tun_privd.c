@@ -168,16 +168,53 @@ static int proxied(tun_privd *d, uint64_t token, const struct sockaddr_storage *
         return -1;
     snprintf(c->ip, sizeof(c->ip), "%s", ip);
     c->port = h.src_port;
+    memset(&c->src, 0, sizeof(c->src));
+    if (h.family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&c->src;
+        s4->sin_family = AF_INET;
+        memcpy(&s4->sin_addr, h.src, 4);
+        s4->sin_port = htons(h.src_port);
+    } else {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&c->src;
+        s6->sin6_family = AF_INET6;
+        memcpy(&s6->sin6_addr, h.src, 16);
+        s6->sin6_port = htons(h.src_port);
+    }
     if (inet_ntop(h.family, h.dst, c->lip, sizeof(c->lip)) != NULL)
         c->lport = h.dst_port;
     return 0;
 }
 
-static void drop_event(tun_privd *d, uint64_t token)
+/* PerSourceMaxStartups over every worker's connections (several
+ * workers): as many unauthenticated connections from the client's block
+ * as the limit already?  The source is the real client of a relayed
+ * connection.  1 after the log line. */
+static int over_per_source(tun_privd *d, const pconn *c)
+{
+    const tun_srvcfg *cfg = &d->set->cfg;
+    if (cfg->per_source_max_startups <= 0)
+        return 0;
+    int n = 0;
+    for (unsigned b = 0; b < PRIVD_CONN_BUCKETS; b++)
+        for (const pconn *q = d->conns[b]; q; q = q->next)
+            if (!q->authenticated && tun_srvcfg_same_source(cfg, &q->src, &c->src))
+                n++;
+    if (n < cfg->per_source_max_startups)
+        return 0;
+    tun_info("drop connection #%llu from [%s]:%d past PerSourceMaxStartups (%d unauthenticated "
+             "from its /%d)",
+             (unsigned long long)c->token, c->ip, c->port, n,
+             c->src.ss_family == AF_INET ? cfg->per_source_bits4 : cfg->per_source_bits6);
+    return 1;
+}
+
+/* Several workers: the verdict on a CONN_NEW (EV_ACCEPT or EV_DROP); the
+ * worker holds the connection, sending nothing, until it comes. */
+static void verdict_event(tun_privd *d, uint64_t token, int accepted)
 {
     ssh_buf m;
     ssh_buf_init(&m, 64, 0);
-    ssh_buf_put_u32(&m, TUN_PRIV_EV_DROP);
+    ssh_buf_put_u32(&m, accepted ? TUN_PRIV_EV_ACCEPT : TUN_PRIV_EV_DROP);
     ssh_buf_put_u32(&m, 0);
     ssh_buf_put_u64(&m, token);
     ssh_buf_put_u32(&m, d->n_unauth);
@@ -186,7 +223,7 @@ static void drop_event(tun_privd *d, uint64_t token)
     ssh_buf_free(&m);
 }
 
-static void conn_new(tun_privd *d, uint64_t token, int fd, const uint8_t *hdr, size_t hlen)
+static int conn_new(tun_privd *d, uint64_t token, int fd, const uint8_t *hdr, size_t hlen)
 {
     struct sockaddr_storage peer, local;
     socklen_t pl = sizeof(peer), ll = sizeof(local);
@@ -194,11 +231,11 @@ static void conn_new(tun_privd *d, uint64_t token, int fd, const uint8_t *hdr, s
     socklen_t tl = sizeof(type);
     if (token == 0 || privd_conn_find(d, d->req_from, token) != NULL) {
         tun_error("sshtund helper: connection token reused or zero; refused");
-        return;
+        return -1;
     }
     if (d->n_conns >= PRIVD_MAX_CONNS) {
         tun_error("sshtund helper: too many connections (%u)", d->n_conns);
-        return;
+        return -1;
     }
     /* The client's address is what the accepted TCP socket says, never
      * what the network process says. */
@@ -208,7 +245,7 @@ static void conn_new(tun_privd *d, uint64_t token, int fd, const uint8_t *hdr, s
         (peer.ss_family != AF_INET && peer.ss_family != AF_INET6)) {
         tun_error("sshtund helper: connection %llu: not a connected TCP socket; refused",
                   (unsigned long long)token);
-        return;
+        return -1;
     }
     /* Several workers: MaxStartups over all of them, decided here (the
      * helper knows which connections have authenticated). */
@@ -217,22 +254,26 @@ static void conn_new(tun_privd *d, uint64_t token, int fd, const uint8_t *hdr, s
         char ip[64];
         int port = 0;
         tun_sockaddr_desc(&peer, ip, sizeof(ip), &port);
-        tun_info("drop connection from [%s]:%d past MaxStartups (%u unauthenticated, all "
+        tun_info("drop connection #%llu from [%s]:%d past MaxStartups (%u unauthenticated, all "
                  "workers)",
-                 ip, port, d->n_unauth);
-        drop_event(d, token);
-        return;
+                 (unsigned long long)token, ip, port, d->n_unauth);
+        return -1;
     }
     pconn *c = calloc(1, sizeof(*c));
     if (c == NULL)
-        return;
+        return -1;
     c->token = token;
     c->d = d;
     tun_sockaddr_desc(&peer, c->ip, sizeof(c->ip), &c->port);
     tun_sockaddr_desc(&local, c->lip, sizeof(c->lip), &c->lport);
+    c->src = peer;
     if (proxied(d, token, &peer, &local, hdr, hlen, c) != 0) {
         free(c);
-        return;
+        return -1;
+    }
+    if (d->global_startups && over_per_source(d, c)) {
+        free(c);
+        return -1;
     }
     c->w = d->req_from;
     if (c->w)
@@ -243,6 +284,7 @@ static void conn_new(tun_privd *d, uint64_t token, int fd, const uint8_t *hdr, s
     c->next = d->conns[b];
     d->conns[b] = c;
     d->n_conns++;
+    return 0;
 }
 
 static void conn_end(tun_privd *d, const tun_privpeer *w, uint64_t token)
@@ -846,10 +888,13 @@ void tun_privd_request_from(tun_privd *d, tun_privpeer *w, const uint8_t *msg, s
         int ok = nfds == 1;
         if (ok && in.len > 0)
             ok = ssh_cur_get_string(&in, &hdr, &hlen) == 0 && hlen <= TUN_PROXY_MAX;
+        int rv = -1;
         if (ok && ssh_cur_end(&in) == 0)
-            conn_new(d, token, fds[0], hdr, hlen);
+            rv = conn_new(d, token, fds[0], hdr, hlen);
         else
             tun_error("sshtund helper: malformed CONN_NEW");
+        if (d->global_startups)
+            verdict_event(d, token, rv == 0);
         break;
     }
     case TUN_PRIV_CONN_END:

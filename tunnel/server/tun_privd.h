@@ -54,6 +54,7 @@ struct pop {
 struct pconn {
     tun_privd *d;
     tun_privpeer *w; /* the network process that opened it: the only one that may name it */
+    struct sockaddr_storage src; /* the client, a PROXY header's if relayed (PerSourceMaxStartups) */
     uint64_t token;
     char ip[64], lip[64];
     int port, lport;

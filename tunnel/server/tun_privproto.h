@@ -15,8 +15,11 @@
  * Answers may come in any order (a password check outlives a key check);
  * the network process matches them by request id.  Unsolicited from the
  * helper: TUN_PRIV_EV_EXIT (u32 0, u32 pid, u32 wait status), and with
- * several workers TUN_PRIV_EV_DROP (u32 0, u64 token, u32 unauthenticated
- * connections): the helper refused that CONN_NEW past MaxStartups.
+ * several workers the verdict on every CONN_NEW: TUN_PRIV_EV_ACCEPT or
+ * TUN_PRIV_EV_DROP (u32 0, u64 token, u32 unauthenticated connections):
+ * the helper refused it (MaxStartups, PerSourceMaxStartups, a bad PROXY
+ * header...).  The worker sends nothing on a connection before its
+ * verdict, so a dropped client sees no banner, as with sshd.
  *
  *   CONN_NEW   + the accepted socket, [string PROXY header]    (no answer)
  *              (the header only on a PROXY protocol listener: see
@@ -73,6 +76,7 @@ enum tun_priv_msg {
     TUN_PRIV_PROVE,
     TUN_PRIV_EV_EXIT = 0x100,
     TUN_PRIV_EV_DROP,
+    TUN_PRIV_EV_ACCEPT,
 };
 
 /* The privileged side itself: the helper process runs one, a server
@@ -107,11 +111,12 @@ tun_privpeer *tun_privd_peer_add(tun_privd *d, int index, long pid, tun_privd_se
 void tun_privd_peer_remove(tun_privd *d, tun_privpeer *w);
 void tun_privd_request_from(tun_privd *d, tun_privpeer *w, const uint8_t *msg, size_t len, int *fds,
                             int nfds);
-/* MaxStartups for the server as a whole (several workers): the helper
- * counts every worker's unauthenticated connections and refuses a
- * CONN_NEW past the limit with EV_DROP (u64 token, u32 unauthenticated
- * count), which the worker obeys by closing the connection.  With one
- * network process it applies MaxStartups itself, before CONN_NEW. */
+/* MaxStartups and PerSourceMaxStartups for the server as a whole
+ * (several workers): the helper counts every worker's unauthenticated
+ * connections and answers each CONN_NEW with EV_ACCEPT or EV_DROP (u64
+ * token, u32 unauthenticated count); the worker holds the connection
+ * until then and closes it on a drop.  With one network process it
+ * applies both limits itself, before CONN_NEW. */
 void tun_privd_set_global_startups(tun_privd *d, int on);
 unsigned tun_privd_unauthenticated(const tun_privd *d);
 

@@ -208,11 +208,15 @@ void tun_server_keep_listeners(tun_server *s, int index)
     s->n_listeners = k;
 }
 
-void tun_server_drop(void *arg, uint64_t serial, unsigned n_unauth)
+void tun_server_verdict(void *arg, uint64_t serial, int accepted, unsigned n_unauth)
 {
     tun_server *s = arg;
     for (tun_srvconn *sc = s->conns; sc; sc = sc->next) {
         if (sc->serial == serial) {
+            if (accepted) {
+                tun_srvconn_release(sc);
+                return;
+            }
             s->n_dropped++;
             tun_debug("connection from %s port %d dropped past MaxStartups (%u unauthenticated "
                       "in all workers)",
@@ -344,7 +348,7 @@ void tun_server_close_all(tun_server *s, const char *why)
 {
     while (s->conns) {
         tun_srvconn *sc = s->conns;
-        if (!sc->dead && sc->c && ssh_conn_error(sc->c) == 0) {
+        if (!sc->dead && !sc->held && sc->c && ssh_conn_error(sc->c) == 0) {
             ssh_conn_disconnect(sc->c, SSH_DISCONNECT_BY_APPLICATION, why);
             tun_transport_kick(&sc->t); /* best effort: the DISCONNECT */
         }

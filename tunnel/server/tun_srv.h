@@ -86,8 +86,9 @@ int tun_server_listen(tun_server *s);
 /* Several workers: keep only the listeners of worker `index` (each
  * address is bound once per worker with SO_REUSEPORT). */
 void tun_server_keep_listeners(tun_server *s, int index);
-/* tun_priv's drop callback (the helper's MaxStartups, several workers). */
-void tun_server_drop(void *arg, uint64_t serial, unsigned n_unauth);
+/* tun_priv's verdict callback (several workers: the helper's MaxStartups
+ * and PerSourceMaxStartups): start the held connection, or close it. */
+void tun_server_verdict(void *arg, uint64_t serial, int accepted, unsigned n_unauth);
 /* Stop listening; connections go on.  `idle` runs when the last ends. */
 void tun_server_stop_listening(tun_server *s);
 /* Replace the settings used for new connections. */
@@ -113,6 +114,9 @@ void tun_srvproxy_start(tun_server *s, int fd, const struct sockaddr_storage *pe
 void tun_srvproxy_close_all(tun_server *s);
 
 /* ---- connections (tun_srvconn.c) --------------------------------------------------------- */
+
+/* Several workers: the helper accepted a held connection; start it. */
+void tun_srvconn_release(tun_srvconn *sc);
 
 enum tun_srvchan_kind {
     SC_SESSION = 1,
@@ -149,6 +153,8 @@ struct tun_srvconn {
     tun_link link;
     uint64_t serial; /* also the connection's token with the privileged side */
     struct sockaddr_storage src; /* the client (PerSourceMaxStartups) */
+    int held; /* not started: several workers, waiting for the helper's verdict */
+    int fd;   /* the socket (the transport's once started) */
     char ip[64];
     int port;
     char lip[64];

@@ -130,7 +130,7 @@ static void on_dead(tun_transport *t, int err, void *arg)
 
 void tun_srvconn_disconnect(tun_srvconn *sc, const char *why)
 {
-    if (sc->dead || sc->c == NULL)
+    if (sc->dead || sc->c == NULL || sc->held)
         return;
     if (ssh_conn_error(sc->c) == 0)
         ssh_conn_disconnect(sc->c, SSH_DISCONNECT_BY_APPLICATION, why);
@@ -147,7 +147,10 @@ void tun_srvconn_free(tun_srvconn *sc)
         sc->chans->destroy(sc->chans); /* detaches it */
     tun_srvfwd_close_listeners(sc);
     tun_priv_conn_end(s->priv, sc->serial);
-    tun_transport_close(&sc->t);
+    if (sc->held)
+        close(sc->fd); /* never started: no transport */
+    else
+        tun_transport_close(&sc->t);
     if (sc->c)
         ssh_conn_free(sc->c);
     if (sc->have_opts)
@@ -652,7 +655,8 @@ static int over_per_source(tun_server *s, const struct sockaddr_storage *peer)
 tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storage *peer,
                              const tun_srvorigin *o)
 {
-    if (over_per_source(s, peer)) {
+    /* (several workers: the helper applies it to all of them) */
+    if (s->workers <= 1 && over_per_source(s, peer)) {
         close(fd);
         return NULL;
     }
@@ -736,8 +740,7 @@ tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storag
     }
     sc->link.c = sc->c;
     sc->link.t = &sc->t;
-    tun_transport_cbs tcb = {on_dead, on_drained};
-    tun_transport_init(&sc->t, s->loop, fd, sc->c, &tcb, sc);
+    sc->fd = fd;
     sc->next = s->conns;
     if (s->conns)
         s->conns->prev = sc;
@@ -746,7 +749,24 @@ tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storag
     s->n_unauth++;
     tun_verbose("Connection from %s port %d on %s port %d%s%s%s", sc->ip, sc->port, sc->lip,
                 sc->lport, o ? " (" : "", o ? o->via : "", o ? ")" : "");
+    /* Several workers: nothing is sent (not even the version line) until
+     * the helper, which counts every worker's connections, accepts it
+     * (tun_server_verdict), so that a connection dropped past MaxStartups
+     * sees no banner, as with sshd. */
+    sc->held = 1;
+    if (s->workers <= 1)
+        tun_srvconn_release(sc);
+    return sc;
+}
+
+void tun_srvconn_release(tun_srvconn *sc)
+{
+    if (!sc->held)
+        return;
+    sc->held = 0;
+    /* The socket is read from now on (never before the engine starts). */
+    tun_transport_cbs tcb = {on_dead, on_drained};
+    tun_transport_init(&sc->t, sc->srv->loop, sc->fd, sc->c, &tcb, sc);
     ssh_conn_start(sc->c, tun_now_ms());
     tun_transport_kick(&sc->t);
-    return sc;
 }
