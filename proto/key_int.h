@@ -47,6 +47,12 @@ int ssh_key_from_blob_plain(const uint8_t *blob, size_t len, ssh_key **out);
 /* The plain public key blob, also for a certificate (its certified key). */
 int ssh_key_to_plain_blob(const ssh_key *k, ssh_buf *out);
 
+/* A key type name as blobs and key lines spell it ("ssh-ed25519",
+ * "ssh-rsa", or a certificate type such as
+ * "ssh-ed25519-cert-v01@openssh.com"; not signature algorithm names):
+ * 0 with its type and whether it names a certificate, or -1. */
+int ssh_key_type_by_name(const char *name, enum ssh_key_type *type, int *cert);
+
 /* Attach a certificate (cert.c), taking ownership; replaces any. */
 struct ssh_cert;
 void ssh_key_set_cert(ssh_key *k, struct ssh_cert *cert);
