@@ -37,7 +37,7 @@ without macs ^(umac-.*|hmac-sha1.*)$ -- UMAC and HMAC-SHA1 are not implemented
 without hostkeyalgorithms ^sk- -- no FIDO security keys
 without pubkeyacceptedalgorithms ^sk- -- no FIDO security keys
 without casignaturealgorithms ^sk- -- no FIDO security keys
-without-unordered identityfile /id_(dsa|ecdsa_sk|ed25519_sk|xmss)$ -- default keys: only the types sshtun uses, ed25519 first
+without identityfile /id_(dsa|ecdsa_sk|ed25519_sk|xmss)$ -- default keys: only the types sshtun uses, in ssh's order
 value forwardx11trusted yes no -- OpenSSH's default; Debian patches its ssh to yes
 unixlocal dynamicforward -- ssh prints a LocalForward to a Unix socket a second time, as a DynamicForward
 absent addkeystoagent -- accepted without effect

@@ -910,7 +910,7 @@ int tun_options_finish(tun_options *o)
     dflt(&o->identities_only, 0);
     if (o->n_identity_files == 0) {
         set_words(o->identity_files, &o->n_identity_files,
-                  "~/.ssh/id_ed25519 ~/.ssh/id_ecdsa ~/.ssh/id_rsa", 1);
+                  "~/.ssh/id_rsa ~/.ssh/id_ecdsa ~/.ssh/id_ed25519", 1);
     }
     if (o->n_user_known_hosts == 0)
         set_words(o->user_known_hosts, &o->n_user_known_hosts,
