@@ -124,7 +124,11 @@ want=$(timeout 60 ssh -F /dev/null -X -o ForwardX11Trusted=no -p "$SPORT" -i "$T
     -o IdentitiesOnly=yes -o UserKnownHostsFile="$T/kh" -o BatchMode=yes "$U@127.0.0.1" \
     'echo "display=$DISPLAY"; xdpyinfo >/dev/null 2>&1; echo rc=$?' 2>&1)
 out=$(tun -X 127.0.0.1 'echo "display=$DISPLAY"; xdpyinfo >/dev/null 2>&1; echo rc=$?' 2>&1)
-it_check "sshd: -X on a cookie-only display: the same outcome as ssh -X" "$want" "$out"
+# sshd gives each connection the first free display from 10 on: another
+# test's forwarding may hold one meanwhile, so the number is not compared.
+norm() { sed -E 's/^display=localhost:[0-9]+\.0$/display=localhost:N.0/'; }
+it_check "sshd: -X on a cookie-only display: the same outcome as ssh -X" \
+    "$(echo "$want" | norm)" "$(echo "$out" | norm)"
 ls -d /tmp/sshtun-xauth-* >/dev/null 2>&1 && it_fail "an untrusted cookie's directory was left: $(ls -d /tmp/sshtun-xauth-*)" ||
     it_pass "the untrusted cookie's temporary directory is gone"
 # ForwardX11Timeout: connections after it are refused.
