@@ -266,7 +266,7 @@ py_bulk() { # <port to send to> <sink port>: seconds until the sink had it all
     local sp t0 t1
     /usr/bin/python3 "$ROOT/tests/bench/pyends.py" sink "$2" > "$T/pysink.out" &
     sp=$!
-    for _ in $(seq 1 200); do grep -q ready "$T/pysink.out" 2>/dev/null && break; sleep 0.02; done
+    for _ in $(seq 1 1500); do grep -q ready "$T/pysink.out" 2>/dev/null && break; sleep 0.02; done
     t0=$(date +%s.%N)
     /usr/bin/python3 "$ROOT/tests/bench/pyends.py" send "$1" "$PYBYTES" &
     wait "$sp"

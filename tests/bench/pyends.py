@@ -19,8 +19,11 @@ def sink(port):
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", port))
     ls.listen(1)
+    # never hang a benchmark: give up after a minute without progress
+    ls.settimeout(60)
     print("ready", flush=True)
     c, _ = ls.accept()
+    c.settimeout(60)
     buf = bytearray(CHUNK)
     n = 0
     while True:
@@ -33,7 +36,7 @@ def sink(port):
 
 
 def send(port, total):
-    s = socket.create_connection(("127.0.0.1", port))
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
     block = bytes(CHUNK)
     left = total
     while left > 0:
