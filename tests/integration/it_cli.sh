@@ -175,12 +175,12 @@ else
 fi
 
 # ---- item 11: keywords that do nothing say so ------------------------------------------------
-printf 'Host *\n  FingerprintHash md5\n  SyslogFacility USER\n  FingerprintHash sha256\n' > "$T/cfg3"
+printf 'Host *\n  FingerprintHash md5\n  KbdInteractiveDevices pam\n  FingerprintHash sha256\n' > "$T/cfg3"
 timeout 30 "$SSHTUN" -v -F "$T/cfg3" -p "$PORT" -l "$USER_NAME" -i "$T/user_ed25519" \
     -o UserKnownHostsFile="$T/known_hosts" -o StrictHostKeyChecking=yes -o BatchMode=yes \
     -o FingerprintHash=md5 127.0.0.1 true </dev/null 2>"$T/err"
 it_check "-v: FingerprintHash reported once" 1 "$(grep -c 'FingerprintHash md5 has no effect' "$T/err")"
-it_check "-v: SyslogFacility reported once" 1 "$(grep -c 'SyslogFacility USER has no effect' "$T/err")"
+it_check "-v: KbdInteractiveDevices reported once" 1 "$(grep -c 'KbdInteractiveDevices pam has no effect' "$T/err")"
 it_sshtun -o FingerprintHash=md5 -o TunnelDevice=any:any 127.0.0.1 echo ok </dev/null >"$T/out" 2>"$T/err"
 silent_ok "without -v: FingerprintHash, TunnelDevice silent" "$T/out" "$T/err" $?
 it_sshtun -o ForwardAgent=no -o CheckHostIP=no 127.0.0.1 echo ok </dev/null >"$T/out" 2>"$T/err"

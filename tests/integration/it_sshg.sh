@@ -56,7 +56,6 @@ absent nohostauthenticationforlocalhost -- accepted without effect
 absent securitykeyprovider -- no FIDO security keys
 absent streamlocalbindmask -- accepted without effect
 absent streamlocalbindunlink -- accepted without effect
-absent syslogfacility -- accepted without effect
 absent tunnel -- no tun devices
 absent tunneldevice -- no tun devices
 absent verifyhostkeydns -- accepted without effect

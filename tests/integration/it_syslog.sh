@@ -62,6 +62,12 @@ grep -q "sshtun\[[0-9]*\]: .*connect to host 127.0.0.1 port $CLOSED: Connection 
 it_check "-y: nothing on stderr (as ssh)" "$(cat "$T/ssh.err")" "$(cat "$T/tun.err")"
 it_check "-y: exit status as ssh's" "$(cat "$T/ssh.rc")" "$(cat "$T/tun.rc")"
 
+# SyslogFacility: the same failure at local3.err (19*8+3 = 155), as ssh's.
+in_ns "'$SSHTUN' -y -F none -o SyslogFacility=LOCAL3 -p $CLOSED 127.0.0.1 true 2>/dev/null;
+       ssh -y -F none -o SyslogFacility=LOCAL3 -p $CLOSED 127.0.0.1 true 2>/dev/null"
+it_check "-y with SyslogFacility LOCAL3: ssh's priority" "$(prio ssh)" "$(prio sshtun)"
+it_check "-y with SyslogFacility LOCAL3: local3.err" 155 "$(prio sshtun)"
+
 # A session with -v: the command's output where it belongs, the debug lines
 # in syslog at user.debug (15), none on stderr.
 in_ns "'$SSHTUN' -y -v -F none -p $PORT -l '$USER_NAME' -i '$T/user_ed25519' \

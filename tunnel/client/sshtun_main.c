@@ -553,6 +553,10 @@ int main(int argc, char **argv)
     }
     if (!c.quiet && !c.verbose && o.log_level >= 0)
         tun_log_set_level((enum tun_log_level)o.log_level);
+    /* -y logged with USER while the files were read (what ssh does too);
+     * from here on with the configured SyslogFacility. */
+    if (c.use_syslog && !c.logfile && o.syslog_facility != LOG_USER)
+        tun_log_set_syslog("sshtun", o.syslog_facility);
     tun_options_report(&o);
 
     int no_command = o.session_type == SESSION_NONE;

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "sshtun/cert.h"
@@ -55,6 +56,7 @@ enum ktype {
     K_CONNTIMEOUT,
     K_REKEY,
     K_LOGLEVEL,
+    K_FACILITY,    /* SyslogFacility: DAEMON, USER, AUTH, AUTHPRIV, LOCAL0-7 */
     K_SETENV,
     K_CONTROLMASTER,
     K_CONTROLPERSIST,
@@ -127,6 +129,7 @@ static const kw keywords[] = {
     {"NumberOfPasswordPrompts", K_INT, F(number_of_password_prompts), 0, NULL},
     {"RekeyLimit", K_REKEY, 0, 0, NULL},
     {"LogLevel", K_LOGLEVEL, F(log_level), 0, NULL},
+    {"SyslogFacility", K_FACILITY, F(syslog_facility), 0, NULL},
     {"ServerAliveInterval", K_TIME, F(server_alive_interval), 0, NULL},
     {"ServerAliveCountMax", K_INT, F(server_alive_count_max), 0, NULL},
     {"RequestTTY", K_TTY, F(request_tty), 0, NULL},
@@ -205,7 +208,6 @@ static const kw keywords[] = {
     {"NoHostAuthenticationForLocalhost", K_IGNORED, 30, 0, NULL},
     {"StreamLocalBindMask", K_IGNORED, 33, 0, NULL},
     {"StreamLocalBindUnlink", K_IGNORED, 34, 0, NULL},
-    {"SyslogFacility", K_IGNORED, 35, 0, NULL},
     {"TunnelDevice", K_IGNORED, 36, 0, NULL},
     {"UseKeychain", K_IGNORED, 38, 0, NULL},
     {"VerifyHostKeyDNS", K_IGNORED, 39, 0, NULL},
@@ -255,6 +257,7 @@ void tun_options_init(tun_options *o)
     o->rekey_bytes = -1;
     o->rekey_seconds = -1;
     o->log_level = -1;
+    o->syslog_facility = -1;
     o->server_alive_interval = -1;
     o->server_alive_count_max = -1;
     o->request_tty = TTY_UNSET;
@@ -455,6 +458,32 @@ static const struct {
     {"cs7", 0xe0},          {"ef", 0xb8},          {"le", 0x04},   {"lowdelay", 0x10},
     {"throughput", 0x08},   {"reliability", 0x04},
 };
+
+/* SyslogFacility's names, as ssh's log_facility_number. */
+static const struct {
+    const char *name;
+    int facility;
+} facilities[] = {
+    {"DAEMON", LOG_DAEMON}, {"USER", LOG_USER},     {"AUTH", LOG_AUTH},     {"AUTHPRIV", LOG_AUTHPRIV},
+    {"LOCAL0", LOG_LOCAL0}, {"LOCAL1", LOG_LOCAL1}, {"LOCAL2", LOG_LOCAL2}, {"LOCAL3", LOG_LOCAL3},
+    {"LOCAL4", LOG_LOCAL4}, {"LOCAL5", LOG_LOCAL5}, {"LOCAL6", LOG_LOCAL6}, {"LOCAL7", LOG_LOCAL7},
+};
+
+static int facility_from_name(const char *v)
+{
+    for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+        if (strcasecmp(v, facilities[i].name) == 0)
+            return facilities[i].facility;
+    return -1;
+}
+
+static const char *facility_name(int facility)
+{
+    for (size_t i = 0; i < sizeof(facilities) / sizeof(facilities[0]); i++)
+        if (facilities[i].facility == facility)
+            return facilities[i].name;
+    return "USER";
+}
 
 static int parse_ipqos(const char *s, int *out)
 {
@@ -657,6 +686,12 @@ int tun_options_apply(tun_options *o, const char *line, const char *where)
             o->rekey_seconds = secs;
         }
         return 0;
+    }
+    case K_FACILITY: {
+        int fac = facility_from_name(val);
+        if (fac < 0)
+            return tun_cfg_bad_value(where, k->name, val);
+        return tun_cfg_set_int(&o->syslog_facility, fac);
     }
     case K_LOGLEVEL: {
         int l = tun_log_level_from_name(val);
@@ -935,6 +970,7 @@ int tun_options_finish(tun_options *o)
         o->rekey_seconds = 0;
     }
     dflt(&o->log_level, TUN_LOG_INFO);
+    dflt(&o->syslog_facility, LOG_USER);
     dflt(&o->reconnect, 0);
     if (o->reconnect_min == -1)
         o->reconnect_min = 1;
@@ -1197,6 +1233,9 @@ void tun_options_dump(const tun_options *o, FILE *f)
         case K_REKEY:
             fprintf(f, "%s %lld %lld\n", name, (long long)o->rekey_bytes,
                     (long long)o->rekey_seconds);
+            break;
+        case K_FACILITY:
+            fprintf(f, "%s %s\n", name, facility_name(o->syslog_facility));
             break;
         case K_LOGLEVEL: {
             static const char *const lv[] = {"QUIET", "FATAL", "ERROR", "INFO",

@@ -68,6 +68,7 @@ typedef struct tun_options {
     int64_t rekey_bytes;   /* -1 unset, 0 default */
     int64_t rekey_seconds; /* -1 unset, 0 none */
     int log_level;         /* -1 unset */
+    int syslog_facility;   /* SyslogFacility: a LOG_* value of <syslog.h>, -1 unset */
     int server_alive_interval, server_alive_count_max;
     int request_tty;       /* enum tun_tty */
     int tcp_keepalive;
