@@ -80,6 +80,9 @@ if [[ " $SECTIONS " == *" exec "* ]]; then
         printf "1 GiB stdout via exec, %s: ssh %.0f MB/s %.2f CPU s/GiB; sshtun %.0f MB/s %.2f CPU s/GiB; speed %sx, CPU %sx\n" \
             "$c" "$(awk -v w="$sw" 'BEGIN{print 1024/w}')" "$sc" "$(awk -v w="$tw" 'BEGIN{print 1024/w}')" "$tc" \
             "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
+        xc=$(med < "$T/py_seal")
+        printf "  reference: a blocking C relay sealing every 32 KiB (sealrelay) %s CPU s/GiB (%sx floor); sshtun at %sx of it, ssh at %sx\n" \
+            "$(per_gib "$xc")" "$(ratio "$xc" "$fl")" "$(ratio "$tc" "$xc")" "$(ratio "$sc" "$xc")"
     done
 fi
 
@@ -102,6 +105,9 @@ if [[ " $SECTIONS " == *" compress "* ]]; then
         printf "512 MiB text %s with -C: ssh %.0f MB/s %.2f CPU s; sshtun %.0f MB/s %.2f CPU s; speed %sx, CPU %sx\n" \
             "$dir" "$(awk -v w="$sw" 'BEGIN{print 512/w}')" "$sc" "$(awk -v w="$tw" 'BEGIN{print 512/w}')" "$tc" \
             "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
+        xc=$(med < "$T/py_seal")
+        printf "  reference: a blocking C relay sealing every 32 KiB (sealrelay) %s CPU s/GiB (%sx floor); sshtun at %sx of it, ssh at %sx\n" \
+            "$(per_gib "$xc")" "$(ratio "$xc" "$fl")" "$(ratio "$tc" "$xc")" "$(ratio "$sc" "$xc")"
     done
     rm -f "$T/text512"
 fi
@@ -279,10 +285,14 @@ if [[ " $SECTIONS " == *" forward-py "* ]]; then
     PYMB=${FWDPY_MB:-1024}
     PYBYTES=$((PYMB * 1048576))
     PYROUNDS=${FWDPY_ROUNDS:-3}
+    SEALRELAY="$BUILD/sealrelay"
+    if [ ! -x "$SEALRELAY" ] || [ "$SEALRELAY" -ot tests/bench/sealrelay.c ]; then
+        cc -O2 -o "$SEALRELAY" tests/bench/sealrelay.c -lcrypto || exit 1
+    fi
     med() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
     per_gib() { awk -v x="$1" -v m="$PYMB" 'BEGIN { printf "%.2f", x * 1024 / m }'; }
     for c in aes128-gcm@openssh.com chacha20-poly1305@openssh.com; do
-        : > "$T/py_floor" ; : > "$T/py_ssh"; : > "$T/py_sshtun"
+        : > "$T/py_floor" ; : > "$T/py_ssh"; : > "$T/py_sshtun"; : > "$T/py_seal"
         for _ in $(seq "$PYROUNDS"); do
             # the floor: socat relaying between the same endpoints
             SKP=$(it_free_port) RP=$(it_free_port)
@@ -292,6 +302,16 @@ if [[ " $SECTIONS " == *" forward-py "* ]]; then
             w=$(py_bulk "$RP" "$SKP")
             wait "$rpid"
             echo "$w $(cut -d' ' -f2 "$T/pyrelay.t")" >> "$T/py_floor"
+            # a reference, not the floor: the same relay sealing every 32 KiB
+            # with libcrypto (tests/bench/sealrelay.c), what an encrypting
+            # relay with no protocol at all costs between these endpoints
+            SKP=$(it_free_port) RP=$(it_free_port)
+            "$SEALRELAY" "$RP" "$SKP" "${c:0:3}" > "$T/seal.t" &
+            rpid=$!
+            it_wait_port_listening "$RP"
+            w=$(py_bulk "$RP" "$SKP")
+            wait "$rpid"
+            awk '{ print $1 + $2 }' "$T/seal.t" >> "$T/py_seal"
             for prog in "$SSH" "$TUN"; do
                 SKP=$(it_free_port) LP=$(it_free_port)
                 "$prog" "${COMMON[@]}" -c "$c" -N -L "$LP:127.0.0.1:$SKP" 127.0.0.1 &
@@ -325,6 +345,9 @@ if [[ " $SECTIONS " == *" forward-py "* ]]; then
             "$(awk -v w="$sw" -v m="$PYMB" 'BEGIN { print m * 1.048576 / w }')" "$(per_gib "$sc")" "$(ratio "$sc" "$fl")" \
             "$(awk -v w="$tw" -v m="$PYMB" 'BEGIN { print m * 1.048576 / w }')" "$(per_gib "$tc")" "$(ratio "$tc" "$fl")" \
             "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
+        xc=$(med < "$T/py_seal")
+        printf "  reference: a blocking C relay sealing every 32 KiB (sealrelay) %s CPU s/GiB (%sx floor); sshtun at %sx of it, ssh at %sx\n" \
+            "$(per_gib "$xc")" "$(ratio "$xc" "$fl")" "$(ratio "$tc" "$xc")" "$(ratio "$sc" "$xc")"
     done
 fi
 
