@@ -231,8 +231,8 @@ static void read_one(const tun_user_info *u, const char *path, int strict, size_
     free(data);
 }
 
-static void child_files(const tun_user_info *u, char *const *paths, int n, int strict,
-                        size_t maxsize)
+static __attribute__((noreturn)) void child_files(const tun_user_info *u, char *const *paths, int n,
+                                                  int strict, size_t maxsize)
 {
     ssh_buf out;
     ssh_buf_init(&out, (size_t)n * (maxsize + 4096) + 4096, 0);
@@ -242,7 +242,7 @@ static void child_files(const tun_user_info *u, char *const *paths, int n, int s
     _exit(0);
 }
 
-static void child_unix(const char *path, int listen_it)
+static __attribute__((noreturn)) void child_unix(const char *path, int listen_it)
 {
     uint32_t e = 0;
     int fd = -1;
@@ -282,7 +282,7 @@ static void child_unix(const char *path, int listen_it)
 /* Agent forwarding's directory and socket (the user's, 0700 / 0600).
  * The parent named them; mkdir refuses anything already there, so a
  * planted directory or link is never used. */
-static void child_agent(const char *dir, const char *path)
+static __attribute__((noreturn)) void child_agent(const char *dir, const char *path)
 {
     uint32_t e = 0;
     int fd = -1;
@@ -313,15 +313,15 @@ static void child_agent(const char *dir, const char *path)
     _exit(0);
 }
 
-static void child_cleanup(const char *dir, const char *path)
+static __attribute__((noreturn)) void child_cleanup(const char *dir, const char *path)
 {
     unlink(path);
     rmdir(dir);
     _exit(0);
 }
 
-static void cmd_reply(uint32_t err, uint32_t status, const char *why, const uint8_t *out,
-                      size_t len)
+static __attribute__((noreturn)) void cmd_reply(uint32_t err, uint32_t status, const char *why,
+                                                const uint8_t *out, size_t len)
 {
     ssh_buf b;
     ssh_buf_init(&b, len + 4096, 0);
@@ -333,7 +333,8 @@ static void cmd_reply(uint32_t err, uint32_t status, const char *why, const uint
     _exit(0);
 }
 
-static void child_cmd(const tun_user_info *u, char *const *argv, size_t maxout)
+static __attribute__((noreturn)) void child_cmd(const tun_user_info *u, char *const *argv,
+                                                size_t maxout)
 {
     char why[PATH_MAX + 160] = "";
     struct stat st;
@@ -613,6 +614,32 @@ static void task_abort(tun_ptask *t, int sp[2])
     errno = e;
 }
 
+/* Fork the task's child: in the child (0 returned) it is already the user,
+ * with its end of the socket as descriptor 3, and the caller runs its
+ * child_* function, which never returns.  In the parent the task is
+ * started (deadline armed) and the pid returned; -1 after a failed fork
+ * (the task freed, errno kept).  own_group: the child leads a process
+ * group of its own, so the deadline can kill whatever it started. */
+static pid_t task_fork(tun_ptask *t, int sp[2], int as_root, const tun_user_info *u, int own_group,
+                       double timeout)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        task_abort(t, sp);
+        return -1;
+    }
+    if (pid == 0) {
+        if (own_group)
+            setpgid(0, 0);
+        child_setup(as_root, u, sp[1]);
+        return 0;
+    }
+    if (own_group)
+        setpgid(pid, pid); /* whichever runs first */
+    task_started(t, pid, sp[1], timeout);
+    return pid;
+}
+
 tun_ptask *tun_ptask_read_files(struct ev_loop *loop, int as_root, const tun_user_info *u,
                                 char *const *paths, int n, int strict, size_t maxsize,
                                 double timeout, tun_ptask_files_cb cb, void *arg)
@@ -627,17 +654,10 @@ tun_ptask *tun_ptask_read_files(struct ev_loop *loop, int as_root, const tun_use
     if (t == NULL)
         return NULL;
     t->n_files = n;
-    pid_t pid = fork();
-    if (pid < 0) {
-        task_abort(t, sp);
-        return NULL;
-    }
-    if (pid == 0) {
-        child_setup(as_root, u, sp[1]);
+    pid_t pid = task_fork(t, sp, as_root, u, 0, timeout);
+    if (pid == 0)
         child_files(u, paths, n, strict, maxsize);
-    }
-    task_started(t, pid, sp[1], timeout);
-    return t;
+    return pid < 0 ? NULL : t;
 }
 
 tun_ptask *tun_ptask_unix(struct ev_loop *loop, int as_root, const tun_user_info *u,
@@ -648,17 +668,10 @@ tun_ptask *tun_ptask_unix(struct ev_loop *loop, int as_root, const tun_user_info
     tun_ptask *t = task_new(loop, T_UNIX, 64, (void *)cb, arg, sp);
     if (t == NULL)
         return NULL;
-    pid_t pid = fork();
-    if (pid < 0) {
-        task_abort(t, sp);
-        return NULL;
-    }
-    if (pid == 0) {
-        child_setup(as_root, u, sp[1]);
+    pid_t pid = task_fork(t, sp, as_root, u, 0, timeout);
+    if (pid == 0)
         child_unix(path, listen_it);
-    }
-    task_started(t, pid, sp[1], timeout);
-    return t;
+    return pid < 0 ? NULL : t;
 }
 
 tun_ptask *tun_ptask_agent_dir(struct ev_loop *loop, int as_root, const tun_user_info *u,
@@ -669,17 +682,10 @@ tun_ptask *tun_ptask_agent_dir(struct ev_loop *loop, int as_root, const tun_user
     tun_ptask *t = task_new(loop, T_UNIX, 64, (void *)cb, arg, sp);
     if (t == NULL)
         return NULL;
-    pid_t pid = fork();
-    if (pid < 0) {
-        task_abort(t, sp);
-        return NULL;
-    }
-    if (pid == 0) {
-        child_setup(as_root, u, sp[1]);
+    pid_t pid = task_fork(t, sp, as_root, u, 0, timeout);
+    if (pid == 0)
         child_agent(dir, path);
-    }
-    task_started(t, pid, sp[1], timeout);
-    return t;
+    return pid < 0 ? NULL : t;
 }
 
 tun_ptask *tun_ptask_command(struct ev_loop *loop, int as_root, const tun_user_info *runas,
@@ -690,19 +696,10 @@ tun_ptask *tun_ptask_command(struct ev_loop *loop, int as_root, const tun_user_i
     tun_ptask *t = task_new(loop, T_CMD, maxout + 8192, (void *)cb, arg, sp);
     if (t == NULL)
         return NULL;
-    pid_t pid = fork();
-    if (pid < 0) {
-        task_abort(t, sp);
-        return NULL;
-    }
-    if (pid == 0) {
-        setpgid(0, 0);
-        child_setup(as_root, runas, sp[1]);
+    pid_t pid = task_fork(t, sp, as_root, runas, 1, timeout);
+    if (pid == 0)
         child_cmd(runas, argv, maxout);
-    }
-    setpgid(pid, pid); /* whichever runs first; the deadline kills the group */
-    task_started(t, pid, sp[1], timeout);
-    return t;
+    return pid < 0 ? NULL : t;
 }
 
 static void cleanup_done(void *arg, int fd, int err)
@@ -720,17 +717,10 @@ int tun_ptask_agent_cleanup(struct ev_loop *loop, int as_root, const tun_user_in
     tun_ptask *t = task_new(loop, T_CLEANUP, 64, (void *)cleanup_done, NULL, sp);
     if (t == NULL)
         return -1;
-    pid_t pid = fork();
-    if (pid < 0) {
-        task_abort(t, sp);
-        return -1;
-    }
-    if (pid == 0) {
-        child_setup(as_root, u, sp[1]);
+    pid_t pid = task_fork(t, sp, as_root, u, 0, timeout);
+    if (pid == 0)
         child_cleanup(dir, path);
-    }
-    task_started(t, pid, sp[1], timeout);
-    return 0;
+    return pid < 0 ? -1 : 0;
 }
 
 void tun_ptask_cancel(tun_ptask *t)
