@@ -27,6 +27,7 @@
 #include "tun_util.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,16 @@ static struct ev_loop *helper_setup(void)
     sigaddset(&hup, SIGTERM);
     sigaddset(&hup, SIGINT);
     sigprocmask(SIG_BLOCK, &hup, NULL);
+    /* Every task child (tun_privtask.c) calls initgroups() to become its
+     * user, which walks every group service of nsswitch.conf; a service
+     * module the helper itself never used (Debian's "group: files
+     * systemd") was dlopened, relocated and initialised again in each
+     * child: most of a login's helper cost after the fork itself.  Loading
+     * the modules here once lets every child inherit them.  The answer
+     * does not matter. */
+    gid_t warm[4];
+    int nwarm = 4;
+    (void)getgrouplist("root", 0, warm, &nwarm);
     H.loop = loop;
     return loop;
 }
