@@ -5,6 +5,7 @@
  */
 #include "util.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "tun_jumpspec.h"
@@ -93,6 +94,33 @@ static void test_refused(void **state)
     tun_jumpspec_free(&j);
 }
 
+/* One destination (sshtun's ssh:// command-line form). */
+static void test_parse_one(void **state)
+{
+    (void)state;
+    char *u, *h;
+    int p;
+    assert_int_equal(tun_jumpspec_parse_one("ssh://al;x=1@[::1]:2222/", &u, &h, &p), 0);
+    assert_string_equal(u, "al");
+    assert_string_equal(h, "::1");
+    assert_int_equal(p, 2222);
+    free(u);
+    free(h);
+    assert_int_equal(tun_jumpspec_parse_one("ssh://host", &u, &h, &p), 0);
+    assert_null(u);
+    assert_string_equal(h, "host");
+    assert_int_equal(p, -1);
+    free(h);
+    const char *bad[] = {"ssh://host/path", "ssh://h:0", "ssh://h:70000", "ssh://@h",
+                         "ssh://", "ssh://u@", "ssh://[::1", "ssh://h:x"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        u = h = (char *)"unchanged";
+        assert_int_equal(tun_jumpspec_parse_one(bad[i], &u, &h, &p), -1);
+        assert_null(u);
+        assert_null(h);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +128,7 @@ int main(void)
         cmocka_unit_test(test_chain),
         cmocka_unit_test(test_format_numeric),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_parse_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

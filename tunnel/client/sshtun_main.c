@@ -21,6 +21,7 @@
 #include "tun_fwdspec.h"
 #include "tun_mux.h"
 #include "tun_log.h"
+#include "tun_jumpspec.h"
 #include "tun_options.h"
 #include "tun_trim.h"
 #include "tun_util.h"
@@ -72,59 +73,19 @@ static void sanitise_stdfd(void)
         close(fd);
 }
 
-/* ssh://[user[;params]@]host[:port][/]: 0, or -1 when it is not one ssh
- * accepts (a path, a bad port, an empty host). */
-static int parse_ssh_uri(const char *uri, char **user, char **host, int *port)
-{
-    char buf[1024];
-    snprintf(buf, sizeof(buf), "%s", uri + 6);
-    char *h = buf;
-    char *slash = strchr(buf, '/');
-    if (slash) {
-        if (slash[1] != '\0')
-            return -1; /* a path: not for ssh */
-        *slash = '\0';
-    }
-    char *at = strrchr(buf, '@');
-    if (at) {
-        *at = '\0';
-        buf[strcspn(buf, ";")] = '\0'; /* connection parameters: none used */
-        if (buf[0] == '\0')
-            return -1;
-        *user = strdup(buf);
-        h = at + 1;
-    }
-    char *portstr = NULL;
-    if (*h == '[') {
-        char *close = strchr(h, ']');
-        if (close == NULL || (close[1] != '\0' && close[1] != ':'))
-            return -1;
-        *close = '\0';
-        if (close[1] == ':')
-            portstr = close + 2;
-        h++;
-    } else if ((portstr = strchr(h, ':')) != NULL) {
-        *portstr++ = '\0';
-    }
-    if (portstr) {
-        char *end;
-        long p = strtol(portstr, &end, 10);
-        if (*portstr == '\0' || *end || p <= 0 || p > 65535)
-            return -1;
-        *port = (int)p;
-    }
-    if (*h == '\0')
-        return -1;
-    *host = strdup(h);
-    return 0;
-}
-
 /* [user@]host[:port] (sshtun also takes host:port, and [v6]:port), or an
  * ssh:// URI.  0, or -1 for one that cannot be used. */
 static int parse_destination(const char *dest, char **user, char **host, int *port)
 {
-    if (strncmp(dest, "ssh://", 6) == 0)
-        return parse_ssh_uri(dest, user, host, port);
+    if (strncmp(dest, "ssh://", 6) == 0) {
+        /* Read as a ProxyJump element is (tun_jumpspec). */
+        int p;
+        if (tun_jumpspec_parse_one(dest, user, host, &p) != 0)
+            return -1;
+        if (p > 0)
+            *port = p;
+        return 0;
+    }
     char buf[1024];
     snprintf(buf, sizeof(buf), "%s", dest);
     char *h = buf;

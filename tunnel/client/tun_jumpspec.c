@@ -76,6 +76,26 @@ static int parse_one(char *e, int strict, char **user, char **host, int *port)
     return 0;
 }
 
+int tun_jumpspec_parse_one(const char *dest, char **user, char **host, int *port)
+{
+    char *e = strdup(dest);
+    char *u, *h;
+    int rv = -1;
+    *user = *host = NULL;
+    if (e != NULL && parse_one(e, 0, &u, &h, port) == 0) {
+        *user = u ? strdup(u) : NULL;
+        *host = strdup(h);
+        rv = *host == NULL || (u && *user == NULL) ? -1 : 0;
+        if (rv != 0) {
+            free(*user);
+            free(*host);
+            *user = *host = NULL;
+        }
+    }
+    free(e);
+    return rv;
+}
+
 int tun_jumpspec_parse(const char *spec, int strict, tun_jumpspec *out)
 {
     memset(out, 0, sizeof(*out));

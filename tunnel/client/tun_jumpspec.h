@@ -28,6 +28,12 @@ typedef struct tun_jumpspec {
  * commas).  0, or -1 (nothing allocated). */
 int tun_jumpspec_parse(const char *spec, int strict, tun_jumpspec *out);
 void tun_jumpspec_free(tun_jumpspec *j);
+/* One destination as one element of a ProxyJump value (not strict):
+ * [user@]host[:port] or ssh://[user[;params]@]host[:port][/].  0 with
+ * *user (NULL when not given) and *host allocated and *port -1 when not
+ * given; -1 (nothing allocated) for a path, a bad port, an empty user or
+ * host.  sshtun's ssh:// destinations are read with it. */
+int tun_jumpspec_parse_one(const char *dest, char **user, char **host, int *port);
 /* The value as ssh -G prints it: extra hops, then [user@]host[:port] with
  * a numeric host in brackets. */
 void tun_jumpspec_format(const tun_jumpspec *j, char *buf, size_t len);
