@@ -555,6 +555,8 @@ void tun_pipe_free(tun_pipe *p)
     ev_io_stop(p->loop, &p->rin2);
     ev_io_stop(p->loop, &p->wout);
     ev_io_stop(p->loop, &p->werr);
+    if (p->pend[0].cap + p->pend[1].cap > 0)
+        tun_trim_freed(p->loop);
     ssh_buf_free(&p->pend[0]);
     ssh_buf_free(&p->pend[1]);
     if (p->is_socket) {

@@ -217,4 +217,5 @@ void tun_transport_close(tun_transport *t)
     t->closed = 1;
     t->want_write = 0;
     t->wire->ops->close(t->wire);
+    tun_trim_freed(t->loop);
 }

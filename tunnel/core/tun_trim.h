@@ -34,9 +34,13 @@ struct tun_trim {
 void tun_trim_arm(struct ev_loop *loop, tun_trim *t);
 /* Busy again, or going away. */
 void tun_trim_disarm(tun_trim *t);
-/* Hand free heap pages back to the kernel (malloc_trim); called by the
- * sweep after releasing memory, and by owners that freed a lot at once. */
+/* Hand free heap pages back to the kernel (malloc_trim; under
+ * AddressSanitizer, its allocator's purge); called by the sweep after
+ * releasing memory, and by owners that freed a lot at once. */
 void tun_trim_heap(void);
+/* An object that held buffers has gone away: trim the heap once, a second
+ * from now (one timer however many go; it never keeps the loop alive). */
+void tun_trim_freed(struct ev_loop *loop);
 /* Set the process's malloc up so that large buffers are mapped on their
  * own and go back to the kernel when freed (programs call it first). */
 void tun_trim_setup(void);
