@@ -23,6 +23,7 @@
 static struct ev_loop *loop;
 static tun_user_info self;
 static char dir[64];
+static char stall[128]; /* reading it stalls (tun_ptask_test_stall) */
 
 struct result {
     int done, err, status;
@@ -76,6 +77,10 @@ static int setup(void **state)
     snprintf(self.home, sizeof(self.home), "%s", pw->pw_dir);
     snprintf(dir, sizeof(dir), "/tmp/test_privtask.XXXXXX");
     assert_non_null(mkdtemp(dir));
+    /* before any reader is forked: each process keeps the value it was
+     * forked with */
+    snprintf(stall, sizeof(stall), "%s/stall", dir);
+    tun_ptask_test_stall = stall;
     return 0;
 }
 
@@ -270,6 +275,248 @@ static void test_file_errno(void **state)
     assert_int_equal(r.ferr[1], 0);
 }
 
+/* ---- the reader ---- */
+
+struct fread {
+    int done, err, n, ok;
+    int ferr;
+    char data[256];
+    ev_tstamp at;
+};
+
+static void on_one(void *arg, int err, const tun_ptask_file *f, int n)
+{
+    struct fread *r = arg;
+    r->done = 1;
+    r->err = err;
+    r->n = n;
+    r->at = ev_time();
+    if (n == 1) {
+        r->ok = f[0].ok;
+        r->ferr = f[0].err;
+        size_t l = f[0].len < sizeof(r->data) - 1 ? f[0].len : sizeof(r->data) - 1;
+        if (f[0].data)
+            memcpy(r->data, f[0].data, l);
+        r->data[l] = '\0';
+    }
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void run_all(struct fread *r, int n, double limit)
+{
+    ev_tstamp start = ev_time();
+    for (;;) {
+        int all = 1;
+        for (int i = 0; i < n; i++)
+            all &= r[i].done;
+        if (all || ev_time() - start > limit)
+            break;
+        ev_run(loop, EVRUN_ONCE);
+    }
+}
+
+static tun_ptask *read1(const tun_user_info *u, int as_root, const char *path, double timeout,
+                        struct fread *r)
+{
+    char *paths[] = {(char *)path};
+    memset(r, 0, sizeof(*r));
+    tun_ptask *t = tun_ptask_read_files(loop, as_root, u, paths, 1, 0, 1024, timeout, on_one, r);
+    assert_non_null(t);
+    return t;
+}
+
+/* Many requests, one after another and all at once: one reader serves
+ * them all (no fork per request), each gets its own file. */
+static void test_reader_serves_many(void **state)
+{
+    (void)state;
+    char path[20][128];
+    struct fread r[20];
+    for (int i = 0; i < 20; i++) {
+        char text[32];
+        snprintf(path[i], sizeof(path[i]), "%s/many%d", dir, i);
+        snprintf(text, sizeof(text), "file %d\n", i);
+        write_file(path[i], text);
+    }
+    unsigned before = tun_ptask_readers_started();
+    for (int i = 0; i < 10; i++) {
+        read1(&self, 0, path[i], 5, &r[i]);
+        run_all(&r[i], 1, 10);
+    }
+    for (int i = 10; i < 20; i++)
+        read1(&self, 0, path[i], 5, &r[i]);
+    run_all(r, 20, 10);
+    for (int i = 0; i < 20; i++) {
+        char text[32];
+        snprintf(text, sizeof(text), "file %d\n", i);
+        assert_true(r[i].done);
+        assert_int_equal(r[i].err, 0);
+        assert_true(r[i].ok);
+        assert_string_equal(r[i].data, text);
+    }
+    assert_true(tun_ptask_readers_started() - before <= 1);
+    assert_true(tun_ptask_reader_pid() > 0);
+}
+
+/* A request that never finishes does not hold up the others: they are
+ * served (by forked children) long before its deadline; it gets
+ * ETIMEDOUT; the reader is replaced and serves again. */
+static void test_reader_stuck(void **state)
+{
+    (void)state;
+    char other[3][128];
+    write_file(stall, "never\n");
+    struct fread rs, r[3];
+    read1(&self, 0, stall, 3, &rs);
+    int stuck_pid = tun_ptask_reader_pid();
+    assert_true(stuck_pid > 0);
+    ev_tstamp t0 = ev_time();
+    for (int i = 0; i < 3; i++) {
+        snprintf(other[i], sizeof(other[i]), "%s/other%d", dir, i);
+        write_file(other[i], "fine\n");
+        read1(&self, 0, other[i], 5, &r[i]);
+    }
+    run_all(r, 3, 10);
+    for (int i = 0; i < 3; i++) {
+        assert_true(r[i].done);
+        assert_true(r[i].ok);
+        assert_string_equal(r[i].data, "fine\n");
+        assert_true(r[i].at - t0 < 1.5); /* not at the stalled one's deadline */
+    }
+    assert_false(rs.done);
+    run_all(&rs, 1, 10);
+    assert_true(rs.done);
+    assert_int_equal(rs.err, ETIMEDOUT);
+    assert_true(rs.at - t0 >= 2.5);
+    unsigned before = tun_ptask_readers_started();
+    read1(&self, 0, other[0], 5, &r[0]);
+    run_all(r, 1, 10);
+    assert_true(r[0].ok);
+    assert_int_equal(tun_ptask_readers_started(), before + 1);
+    assert_true(tun_ptask_reader_pid() != stuck_pid);
+    /* the stalled reader was killed */
+    ev_tstamp w = ev_time();
+    while (kill(stuck_pid, 0) == 0 && ev_time() - w < 5)
+        ev_run(loop, EVRUN_NOWAIT), usleep(10000);
+    assert_int_not_equal(kill(stuck_pid, 0), 0);
+}
+
+/* The reader dies between requests, or while one is in flight: nothing
+ * is lost (the request goes to a forked child), and the next request
+ * starts a new reader. */
+static void test_reader_dies(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/dies", dir);
+    write_file(path, "still here\n");
+    struct fread r;
+    read1(&self, 0, path, 5, &r);
+    run_all(&r, 1, 10);
+    assert_true(r.ok);
+    int pid = tun_ptask_reader_pid();
+    assert_true(pid > 0);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    usleep(50000);
+    read1(&self, 0, path, 5, &r);
+    run_all(&r, 1, 10);
+    assert_true(r.done);
+    assert_int_equal(r.err, 0);
+    assert_true(r.ok);
+    assert_string_equal(r.data, "still here\n");
+    /* in flight: killed while stalled in a request */
+    write_file(stall, "x\n");
+    read1(&self, 0, path, 5, &r);
+    run_all(&r, 1, 10);
+    assert_true(r.ok);
+    struct fread rs;
+    read1(&self, 0, stall, 30, &rs);
+    pid = tun_ptask_reader_pid();
+    ev_run(loop, EVRUN_NOWAIT);
+    tun_ptask_test_stall = NULL; /* a child forked from now on reads it at once */
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    run_all(&rs, 1, 10);
+    assert_true(rs.done);
+    assert_int_equal(rs.err, 0);
+    assert_true(rs.ok);
+    assert_string_equal(rs.data, "x\n");
+}
+
+/* Cancelled while the reader works on it: the callback never runs, and the
+ * next request is served. */
+static void test_reader_cancel(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/cancel", dir);
+    write_file(path, "c\n");
+    struct fread r1, r2;
+    tun_ptask *t = read1(&self, 0, path, 5, &r1);
+    tun_ptask_cancel(t);
+    read1(&self, 0, path, 5, &r2);
+    run_all(&r2, 1, 10);
+    ev_tstamp w = ev_time();
+    while (ev_time() - w < 0.3)
+        ev_run(loop, EVRUN_NOWAIT), usleep(10000);
+    assert_false(r1.done);
+    assert_true(r2.done);
+    assert_true(r2.ok);
+    assert_string_equal(r2.data, "c\n");
+}
+
+/* As root: each request is read with that user's identity (uid and
+ * primary group), and root's comes back for the next one. */
+static void test_reader_identity(void **state)
+{
+    (void)state;
+    if (geteuid() != 0)
+        skip();
+    struct passwd *pw = getpwnam("nobody");
+    assert_non_null(pw);
+    tun_user_info nobody;
+    memset(&nobody, 0, sizeof(nobody));
+    nobody.found = 1;
+    nobody.uid = pw->pw_uid;
+    nobody.gid = pw->pw_gid;
+    snprintf(nobody.name, sizeof(nobody.name), "%s", pw->pw_name);
+    snprintf(nobody.home, sizeof(nobody.home), "%s", pw->pw_dir);
+    assert_int_equal(chmod(dir, 0755), 0);
+    char secret[128], grp[128], mine[128];
+    snprintf(secret, sizeof(secret), "%s/root-only", dir);
+    snprintf(grp, sizeof(grp), "%s/group-readable", dir);
+    snprintf(mine, sizeof(mine), "%s/nobodys", dir);
+    write_file(secret, "s\n");
+    write_file(grp, "g\n");
+    write_file(mine, "m\n");
+    assert_int_equal(chmod(secret, 0600), 0);
+    assert_int_equal(chown(grp, 0, pw->pw_gid), 0);
+    assert_int_equal(chmod(grp, 0640), 0);
+    assert_int_equal(chown(mine, pw->pw_uid, pw->pw_gid), 0);
+    assert_int_equal(chmod(mine, 0600), 0);
+    struct fread r[4];
+    read1(&nobody, 1, secret, 5, &r[0]);
+    read1(&nobody, 1, grp, 5, &r[1]);
+    read1(&nobody, 1, mine, 5, &r[2]);
+    read1(&self, 0, secret, 5, &r[3]);
+    run_all(r, 4, 10);
+    assert_int_equal(r[0].err, 0);
+    assert_false(r[0].ok);
+    assert_int_equal(r[0].ferr, EACCES);
+    assert_true(r[1].ok);
+    assert_string_equal(r[1].data, "g\n");
+    assert_true(r[2].ok);
+    assert_true(r[3].ok);
+    assert_string_equal(r[3].data, "s\n");
+    assert_int_equal(chmod(dir, 0700), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +527,11 @@ int main(void)
         cmocka_unit_test(test_path_rules),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_file_errno),
+        cmocka_unit_test(test_reader_serves_many),
+        cmocka_unit_test(test_reader_stuck),
+        cmocka_unit_test(test_reader_dies),
+        cmocka_unit_test(test_reader_cancel),
+        cmocka_unit_test(test_reader_identity),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -45,6 +45,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -77,9 +78,21 @@ struct tun_ptask {
     void *cb;
     void *arg;
     tun_ptask *next, *prev;
+    /* files: the request as the reader takes it, and what a child forked
+     * for it instead needs (see "the reader" below) */
+    ssh_buf req;
+    int as_root;
+    tun_user_info u;
+    int where;        /* R_* */
+    int fail;         /* a child could not be forked: the errno, delivered
+                       * from the deadline timer (never from the call) */
+    tun_ptask *qnext; /* R_QUEUED: the reader's queue */
 };
 
+enum { R_NONE = 0, R_QUEUED, R_READER };
+
 static tun_ptask *all_tasks;
+static void reader_forget(tun_ptask *t);
 
 /* ---- StrictModes ------------------------------------------------------------------------------
  */
@@ -167,9 +180,13 @@ static void send_all(int sock, const ssh_buf *b)
     }
 }
 
+const char *tun_ptask_test_stall;
+
 static void read_one(const tun_user_info *u, const char *path, int strict, size_t maxsize,
                      ssh_buf *out)
 {
+    if (tun_ptask_test_stall && strcmp(path, tun_ptask_test_stall) == 0)
+        sleep(60); /* a file that never answers (the unit tests; see the header) */
     char why[PATH_MAX + 128] = "";
     int missing = 0;
     uint32_t err = 0;
@@ -231,15 +248,127 @@ static void read_one(const tun_user_info *u, const char *path, int strict, size_
     free(data);
 }
 
-static __attribute__((noreturn)) void child_files(const tun_user_info *u, char *const *paths, int n,
-                                                  int strict, size_t maxsize)
+/* A files request (both the reader's and a forked child's input):
+ *   u32 as_root, u32 uid, u32 gid, string name, string home, bool strict,
+ *   u32 maxsize, u32 n, n x string path
+ * Parsed into `u` and the paths (pointing into `path_store`). */
+#define REQ_MAX (TUN_PTASK_MAX_FILES * (PATH_MAX + 8) + 2048)
+
+struct files_req {
+    int as_root, strict;
+    uint32_t maxsize;
+    int n;
+    tun_user_info u;
+    char *paths[TUN_PTASK_MAX_FILES];
+    char path_store[TUN_PTASK_MAX_FILES][PATH_MAX];
+};
+
+static int files_req_parse(const uint8_t *p, size_t len, struct files_req *r)
 {
+    ssh_cur c;
+    uint32_t as_root, n;
+    ssh_cur_init(&c, p, len);
+    memset(&r->u, 0, sizeof(r->u));
+    r->u.found = 1;
+    if (ssh_cur_get_u32(&c, &as_root) != 0 || ssh_cur_get_u32(&c, &r->u.uid) != 0 ||
+        ssh_cur_get_u32(&c, &r->u.gid) != 0 ||
+        ssh_cur_get_cstr(&c, r->u.name, sizeof(r->u.name)) != 0 ||
+        ssh_cur_get_cstr(&c, r->u.home, sizeof(r->u.home)) != 0 ||
+        ssh_cur_get_bool(&c, &r->strict) != 0 || ssh_cur_get_u32(&c, &r->maxsize) != 0 ||
+        ssh_cur_get_u32(&c, &n) != 0 || n > TUN_PTASK_MAX_FILES)
+        return -1;
+    r->as_root = as_root != 0;
+    r->n = (int)n;
+    for (int i = 0; i < r->n; i++) {
+        if (ssh_cur_get_cstr(&c, r->path_store[i], sizeof(r->path_store[i])) != 0)
+            return -1;
+        r->paths[i] = r->path_store[i];
+    }
+    return ssh_cur_end(&c);
+}
+
+/* Each path read into `out` (the reply's body, see the wire format). */
+static void files_serve(const struct files_req *r, ssh_buf *out)
+{
+    ssh_buf_init(out, (size_t)r->n * (r->maxsize + 4096) + 4096, 0);
+    for (int i = 0; i < r->n; i++)
+        read_one(&r->u, r->paths[i], r->strict, r->maxsize, out);
+}
+
+static __attribute__((noreturn)) void child_files(const ssh_buf *req)
+{
+    static struct files_req r;
     ssh_buf out;
-    ssh_buf_init(&out, (size_t)n * (maxsize + 4096) + 4096, 0);
-    for (int i = 0; i < n; i++)
-        read_one(u, paths[i], strict, maxsize, &out);
+    if (files_req_parse(ssh_buf_ptr(req), ssh_buf_len(req), &r) != 0)
+        _exit(1);
+    files_serve(&r, &out);
     send_all(3, &out);
     _exit(0);
+}
+
+/* ---- the reader (its own side) ----------------------------------------------------------------
+ *
+ * Reading authorized_keys is the privileged side's most frequent task (at
+ * least once per publickey login), and forking the helper for it cost the
+ * helper ~0.6 ms per login (page tables, copy-on-write faults, exit: perf,
+ * issue 14) -- most of what a login cost it.  So files are read by one
+ * long-lived child, the reader, forked once.  It stays root and, for each
+ * request, takes the user's identity for file access only: supplementary
+ * groups, then fsgid and fsuid (the kernel checks permissions against
+ * those, and drops the capabilities that bypass the checks while fsuid is
+ * not 0: capabilities(7)); afterwards it takes root's back.  That is what
+ * sshd's temporarily_use_uid() does with the effective ids for the same
+ * files; a request that cannot take or give back the identity ends the
+ * reader (the helper then forks children as before).  The reader sends
+ * each reply as u32 length + body, the body as a forked child sends it.
+ */
+static int fs_identity(uint32_t uid, uint32_t gid, const gid_t *groups, int ngroups)
+{
+    if (setgroups((size_t)ngroups, groups) != 0)
+        return -1;
+    setfsgid((gid_t)gid);
+    setfsuid((uid_t)uid);
+    /* setfs*id() report the previous id, never an error: ask again */
+    if ((uid_t)setfsuid((uid_t)-1) != (uid_t)uid || (gid_t)setfsgid((gid_t)-1) != (gid_t)gid)
+        return -1;
+    return 0;
+}
+
+static __attribute__((noreturn)) void reader_main(void)
+{
+    static uint8_t req[REQ_MAX];
+    static struct files_req r;
+    static gid_t rootgroups[NGROUPS_MAX], groups[NGROUPS_MAX];
+    int nroot = getgroups(NGROUPS_MAX, rootgroups);
+    if (nroot < 0)
+        _exit(1);
+    for (;;) {
+        ssize_t n;
+        do
+            n = recv(3, req, sizeof(req), 0);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0)
+            _exit(0); /* the helper closed it, or went */
+        if (files_req_parse(req, (size_t)n, &r) != 0)
+            _exit(1);
+        if (r.as_root) {
+            int ng = NGROUPS_MAX;
+            if (getgrouplist(r.u.name, (gid_t)r.u.gid, groups, &ng) < 0 ||
+                fs_identity(r.u.uid, r.u.gid, groups, ng) != 0)
+                _exit(1);
+        }
+        ssh_buf out, msg;
+        files_serve(&r, &out);
+        if (r.as_root && fs_identity(0, 0, rootgroups, nroot) != 0)
+            _exit(1);
+        ssh_buf_init(&msg, ssh_buf_len(&out) + 4, 0);
+        if (ssh_buf_put_u32(&msg, (uint32_t)ssh_buf_len(&out)) != 0 ||
+            ssh_buf_put(&msg, ssh_buf_ptr(&out), ssh_buf_len(&out)) != 0)
+            _exit(1);
+        send_all(3, &msg);
+        ssh_buf_free(&out);
+        ssh_buf_free(&msg);
+    }
 }
 
 static __attribute__((noreturn)) void child_unix(const char *path, int listen_it)
@@ -433,6 +562,7 @@ static void task_unlink_free(tun_ptask *t)
     if (t->next)
         t->next->prev = t->prev;
     ssh_buf_free(&t->in);
+    ssh_buf_free(&t->req);
     if (t->fd >= 0)
         close(t->fd);
     free(t);
@@ -548,9 +678,19 @@ static void on_deadline(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     tun_ptask *t = w->data;
+    if (t->fail) {
+        task_finish(t, t->fail);
+        return;
+    }
+    if (t->where != R_NONE) {
+        reader_forget(t);
+        task_finish(t, ETIMEDOUT);
+        return;
+    }
     if (t->kind == T_CMD && !t->reaped)
         kill(-t->pid, SIGKILL); /* the command too (its own process group) */
-    kill(t->pid, SIGKILL);
+    if (!t->reaped)
+        kill(t->pid, SIGKILL);
     task_finish(t, ETIMEDOUT);
 }
 
@@ -640,24 +780,338 @@ static pid_t task_fork(tun_ptask *t, int sp[2], int as_root, const tun_user_info
     return pid;
 }
 
+/* ---- the reader (the helper's side) -----------------------------------------------------------
+ *
+ * Requests wait for the reader in a queue, one in flight at a time.  A
+ * request may take long through no fault of the others (a FUSE file that
+ * never answers): once the one in flight has taken READER_STUCK, the queue
+ * and every new request go to children forked for each, as before the
+ * reader existed, so nobody waits behind it; at its deadline the reader is
+ * killed, and the next request starts a new one.  The reader is also
+ * given up (killed, its requests forked) when it dies or says something
+ * that does not parse.
+ */
+#define READER_STUCK 0.2
+
+static struct {
+    struct ev_loop *loop;
+    pid_t pid; /* 0: none */
+    int sock;
+    ev_io io;
+    ev_timer stuck;
+    int is_stuck;
+    tun_ptask *cur;  /* in flight */
+    int have_len;    /* the reply's length prefix arrived */
+    uint32_t want;   /* its body's length */
+    tun_ptask *head, *tail; /* the queue */
+    unsigned started; /* readers started (for the tests) */
+} rdr = {.sock = -1};
+
+static void files_fork(tun_ptask *t);
+static void reader_kick(void);
+
+struct reaper {
+    ev_child w;
+};
+
+static void on_reader_reaped(struct ev_loop *loop, ev_child *w, int revents)
+{
+    (void)revents;
+    ev_child_stop(loop, w);
+    free(w->data);
+}
+
+/* The reader given up: killed, its watchers stopped; what it had in
+ * flight and in its queue goes to forked children when `refork`. */
+static void reader_drop(int refork)
+{
+    if (rdr.pid > 0)
+        kill(rdr.pid, SIGKILL);
+    if (rdr.sock >= 0) {
+        ev_io_stop(rdr.loop, &rdr.io);
+        ev_timer_stop(rdr.loop, &rdr.stuck);
+        close(rdr.sock);
+    }
+    rdr.pid = 0;
+    rdr.sock = -1;
+    rdr.is_stuck = 0;
+    tun_ptask *cur = rdr.cur;
+    rdr.cur = NULL;
+    rdr.have_len = 0;
+    if (cur) {
+        cur->where = R_NONE;
+        ssh_buf_reset(&cur->in);
+        if (refork)
+            files_fork(cur);
+    }
+    if (refork) {
+        while (rdr.head) {
+            tun_ptask *t = rdr.head;
+            rdr.head = t->qnext;
+            t->where = R_NONE;
+            files_fork(t);
+        }
+        rdr.tail = NULL;
+    }
+}
+
+static void on_reader_readable(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    static uint8_t buf[CHUNK];
+    ssize_t n = recv(rdr.sock, buf, sizeof(buf), 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    tun_ptask *t = rdr.cur;
+    if (n <= 0 || t == NULL) {
+        tun_log(TUN_LOG_DEBUG1, "file reader %d gone (%s): reading in forked children",
+                (int)rdr.pid, n < 0 ? strerror(errno) : n == 0 ? "closed" : "unasked reply");
+        reader_drop(1);
+        return;
+    }
+    const uint8_t *p = buf;
+    size_t k = (size_t)n;
+    if (!rdr.have_len) {
+        if (k < 4) {
+            reader_drop(1);
+            return;
+        }
+        rdr.want = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        rdr.have_len = 1;
+        p += 4;
+        k -= 4;
+    }
+    if (ssh_buf_len(&t->in) + k > rdr.want || ssh_buf_put(&t->in, p, k) != 0) {
+        reader_drop(1);
+        return;
+    }
+    if (ssh_buf_len(&t->in) < rdr.want)
+        return;
+    /* complete: the next one can go while this one is delivered */
+    rdr.cur = NULL;
+    rdr.have_len = 0;
+    rdr.is_stuck = 0;
+    ev_timer_stop(rdr.loop, &rdr.stuck);
+    t->where = R_NONE;
+    reader_kick();
+    task_finish(t, 0);
+}
+
+static void on_reader_stuck(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+    rdr.is_stuck = 1;
+    while (rdr.head) {
+        tun_ptask *t = rdr.head;
+        rdr.head = t->qnext;
+        t->where = R_NONE;
+        files_fork(t);
+    }
+    rdr.tail = NULL;
+}
+
+/* Fork the reader: 0, or -1 (then children are forked per request). */
+static int reader_start(struct ev_loop *loop)
+{
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(sp[0]);
+        close(sp[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        /* as_root 0: it keeps the helper's identity, and takes the user's
+         * for each request itself */
+        child_setup(0, NULL, sp[1]);
+        reader_main();
+    }
+    close(sp[1]);
+    struct reaper *r = calloc(1, sizeof(*r));
+    if (r) {
+        ev_child_init(&r->w, on_reader_reaped, pid, 0);
+        r->w.data = r;
+        ev_child_start(loop, &r->w);
+    }
+    rdr.loop = loop;
+    rdr.pid = pid;
+    rdr.sock = sp[0];
+    rdr.started++;
+    tun_set_nonblock(rdr.sock, 1);
+    ev_io_init(&rdr.io, on_reader_readable, rdr.sock, EV_READ);
+    ev_io_start(loop, &rdr.io);
+    ev_timer_init(&rdr.stuck, on_reader_stuck, READER_STUCK, 0.);
+    return 0;
+}
+
+/* The next queued request to the reader, if it is free. */
+static void reader_kick(void)
+{
+    while (rdr.cur == NULL && rdr.head != NULL && rdr.pid > 0) {
+        tun_ptask *t = rdr.head;
+        rdr.head = t->qnext;
+        if (rdr.head == NULL)
+            rdr.tail = NULL;
+        if (send(rdr.sock, ssh_buf_ptr(&t->req), ssh_buf_len(&t->req), MSG_NOSIGNAL) !=
+            (ssize_t)ssh_buf_len(&t->req)) {
+            t->where = R_NONE;
+            files_fork(t);
+            reader_drop(1);
+            return;
+        }
+        t->where = R_READER;
+        rdr.cur = t;
+        rdr.have_len = 0;
+        ev_timer_set(&rdr.stuck, READER_STUCK, 0.);
+        ev_timer_start(rdr.loop, &rdr.stuck);
+    }
+}
+
+/* Whether `t` can wait for the reader (started here if need be). */
+static int reader_take(tun_ptask *t)
+{
+    if (rdr.is_stuck || (rdr.loop != NULL && rdr.loop != t->loop))
+        return 0;
+    if (rdr.pid <= 0 && reader_start(t->loop) != 0)
+        return 0;
+    t->where = R_QUEUED;
+    t->qnext = NULL;
+    if (rdr.tail)
+        rdr.tail->qnext = t;
+    else
+        rdr.head = t;
+    rdr.tail = t;
+    reader_kick();
+    return 1;
+}
+
+/* `t` no longer waits for the reader (its deadline, or cancelled). */
+static void reader_forget(tun_ptask *t)
+{
+    if (t->where == R_READER) {
+        /* the reader is busy with it and cannot be told to stop */
+        rdr.cur = NULL;
+        t->where = R_NONE;
+        reader_drop(1);
+    } else if (t->where == R_QUEUED) {
+        tun_ptask **pp = &rdr.head;
+        rdr.tail = NULL;
+        while (*pp) {
+            if (*pp == t)
+                *pp = t->qnext;
+            else {
+                rdr.tail = *pp;
+                pp = &(*pp)->qnext;
+            }
+        }
+        t->where = R_NONE;
+    }
+}
+
+/* A child forked for the request (the reader is stuck, gone or absent). */
+static void files_fork(tun_ptask *t)
+{
+    int sp[2];
+    pid_t pid = -1;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0) {
+        pid = fork();
+        if (pid < 0) {
+            int e = errno;
+            close(sp[0]);
+            close(sp[1]);
+            errno = e;
+        }
+    }
+    if (pid < 0) {
+        t->fail = errno ? errno : EAGAIN;
+        ev_timer_stop(t->loop, &t->deadline);
+        ev_timer_set(&t->deadline, 0., 0.);
+        ev_timer_start(t->loop, &t->deadline);
+        return;
+    }
+    if (pid == 0) {
+        child_setup(t->as_root, &t->u, sp[1]);
+        child_files(&t->req);
+    }
+    /* the deadline runs since the request: not armed again */
+    t->sock = sp[0];
+    t->reaped = 0;
+    close(sp[1]);
+    t->pid = pid;
+    tun_set_nonblock(t->sock, 1);
+    ev_io_init(&t->io, on_readable, t->sock, EV_READ);
+    t->io.data = t;
+    ev_io_start(t->loop, &t->io);
+    ev_child_init(&t->reap, on_reaped, pid, 0);
+    t->reap.data = t;
+    ev_child_start(t->loop, &t->reap);
+}
+
+unsigned tun_ptask_readers_started(void)
+{
+    return rdr.started;
+}
+
+int tun_ptask_reader_pid(void)
+{
+    return (int)rdr.pid;
+}
+
 tun_ptask *tun_ptask_read_files(struct ev_loop *loop, int as_root, const tun_user_info *u,
                                 char *const *paths, int n, int strict, size_t maxsize,
                                 double timeout, tun_ptask_files_cb cb, void *arg)
 {
-    int sp[2];
-    if (n < 0 || n > TUN_PTASK_MAX_FILES) {
+    if (n < 0 || n > TUN_PTASK_MAX_FILES || maxsize > UINT32_MAX - 4096) {
         errno = EINVAL;
         return NULL;
     }
-    tun_ptask *t =
-        task_new(loop, T_FILES, (size_t)n * (maxsize + 4096) + 4096, (void *)cb, arg, sp);
+    tun_ptask *t = calloc(1, sizeof(*t));
     if (t == NULL)
         return NULL;
+    t->loop = loop;
+    t->kind = T_FILES;
+    t->fd = -1;
+    t->sock = -1;
+    t->cb = (void *)cb;
+    t->arg = arg;
     t->n_files = n;
-    pid_t pid = task_fork(t, sp, as_root, u, 0, timeout);
-    if (pid == 0)
-        child_files(u, paths, n, strict, maxsize);
-    return pid < 0 ? NULL : t;
+    t->as_root = as_root;
+    t->u = *u;
+    t->reaped = 1; /* nothing to reap until a child is forked for it */
+    ssh_buf_init(&t->in, (size_t)n * (maxsize + 4096) + 4096, 0);
+    ssh_buf_init(&t->req, REQ_MAX, 0);
+    int bad = ssh_buf_put_u32(&t->req, as_root != 0) != 0 ||
+              ssh_buf_put_u32(&t->req, u->uid) != 0 || ssh_buf_put_u32(&t->req, u->gid) != 0 ||
+              ssh_buf_put_cstring(&t->req, u->name) != 0 ||
+              ssh_buf_put_cstring(&t->req, u->home) != 0 ||
+              ssh_buf_put_bool(&t->req, strict) != 0 ||
+              ssh_buf_put_u32(&t->req, (uint32_t)maxsize) != 0 ||
+              ssh_buf_put_u32(&t->req, (uint32_t)n) != 0;
+    for (int i = 0; !bad && i < n; i++)
+        bad = strlen(paths[i]) >= PATH_MAX || ssh_buf_put_cstring(&t->req, paths[i]) != 0;
+    if (bad) {
+        ssh_buf_free(&t->in);
+        ssh_buf_free(&t->req);
+        free(t);
+        errno = ENAMETOOLONG;
+        return NULL;
+    }
+    ev_timer_init(&t->deadline, on_deadline, timeout, 0.);
+    t->deadline.data = t;
+    ev_timer_start(loop, &t->deadline);
+    t->next = all_tasks;
+    if (all_tasks)
+        all_tasks->prev = t;
+    all_tasks = t;
+    if (!reader_take(t))
+        files_fork(t); /* (a failure is delivered by the callback, later) */
+    return t;
 }
 
 tun_ptask *tun_ptask_unix(struct ev_loop *loop, int as_root, const tun_user_info *u,
@@ -727,11 +1181,13 @@ void tun_ptask_cancel(tun_ptask *t)
 {
     if (t == NULL || t->finished)
         return;
+    reader_forget(t);
     task_stop_io(t);
     t->finished = 1;
     if (t->kind == T_CMD && !t->reaped)
         kill(-t->pid, SIGKILL);
-    kill(t->pid, SIGKILL);
+    if (!t->reaped)
+        kill(t->pid, SIGKILL);
     if (t->reaped)
         task_unlink_free(t);
 }

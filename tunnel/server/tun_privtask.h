@@ -47,6 +47,18 @@ typedef void (*tun_ptask_files_cb)(void *arg, int err, const tun_ptask_file *fil
 tun_ptask *tun_ptask_read_files(struct ev_loop *loop, int as_root, const tun_user_info *u,
                                 char *const *paths, int n, int strict, size_t maxsize,
                                 double timeout, tun_ptask_files_cb cb, void *arg);
+/* (Files are read by one long-lived child, the reader, which takes the
+ * user's identity for file access per request; while it is busy with a
+ * request that takes long, or is gone, by a child forked per request, as
+ * the other tasks are.  The callback always runs later, from the loop.)
+ * How many readers were started so far (the unit tests count them). */
+unsigned tun_ptask_readers_started(void);
+/* The reader's pid, 0 when there is none (the unit tests kill it). */
+int tun_ptask_reader_pid(void);
+/* Fault injection for the unit tests: reading this path (as the reader or
+ * a forked child) takes a minute, like a file on a FUSE mount that never
+ * answers.  NULL (never set by the programs): no effect. */
+extern const char *tun_ptask_test_stall;
 
 /* Connect to (listen == 0) or listen on the Unix socket `path` as the
  * user.  The callback gets the descriptor (blocking; the receiver's to
