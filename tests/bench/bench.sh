@@ -43,6 +43,13 @@ it_wait_port_listening() {
     done
     return 1
 }
+# busy and total jiffies of the whole machine so far (/proc/stat)
+machine_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 ":" $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
+# "<busy %> <CPU s/GiB of every process>" between two machine_busy readings (1 GiB moved)
+busy_share() {
+    awk -v a="$1" -v b="$2" -v t="$TICK" 'BEGIN { split(a, x, ":"); split(b, y, ":");
+        printf "%.0f %.2f", 100 * (y[1] - x[1]) / (y[2] - x[2]), (y[1] - x[1]) / t }'
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # cpu seconds (user+sys) used so far by pid
 cpu_of() { awk -v t="$TICK" '{ printf "%.3f", ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -234,18 +241,25 @@ if [[ " $SECTIONS " == *" forward "* ]]; then
             LP=$(it_free_port)
             start_tunnel "$prog" "$SINK" "$LP" "$c"
             c0=$(cpu_of "$TPID")
+            m0=$(machine_busy)
             r=$(timed bash -c "head -c 1073741824 /dev/zero | socat -u - TCP:127.0.0.1:$LP")
+            m1=$(machine_busy)
             sleep 0.3
             c1=$(cpu_of "$TPID")
             kill "$TPID"; wait "$TPID" 2>/dev/null
             w=${r%% *}
-            eval "$(basename "$prog" | tr -d -)_fwd=\"$w $(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}')\""
+            eval "$(basename "$prog" | tr -d -)_fwd=\"$w $(awk -v a="$c0" -v b="$c1" 'BEGIN{print b-a}') $(busy_share "$m0" "$m1")\""
         done
-        read -r sw sc <<<"$ssh_fwd"
-        read -r tw tc <<<"$sshtun_fwd"
+        read -r sw sc sb sall <<<"$ssh_fwd"
+        read -r tw tc tb tall <<<"$sshtun_fwd"
         printf "bulk -L 1 GiB, %s: ssh %.0f MB/s %.2f client CPU s/GiB; sshtun %.0f MB/s %.2f; throughput %sx, CPU %sx\n" \
             "$c" "$(awk -v w="$sw" 'BEGIN{print 1024/w}')" "$sc" "$(awk -v w="$tw" 'BEGIN{print 1024/w}')" "$tc" \
             "$(ratio "$sw" "$tw")" "$(ratio "$tc" "$sc")"
+        # Whether the cores were the limit: when the machine is busy all
+        # through, throughput is the cores over every process's CPU per GiB
+        # (sender, relays, sshd, sink), and the client is only part of it.
+        printf "bulk -L 1 GiB, %s: the machine busy %s%% (ssh run) / %s%% (sshtun run) of %d cores; every process together %s / %s CPU s/GiB\n" \
+            "$c" "$sb" "$tb" "$(nproc)" "$sall" "$tall"
         # The floor under any tunnel here: the loopback socket work of a plain
         # relay (socat, no crypto) moving the same GiB the same way, plus
         # libcrypto's own time for the cipher on 32 KiB packets.

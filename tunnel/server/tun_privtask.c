@@ -52,6 +52,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -334,6 +335,52 @@ static int fs_identity(uint32_t uid, uint32_t gid, const gid_t *groups, int ngro
     return 0;
 }
 
+/* The user's groups (getgrouplist), remembered for READER_GROUPS_TTL
+ * seconds: a login asks twice (the key query, then the signed attempt),
+ * and the lookup is most of the reader's work (with nss_systemd, some
+ * sixty system calls walking the userdb directories).  A membership change
+ * reaches the reading of that user's files a few seconds later at most;
+ * sessions are not concerned (they call initgroups() themselves). */
+#define READER_GROUPS_TTL 5
+#define READER_GROUPS_USERS 64
+
+static int reader_groups(const tun_user_info *u, gid_t *groups, int max)
+{
+    static struct {
+        char name[sizeof(((tun_user_info *)0)->name)];
+        gid_t gid;
+        time_t at;
+        int n;
+        gid_t *g;
+    } cache[READER_GROUPS_USERS];
+    static unsigned next;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    for (int i = 0; i < READER_GROUPS_USERS; i++) {
+        if (cache[i].g != NULL && cache[i].gid == (gid_t)u->gid &&
+            now.tv_sec - cache[i].at < READER_GROUPS_TTL && strcmp(cache[i].name, u->name) == 0 &&
+            cache[i].n <= max) {
+            memcpy(groups, cache[i].g, (size_t)cache[i].n * sizeof(gid_t));
+            return cache[i].n;
+        }
+    }
+    int ng = max;
+    if (getgrouplist(u->name, (gid_t)u->gid, groups, &ng) < 0)
+        return -1;
+    unsigned k = next++ % READER_GROUPS_USERS;
+    gid_t *copy = malloc((size_t)(ng > 0 ? ng : 1) * sizeof(gid_t));
+    if (copy != NULL) {
+        free(cache[k].g);
+        memcpy(copy, groups, (size_t)ng * sizeof(gid_t));
+        snprintf(cache[k].name, sizeof(cache[k].name), "%s", u->name);
+        cache[k].gid = (gid_t)u->gid;
+        cache[k].at = now.tv_sec;
+        cache[k].n = ng;
+        cache[k].g = copy;
+    }
+    return ng;
+}
+
 static __attribute__((noreturn)) void reader_main(void)
 {
     static uint8_t req[REQ_MAX];
@@ -352,9 +399,8 @@ static __attribute__((noreturn)) void reader_main(void)
         if (files_req_parse(req, (size_t)n, &r) != 0)
             _exit(1);
         if (r.as_root) {
-            int ng = NGROUPS_MAX;
-            if (getgrouplist(r.u.name, (gid_t)r.u.gid, groups, &ng) < 0 ||
-                fs_identity(r.u.uid, r.u.gid, groups, ng) != 0)
+            int ng = reader_groups(&r.u, groups, NGROUPS_MAX);
+            if (ng < 0 || fs_identity(r.u.uid, r.u.gid, groups, ng) != 0)
                 _exit(1);
         }
         ssh_buf out, msg;
