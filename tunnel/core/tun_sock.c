@@ -340,3 +340,26 @@ int tun_iface_addr(const char *ifname, int family, struct sockaddr_storage *ss, 
     freeifaddrs(ifs);
     return found;
 }
+
+pid_t tun_fork_pair(int *mine, int *theirs)
+{
+    int sp[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sp[0]);
+        close(sp[1]);
+        errno = e;
+        return -1;
+    }
+    if (pid == 0) {
+        close(sp[0]);
+        *theirs = sp[1];
+    } else {
+        close(sp[1]);
+        *mine = sp[0];
+    }
+    return pid;
+}

@@ -45,6 +45,13 @@ int tun_iface_addr(const char *ifname, int family, struct sockaddr_storage *ss, 
 /* Send `data` with up to 3 descriptors (SCM_RIGHTS) in one sendmsg()
  * (MSG_NOSIGNAL, EINTR retried): 0 or -1 with errno. */
 int tun_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds);
+
+/* fork() with a SOCK_SEQPACKET pair between parent and child (close-on-exec
+ * both).  In the parent: the child's pid, *mine its end (the child's end
+ * closed).  In the child: 0, *theirs the child's end (the parent's end
+ * closed).  -1 with errno when the pair or the fork failed (nothing left
+ * open). */
+pid_t tun_fork_pair(int *mine, int *theirs);
 /* Receive one message (SEQPACKET keeps boundaries) into data[cap] with up
  * to 3 descriptors (close-on-exec; more are closed): its length, 0 at end
  * of stream, or -1 (also for a truncated message, whose descriptors are

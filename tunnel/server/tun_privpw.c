@@ -213,21 +213,16 @@ static void on_worker_timeout(struct ev_loop *loop, ev_timer *t, int revents)
 static int worker_start(worker *w)
 {
     tun_pwpool *p = w->p;
-    int sp[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
+    int mine = -1, theirs = -1;
+    pid_t pid = tun_fork_pair(&mine, &theirs);
+    if (pid < 0)
         return -1;
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(sp[0]);
-        close(sp[1]);
-        return -1;
-    }
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         prctl(PR_SET_NAME, "sshtund-pw", 0, 0, 0);
         signal(SIGPIPE, SIG_IGN);
         signal(SIGHUP, SIG_IGN);
-        if (dup2(sp[1], 3) < 0)
+        if (dup2(theirs, 3) < 0)
             _exit(1);
 #ifdef SYS_close_range
         if (syscall(SYS_close_range, 4U, ~0U, 0) != 0)
@@ -245,9 +240,8 @@ static int worker_start(worker *w)
         setpriority(PRIO_PROCESS, 0, 10);
         worker_main(3);
     }
-    close(sp[1]);
     w->pid = pid;
-    w->sock = sp[0];
+    w->sock = mine;
     w->job = NULL;
     tun_set_nonblock(w->sock, 1);
     ev_io_init(&w->io, on_worker_answer, w->sock, EV_READ);

@@ -770,20 +770,26 @@ static tun_ptask *task_new(struct ev_loop *loop, int kind, size_t max, void *cb,
     return t;
 }
 
-static void task_started(tun_ptask *t, pid_t pid, int child_end, double timeout)
+/* Watch a forked child: its answers on t->sock, and its exit. */
+static void task_watch(tun_ptask *t, pid_t pid)
 {
-    close(child_end);
     t->pid = pid;
     tun_set_nonblock(t->sock, 1);
     ev_io_init(&t->io, on_readable, t->sock, EV_READ);
     t->io.data = t;
     ev_io_start(t->loop, &t->io);
-    ev_timer_init(&t->deadline, on_deadline, timeout, 0.);
-    t->deadline.data = t;
-    ev_timer_start(t->loop, &t->deadline);
     ev_child_init(&t->reap, on_reaped, pid, 0);
     t->reap.data = t;
     ev_child_start(t->loop, &t->reap);
+}
+
+static void task_started(tun_ptask *t, pid_t pid, int child_end, double timeout)
+{
+    close(child_end);
+    task_watch(t, pid);
+    ev_timer_init(&t->deadline, on_deadline, timeout, 0.);
+    t->deadline.data = t;
+    ev_timer_start(t->loop, &t->deadline);
     t->next = all_tasks;
     if (all_tasks)
         all_tasks->prev = t;
@@ -963,22 +969,16 @@ static void on_reader_stuck(struct ev_loop *loop, ev_timer *w, int revents)
 /* Fork the reader: 0, or -1 (then children are forked per request). */
 static int reader_start(struct ev_loop *loop)
 {
-    int sp[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0)
+    int mine = -1, theirs = -1;
+    pid_t pid = tun_fork_pair(&mine, &theirs);
+    if (pid < 0)
         return -1;
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(sp[0]);
-        close(sp[1]);
-        return -1;
-    }
     if (pid == 0) {
         /* as_root 0: it keeps the helper's identity, and takes the user's
          * for each request itself */
-        child_setup(0, NULL, sp[1]);
+        child_setup(0, NULL, theirs);
         reader_main();
     }
-    close(sp[1]);
     struct reaper *r = calloc(1, sizeof(*r));
     if (r) {
         ev_child_init(&r->w, on_reader_reaped, pid, 0);
@@ -987,7 +987,7 @@ static int reader_start(struct ev_loop *loop)
     }
     rdr.loop = loop;
     rdr.pid = pid;
-    rdr.sock = sp[0];
+    rdr.sock = mine;
     rdr.started++;
     tun_set_nonblock(rdr.sock, 1);
     ev_io_init(&rdr.io, on_reader_readable, rdr.sock, EV_READ);
@@ -1063,17 +1063,8 @@ static void reader_forget(tun_ptask *t)
 /* A child forked for the request (the reader is stuck, gone or absent). */
 static void files_fork(tun_ptask *t)
 {
-    int sp[2];
-    pid_t pid = -1;
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0) {
-        pid = fork();
-        if (pid < 0) {
-            int e = errno;
-            close(sp[0]);
-            close(sp[1]);
-            errno = e;
-        }
-    }
+    int mine = -1, theirs = -1;
+    pid_t pid = tun_fork_pair(&mine, &theirs);
     if (pid < 0) {
         t->fail = errno ? errno : EAGAIN;
         ev_timer_stop(t->loop, &t->deadline);
@@ -1082,21 +1073,13 @@ static void files_fork(tun_ptask *t)
         return;
     }
     if (pid == 0) {
-        child_setup(t->as_root, &t->u, sp[1]);
+        child_setup(t->as_root, &t->u, theirs);
         child_files(&t->req);
     }
     /* the deadline runs since the request: not armed again */
-    t->sock = sp[0];
+    t->sock = mine;
     t->reaped = 0;
-    close(sp[1]);
-    t->pid = pid;
-    tun_set_nonblock(t->sock, 1);
-    ev_io_init(&t->io, on_readable, t->sock, EV_READ);
-    t->io.data = t;
-    ev_io_start(t->loop, &t->io);
-    ev_child_init(&t->reap, on_reaped, pid, 0);
-    t->reap.data = t;
-    ev_child_start(t->loop, &t->reap);
+    task_watch(t, pid);
 }
 
 unsigned tun_ptask_readers_started(void)
