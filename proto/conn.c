@@ -416,7 +416,6 @@ static int dispatch(ssh_conn *c, const uint8_t *payload, size_t len, uint32_t se
         return 0;
     }
     case SSH_MSG_KEXINIT:
-    case SSH_MSG_NEWKEYS:
         return ssh_kex_dispatch(c, type, payload, len, seq);
     case SSH_MSG_SERVICE_REQUEST: {
         char name[SSH_NAME_MAX];
@@ -456,8 +455,16 @@ static int dispatch(ssh_conn *c, const uint8_t *payload, size_t len, uint32_t se
             return SSH_ERR_UNEXPECTED;
         return recv_ext_info(c, &p);
     }
-    if (type >= 30 && type <= 49)
+    if (type == SSH_MSG_NEWKEYS || (type >= 30 && type <= 49)) {
+        /* Outside an exchange, as OpenSSH's kex_protocol_error does:
+         * answer UNIMPLEMENTED and go on (strict KEX only binds the
+         * first exchange, which is running until kex_done_once). */
+        if (c->kex == NULL && c->kex_done_once) {
+            ssh_conn_logf(c, 1, "kex protocol error: type %u seq %u", type, seq);
+            return send_unimplemented(c, seq);
+        }
         return ssh_kex_dispatch(c, type, payload, len, seq);
+    }
     if (!c->kex_done_once)
         return SSH_ERR_UNEXPECTED;
     if (type >= 50 && type <= 79) {

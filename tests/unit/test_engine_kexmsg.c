@@ -460,6 +460,40 @@ static void first_kex_packet_follows(void **state)
     }
 }
 
+/* ---- key exchange messages outside an exchange -------------------------------------------- */
+
+/* A key exchange method message (30-49) or a NEWKEYS when no exchange is
+ * running: OpenSSH's kex_protocol_error answers UNIMPLEMENTED and goes on;
+ * so does the engine (it used to disconnect).  Both directions, and the
+ * connection still carries data afterwards. */
+static void kex_message_outside_exchange(void **state)
+{
+    (void)state;
+    for (int who = 0; who < 2; who++) {
+        tp_pair *p = tp_pair_new(NULL, NULL, ed(), ed());
+        assert_int_equal(tp_connect(p), 0);
+        int cid = tp_open_session(p);
+        assert_true(cid >= 0);
+        tp_side *from = who ? &p->srv : &p->cli, *to = who ? &p->cli : &p->srv;
+        from->log_grep = "Received SSH2_MSG_UNIMPLEMENTED for ";
+        from->log_hits = 0;
+        uint8_t m31[] = {31, 0, 0, 0, 4, 'j', 'u', 'n', 'k'};
+        uint8_t m21[] = {SSH_MSG_NEWKEYS};
+        inject(from->c, m31, sizeof(m31));
+        inject(from->c, m21, sizeof(m21));
+        tp_pump(p, 0);
+        if (ssh_conn_error(to->c) != 0)
+            fail_msg("from %s: %s", who ? "server" : "client", ssh_strerror(ssh_conn_error(to->c)));
+        assert_int_equal(ssh_conn_error(from->c), 0);
+        assert_int_equal(from->log_hits, 2);
+        assert_int_equal(kex_count(to->c), 1);
+        assert_int_equal(ssh_channel_send(p->cli.c, (uint32_t)cid, 0, "still", 5), 5);
+        tp_pump(p, 0);
+        assert_int_equal(ssh_buf_len(&tp_chan_of(&p->srv, 0)->sink), 5);
+        tp_pair_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +503,7 @@ int main(void)
         cmocka_unit_test(first_kex_strict_refuses),
         cmocka_unit_test(first_kex_without_strict),
         cmocka_unit_test(first_kex_packet_follows),
+        cmocka_unit_test(kex_message_outside_exchange),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
