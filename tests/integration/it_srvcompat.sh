@@ -8,7 +8,10 @@
 #     and skipped, and it serves with the others;
 #   - SetEnv: the administrator's variables reach the session and win over
 #     the client's (AcceptEnv) and the defaults; per user by Match;
-#   - -ddd logs more than -dd (the packet trace, as sshd's debug3).
+#   - -ddd logs more than -dd (the packet trace, as sshd's debug3);
+#   - PubkeyAcceptedAlgorithms: ssh-rsa (SHA-1) signatures refused by
+#     default as by sshd 8.8+, let in with +ssh-rsa; a list without
+#     ssh-ed25519 refuses that key, per user by Match; sshd's log line.
 #
 # Runs as root (privilege-separated sshtund) or as an ordinary user
 # (single-user sshtund serving that user).
@@ -141,6 +144,51 @@ grep -q "^debug3: .*receive packet: type 5$" "$T/sshtund.log" &&
     grep -q "^debug3: .*send packet: type 6$" "$T/sshtund.log" &&
     it_pass "-ddd: the packet trace (debug3), as sshd" ||
     it_fail "-ddd: no packet trace: $(grep -c '^debug3:' "$T/sshtund.log") debug3 lines"
+
+# ---- PubkeyAcceptedAlgorithms ------------------------------------------------------------------
+rsa1() {  # rsa1 <ssh|sshtun> [args]: log in with the RSA key, SHA-1 signatures only
+    local c=$1
+    shift
+    cl "$c" -i "$T/user_rsa" -o PubkeyAcceptedAlgorithms=ssh-rsa "$@" 127.0.0.1 'echo in'
+}
+it_sshtund_start
+known_hosts
+out=$(rsa1 ssh 2>"$T/err")
+rc=$?
+[ "$rc" = 255 ] && [ -z "$out" ] && it_pass "ssh-rsa (SHA-1) refused by default, as sshd" ||
+    it_fail "ssh-rsa by default: rc $rc, '$out': $(tail -2 "$T/err")"
+out=$(cl ssh -i "$T/user_rsa" 127.0.0.1 'echo in' 2>"$T/err")
+it_check "rsa-sha2-512 with the same key still in" in "$out"
+it_sshtund_start "PubkeyAcceptedAlgorithms +ssh-rsa" "Match User nobody-else" \
+    "  PubkeyAcceptedAlgorithms ssh-ed25519"
+known_hosts
+for c in ssh sshtun; do
+    out=$(rsa1 $c 2>"$T/err")
+    it_check "$c: PubkeyAcceptedAlgorithms +ssh-rsa lets ssh-rsa in" in "$out"
+done
+# ssh-rsa let in globally but not for this user: offered (server-sig-algs
+# names every algorithm some user may use), refused by the helper.
+it_sshtund_start "PubkeyAcceptedAlgorithms +ssh-rsa" "Match User $USER_NAME" \
+    "  PubkeyAcceptedAlgorithms rsa-sha2-512,rsa-sha2-256"
+known_hosts
+out=$(rsa1 sshtun 2>"$T/err")
+rc=$?
+[ "$rc" = 255 ] && [ -z "$out" ] && it_pass "ssh-rsa refused by the user's Match block" ||
+    it_fail "ssh-rsa with a Match list without it: rc $rc, '$out'"
+sleep 0.2
+grep -q "signature algorithm ssh-rsa not in PubkeyAcceptedAlgorithms" "$T/sshtund.log" &&
+    it_pass "the refusal logged in sshd's words" ||
+    it_fail "no PubkeyAcceptedAlgorithms line: $(grep -i pubkey "$T/sshtund.log" | tail -3)"
+out=$(cl ssh 127.0.0.1 'echo in' 2>"$T/err")
+rc=$?
+[ "$rc" = 255 ] && [ -z "$out" ] && it_pass "ed25519 refused by a Match block's list" ||
+    it_fail "ed25519 with an RSA-only list: rc $rc, '$out'"
+out=$(cl sshtun -i "$T/user_rsa" 127.0.0.1 'echo in' 2>"$T/err")
+it_check "sshtun: the RSA key (rsa-sha2-512) in with that list" in "$out"
+"$BUILD/sshtund" -T -f "$T/sshtund_config" 2>/dev/null | grep -qx \
+    "pubkeyacceptedalgorithms ssh-ed25519-cert-v01@openssh.com,.*,rsa-sha2-512,rsa-sha2-256,ssh-rsa" &&
+    it_pass "-T prints pubkeyacceptedalgorithms" ||
+    it_fail "-T: $("$BUILD/sshtund" -T -f "$T/sshtund_config" 2>&1 | grep -i pubkeyaccepted)"
 
 it_sshtund_stop
 it_done

@@ -10,6 +10,7 @@
 
 #include "tun_log.h"
 #include "sshtun/cert.h"
+#include "sshtun/conn.h"
 #include "tun_srvconfig.h"
 
 #include <stdio.h>
@@ -833,7 +834,6 @@ static void test_unsupported(void **state)
         "ChrootDirectory /srv/%u",
         "AuthenticationMethods publickey,password",
         "DisableForwarding yes",
-        "PubkeyAcceptedAlgorithms -ssh-rsa",
         "PubkeyAuthOptions verify-required",
     };
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
@@ -935,6 +935,46 @@ static void test_cert_keywords(void **state)
     /* HostCertificate is global only. */
     assert_int_equal(load(&c, "Match User x\n  HostCertificate /c.pub\n"), -1);
     tun_srvcfg_free(&c);
+}
+
+/* PubkeyAcceptedAlgorithms (and its old name PubkeyAcceptedKeyTypes):
+ * sshd's default without ssh-rsa, +/-/^ forms, names checked, per Match
+ * block, printed by -T. */
+static void test_pubkey_accepted_algorithms(void **state)
+{
+    (void)state;
+    tun_srvcfg c;
+    tun_srvopts o;
+    load_ok(&c, "Port 22\n");
+    assert_int_equal(tun_srvcfg_finish(&c), 0);
+    tun_srvcfg_for(&c, "alice", "10.0.0.1", &o);
+    assert_string_equal(o.pubkey_accepted_algorithms, SSH_DEFAULT_PUBKEY_ALGS);
+    assert_null(strstr(o.pubkey_accepted_algorithms, "ssh-rsa,"));
+    tun_srvopts_release(&o);
+    tun_srvcfg_free(&c);
+    load_ok(&c, "PubkeyAcceptedAlgorithms +ssh-rsa\n"
+                "Match User bob\n"
+                "  PubkeyAcceptedAlgorithms rsa-sha2-512,rsa-sha2-256\n");
+    assert_int_equal(tun_srvcfg_finish(&c), 0);
+    tun_srvcfg_for(&c, "alice", "10.0.0.1", &o);
+    assert_string_equal(o.pubkey_accepted_algorithms, SSH_DEFAULT_PUBKEY_ALGS ",ssh-rsa");
+    tun_srvopts_release(&o);
+    tun_srvcfg_for(&c, "bob", "10.0.0.1", &o);
+    assert_string_equal(o.pubkey_accepted_algorithms, "rsa-sha2-512,rsa-sha2-256");
+    tun_srvopts_release(&o);
+    tun_srvcfg_free(&c);
+    assert_int_equal(apply1(&c, "PubkeyAcceptedKeyTypes -*-cert-v01@openssh.com"), 0);
+    assert_string_equal(c.global.pubkey_accepted_algorithms,
+                        "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,"
+                        "rsa-sha2-512,rsa-sha2-256");
+    tun_srvcfg_free(&c);
+    assert_int_equal(apply1(&c, "PubkeyAcceptedAlgorithms ^ssh-ed25519"), 0);
+    assert_int_equal(strncmp(c.global.pubkey_accepted_algorithms, "ssh-ed25519,", 12), 0);
+    tun_srvcfg_free(&c);
+    good("PubkeyAcceptedAlgorithms +sk-ssh-ed25519@openssh.com");
+    bad("PubkeyAcceptedAlgorithms ssh-dss");
+    bad("PubkeyAcceptedAlgorithms +foo");
+    bad("PubkeyAcceptedAlgorithms");
 }
 
 static void test_authorized_keys_file(void **state)
@@ -1918,6 +1958,7 @@ int main(void)
         cmocka_unit_test(test_address_family_usepam_ignored),
         cmocka_unit_test(test_unsupported),
         cmocka_unit_test(test_cert_keywords),
+        cmocka_unit_test(test_pubkey_accepted_algorithms),
         cmocka_unit_test(test_authorized_keys_file),
         cmocka_unit_test(test_booleans),
         cmocka_unit_test(test_permit_root_login),

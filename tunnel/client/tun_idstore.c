@@ -360,8 +360,10 @@ int tun_idstore_sign(tun_idstore *s, int idx, const char *alg, const uint8_t *da
             return SSH_ERR_STATE;
         id = &s->ids[j];
     }
+    /* `alg` is one of PubkeyAcceptedAlgorithms (the engine picks from that
+     * list only), so ssh-rsa (SHA-1) here was asked for, as ssh signs it. */
     if (id->priv != NULL)
-        return ssh_key_sign(id->priv, alg, 0, data, len, sig);
+        return ssh_key_sign(id->priv, alg, SSH_KEY_ALLOW_SHA1, data, len, sig);
     if (id->agent && s->agent) {
         int rv = tun_agent_sign(s->agent, id->pub, alg, data, len, done, arg);
         return rv == 0 ? SSH_DEFERRED : rv;

@@ -849,6 +849,17 @@ void privd_pubkey(tun_privd *d, uint32_t id, pconn *c, enum tun_auth_kind kind, 
     }
     char fp[SSH_KEY_FP_MAX] = "";
     ssh_key_fingerprint(key, fp, sizeof(fp));
+    /* sshd's userauth_pubkey: the algorithm named in the request (for a
+     * signed attempt the one inside the signed data, which verify_signed
+     * holds to it) must be in PubkeyAcceptedAlgorithms. */
+    if (alg == NULL || c->opts.pubkey_accepted_algorithms == NULL ||
+        tun_match_pattern_list(alg, c->opts.pubkey_accepted_algorithms) != 1) {
+        tun_info("userauth_pubkey: signature algorithm %s not in PubkeyAcceptedAlgorithms",
+                 alg ? alg : "(none)");
+        ssh_key_free(key);
+        privd_auth_failed(d, id, c);
+        return;
+    }
     if (kind == TUN_AUTH_PUBKEY) {
         const uint8_t *sid = NULL;
         size_t sidlen = 0;

@@ -81,6 +81,15 @@
 
 #define CONFIG_MAX    (4 * 1024 * 1024)
 #define SUPPORTED_CA_SIG SSH_DEFAULT_CA_SIG_ALGS ",ssh-rsa"
+/* PubkeyAcceptedAlgorithms: sshd's default (OpenSSH 8.8 and later: no
+ * ssh-rsa, SHA-1) and every name sshd knows; FIDO names are accepted in
+ * the list although sshtund has no such keys (a configuration written for
+ * sshd keeps working). */
+#define SUPPORTED_PUBKEY_ALGS                                                                      \
+    SSH_DEFAULT_PUBKEY_ALGS ",ssh-rsa,ssh-rsa-cert-v01@openssh.com,sk-ssh-ed25519@openssh.com,"    \
+                            "sk-ecdsa-sha2-nistp256@openssh.com,"                                  \
+                            "sk-ssh-ed25519-cert-v01@openssh.com,"                                 \
+                            "sk-ecdsa-sha2-nistp256-cert-v01@openssh.com"
 #define INCLUDE_DEPTH 16
 #define MAX_WORDS     256
 #define INCLUDE_BASE  "/etc/ssh"
@@ -127,6 +136,7 @@ enum ktype {
     K_CMD,       /* rest of the line, first wins */
     K_OSTR,      /* one word, first wins (Banner) */
     K_CASIG,     /* CASignatureAlgorithms: resolved when read */
+    K_PKALGS,    /* PubkeyAcceptedAlgorithms: resolved when read */
     /* accepted and ignored, refused */
     K_IGNORED,      /* any value */
     K_IGNORED_BOOL, /* yes/no */
@@ -273,8 +283,8 @@ static const kw keywords[] = {
      * users would get more than the administrator meant to give. */
     /* ("none", their default, is accepted: stock files spell it out.) */
     {"ChrootDirectory", K_IF_VALUE, KF_MATCH, 0, 0, "none"},
-    {"PubkeyAcceptedAlgorithms", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
-    {"PubkeyAcceptedKeyTypes", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
+    {"PubkeyAcceptedAlgorithms", K_PKALGS, KF_CONN, O(pubkey_accepted_algorithms), 0, NULL},
+    {"PubkeyAcceptedKeyTypes", K_PKALGS, KF_CONN, O(pubkey_accepted_algorithms), 0, NULL},
     {"RequiredRSASize", K_UNSUPPORTED, KF_MATCH, 0, 0, NULL},
     {"HostKeyAgent", K_UNSUPPORTED, 0, 0, 0, NULL},
     {"SecurityKeyProvider", K_UNSUPPORTED, 0, 0, 0, NULL},
@@ -342,6 +352,7 @@ static void opts_free(tun_srvopts *o)
     free(o->trusted_user_ca_keys);
     free(o->revoked_keys);
     free(o->ca_signature_algorithms);
+    free(o->pubkey_accepted_algorithms);
     free(o->authorized_principals_file);
     free(o->authorized_principals_command);
     free(o->authorized_principals_command_user);
@@ -381,6 +392,7 @@ void tun_srvcfg_free(tun_srvcfg *c)
     free(c->macs);
     free(c->kex_algorithms);
     free(c->hostkey_algorithms);
+    free(c->pubkey_algs_any);
     for (int i = 0; i < c->n_subsystems; i++) {
         free(c->subsystem_name[i]);
         free(c->subsystem_command[i]);
@@ -593,6 +605,34 @@ static int check_alone(const words *w, const char *where, const char *kwname, co
             return -1;
         }
     }
+    return 0;
+}
+
+/* An algorithm list keyword (CASignatureAlgorithms, PubkeyAcceptedAlgorithms):
+ * sshd's +/-/^ forms against `dflt`, every name (but in a "-" list) one of
+ * `supported`, resolved now; the first occurrence wins. */
+static int alg_list_kw(const words *w, const char *where, const kw *k, const char *v, void *base,
+                       const char *dflt, const char *supported, const char *what)
+{
+    if (one_arg(w, where, k->name) != 0)
+        return -1;
+    /* Names checked here first, so that the message names the line. */
+    const char *names = (*v == '+' || *v == '-' || *v == '^') ? v + 1 : v;
+    char tmp[1024], *save = NULL;
+    if (strlen(names) >= sizeof(tmp) || names[0] == '\0')
+        return tun_cfg_bad_value(where, k->name, v);
+    snprintf(tmp, sizeof(tmp), "%s", names);
+    for (char *e = strtok_r(tmp, ",", &save); e && *v != '-'; e = strtok_r(NULL, ",", &save))
+        if (!ssh_namelist_has(supported, e))
+            return tun_cfg_bad_value(where, k->name, v);
+    char *l = tun_alg_list(v, dflt, supported, what);
+    if (l == NULL)
+        return tun_cfg_bad_value(where, k->name, v);
+    char **f = FIELD(base, k->off, char *);
+    if (*f == NULL)
+        *f = l;
+    else
+        free(l);
     return 0;
 }
 
@@ -1023,29 +1063,12 @@ static int apply_kw(tun_srvcfg *c, tun_srvopts *o, const kw *k, const char *rest
         }
         return 0;
     }
-    case K_CASIG: {
-        if (one_arg(w, where, k->name) != 0)
-            return -1;
-        /* Names checked here first, so that the message names the line. */
-        const char *names = (*v == '+' || *v == '-' || *v == '^') ? v + 1 : v;
-        char tmp[1024], *save = NULL;
-        if (strlen(names) >= sizeof(tmp) || names[0] == '\0')
-            return tun_cfg_bad_value(where, k->name, v);
-        snprintf(tmp, sizeof(tmp), "%s", names);
-        for (char *e = strtok_r(tmp, ",", &save); e && *v != '-'; e = strtok_r(NULL, ",", &save))
-            if (!ssh_namelist_has(SUPPORTED_CA_SIG, e))
-                return tun_cfg_bad_value(where, k->name, v);
-        char *l =
-            tun_alg_list(v, SSH_DEFAULT_CA_SIG_ALGS, SUPPORTED_CA_SIG, "CASignatureAlgorithms");
-        if (l == NULL)
-            return tun_cfg_bad_value(where, k->name, v);
-        char **f = FIELD(base, k->off, char *);
-        if (*f == NULL)
-            *f = l;
-        else
-            free(l);
-        return 0;
-    }
+    case K_CASIG:
+        return alg_list_kw(w, where, k, v, base, SSH_DEFAULT_CA_SIG_ALGS, SUPPORTED_CA_SIG,
+                           "CASignatureAlgorithms");
+    case K_PKALGS:
+        return alg_list_kw(w, where, k, v, base, SSH_DEFAULT_PUBKEY_ALGS, SUPPORTED_PUBKEY_ALGS,
+                           "PubkeyAcceptedAlgorithms");
     case K_IGNORED_BOOL:
         if (one_arg(w, where, k->name) != 0)
             return -1;
@@ -1393,6 +1416,43 @@ int tun_srvcfg_cpus(void)
     return n > TUN_SRV_MAX_WORKERS ? TUN_SRV_MAX_WORKERS : n;
 }
 
+/* c->pubkey_algs_any: the global list, then each name a Match block's
+ * list adds. */
+static int pubkey_algs_union(tun_srvcfg *c)
+{
+    size_t cap = strlen(c->global.pubkey_accepted_algorithms) + 1;
+    for (const tun_match_block *b = c->matches; b; b = b->next)
+        if (b->opts.pubkey_accepted_algorithms)
+            cap += strlen(b->opts.pubkey_accepted_algorithms) + 1;
+    char *u = malloc(cap);
+    if (u == NULL)
+        return -1;
+    snprintf(u, cap, "%s", c->global.pubkey_accepted_algorithms);
+    size_t n = strlen(u);
+    for (const tun_match_block *b = c->matches; b; b = b->next) {
+        const char *l = b->opts.pubkey_accepted_algorithms;
+        while (l && *l) {
+            const char *e = strchr(l, ',');
+            size_t k = e ? (size_t)(e - l) : strlen(l);
+            char name[128];
+            if (k < sizeof(name)) {
+                memcpy(name, l, k);
+                name[k] = '\0';
+                if (!ssh_namelist_has(u, name)) {
+                    if (n > 0)
+                        u[n++] = ',';
+                    memcpy(u + n, name, k + 1);
+                    n += k;
+                }
+            }
+            l = e ? e + 1 : NULL;
+        }
+    }
+    free(c->pubkey_algs_any);
+    c->pubkey_algs_any = u;
+    return 0;
+}
+
 int tun_srvcfg_finish(tun_srvcfg *c)
 {
     tun_srvopts *g = &c->global;
@@ -1454,9 +1514,10 @@ int tun_srvcfg_finish(tun_srvcfg *c)
     dflt(&g->x11_forwarding, 0);
     dflt(&g->x11_display_offset, 10);
     dflt(&g->x11_use_localhost, 1);
-    if (dflt_str(&g->ca_signature_algorithms, SSH_DEFAULT_CA_SIG_ALGS) != 0)
+    if (dflt_str(&g->ca_signature_algorithms, SSH_DEFAULT_CA_SIG_ALGS) != 0 ||
+        dflt_str(&g->pubkey_accepted_algorithms, SSH_DEFAULT_PUBKEY_ALGS) != 0)
         return -1;
-    return 0;
+    return pubkey_algs_union(c);
 nomem:
     tun_error("out of memory");
     return -1;

@@ -83,6 +83,7 @@ typedef struct tun_srvopts {
     char *trusted_user_ca_keys;          /* file of CA keys, NULL none */
     char *revoked_keys;                  /* KRL or key list, NULL none */
     char *ca_signature_algorithms;       /* resolved list */
+    char *pubkey_accepted_algorithms;    /* resolved list (PubkeyAcceptedAlgorithms) */
     char *authorized_principals_file;    /* tokens %h %u %U %% unexpanded, NULL none */
     char *authorized_principals_command; /* command line, NULL none */
     char *authorized_principals_command_user;
@@ -105,6 +106,10 @@ typedef struct tun_srvcfg {
     int max_startups_begin, max_startups_rate, max_startups_full;
     int login_grace_time; /* seconds, 0 none */
     char *ciphers, *macs, *kex_algorithms, *hostkey_algorithms;
+    /* Every name any PubkeyAcceptedAlgorithms (global or a Match block's)
+     * lets in: what the network process's engine accepts and advertises in
+     * server-sig-algs; the helper applies the connection's own list. */
+    char *pubkey_algs_any;
     int64_t rekey_bytes, rekey_seconds;
     int log_level;        /* tun_log_level */
     char *subsystem_name[TUN_SRV_MAX_LIST];

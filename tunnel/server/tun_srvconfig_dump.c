@@ -137,6 +137,7 @@ void tun_srvcfg_dump(const tun_srvcfg *c, FILE *f)
             g->trusted_user_ca_keys ? g->trusted_user_ca_keys : "none");
     fprintf(f, "revokedkeys %s\n", g->revoked_keys ? g->revoked_keys : "none");
     fprintf(f, "casignaturealgorithms %s\n", g->ca_signature_algorithms);
+    fprintf(f, "pubkeyacceptedalgorithms %s\n", g->pubkey_accepted_algorithms);
     fprintf(f, "authorizedprincipalsfile %s\n",
             g->authorized_principals_file ? g->authorized_principals_file : "none");
     fprintf(f, "authorizedprincipalscommand %s\n",

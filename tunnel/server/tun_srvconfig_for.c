@@ -169,11 +169,13 @@ static void merge(tun_srvopts *d, const tun_srvopts *s, int acc)
     char **dst[] = {&d->trusted_user_ca_keys,          &d->revoked_keys,
                     &d->ca_signature_algorithms,       &d->authorized_principals_file,
                     &d->authorized_principals_command, &d->authorized_principals_command_user,
-                    &d->authorized_keys_command,       &d->authorized_keys_command_user};
+                    &d->authorized_keys_command,       &d->authorized_keys_command_user,
+                    &d->pubkey_accepted_algorithms};
     char *const src[] = {s->trusted_user_ca_keys,          s->revoked_keys,
                          s->ca_signature_algorithms,       s->authorized_principals_file,
                          s->authorized_principals_command, s->authorized_principals_command_user,
-                         s->authorized_keys_command,       s->authorized_keys_command_user};
+                         s->authorized_keys_command,       s->authorized_keys_command_user,
+                         s->pubkey_accepted_algorithms};
     for (size_t i = 0; i < sizeof(src) / sizeof(src[0]); i++)
         if (*dst[i] == NULL)
             *dst[i] = src[i];

@@ -698,6 +698,7 @@ tun_srvconn *tun_srvconn_new(tun_server *s, int fd, const struct sockaddr_storag
     cc.ident = "sshtund_" SSHTUN_VERSION;
     cc.kex_algs = cfg->kex_algorithms;
     cc.hostkey_algs = cfg->hostkey_algorithms;
+    cc.pubkey_algs = cfg->pubkey_algs_any;
     cc.ciphers = cfg->ciphers;
     cc.compression = cfg->compression ? "none,zlib@openssh.com" : "none";
     cc.macs = cfg->macs;
