@@ -252,55 +252,61 @@ static void read_one(const tun_user_info *u, const char *path, int strict, size_
 /* A files request (both the reader's and a forked child's input):
  *   u32 as_root, u32 uid, u32 gid, string name, string home, bool strict,
  *   u32 maxsize, u32 n, n x string path
- * Parsed into `u` and the paths (pointing into `path_store`). */
+ * (tun_privtask.h: tun_ptask_req_build / tun_ptask_req_parse). */
 #define REQ_MAX (TUN_PTASK_MAX_FILES * (PATH_MAX + 8) + 2048)
 
-struct files_req {
-    int as_root, strict;
-    uint32_t maxsize;
-    int n;
-    tun_user_info u;
-    char *paths[TUN_PTASK_MAX_FILES];
-    char path_store[TUN_PTASK_MAX_FILES][PATH_MAX];
-};
-
-static int files_req_parse(const uint8_t *p, size_t len, struct files_req *r)
+int tun_ptask_req_parse(const uint8_t *p, size_t len, tun_ptask_req *r)
 {
     ssh_cur c;
     uint32_t as_root, n;
     ssh_cur_init(&c, p, len);
     memset(&r->u, 0, sizeof(r->u));
     r->u.found = 1;
-    if (ssh_cur_get_u32(&c, &as_root) != 0 || ssh_cur_get_u32(&c, &r->u.uid) != 0 ||
+    if (ssh_cur_get_u32(&c, &as_root) != 0 || as_root > 1 || ssh_cur_get_u32(&c, &r->u.uid) != 0 ||
         ssh_cur_get_u32(&c, &r->u.gid) != 0 ||
         ssh_cur_get_cstr(&c, r->u.name, sizeof(r->u.name)) != 0 ||
         ssh_cur_get_cstr(&c, r->u.home, sizeof(r->u.home)) != 0 ||
         ssh_cur_get_bool(&c, &r->strict) != 0 || ssh_cur_get_u32(&c, &r->maxsize) != 0 ||
-        ssh_cur_get_u32(&c, &n) != 0 || n > TUN_PTASK_MAX_FILES)
+        r->maxsize > UINT32_MAX - 4096 || ssh_cur_get_u32(&c, &n) != 0 ||
+        n > TUN_PTASK_MAX_FILES)
         return -1;
-    r->as_root = as_root != 0;
+    r->as_root = (int)as_root;
     r->n = (int)n;
-    for (int i = 0; i < r->n; i++) {
-        if (ssh_cur_get_cstr(&c, r->path_store[i], sizeof(r->path_store[i])) != 0)
+    for (int i = 0; i < r->n; i++)
+        if (ssh_cur_get_cstr(&c, r->path[i], sizeof(r->path[i])) != 0)
             return -1;
-        r->paths[i] = r->path_store[i];
-    }
     return ssh_cur_end(&c);
 }
 
+int tun_ptask_req_build(ssh_buf *b, int as_root, const tun_user_info *u, int strict,
+                        size_t maxsize, char *const *paths, int n)
+{
+    if (n < 0 || n > TUN_PTASK_MAX_FILES || maxsize > UINT32_MAX - 4096)
+        return -1;
+    if (ssh_buf_put_u32(b, as_root != 0) != 0 || ssh_buf_put_u32(b, u->uid) != 0 ||
+        ssh_buf_put_u32(b, u->gid) != 0 || ssh_buf_put_cstring(b, u->name) != 0 ||
+        ssh_buf_put_cstring(b, u->home) != 0 || ssh_buf_put_bool(b, strict) != 0 ||
+        ssh_buf_put_u32(b, (uint32_t)maxsize) != 0 || ssh_buf_put_u32(b, (uint32_t)n) != 0)
+        return -1;
+    for (int i = 0; i < n; i++)
+        if (strlen(paths[i]) >= PATH_MAX || ssh_buf_put_cstring(b, paths[i]) != 0)
+            return -1;
+    return 0;
+}
+
 /* Each path read into `out` (the reply's body, see the wire format). */
-static void files_serve(const struct files_req *r, ssh_buf *out)
+static void files_serve(const tun_ptask_req *r, ssh_buf *out)
 {
     ssh_buf_init(out, (size_t)r->n * (r->maxsize + 4096) + 4096, 0);
     for (int i = 0; i < r->n; i++)
-        read_one(&r->u, r->paths[i], r->strict, r->maxsize, out);
+        read_one(&r->u, r->path[i], r->strict, r->maxsize, out);
 }
 
 static __attribute__((noreturn)) void child_files(const ssh_buf *req)
 {
-    static struct files_req r;
+    static tun_ptask_req r;
     ssh_buf out;
-    if (files_req_parse(ssh_buf_ptr(req), ssh_buf_len(req), &r) != 0)
+    if (tun_ptask_req_parse(ssh_buf_ptr(req), ssh_buf_len(req), &r) != 0)
         _exit(1);
     files_serve(&r, &out);
     send_all(3, &out);
@@ -384,7 +390,7 @@ static int reader_groups(const tun_user_info *u, gid_t *groups, int max)
 static __attribute__((noreturn)) void reader_main(void)
 {
     static uint8_t req[REQ_MAX];
-    static struct files_req r;
+    static tun_ptask_req r;
     static gid_t rootgroups[NGROUPS_MAX], groups[NGROUPS_MAX];
     int nroot = getgroups(NGROUPS_MAX, rootgroups);
     if (nroot < 0)
@@ -396,7 +402,7 @@ static __attribute__((noreturn)) void reader_main(void)
         while (n < 0 && errno == EINTR);
         if (n <= 0)
             _exit(0); /* the helper closed it, or went */
-        if (files_req_parse(req, (size_t)n, &r) != 0)
+        if (tun_ptask_req_parse(req, (size_t)n, &r) != 0)
             _exit(1);
         if (r.as_root) {
             int ng = reader_groups(&r.u, groups, NGROUPS_MAX);
@@ -1115,16 +1121,7 @@ tun_ptask *tun_ptask_read_files(struct ev_loop *loop, int as_root, const tun_use
     t->reaped = 1; /* nothing to reap until a child is forked for it */
     ssh_buf_init(&t->in, (size_t)n * (maxsize + 4096) + 4096, 0);
     ssh_buf_init(&t->req, REQ_MAX, 0);
-    int bad = ssh_buf_put_u32(&t->req, as_root != 0) != 0 ||
-              ssh_buf_put_u32(&t->req, u->uid) != 0 || ssh_buf_put_u32(&t->req, u->gid) != 0 ||
-              ssh_buf_put_cstring(&t->req, u->name) != 0 ||
-              ssh_buf_put_cstring(&t->req, u->home) != 0 ||
-              ssh_buf_put_bool(&t->req, strict) != 0 ||
-              ssh_buf_put_u32(&t->req, (uint32_t)maxsize) != 0 ||
-              ssh_buf_put_u32(&t->req, (uint32_t)n) != 0;
-    for (int i = 0; !bad && i < n; i++)
-        bad = strlen(paths[i]) >= PATH_MAX || ssh_buf_put_cstring(&t->req, paths[i]) != 0;
-    if (bad) {
+    if (tun_ptask_req_build(&t->req, as_root, u, strict, maxsize, paths, n) != 0) {
         ssh_buf_free(&t->in);
         ssh_buf_free(&t->req);
         free(t);

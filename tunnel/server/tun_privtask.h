@@ -19,6 +19,7 @@
 #define SSHTUN_TUN_PRIVTASK_H
 
 #include <ev.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +60,22 @@ int tun_ptask_reader_pid(void);
  * a forked child) takes a minute, like a file on a FUSE mount that never
  * answers.  NULL (never set by the programs): no effect. */
 extern const char *tun_ptask_test_stall;
+
+/* The request the helper sends the reader (or a child forked for it),
+ * exposed for the fuzz target: build appends it to `b` (-1: too many
+ * paths, one too long, maxsize out of range), parse reads one (-1:
+ * malformed, trailing bytes, out of bounds). */
+typedef struct tun_ptask_req {
+    int as_root, strict;
+    uint32_t maxsize;
+    int n;
+    tun_user_info u;
+    char path[TUN_PTASK_MAX_FILES][PATH_MAX];
+} tun_ptask_req;
+struct ssh_buf;
+int tun_ptask_req_build(struct ssh_buf *b, int as_root, const tun_user_info *u, int strict,
+                        size_t maxsize, char *const *paths, int n);
+int tun_ptask_req_parse(const uint8_t *p, size_t len, tun_ptask_req *r);
 
 /* Connect to (listen == 0) or listen on the Unix socket `path` as the
  * user.  The callback gets the descriptor (blocking; the receiver's to
