@@ -879,9 +879,21 @@ static void on_reader_reaped(struct ev_loop *loop, ev_child *w, int revents)
     free(w->data);
 }
 
+/* The queue, each request to a child forked for it. */
+static void queue_to_children(void)
+{
+    while (rdr.head) {
+        tun_ptask *t = rdr.head;
+        rdr.head = t->qnext;
+        t->where = R_NONE;
+        files_fork(t);
+    }
+    rdr.tail = NULL;
+}
+
 /* The reader given up: killed, its watchers stopped; what it had in
- * flight and in its queue goes to forked children when `refork`. */
-static void reader_drop(int refork)
+ * flight and in its queue goes to forked children. */
+static void reader_drop(void)
 {
     if (rdr.pid > 0)
         kill(rdr.pid, SIGKILL);
@@ -899,18 +911,9 @@ static void reader_drop(int refork)
     if (cur) {
         cur->where = R_NONE;
         ssh_buf_reset(&cur->in);
-        if (refork)
-            files_fork(cur);
+        files_fork(cur);
     }
-    if (refork) {
-        while (rdr.head) {
-            tun_ptask *t = rdr.head;
-            rdr.head = t->qnext;
-            t->where = R_NONE;
-            files_fork(t);
-        }
-        rdr.tail = NULL;
-    }
+    queue_to_children();
 }
 
 static void on_reader_readable(struct ev_loop *loop, ev_io *w, int revents)
@@ -926,14 +929,14 @@ static void on_reader_readable(struct ev_loop *loop, ev_io *w, int revents)
     if (n <= 0 || t == NULL) {
         tun_log(TUN_LOG_DEBUG1, "file reader %d gone (%s): reading in forked children",
                 (int)rdr.pid, n < 0 ? strerror(errno) : n == 0 ? "closed" : "unasked reply");
-        reader_drop(1);
+        reader_drop();
         return;
     }
     const uint8_t *p = buf;
     size_t k = (size_t)n;
     if (!rdr.have_len) {
         if (k < 4) {
-            reader_drop(1);
+            reader_drop();
             return;
         }
         rdr.want = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -942,7 +945,7 @@ static void on_reader_readable(struct ev_loop *loop, ev_io *w, int revents)
         k -= 4;
     }
     if (ssh_buf_len(&t->in) + k > rdr.want || ssh_buf_put(&t->in, p, k) != 0) {
-        reader_drop(1);
+        reader_drop();
         return;
     }
     if (ssh_buf_len(&t->in) < rdr.want)
@@ -963,13 +966,7 @@ static void on_reader_stuck(struct ev_loop *loop, ev_timer *w, int revents)
     (void)w;
     (void)revents;
     rdr.is_stuck = 1;
-    while (rdr.head) {
-        tun_ptask *t = rdr.head;
-        rdr.head = t->qnext;
-        t->where = R_NONE;
-        files_fork(t);
-    }
-    rdr.tail = NULL;
+    queue_to_children();
 }
 
 /* Fork the reader: 0, or -1 (then children are forked per request). */
@@ -1014,7 +1011,7 @@ static void reader_kick(void)
             (ssize_t)ssh_buf_len(&t->req)) {
             t->where = R_NONE;
             files_fork(t);
-            reader_drop(1);
+            reader_drop();
             return;
         }
         t->where = R_READER;
@@ -1050,7 +1047,7 @@ static void reader_forget(tun_ptask *t)
         /* the reader is busy with it and cannot be told to stop */
         rdr.cur = NULL;
         t->where = R_NONE;
-        reader_drop(1);
+        reader_drop();
     } else if (t->where == R_QUEUED) {
         tun_ptask **pp = &rdr.head;
         rdr.tail = NULL;
