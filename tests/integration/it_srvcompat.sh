@@ -9,6 +9,11 @@
 #   - SetEnv: the administrator's variables reach the session and win over
 #     the client's (AcceptEnv) and the defaults; per user by Match;
 #   - -ddd logs more than -dd (the packet trace, as sshd's debug3);
+#   - Include outside /etc survives a reload: the network process (which
+#     sees only /etc) parses what the privileged side read, so a SIGHUP
+#     applies the included file's new lines (a Banner here) instead of
+#     silently dropping the file, as it did before (the helper's own
+#     decisions, a DenyUsers kept there, held either way);
 #   - PubkeyAcceptedAlgorithms: ssh-rsa (SHA-1) signatures refused by
 #     default as by sshd 8.8+, let in with +ssh-rsa; a list without
 #     ssh-ed25519 refuses that key, per user by Match; sshd's log line.
@@ -77,6 +82,40 @@ known_hosts
 cl sshtun 127.0.0.1 true 2>"$T/err"
 [ ! -s "$T/err" ] && it_pass "Match User: Banner none sends nothing" ||
     it_fail "Banner none: $(cat "$T/err")"
+
+# Include outside /etc, then a reload.
+mkdir -p "$T/inc"
+printf 'Banner %s\n' "$T/banner_user" > "$T/inc/extra.conf"
+it_sshtund_start "Workers 1" "Include $T/inc/*.conf"
+known_hosts
+cl sshtun 127.0.0.1 true 2>"$T/err"
+grep -q "a banner of its own" "$T/err" && it_pass "Include outside /etc: its Banner" ||
+    it_fail "Include banner: $(cat "$T/err")"
+reloads() { grep -c "configuration reloaded" "$T/sshtund.log"; }
+hup() {
+    local r0
+    r0=$(reloads)
+    kill -HUP "$IT_SSHTUND_PID"
+    for _ in $(seq 1 100); do [ "$(reloads)" -gt "$r0" ] && return 0; sleep 0.05; done
+    return 1
+}
+printf 'Banner %s\n' "$T/banner" > "$T/inc/extra.conf"
+hup || it_fail "Include: no reload after SIGHUP: $(tail -3 "$T/sshtund.log")"
+cl sshtun 127.0.0.1 true 2>"$T/err"
+grep -q "Banner after the reload." "$T/err" && it_pass "SIGHUP: the included file's new Banner line" ||
+    it_fail "SIGHUP Include: $(cat "$T/err"; grep -i "include\|sighup" "$T/sshtund.log" | tail -4)"
+printf 'DenyUsers %s\n' "$USER_NAME" > "$T/inc/extra.conf"
+hup || it_fail "Include: no second reload: $(tail -3 "$T/sshtund.log")"
+out=$(cl sshtun 127.0.0.1 'echo in' 2>"$T/err")
+rc=$?
+[ "$rc" = 255 ] && [ -z "$out" ] && it_pass "SIGHUP: a DenyUsers from the included file holds" ||
+    it_fail "DenyUsers via Include after SIGHUP: rc $rc, '$out'"
+sleep 0.2
+grep -q "not allowed because listed in DenyUsers" "$T/sshtund.log" &&
+    it_pass "the refusal names DenyUsers" || it_fail "no DenyUsers line: $(tail -3 "$T/sshtund.log")"
+grep -q "Include: no match" "$T/sshtund.log" &&
+    it_fail "a process could not see the included file: $(grep "Include: no match" "$T/sshtund.log" | head -1)" ||
+    it_pass "no process found the pattern empty"
 
 it_sshtund_start "Banner $T/no-such-banner"
 known_hosts

@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include "tun_log.h"
+#include "sshtun/buf.h"
 #include "sshtun/cert.h"
 #include "sshtun/conn.h"
 #include "tun_srvconfig.h"
@@ -975,6 +976,68 @@ static void test_pubkey_accepted_algorithms(void **state)
     bad("PubkeyAcceptedAlgorithms ssh-dss");
     bad("PubkeyAcceptedAlgorithms +foo");
     bad("PubkeyAcceptedAlgorithms");
+}
+
+/* Include recorded while reading the files, then served from the
+ * recording (the network process's reload): the same settings with the
+ * files gone; the recording survives a trip through a bundle; a pattern
+ * it lacks is an error, not an empty match. */
+static void test_include_recorded_and_replayed(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_srvinc.XXXXXX", path[128], text[512];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/a.conf", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("MaxSessions 3\nMatch User bob\n  PermitTTY no\n", f);
+    assert_int_equal(fclose(f), 0);
+    snprintf(text, sizeof(text), "Include %s/*.conf\nMaxAuthTries 4\n", dir);
+    tun_srvcfg_incs *rec = tun_srvcfg_incs_new();
+    assert_non_null(rec);
+    tun_srvcfg c;
+    tun_srvcfg_init(&c);
+    tun_srvcfg_incs_use(&c, rec, 0);
+    cap_start();
+    assert_int_equal(tun_srvcfg_read_mem(&c, text, strlen(text), "test.conf"), 0);
+    cap_end();
+    assert_int_equal(c.global.max_sessions, 3);
+    tun_srvcfg_free(&c);
+    /* through a bundle, and the files gone */
+    ssh_buf b;
+    ssh_buf_init(&b, 0, 0);
+    assert_int_equal(tun_srvcfg_incs_put(rec, &b), 0);
+    tun_srvcfg_incs_free(rec);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+    ssh_cur cur;
+    ssh_cur_init(&cur, ssh_buf_ptr(&b), ssh_buf_len(&b));
+    tun_srvcfg_incs *rep = tun_srvcfg_incs_get(&cur);
+    assert_non_null(rep);
+    assert_int_equal(cur.len, 0);
+    tun_srvcfg_init(&c);
+    tun_srvcfg_incs_use(&c, rep, 1);
+    cap_start();
+    assert_int_equal(tun_srvcfg_read_mem(&c, text, strlen(text), "test.conf"), 0);
+    cap_end();
+    assert_int_equal(tun_srvcfg_finish(&c), 0);
+    assert_int_equal(c.global.max_sessions, 3);
+    assert_int_equal(c.global.max_auth_tries, 4);
+    tun_srvopts o;
+    tun_srvcfg_for(&c, "bob", "10.0.0.1", &o);
+    assert_int_equal(o.permit_tty, 0);
+    tun_srvopts_release(&o);
+    tun_srvcfg_free(&c);
+    /* a pattern the recording does not have */
+    tun_srvcfg_init(&c);
+    tun_srvcfg_incs_use(&c, rep, 1);
+    cap_start();
+    assert_int_equal(tun_srvcfg_read_mem(&c, "Include /etc/other/*.conf\n", 26, "test.conf"), -1);
+    cap_end();
+    assert_contains(capbuf, "Include: /etc/other/*.conf is not among what the privileged side read");
+    tun_srvcfg_free(&c);
+    tun_srvcfg_incs_free(rep);
+    ssh_buf_free(&b);
 }
 
 static void test_authorized_keys_file(void **state)
@@ -1959,6 +2022,7 @@ int main(void)
         cmocka_unit_test(test_unsupported),
         cmocka_unit_test(test_cert_keywords),
         cmocka_unit_test(test_pubkey_accepted_algorithms),
+        cmocka_unit_test(test_include_recorded_and_replayed),
         cmocka_unit_test(test_authorized_keys_file),
         cmocka_unit_test(test_booleans),
         cmocka_unit_test(test_permit_root_login),

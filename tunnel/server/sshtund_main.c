@@ -78,10 +78,13 @@ static void usage(void)
 
 /* ---- configuration loading ------------------------------------------------------------------------ */
 
-/* Build a configuration from the command line and the file's text. */
-static int build_cfg(const args *a, tun_srvcfg *cfg, const uint8_t *text, size_t len, int have_file)
+/* Build a configuration from the command line and the file's text; Include
+ * recorded into `incs`, or with `replay` read from it (tun_srvconfig.h). */
+static int build_cfg(const args *a, tun_srvcfg *cfg, const uint8_t *text, size_t len, int have_file,
+                     tun_srvcfg_incs *incs, int replay)
 {
     tun_srvcfg_init(cfg);
+    tun_srvcfg_incs_use(cfg, incs, replay);
     for (int i = 0; i < a->n_lines; i++)
         if (tun_srvcfg_apply(cfg, a->lines[i], "command line") != 0)
             return -1;
@@ -106,10 +109,19 @@ static int load_bundle(void *ctx, ssh_buf *out)
         have_file = 0;
     }
     tun_srvcfg cfg;
-    int rv = build_cfg(a, &cfg, text, len, have_file);
+    tun_srvcfg_incs *incs = tun_srvcfg_incs_new();
+    if (incs == NULL) {
+        free(text);
+        return -1;
+    }
+    int rv = build_cfg(a, &cfg, text, len, have_file, incs, 0);
     if (rv == 0) {
         ssh_buf_put_bool(out, have_file);
         ssh_buf_put_string(out, have_file ? text : (const uint8_t *)"", have_file ? len : 0);
+        /* what Include read, for the network process (which sees only
+         * /etc) to parse the same */
+        if (tun_srvcfg_incs_put(incs, out) != 0)
+            rv = -1;
         ssh_buf_put_u32(out, (uint32_t)cfg.n_host_keys);
         for (int i = 0; i < cfg.n_host_keys; i++) {
             uint8_t *k = NULL;
@@ -159,6 +171,7 @@ static int load_bundle(void *ctx, ssh_buf *out)
         }
     }
     tun_srvcfg_free(&cfg);
+    tun_srvcfg_incs_free(incs);
     free(text);
     return rv;
 }
@@ -214,16 +227,25 @@ static tun_srvsettings *settings_from_bundle(const args *a, const uint8_t *data,
     const uint8_t *text;
     size_t tl;
     uint32_t n;
+    tun_srvcfg_incs *incs = NULL;
     if (ssh_cur_get_bool(&c, &have_file) != 0 || ssh_cur_get_string(&c, &text, &tl) != 0 ||
-        ssh_cur_get_u32(&c, &n) != 0) {
+        (incs = tun_srvcfg_incs_get(&c)) == NULL || ssh_cur_get_u32(&c, &n) != 0) {
         tun_error("bad configuration bundle");
+        tun_srvcfg_incs_free(incs);
         return NULL;
     }
     tun_srvsettings *s = calloc(1, sizeof(*s));
-    if (s == NULL)
+    if (s == NULL) {
+        tun_srvcfg_incs_free(incs);
         return NULL;
+    }
     s->refs = 1;
-    if (build_cfg(a, &s->cfg, text, tl, have_file) != 0) {
+    /* Include from what the privileged side read, never from the files
+     * (this process may see only /etc). */
+    int bad = build_cfg(a, &s->cfg, text, tl, have_file, incs, 1) != 0;
+    tun_srvcfg_incs_use(&s->cfg, NULL, 0);
+    tun_srvcfg_incs_free(incs);
+    if (bad) {
         tun_srvcfg_free(&s->cfg);
         free(s);
         return NULL;
@@ -343,11 +365,18 @@ static int publish_bundle(void *ctx, const uint8_t *data, size_t len, ssh_buf *o
     size_t tl;
     uint32_t n;
     ssh_cur_init(&c, data, len);
+    tun_srvcfg_incs *incs = NULL;
     if (ssh_cur_get_bool(&c, &have_file) != 0 || ssh_cur_get_string(&c, &text, &tl) != 0 ||
-        ssh_cur_get_u32(&c, &n) != 0)
+        (incs = tun_srvcfg_incs_get(&c)) == NULL || ssh_cur_get_u32(&c, &n) != 0) {
+        tun_srvcfg_incs_free(incs);
         return -1;
+    }
     ssh_buf_put_bool(out, have_file);
     ssh_buf_put_string(out, text, tl);
+    int bad = tun_srvcfg_incs_put(incs, out) != 0;
+    tun_srvcfg_incs_free(incs);
+    if (bad)
+        return -1;
     ssh_buf_put_u32(out, n);
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *path, *k;

@@ -139,6 +139,8 @@ typedef struct tun_srvcfg {
     int per_source_bits4, per_source_bits6;
     tun_srvopts global;
     tun_match_block *matches; /* in file order */
+    struct tun_srvcfg_incs *incs; /* Include's recording (not owned), NULL none */
+    int incs_replay;              /* Include reads from it, not from files */
 } tun_srvcfg;
 
 #define TUN_SRV_MAX_WORKERS 256
@@ -156,6 +158,20 @@ int tun_srvcfg_apply(tun_srvcfg *c, const char *line, const char *where);
 int tun_srvcfg_read(tun_srvcfg *c, const char *path);
 /* The same from memory (fuzzing, tests); `name` is used in messages. */
 int tun_srvcfg_read_mem(tun_srvcfg *c, const char *data, size_t len, const char *name);
+/* Include sources.  The privileged side records what Include reads (each
+ * pattern's matches, each file's text) while it parses; the bundle carries
+ * the recording to the network process, which sees only /etc and parses
+ * the same files from it (replay: a pattern or file the recording lacks is
+ * an error).  Set a recording before reading; it is not owned. */
+typedef struct tun_srvcfg_incs tun_srvcfg_incs;
+struct ssh_buf;
+struct ssh_cur;
+tun_srvcfg_incs *tun_srvcfg_incs_new(void);
+void tun_srvcfg_incs_free(tun_srvcfg_incs *r);
+void tun_srvcfg_incs_use(tun_srvcfg *c, tun_srvcfg_incs *r, int replay);
+/* To and from a bundle: put 0 or -1; get NULL when malformed. */
+int tun_srvcfg_incs_put(const tun_srvcfg_incs *r, struct ssh_buf *out);
+tun_srvcfg_incs *tun_srvcfg_incs_get(struct ssh_cur *c);
 /* Fill defaults (sshd's, except MaxStartups which is far larger: sshtund
  * holds thousands of connections).  0 or -1 with a message. */
 int tun_srvcfg_finish(tun_srvcfg *c);

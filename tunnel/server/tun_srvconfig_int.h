@@ -23,4 +23,14 @@ int srvcfg_list_has(char *const *v, int n, const char *s);
 /* Does block `b` apply to `user` (NULL: not known yet) from `addr`? */
 int srvcfg_block_matches(const tun_match_block *b, const char *user, const char *addr);
 
+/* Include's file access (tun_srvconfig_inc.c), through the recording the
+ * configuration uses if any (tun_srvcfg_incs_use).  Glob: 0 with the
+ * matches in *paths (free with srvcfg_inc_paths_free), 1 no match, 2 an
+ * error, 3 (replay) a pattern the recording does not have.  Read: 0 with the file's text (NUL-terminated, malloc'd), or -1
+ * with why in `why`. */
+int srvcfg_inc_glob(tun_srvcfg *c, const char *pat, char ***paths, size_t *n);
+void srvcfg_inc_paths_free(char **paths, size_t n);
+int srvcfg_inc_read(tun_srvcfg *c, const char *path, size_t max, uint8_t **data, size_t *len,
+                    char *why, size_t whysz);
+
 #endif
