@@ -455,6 +455,17 @@ static int can_send(const ssh_channel *ch)
     return ch->state == CH_OPEN && !(ch->flags & (CHF_SENT_EOF | CHF_SENT_CLOSE | CHF_GOT_CLOSE));
 }
 
+/* Channel `id` may take data now: 0 with *out, or why not. */
+static int sendable(ssh_conn *c, uint32_t id, ssh_channel **out)
+{
+    int rv = open_ok(c);
+    if (rv != 0)
+        return rv;
+    if ((*out = lookup(c, id)) == NULL)
+        return SSH_ERR_CHANNEL_UNKNOWN;
+    return can_send(*out) ? 0 : SSH_ERR_CHANNEL_STATE;
+}
+
 size_t ssh_channel_window(const ssh_conn *c, uint32_t id)
 {
     ssh_channel *ch = lookup(c, id);
@@ -478,14 +489,10 @@ size_t ssh_channel_recv_window(const ssh_conn *c, uint32_t id)
 int ssh_channel_send_reserve(ssh_conn *c, uint32_t id, int stream, size_t want, uint8_t **pp,
                              size_t *n)
 {
-    ssh_channel *ch = lookup(c, id);
-    int rv;
-    if ((rv = open_ok(c)) != 0)
+    ssh_channel *ch;
+    int rv = sendable(c, id, &ch);
+    if (rv != 0)
         return rv;
-    if (ch == NULL)
-        return SSH_ERR_CHANNEL_UNKNOWN;
-    if (!can_send(ch))
-        return SSH_ERR_CHANNEL_STATE;
     size_t avail = ch->rwin;
     if (avail > ch->rmaxpkt)
         avail = ch->rmaxpkt;
@@ -547,14 +554,10 @@ int ssh_channel_send_commit(ssh_conn *c, uint32_t id, size_t n)
 int ssh_channel_send_reserve_v(ssh_conn *c, uint32_t id, int stream, size_t want,
                                struct iovec *iov, size_t max, size_t *niov)
 {
-    ssh_channel *ch = lookup(c, id);
-    int rv;
-    if ((rv = open_ok(c)) != 0)
+    ssh_channel *ch;
+    int rv = sendable(c, id, &ch);
+    if (rv != 0)
         return rv;
-    if (ch == NULL)
-        return SSH_ERR_CHANNEL_UNKNOWN;
-    if (!can_send(ch))
-        return SSH_ERR_CHANNEL_STATE;
     if (max > SSH_CHANNEL_SENDV_MAX)
         max = SSH_CHANNEL_SENDV_MAX;
     size_t avail = ch->rwin < want ? ch->rwin : want;

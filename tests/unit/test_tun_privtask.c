@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -471,6 +472,45 @@ static void test_reader_cancel(void **state)
     assert_string_equal(r2.data, "c\n");
 }
 
+/* Out of descriptors (EMFILE): neither a reader nor a child can be
+ * started; the request fails through its callback, later, never from the
+ * call itself, and works again once descriptors are free. */
+static void test_no_descriptors(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/emfile", dir);
+    write_file(path, "e\n");
+    int pid = tun_ptask_reader_pid();
+    if (pid > 0) {
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        ev_tstamp w = ev_time();
+        while (tun_ptask_reader_pid() != 0 && ev_time() - w < 5)
+            ev_run(loop, EVRUN_ONCE);
+        assert_int_equal(tun_ptask_reader_pid(), 0);
+    }
+    struct rlimit old, low;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+    int top = dup(0); /* the lowest free descriptor: none from it on */
+    assert_true(top >= 0);
+    close(top);
+    low = old;
+    low.rlim_cur = (rlim_t)top;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    struct fread r;
+    read1(&self, 0, path, 5, &r);
+    int early = r.done;
+    run_all(&r, 1, 10);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+    assert_false(early);
+    assert_true(r.done);
+    assert_int_equal(r.err, EMFILE);
+    read1(&self, 0, path, 5, &r);
+    run_all(&r, 1, 10);
+    assert_true(r.ok);
+    assert_string_equal(r.data, "e\n");
+}
+
 /* As root: each request is read with that user's identity (uid and
  * primary group), and root's comes back for the next one. */
 static void test_reader_identity(void **state)
@@ -531,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_reader_stuck),
         cmocka_unit_test(test_reader_dies),
         cmocka_unit_test(test_reader_cancel),
+        cmocka_unit_test(test_no_descriptors),
         cmocka_unit_test(test_reader_identity),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -117,6 +117,16 @@ static void signal_workers(int sig)
             kill(S.pid[i], sig);
 }
 
+/* Everything ends now: no more accepting, the workers close their
+ * connections (SIGUSR2).  Returns the new `stopping` state (2). */
+static int stop_now(void)
+{
+    if (S.c->stop_listening)
+        S.c->stop_listening(S.c->arg);
+    signal_workers(SIGUSR2);
+    return 2;
+}
+
 static void describe(int status, char *buf, size_t len)
 {
     if (WIFEXITED(status))
@@ -140,10 +150,7 @@ int tun_workers_run(const tun_workers_conf *c, int ctl, pid_t helper, const sigs
         }
     }
     if (failed) {
-        stopping = 2;
-        if (c->stop_listening)
-            c->stop_listening(c->arg);
-        signal_workers(SIGUSR2);
+        stopping = stop_now();
     }
     sigset_t wait;
     sigemptyset(&wait);
@@ -195,10 +202,7 @@ int tun_workers_run(const tun_workers_conf *c, int ctl, pid_t helper, const sigs
                 if (!stopping || S.alive > 0) {
                     tun_error("sshtund: the privileged helper %s; stopping", how);
                     failed = 1;
-                    stopping = 2;
-                    if (c->stop_listening)
-                        c->stop_listening(c->arg);
-                    signal_workers(SIGUSR2);
+                    stopping = stop_now();
                 }
                 continue;
             }
@@ -219,10 +223,7 @@ int tun_workers_run(const tun_workers_conf *c, int ctl, pid_t helper, const sigs
                           "%.0f s): stopping",
                           i, (long)pid, how, TUN_WORKERS_MAX_RESTARTS, TUN_WORKERS_RESTART_WINDOW);
                 failed = 1;
-                stopping = 2;
-                if (c->stop_listening)
-                    c->stop_listening(c->arg);
-                signal_workers(SIGUSR2);
+                stopping = stop_now();
                 continue;
             }
             if (S.n_restarts == TUN_WORKERS_MAX_RESTARTS) {
@@ -235,10 +236,7 @@ int tun_workers_run(const tun_workers_conf *c, int ctl, pid_t helper, const sigs
                       (long)pid, how);
             if (spawn(i) != 0) {
                 failed = 1;
-                stopping = 2;
-                if (c->stop_listening)
-                    c->stop_listening(c->arg);
-                signal_workers(SIGUSR2);
+                stopping = stop_now();
             }
         }
     }
